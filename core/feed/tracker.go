@@ -1,0 +1,324 @@
+package feed
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/berty-go/berty/core/keys"
+)
+
+// Head is the newest entry of one feed a replica has.
+type Head struct {
+	Seq     uint64
+	ID      ID
+	Lamport uint64
+}
+
+// Lookup reads entries the replica has already stored. It is the only way the
+// tracker reads storage, in the manner of raft's Storage interface: reads
+// come in through it, writes go out through the caller.
+type Lookup interface {
+	// Entry returns the ID and Lamport clock of the stored entry at
+	// (device, seq), and false if there is none.
+	Entry(device keys.Public, seq uint64) (Head, bool, error)
+}
+
+// Outcome says what Offer decided for an entry.
+type Outcome int
+
+const (
+	// Ready: the entry extends its feed and all its dependencies are
+	// present. The caller validates its content, then calls Append.
+	Ready Outcome = iota
+	// Held: a predecessor or dependency is missing; the tracker keeps the
+	// entry (bounded) and gives it back from Released once it is ready.
+	Held
+	// Duplicate: the replica has this entry already. Nothing to do.
+	Duplicate
+	// Refused: the entry can never be appended (see the returned error).
+	Refused
+)
+
+// Errors wrapped in Offer's error for refused entries.
+var (
+	ErrEquivocation = errors.New("equivocation: two entries at one position")
+	ErrFrozen       = errors.New("device is frozen")
+	ErrCutOff       = errors.New("entry after the author's removal")
+	ErrHeldFull     = errors.New("too many entries waiting for predecessors")
+	ErrLamport      = errors.New("lamport clock does not advance")
+)
+
+// DefaultMaxHeld bounds the entries a Tracker keeps while their predecessors
+// are missing. An entry beyond it is dropped and comes back by sync.
+const DefaultMaxHeld = 4096
+
+// Equivocation is the evidence that a device signed two entries at one seq.
+type Equivocation struct {
+	Device keys.Public
+	Seq    uint64
+	A, B   ID
+}
+
+type pos struct {
+	dev keys.Public
+	seq uint64
+}
+
+// Tracker is a replica's view of one group's feeds. It is not safe for
+// concurrent use; one goroutine (the replica's owner) drives it.
+type Tracker struct {
+	heads   map[keys.Public]Head
+	limit   map[keys.Public]uint64 // frozen or cut-off devices: highest acceptable seq
+	changed map[keys.Public]bool   // feeds advanced since our own last entry
+	maxLamp uint64
+
+	maxHeld int
+	held    map[pos]*Entry
+	waiting map[keys.Public]map[pos]bool // device → held entries that depend on it
+	release []*Entry
+}
+
+// NewTracker returns an empty tracker that holds at most maxHeld entries
+// (DefaultMaxHeld if zero).
+func NewTracker(maxHeld int) *Tracker {
+	if maxHeld <= 0 {
+		maxHeld = DefaultMaxHeld
+	}
+	return &Tracker{
+		heads:   map[keys.Public]Head{},
+		limit:   map[keys.Public]uint64{},
+		changed: map[keys.Public]bool{},
+		maxHeld: maxHeld,
+		held:    map[pos]*Entry{},
+		waiting: map[keys.Public]map[pos]bool{},
+	}
+}
+
+// Head returns the head of device's feed (zero Seq if none).
+func (t *Tracker) Head(device keys.Public) Head { return t.heads[device] }
+
+// Vector returns the version vector {device → highest seq}, a fresh map.
+func (t *Tracker) Vector() map[keys.Public]uint64 {
+	v := make(map[keys.Public]uint64, len(t.heads))
+	for d, h := range t.heads {
+		v[d] = h.Seq
+	}
+	return v
+}
+
+// Heads returns a copy of all heads.
+func (t *Tracker) Heads() map[keys.Public]Head {
+	m := make(map[keys.Public]Head, len(t.heads))
+	for d, h := range t.heads {
+		m[d] = h
+	}
+	return m
+}
+
+// Limits returns the frozen or cut-off devices with their last acceptable seq.
+func (t *Tracker) Limits() map[keys.Public]uint64 {
+	m := make(map[keys.Public]uint64, len(t.limit))
+	for d, s := range t.limit {
+		m[d] = s
+	}
+	return m
+}
+
+// HeldCount returns how many entries wait for predecessors.
+func (t *Tracker) HeldCount() int { return len(t.held) }
+
+// Restore sets the tracker to a persisted state (heads and limits).
+func (t *Tracker) Restore(heads map[keys.Public]Head, limits map[keys.Public]uint64) {
+	for d, h := range heads {
+		t.heads[d] = h
+		if h.Lamport > t.maxLamp {
+			t.maxLamp = h.Lamport
+		}
+	}
+	for d, s := range limits {
+		t.limit[d] = s
+	}
+}
+
+// Offer classifies a verified entry. For Refused it returns why, and for an
+// equivocation the evidence as well (the caller then calls Freeze).
+func (t *Tracker) Offer(e *Entry, lk Lookup) (Outcome, *Equivocation, error) {
+	if lim, ok := t.limit[e.Author]; ok && e.Seq > lim {
+		return Refused, nil, ErrCutOff
+	}
+	h := t.heads[e.Author]
+	if e.Seq <= h.Seq {
+		id := h.ID
+		if e.Seq < h.Seq {
+			stored, ok, err := lk.Entry(e.Author, e.Seq)
+			if err != nil {
+				return Refused, nil, fmt.Errorf("look up stored entry: %w", err)
+			}
+			if !ok {
+				return Refused, nil, fmt.Errorf("stored feed has a gap at seq %d", e.Seq)
+			}
+			id = stored.ID
+		}
+		if id == e.ID {
+			return Duplicate, nil, nil
+		}
+		return Refused, &Equivocation{Device: e.Author, Seq: e.Seq, A: id, B: e.ID}, ErrEquivocation
+	}
+	p := pos{e.Author, e.Seq}
+	if other, ok := t.held[p]; ok {
+		if other.ID == e.ID {
+			return Duplicate, nil, nil
+		}
+		return Refused, &Equivocation{Device: e.Author, Seq: e.Seq, A: other.ID, B: e.ID}, ErrEquivocation
+	}
+	if e.Seq == h.Seq+1 {
+		if e.Seq > 1 && e.Prev != h.ID {
+			// The author signed another entry at seq-1 than ours.
+			return Refused, &Equivocation{Device: e.Author, Seq: h.Seq, A: h.ID, B: e.Prev}, ErrEquivocation
+		}
+		if e.Seq > 1 && e.Lamport <= h.Lamport {
+			return Refused, nil, ErrLamport
+		}
+		if t.depsMet(e) {
+			return Ready, nil, nil
+		}
+	}
+	if len(t.held) >= t.maxHeld {
+		return Refused, nil, ErrHeldFull
+	}
+	t.held[p] = e
+	for _, d := range e.Deps {
+		if !t.depMet(d) {
+			w := t.waiting[d.Device]
+			if w == nil {
+				w = map[pos]bool{}
+				t.waiting[d.Device] = w
+			}
+			w[p] = true
+		}
+	}
+	return Held, nil, nil
+}
+
+func (t *Tracker) depMet(d Dep) bool {
+	if _, ok := t.limit[d.Device]; ok {
+		return true // a frozen or removed device will not be waited for
+	}
+	return t.heads[d.Device].Seq >= d.Seq
+}
+
+func (t *Tracker) depsMet(e *Entry) bool {
+	for _, d := range e.Deps {
+		if !t.depMet(d) {
+			return false
+		}
+	}
+	return true
+}
+
+// Append records e, which Offer returned as Ready and the caller accepted, as
+// the new head of its feed, and queues held entries it unblocks.
+func (t *Tracker) Append(e *Entry) {
+	t.heads[e.Author] = Head{Seq: e.Seq, ID: e.ID, Lamport: e.Lamport}
+	t.changed[e.Author] = true
+	if e.Lamport > t.maxLamp {
+		t.maxLamp = e.Lamport
+	}
+	t.wake(e.Author)
+}
+
+func (t *Tracker) wake(dev keys.Public) {
+	next := pos{dev, t.heads[dev].Seq + 1}
+	if e, ok := t.held[next]; ok {
+		t.unhold(next)
+		t.release = append(t.release, e)
+	}
+	for p := range t.waiting[dev] {
+		if e, ok := t.held[p]; ok && t.depsMet(e) && p.seq == t.heads[p.dev].Seq+1 {
+			t.unhold(p)
+			t.release = append(t.release, e)
+		}
+	}
+}
+
+func (t *Tracker) unhold(p pos) {
+	e := t.held[p]
+	delete(t.held, p)
+	for _, d := range e.Deps {
+		if w := t.waiting[d.Device]; w != nil {
+			delete(w, p)
+			if len(w) == 0 {
+				delete(t.waiting, d.Device)
+			}
+		}
+	}
+}
+
+// Released returns (and forgets) held entries that Append or Freeze made
+// possibly ready. The caller offers each again.
+func (t *Tracker) Released() []*Entry {
+	r := t.release
+	t.release = nil
+	return r
+}
+
+// Freeze stops device's feed at seq: later entries are refused, held ones are
+// dropped, and entries depending on it no longer wait for it. It is used for
+// equivocation (seq = current head) and member removal (seq = the cut-off).
+// A lower limit replaces a higher one.
+func (t *Tracker) Freeze(device keys.Public, seq uint64) {
+	if old, ok := t.limit[device]; ok && old <= seq {
+		return
+	}
+	t.limit[device] = seq
+	for p := range t.held {
+		if p.dev == device && p.seq > seq {
+			t.unhold(p)
+		}
+	}
+	// Entries already stored beyond seq are the caller's to delete; it then
+	// resets the head through Truncate.
+	t.wake(device)
+}
+
+// Truncate resets device's head after entries beyond it were deleted.
+func (t *Tracker) Truncate(device keys.Public, head Head) {
+	if head.Seq == 0 {
+		delete(t.heads, device)
+		return
+	}
+	t.heads[device] = head
+}
+
+// Limit reports whether device is frozen or cut off, and at which seq.
+func (t *Tracker) Limit(device keys.Public) (uint64, bool) {
+	s, ok := t.limit[device]
+	return s, ok
+}
+
+// NextLocal returns the seq, prev, lamport and deps for the next entry of the
+// local device: deps name every other feed that advanced since the device's
+// previous entry, sorted by device. Call Append with the signed entry after.
+func (t *Tracker) NextLocal(self keys.Public) (seq uint64, prev ID, lamport uint64, deps []Dep) {
+	h := t.heads[self]
+	for d := range t.changed {
+		if d != self {
+			deps = append(deps, Dep{Device: d, Seq: t.heads[d].Seq})
+		}
+	}
+	sort.Slice(deps, func(i, j int) bool { return less(deps[i].Device, deps[j].Device) })
+	if len(deps) > MaxDeps {
+		// Keep the most recent by lamport; older ones are implied by causality
+		// only approximately, which the protocol tolerates (§4.2).
+		sort.Slice(deps, func(i, j int) bool {
+			return t.heads[deps[i].Device].Lamport > t.heads[deps[j].Device].Lamport
+		})
+		deps = deps[:MaxDeps]
+		sort.Slice(deps, func(i, j int) bool { return less(deps[i].Device, deps[j].Device) })
+	}
+	return h.Seq + 1, h.ID, t.maxLamp + 1, deps
+}
+
+// ClearChanged forgets which feeds advanced; called after a local append.
+func (t *Tracker) ClearChanged() { clear(t.changed) }

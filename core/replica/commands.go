@@ -1,0 +1,243 @@
+package replica
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/ratchet"
+	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/core/state"
+)
+
+// appendLocal signs and appends this device's next entry. payload receives
+// the entry's seq so that it can bind to it.
+func (r *Replica) appendLocal(kind feed.Kind, minLamport uint64, extraDeps []feed.Dep, payload func(seq uint64) ([]byte, error)) (*feed.Entry, error) {
+	self := r.device.Public()
+	seq, prev, lamport, deps := r.tracker.NextLocal(self)
+	lamport = max(lamport, minLamport)
+	deps = mergeDeps(deps, extraDeps)
+	p, err := payload(seq)
+	if err != nil {
+		return nil, err
+	}
+	e, err := feed.Sign(&feed.Unsigned{
+		Topic: r.g.Keys.Topic, Seq: seq, Prev: prev, Lamport: lamport, Deps: deps, Kind: kind, Payload: p,
+	}, &r.g.Keys.Replication, r.device)
+	if err != nil {
+		return nil, fmt.Errorf("sign entry: %w", err)
+	}
+	r.tracker.Append(e)
+	r.tracker.ClearChanged()
+	r.rd.Entries = append(r.rd.Entries, e)
+	r.rd.Outbox = append(r.rd.Outbox, e)
+	r.dirty = true
+	return e, nil
+}
+
+func mergeDeps(a, b []feed.Dep) []feed.Dep {
+	if len(b) == 0 {
+		return a
+	}
+	m := map[keys.Public]uint64{}
+	for _, d := range append(append([]feed.Dep(nil), a...), b...) {
+		m[d.Device] = max(m[d.Device], d.Seq)
+	}
+	out := make([]feed.Dep, 0, len(m))
+	for d, s := range m {
+		out = append(out, feed.Dep{Device: d, Seq: s})
+	}
+	sortDeps(out)
+	return out
+}
+
+// postMetadata seals ev, appends it and applies it to the local state.
+func (r *Replica) postMetadata(ev *state.Event, minLamport uint64, deps []feed.Dep) (*feed.Entry, error) {
+	enc := ev.Encode()
+	self := r.device.Public()
+	e, err := r.appendLocal(feed.KindMetadata, minLamport, deps, func(seq uint64) ([]byte, error) {
+		return seal.Seal(nil, &r.g.Keys.Metadata, enc, metadataAD(&r.g.Keys.Topic, self, seq), r.cfg.Rand)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ev.Keys == nil {
+		r.state.Apply(&state.Op{Author: self, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
+	}
+	return e, nil
+}
+
+// AnnounceOwner writes this device's announce in an account or contact
+// group, whose owners need no invitation (§5.2).
+func (r *Replica) AnnounceOwner(lk feed.Lookup) error {
+	return r.announce(&state.Announce{Proof: state.ProofOwner}, 0, nil, lk)
+}
+
+// AnnounceGenesis writes the creator's announce in a new multi-member group,
+// signed by the group key.
+func (r *Replica) AnnounceGenesis(lk feed.Lookup) error {
+	if r.g.IDSeed == nil {
+		return fmt.Errorf("genesis needs the group key: only the creator has it")
+	}
+	a := &state.Announce{Proof: state.ProofGenesis}
+	copy(a.GenesisSig[:], keys.FromSeed(*r.g.IDSeed).Sign(state.GenesisSigned(r.g.ID, r.member.Public())))
+	return r.announce(a, 0, nil, lk)
+}
+
+func (r *Replica) announce(a *state.Announce, minLamport uint64, deps []feed.Dep, lk feed.Lookup) error {
+	if r.Joined() {
+		return nil
+	}
+	a.Cert = keys.NewCert(r.g.ID, r.member, r.device)
+	if !state.CheckAnnounce(r.g, r.device.Public(), a) {
+		return ErrNotMember
+	}
+	if _, err := r.postMetadata(&state.Event{Announce: a}, minLamport, deps); err != nil {
+		return err
+	}
+	return r.maintain(lk)
+}
+
+// Send encrypts body as this device's next message (§6.2) and returns it as
+// it will be stored. The ratchet advances; the Ready carries its new state.
+func (r *Replica) Send(body []byte, lk feed.Lookup) (*Message, error) {
+	self := r.device.Public()
+	if !r.Joined() {
+		return nil, ErrNotJoined
+	}
+	if r.state.Device(self) == nil || !r.state.Writable(self, r.tracker.Head(self).Seq+1) {
+		return nil, ErrNotMember
+	}
+	if len(body) > feed.MaxPayload-ratchet.SealedHeaderSize-seal.Overhead {
+		return nil, fmt.Errorf("message of %d bytes: %w", len(body), feed.ErrTooLarge)
+	}
+	if err := r.maintain(lk); err != nil {
+		return nil, err
+	}
+	e, err := r.appendLocal(feed.KindMessage, 0, nil, func(seq uint64) ([]byte, error) {
+		return ratchet.SealMessage(r.send, &r.g.Keys.Header, r.binding(self, seq), body, r.cfg.Rand)
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := Message{Author: self, Member: r.member.Public(), Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Own: true,
+		Body: append([]byte(nil), body...)}
+	r.rd.Messages = append(r.rd.Messages, m)
+	if r.send.Sent >= r.cfg.RotateEvery {
+		r.rotate = true
+	}
+	return &m, nil
+}
+
+// Remove removes a member (§5.3): an admin may remove anyone, and any member
+// itself (leaving). The member's entries this device has not seen are
+// refused everywhere; this device starts a new chain that the removed member
+// does not get.
+func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
+	me := r.state.Member(r.member.Public())
+	if me == nil || me.Removed || !r.Joined() {
+		return ErrNotMember
+	}
+	t := r.state.Member(member)
+	if t == nil || t.Removed {
+		return ErrNoSuchUser
+	}
+	if !me.Admin && member != me.Key {
+		return ErrNotAdmin
+	}
+	rm := &state.MemberRemoved{Member: member}
+	for _, d := range t.Devices {
+		rm.Cutoffs = append(rm.Cutoffs, state.Cutoff{Device: d, Seq: r.tracker.Head(d).Seq})
+	}
+	if _, err := r.postMetadata(&state.Event{Removed: rm}, 0, nil); err != nil {
+		return err
+	}
+	r.applyCutoffs(lk)
+	return r.maintain(lk)
+}
+
+// GrantAdmin makes a member an admin; only admins may.
+func (r *Replica) GrantAdmin(member keys.Public, lk feed.Lookup) error {
+	me := r.state.Member(r.member.Public())
+	if me == nil || me.Removed {
+		return ErrNotMember
+	}
+	if !me.Admin {
+		return ErrNotAdmin
+	}
+	if t := r.state.Member(member); t == nil || t.Removed {
+		return ErrNoSuchUser
+	}
+	_, err := r.postMetadata(&state.Event{Admin: &state.AdminGranted{Member: member}}, 0, nil)
+	return err
+}
+
+// Post writes a metadata event that needs no special checks: group info, and
+// on the account group joined/left groups and contacts.
+func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
+	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil {
+		return fmt.Errorf("post: use the dedicated command for a %d event", ev.Type())
+	}
+	if r.state.Device(r.device.Public()) == nil {
+		return ErrNotJoined
+	}
+	if _, err := r.postMetadata(ev, 0, nil); err != nil {
+		return err
+	}
+	return r.maintain(lk)
+}
+
+// maintain makes sure this device has a current chain and that every active
+// device of the group holds it (§6.3): after a removal, past RotateEvery
+// messages or RotateAfter seconds it starts a new epoch first.
+func (r *Replica) maintain(lk feed.Lookup) error {
+	self := r.device.Public()
+	if !r.Joined() || r.state.Device(self) == nil || !r.state.Writable(self, r.tracker.Head(self).Seq+1) {
+		return nil
+	}
+	if r.send == nil || r.rotate {
+		epoch := uint32(1)
+		if r.send != nil {
+			epoch = r.send.Epoch + 1
+		}
+		s, err := ratchet.NewSend(epoch, r.now, r.cfg.Rand)
+		if err != nil {
+			return err
+		}
+		r.send, r.rotate = s, false
+		clear(r.given)
+		r.rd.Events = append(r.rd.Events, Event{Kind: EventRotated, Device: self, Seq: uint64(epoch)})
+		r.dirty = true
+	}
+	var boxes []state.Box
+	var to []keys.Public
+	secret := make([]byte, 36)
+	copy(secret, r.send.CK[:])
+	binary.BigEndian.PutUint32(secret[32:], r.send.Counter)
+	ad := chainKeyAD(&r.g.Keys.Topic, self, r.send.Epoch)
+	for _, d := range r.state.ActiveDevices() {
+		if d == self || r.given[d] == r.send.Epoch {
+			continue
+		}
+		dev := r.state.Device(d)
+		box, err := seal.SealBox(dev.Cert.AgreementKey(), secret, ad, r.cfg.Rand)
+		if err != nil {
+			return err
+		}
+		boxes = append(boxes, state.Box{Recipient: d, Sealed: box})
+		to = append(to, d)
+	}
+	for len(boxes) > 0 {
+		n := min(len(boxes), state.MaxRecipients)
+		ev := &state.Event{Keys: &state.ChainKeys{Epoch: r.send.Epoch, Boxes: boxes[:n]}}
+		if _, err := r.postMetadata(ev, 0, nil); err != nil {
+			return err
+		}
+		for _, d := range to[:n] {
+			r.given[d] = r.send.Epoch
+		}
+		boxes, to = boxes[n:], to[n:]
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package replica
+
+import (
+	"errors"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/ratchet"
+	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/core/state"
+)
+
+// Outcome of Receive for one entry.
+type Outcome = feed.Outcome
+
+// Receive verifies and ingests one encoded entry from the network (§7.2). It
+// returns what happened to it; a Refused entry comes with an error saying why
+// and changes nothing. Entries released from the hold by this one are
+// ingested too. Nothing of a refused entry is stored.
+func (r *Replica) Receive(raw []byte, lk feed.Lookup) (Outcome, error) {
+	e, err := feed.Decode(raw)
+	if err != nil {
+		return feed.Refused, err
+	}
+	return r.ReceiveEntry(e, lk)
+}
+
+// ReceiveEntry is Receive for an entry already decoded (by a batch decoder
+// or a pubsub validator). It is verified here all the same.
+func (r *Replica) ReceiveEntry(e *feed.Entry, lk feed.Lookup) (Outcome, error) {
+	if err := e.Verify(&r.g.Keys.Topic, &r.g.Keys.Replication); err != nil {
+		return feed.Refused, err
+	}
+	out, err := r.offer(e, lk)
+	if out != feed.Ready {
+		return out, err
+	}
+	queue := []*feed.Entry{e}
+	first := true
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		o := out
+		if !first {
+			// Released entries are offered again: a cut-off may have
+			// intervened since they were held.
+			o, _ = r.offer(x, lk)
+		}
+		if o == feed.Ready {
+			if aerr := r.accept(x, lk); aerr != nil {
+				if first {
+					return feed.Refused, aerr
+				}
+			}
+		}
+		first = false
+		queue = append(queue, r.tracker.Released()...)
+	}
+	if err := r.maintain(lk); err != nil {
+		return feed.Ready, err
+	}
+	return feed.Ready, nil
+}
+
+func (r *Replica) offer(e *feed.Entry, lk feed.Lookup) (Outcome, error) {
+	out, eq, err := r.tracker.Offer(e, lk)
+	if eq != nil {
+		head := r.tracker.Head(eq.Device)
+		r.tracker.Freeze(eq.Device, head.Seq)
+		r.rd.Events = append(r.rd.Events, Event{Kind: EventEquivocation, Device: eq.Device, Seq: eq.Seq, Equivocation: eq})
+		r.dirty = true
+	}
+	return out, err
+}
+
+// accept validates a Ready entry's content, appends it and applies it.
+func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
+	var ev *state.Event
+	if e.Kind == feed.KindMetadata {
+		var err error
+		ev, err = r.openMetadata(e)
+		if e.Seq == 1 {
+			if err != nil || ev.Announce == nil || !state.CheckAnnounce(r.g, e.Author, ev.Announce) {
+				return ErrBadAnnouce
+			}
+		} else if err != nil || ev.Announce != nil {
+			// A member wrote something this version cannot read, or a
+			// second announce: the entry stays in the feed (the chain must
+			// not break) but means nothing here.
+			ev = nil
+		}
+	}
+	r.tracker.Append(e)
+	r.rd.Entries = append(r.rd.Entries, e)
+	r.dirty = true
+	if e.Author == r.device.Public() {
+		return nil // our own entry coming back from the network after a restore
+	}
+	switch {
+	case ev != nil && ev.Keys != nil:
+		r.takeChainKey(e, ev.Keys)
+	case ev != nil:
+		r.applyOp(e, ev, lk)
+	case e.Kind == feed.KindMessage:
+		r.openMessage(e)
+	}
+	return nil
+}
+
+func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
+	before := len(r.state.Members())
+	r.state.Apply(&state.Op{Author: e.Author, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
+	if ev.Announce != nil && r.state.Device(e.Author) != nil && len(r.state.Members()) > before {
+		r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberJoined, Member: ev.Announce.Cert.Member, Device: e.Author})
+	}
+	r.applyCutoffs(lk)
+}
+
+// applyCutoffs freezes removed members' devices at their cut-offs, asks the
+// caller to delete entries past them, and schedules a new epoch.
+func (r *Replica) applyCutoffs(lk feed.Lookup) {
+	for _, m := range r.state.Members() {
+		if !m.Removed || r.removed[m.Key] {
+			continue
+		}
+		r.removed[m.Key] = true
+		r.rotate = true
+		r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberRemoved, Member: m.Key})
+		for _, d := range m.Devices {
+			delete(r.recv, d)
+			delete(r.given, d)
+		}
+	}
+	for _, m := range r.state.Members() {
+		if !m.Removed {
+			continue
+		}
+		for _, d := range m.Devices {
+			c := m.Cutoffs[d]
+			if lim, ok := r.tracker.Limit(d); ok && lim <= c {
+				continue
+			}
+			r.tracker.Freeze(d, c)
+			if r.tracker.Head(d).Seq > c {
+				h, ok, err := lk.Entry(d, c)
+				if c > 0 && (!ok || err != nil) {
+					h = feed.Head{Seq: c} // ingested in this same Ready: not stored yet
+					for _, x := range r.rd.Entries {
+						if x.Author == d && x.Seq == c {
+							h = feed.Head{Seq: c, ID: x.ID, Lamport: x.Lamport}
+						}
+					}
+				}
+				r.tracker.Truncate(d, h)
+				r.rd.Truncations = append(r.rd.Truncations, Truncation{Device: d, After: c})
+				r.dropPending(d, c)
+			}
+		}
+	}
+}
+
+// dropPending removes from the current Ready what a truncation undoes.
+func (r *Replica) dropPending(d keys.Public, after uint64) {
+	es := r.rd.Entries[:0]
+	for _, e := range r.rd.Entries {
+		if e.Author != d || e.Seq <= after {
+			es = append(es, e)
+		}
+	}
+	r.rd.Entries = es
+	ms := r.rd.Messages[:0]
+	for _, m := range r.rd.Messages {
+		if m.Author != d || m.Seq <= after {
+			ms = append(ms, m)
+		}
+	}
+	r.rd.Messages = ms
+}
+
+func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys) {
+	if r.state.Device(e.Author) == nil || !r.state.Writable(e.Author, e.Seq) {
+		return
+	}
+	self := r.device.Public()
+	for _, b := range k.Boxes {
+		if b.Recipient != self {
+			continue
+		}
+		pt, err := seal.OpenBox(r.agree, b.Sealed, chainKeyAD(&r.g.Keys.Topic, e.Author, k.Epoch))
+		if err != nil || len(pt) != 36 {
+			return
+		}
+		if cur := r.recv[e.Author]; cur != nil && cur.Epoch >= k.Epoch {
+			return
+		}
+		var ck [32]byte
+		copy(ck[:], pt)
+		rc := ratchet.NewRecv(k.Epoch, uint32(pt[32])<<24|uint32(pt[33])<<16|uint32(pt[34])<<8|uint32(pt[35]), ck)
+		rc.Window = r.cfg.Window
+		r.recv[e.Author] = rc
+		return
+	}
+}
+
+func (r *Replica) openMessage(e *feed.Entry) {
+	d := r.state.Device(e.Author)
+	if d == nil || !r.state.Writable(e.Author, e.Seq) {
+		return
+	}
+	rc := r.recv[e.Author]
+	var body []byte
+	err := errors.New("no chain key from this device")
+	if rc != nil {
+		body, err = ratchet.Open(rc, &r.g.Keys.Header, r.binding(e.Author, e.Seq), e.Payload)
+	}
+	if err != nil {
+		r.rd.Events = append(r.rd.Events, Event{Kind: EventUndecryptable, Device: e.Author, Seq: e.Seq})
+		return
+	}
+	r.rd.Messages = append(r.rd.Messages, Message{
+		Author: e.Author, Member: d.Cert.Member, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Body: body,
+	})
+}

@@ -1,0 +1,280 @@
+// Package replica is the protocol state machine of one device in one group
+// (docs/protocol.md §7). It joins the pieces of the core: the feeds (package
+// feed), the metadata reducer (package state) and the message ratchet
+// (package ratchet).
+//
+// # Driving a replica
+//
+// A Replica is deterministic: it does no I/O, starts no goroutine, reads no
+// clock and draws randomness only from the io.Reader in its Config. Inputs are
+// method calls — Receive for an entry from the network, Send for a local
+// message, Tick for the passing of time — and outputs accumulate in a [Ready],
+// in the manner of etcd-io/raft:
+//
+//	r.Receive(raw, lookup)      // or Send, Remove, Tick ...
+//	rd := r.Ready()
+//	persist(rd)                 // entries, messages, deletions and snapshot, in one transaction
+//	publish(rd.Outbox)          // only after the commit
+//	r.Advance()
+//
+// Persisting before publishing is what keeps a crash from making a device
+// reuse a sequence number or a message key: a restarted replica resumes from
+// the snapshot that covers everything it ever published.
+//
+// A Replica is not safe for concurrent use: one goroutine owns it.
+package replica
+
+import (
+	"crypto/ecdh"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/ratchet"
+	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/core/state"
+)
+
+// Config configures a Replica. Zero values are documented per field.
+type Config struct {
+	Group   *group.Group
+	Account *keys.Pair // the account key pair (member keys derive from it)
+	Device  *keys.Pair // this device's own key pair
+	Rand    io.Reader  // randomness for chain keys and nonces; required
+
+	// RotateEvery starts a new chain after this many messages (0: 10 000).
+	RotateEvery uint32
+	// RotateAfter starts a new chain when the current one is this many
+	// seconds old, checked on Tick (0: 7 days).
+	RotateAfter int64
+	// MaxHeld bounds entries waiting for predecessors (0: feed.DefaultMaxHeld).
+	MaxHeld int
+	// Window bounds skipped message keys per sender (0: ratchet.DefaultWindow).
+	Window int
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultRotateEvery = 10_000
+	DefaultRotateAfter = 7 * 24 * 3600
+)
+
+// Message is a plaintext the replica produced: one this device sent, or one it
+// received and decrypted. Callers persist it with the Ready that carries it:
+// its key is gone once it has been opened.
+type Message struct {
+	Author  keys.Public // device
+	Member  keys.Public
+	Seq     uint64
+	Lamport uint64
+	ID      feed.ID
+	Own     bool
+	Body    []byte
+}
+
+// Truncation asks the caller to delete a removed device's entries (and the
+// messages decrypted from them) after seq: they were written concurrently
+// with the removal and do not count (§5.3).
+type Truncation struct {
+	Device keys.Public
+	After  uint64
+}
+
+// Ready is the output of a replica since the last Advance.
+type Ready struct {
+	// Entries to store: this device's own and verified received ones, in the
+	// order they were appended.
+	Entries []*feed.Entry
+	// Messages to store and deliver.
+	Messages []Message
+	// Truncations to apply before storing Entries.
+	Truncations []Truncation
+	// Snapshot is the replica's new persistent state, or nil if unchanged.
+	Snapshot []byte
+	// Outbox holds this device's new entries, to publish after the commit.
+	Outbox []*feed.Entry
+	// Events tell what happened, for logs, counters and UIs.
+	Events []Event
+}
+
+// Empty reports whether there is nothing to do.
+func (rd *Ready) Empty() bool {
+	return len(rd.Entries) == 0 && len(rd.Messages) == 0 && len(rd.Truncations) == 0 &&
+		rd.Snapshot == nil && len(rd.Events) == 0
+}
+
+// EventKind classifies replica events.
+type EventKind int
+
+// Event kinds.
+const (
+	EventMemberJoined EventKind = iota + 1
+	EventMemberRemoved
+	EventEquivocation
+	EventUndecryptable // a message this device holds no key for
+	EventRotated       // this device started a new chain epoch
+)
+
+// Event is something a UI or a log may want to know.
+type Event struct {
+	Kind         EventKind
+	Member       keys.Public
+	Device       keys.Public
+	Seq          uint64
+	Equivocation *feed.Equivocation
+}
+
+// Errors returned by the replica's commands and by Receive.
+var (
+	ErrNotMember  = errors.New("not a member of this group")
+	ErrNotAdmin   = errors.New("only an admin can do this")
+	ErrNotJoined  = errors.New("this device has not announced itself in the group yet")
+	ErrBadAnnouce = errors.New("first entry of a feed is not a valid device announce")
+	ErrNoSuchUser = errors.New("no such member")
+)
+
+// Replica is one device's state in one group. See the package comment.
+type Replica struct {
+	cfg    Config
+	g      *group.Group
+	member *keys.Pair // per-group member key
+	device *keys.Pair // per-group device key
+	agree  *ecdh.PrivateKey // device's X25519 key: opens chain keys sent to it
+
+	tracker *feed.Tracker
+	state   *state.State
+
+	send    *ratchet.Send
+	recv    map[keys.Public]*ratchet.Recv
+	given   map[keys.Public]uint32 // device → epoch of ours it holds
+	rotate  bool                   // a removal happened: start a new epoch
+	removed map[keys.Public]bool   // members seen removed, to detect new removals
+	now     int64
+
+	rd    Ready
+	dirty bool
+}
+
+// New returns a replica for the configured group. If snapshot is not nil the
+// replica resumes from it; otherwise it is new and must Announce before it
+// can write.
+func New(cfg Config, snapshot []byte) (*Replica, error) {
+	if cfg.Group == nil || cfg.Account == nil || cfg.Device == nil || cfg.Rand == nil {
+		return nil, errors.New("replica: Group, Account, Device and Rand are required")
+	}
+	if cfg.RotateEvery == 0 {
+		cfg.RotateEvery = DefaultRotateEvery
+	}
+	if cfg.RotateAfter == 0 {
+		cfg.RotateAfter = DefaultRotateAfter
+	}
+	r := &Replica{
+		cfg:     cfg,
+		g:       cfg.Group,
+		tracker: feed.NewTracker(cfg.MaxHeld),
+		state:   state.New(cfg.Group),
+		recv:    map[keys.Public]*ratchet.Recv{},
+		given:   map[keys.Public]uint32{},
+		removed: map[keys.Public]bool{},
+	}
+	r.member, r.device = cfg.Group.MemberKeys(cfg.Account, cfg.Device)
+	r.agree = r.device.Agreement()
+	if snapshot != nil {
+		if err := r.restore(snapshot); err != nil {
+			return nil, fmt.Errorf("restore group %s: %w", cfg.Group.Fingerprint(), err)
+		}
+	}
+	return r, nil
+}
+
+// Group returns the group.
+func (r *Replica) Group() *group.Group { return r.g }
+
+// State returns the group's metadata state. Callers must not modify it.
+func (r *Replica) State() *state.State { return r.state }
+
+// DeviceKey returns this device's key in the group.
+func (r *Replica) DeviceKey() keys.Public { return r.device.Public() }
+
+// MemberKey returns this account's member key in the group.
+func (r *Replica) MemberKey() keys.Public { return r.member.Public() }
+
+// Vector returns the version vector.
+func (r *Replica) Vector() map[keys.Public]uint64 { return r.tracker.Vector() }
+
+// Heads returns the head of every feed.
+func (r *Replica) Heads() map[keys.Public]feed.Head { return r.tracker.Heads() }
+
+// Held returns how many received entries wait for predecessors.
+func (r *Replica) Held() int { return r.tracker.HeldCount() }
+
+// Joined reports whether this device has announced itself.
+func (r *Replica) Joined() bool { return r.tracker.Head(r.device.Public()).Seq > 0 }
+
+// Epoch returns this device's current chain epoch (0 before the first).
+func (r *Replica) Epoch() uint32 {
+	if r.send == nil {
+		return 0
+	}
+	return r.send.Epoch
+}
+
+// Ready returns the output accumulated since the last Advance. The snapshot
+// is encoded here, once per Ready, however many inputs came before.
+func (r *Replica) Ready() Ready {
+	if r.dirty {
+		r.rd.Snapshot = r.snapshot()
+	}
+	return r.rd
+}
+
+// Advance tells the replica that the last Ready was persisted and published.
+func (r *Replica) Advance() {
+	r.rd = Ready{}
+	r.dirty = false
+}
+
+// Tick tells the replica the time (unix seconds, from the caller's clock).
+// A chain older than RotateAfter is replaced.
+func (r *Replica) Tick(now int64, lk feed.Lookup) error {
+	r.now = now
+	if r.send != nil && now-r.send.Started >= r.cfg.RotateAfter {
+		r.rotate = true
+	}
+	return r.maintain(lk)
+}
+
+func (r *Replica) binding(author keys.Public, seq uint64) *ratchet.Binding {
+	return &ratchet.Binding{Topic: r.g.Keys.Topic, Author: author, Seq: seq}
+}
+
+func metadataAD(topic *[32]byte, author keys.Public, seq uint64) []byte {
+	b := make([]byte, 0, 17+32+32+8)
+	b = append(b, "berty/v1/metadata"...)
+	b = append(b, 0)
+	b = append(b, topic[:]...)
+	b = append(b, author[:]...)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+func chainKeyAD(topic *[32]byte, author keys.Public, epoch uint32) []byte {
+	b := make([]byte, 0, 18+32+32+4)
+	b = append(b, "berty/v1/chain-key"...)
+	b = append(b, 0)
+	b = append(b, topic[:]...)
+	b = append(b, author[:]...)
+	return binary.BigEndian.AppendUint32(b, epoch)
+}
+
+// openMetadata decrypts and decodes a metadata entry's event.
+func (r *Replica) openMetadata(e *feed.Entry) (*state.Event, error) {
+	pt, err := seal.Open(&r.g.Keys.Metadata, e.Payload, metadataAD(&r.g.Keys.Topic, e.Author, e.Seq))
+	if err != nil {
+		return nil, err
+	}
+	return state.Decode(pt)
+}

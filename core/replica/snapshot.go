@@ -1,0 +1,180 @@
+package replica
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/ratchet"
+	"github.com/berty-go/berty/core/state"
+	"github.com/berty-go/berty/core/wire"
+)
+
+// Snapshot format version (§7.4). The snapshot holds everything a replica
+// needs to resume — feed heads, frozen devices, membership events, ratchet
+// chains — and nothing that grows with the number of messages.
+const snapshotVersion = 1
+
+// Limits when reading a snapshot back; a snapshot is local data, but a
+// corrupted file must give an error, not a crash or a huge allocation.
+const (
+	maxSnapDevices = 1 << 16
+	maxSnapOps     = 1 << 20
+	maxSnapEvent   = 1 << 20
+)
+
+func sortDeps(d []feed.Dep) {
+	sort.Slice(d, func(i, j int) bool { return bytes.Compare(d[i].Device[:], d[j].Device[:]) < 0 })
+}
+
+func sortedKeys[V any](m map[keys.Public]V) []keys.Public {
+	out := make([]keys.Public, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
+	return out
+}
+
+func (r *Replica) snapshot() []byte {
+	b := []byte{snapshotVersion}
+	heads := r.tracker.Heads()
+	b = wire.AppendUvarint(b, uint64(len(heads)))
+	for _, d := range sortedKeys(heads) {
+		h := heads[d]
+		b = append(b, d[:]...)
+		b = wire.AppendUvarint(b, h.Seq)
+		b = append(b, h.ID[:]...)
+		b = wire.AppendUvarint(b, h.Lamport)
+	}
+	limits := r.tracker.Limits()
+	b = wire.AppendUvarint(b, uint64(len(limits)))
+	for _, d := range sortedKeys(limits) {
+		b = append(b, d[:]...)
+		b = wire.AppendUvarint(b, limits[d])
+	}
+	ops := r.state.Ops()
+	b = wire.AppendUvarint(b, uint64(len(ops)))
+	for _, o := range ops {
+		b = append(b, o.Author[:]...)
+		b = wire.AppendUvarint(b, o.Seq)
+		b = wire.AppendUvarint(b, o.Lamport)
+		b = append(b, o.ID[:]...)
+		b = wire.AppendBytes(b, o.Event.Encode())
+	}
+	if r.send == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = wire.AppendUvarint(b, uint64(r.send.Epoch))
+		b = wire.AppendUvarint(b, uint64(r.send.Counter))
+		b = append(b, r.send.CK[:]...)
+		b = wire.AppendUvarint(b, uint64(r.send.Sent))
+		b = wire.AppendUvarint(b, uint64(r.send.Started))
+	}
+	b = wire.AppendUvarint(b, uint64(len(r.recv)))
+	for _, d := range sortedKeys(r.recv) {
+		rc := r.recv[d]
+		b = append(b, d[:]...)
+		b = wire.AppendUvarint(b, uint64(rc.Epoch))
+		b = wire.AppendUvarint(b, uint64(rc.Counter))
+		b = append(b, rc.CK[:]...)
+		cs := make([]uint32, 0, len(rc.Skipped))
+		for c := range rc.Skipped {
+			cs = append(cs, c)
+		}
+		sort.Slice(cs, func(i, j int) bool { return cs[i] < cs[j] })
+		b = wire.AppendUvarint(b, uint64(len(cs)))
+		for _, c := range cs {
+			k := rc.Skipped[c]
+			b = wire.AppendUvarint(b, uint64(c))
+			b = append(b, k[:]...)
+		}
+	}
+	b = wire.AppendUvarint(b, uint64(len(r.given)))
+	for _, d := range sortedKeys(r.given) {
+		b = append(b, d[:]...)
+		b = wire.AppendUvarint(b, uint64(r.given[d]))
+	}
+	rot := byte(0)
+	if r.rotate {
+		rot = 1
+	}
+	b = append(b, rot)
+	return wire.AppendUvarint(b, uint64(r.now))
+}
+
+func (r *Replica) restore(snap []byte) error {
+	rd := wire.NewReader(snap)
+	if v := rd.Byte(); v != snapshotVersion && rd.Err() == nil {
+		return fmt.Errorf("snapshot version %d, want %d", v, snapshotVersion)
+	}
+	heads := map[keys.Public]feed.Head{}
+	n := rd.Uvarint(maxSnapDevices)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		d := keys.Public(rd.Fixed32())
+		heads[d] = feed.Head{Seq: rd.Uvarint(feed.MaxSeq), ID: rd.Fixed32(), Lamport: rd.Uvarint(feed.MaxLamport)}
+	}
+	limits := map[keys.Public]uint64{}
+	n = rd.Uvarint(maxSnapDevices)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		d := keys.Public(rd.Fixed32())
+		limits[d] = rd.Uvarint(feed.MaxSeq)
+	}
+	var ops []*state.Op
+	n = rd.Uvarint(maxSnapOps)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		o := &state.Op{Author: rd.Fixed32(), Seq: rd.Uvarint(feed.MaxSeq), Lamport: rd.Uvarint(feed.MaxLamport), ID: rd.Fixed32()}
+		raw := rd.Bytes(maxSnapEvent)
+		if rd.Err() != nil {
+			break
+		}
+		ev, err := state.Decode(raw)
+		if err != nil {
+			return fmt.Errorf("snapshot op %d: %w", i, err)
+		}
+		o.Event = ev
+		ops = append(ops, o)
+	}
+	if rd.Byte() == 1 {
+		r.send = &ratchet.Send{
+			Epoch: uint32(rd.Uvarint(1<<32 - 1)), Counter: uint32(rd.Uvarint(1<<32 - 1)), CK: rd.Fixed32(),
+			Sent: uint32(rd.Uvarint(1<<32 - 1)), Started: int64(rd.Uvarint(1<<63 - 1)),
+		}
+	}
+	n = rd.Uvarint(maxSnapDevices)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		d := keys.Public(rd.Fixed32())
+		rc := ratchet.NewRecv(uint32(rd.Uvarint(1<<32-1)), uint32(rd.Uvarint(1<<32-1)), rd.Fixed32())
+		rc.Window = r.cfg.Window
+		m := rd.Uvarint(ratchet.DefaultWindow * 4)
+		for j := uint64(0); j < m && rd.Err() == nil; j++ {
+			if rc.Skipped == nil {
+				rc.Skipped = map[uint32][32]byte{}
+			}
+			c := uint32(rd.Uvarint(1<<32 - 1))
+			rc.Skipped[c] = rd.Fixed32()
+		}
+		r.recv[d] = rc
+	}
+	n = rd.Uvarint(maxSnapDevices)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		d := keys.Public(rd.Fixed32())
+		r.given[d] = uint32(rd.Uvarint(1<<32 - 1))
+	}
+	r.rotate = rd.Byte() == 1
+	r.now = int64(rd.Uvarint(1<<63 - 1))
+	if err := rd.Done(); err != nil {
+		return fmt.Errorf("decode snapshot: %w", err)
+	}
+	r.tracker.Restore(heads, limits)
+	r.state.Restore(ops)
+	for _, m := range r.state.Members() {
+		if m.Removed {
+			r.removed[m.Key] = true
+		}
+	}
+	return nil
+}

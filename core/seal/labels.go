@@ -1,0 +1,22 @@
+package seal
+
+// HKDF labels (the info parameter), one per derived value. They are part of the
+// wire protocol: changing one changes every key derived from it. The table in
+// docs/protocol.md §3.1 lists them with their secret and salt.
+const (
+	LabelSealedBox = "berty/v1/sealed-box"
+
+	LabelAccountGroup = "berty/v1/account-group"
+	LabelContactGroup = "berty/v1/contact-group"
+	LabelMemberKey    = "berty/v1/member-key"
+	LabelDeviceKey    = "berty/v1/device-key"
+	LabelDeviceX25519 = "berty/v1/device-x25519"
+
+	LabelMetadataKey    = "berty/v1/group/metadata-key"
+	LabelHeaderKey      = "berty/v1/group/header-key"
+	LabelReplicationKey = "berty/v1/group/replication-key"
+	LabelTopic          = "berty/v1/group/topic"
+
+	LabelMessageKey = "berty/v1/ratchet/message-key"
+	LabelChainKey   = "berty/v1/ratchet/chain-key"
+)

@@ -1,0 +1,297 @@
+// Package state holds Berty's group metadata: the events members write to a
+// group (docs/protocol.md §5) and the deterministic reducer that folds them
+// into the group's state — members, devices, admins, removals, group info and,
+// on the account group, joined groups and contacts.
+//
+// # Determinism
+//
+// The reducer sorts membership events by (Lamport clock, entry ID) — an order
+// that extends causal order — and applies each with the checks of §5.3 against
+// the state built so far. The state is therefore a function of the set of
+// entries, whatever order they arrived in. When an event arrives that sorts
+// before the last one applied, the state is rebuilt from the sorted events;
+// there are few of them (one per device, removal or setting), never one per
+// message.
+package state
+
+import (
+	"fmt"
+
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/wire"
+)
+
+// EventType identifies a metadata event. Values are on the wire.
+type EventType uint8
+
+// Event types (§5.1).
+const (
+	TypeDeviceAnnounce EventType = 1
+	TypeChainKeys      EventType = 2
+	TypeMemberRemoved  EventType = 3
+	TypeAdminGranted   EventType = 4
+	TypeGroupInfo      EventType = 5
+	TypeGroupJoined    EventType = 6
+	TypeGroupLeft      EventType = 7
+	TypeContact        EventType = 8
+)
+
+// Limits on metadata events.
+const (
+	MaxName       = 256
+	MaxRecipients = 1024
+	MaxCutoffs    = 256
+	boxSize       = 32 + 40 + 32 + 4 // ephemeral key, nonce+tag, chain key, counter
+)
+
+// ProofKind says why a device may write in a group.
+type ProofKind uint8
+
+// Proof kinds.
+const (
+	ProofOwner      ProofKind = 0 // the member key is one of the group's owners
+	ProofGenesis    ProofKind = 1 // signed by the group key: the creator
+	ProofInvitation ProofKind = 2 // an invitation from a current member
+)
+
+// Event is a decoded metadata event: exactly one field is set.
+type Event struct {
+	Announce *Announce
+	Keys     *ChainKeys
+	Removed  *MemberRemoved
+	Admin    *AdminGranted
+	Info     *GroupInfo
+	Joined   *GroupJoined
+	Left     *GroupLeft
+	Contact  *Contact
+}
+
+// Announce is the first entry of every feed: the device certificate and the
+// proof that its member may write in the group (§5.2).
+type Announce struct {
+	Cert  keys.Cert
+	Proof ProofKind
+	// ProofGenesis: the group key's signature over the member key.
+	GenesisSig [64]byte
+	// ProofInvitation: the inviter's member key, the invitation's public key,
+	// the inviter's signature over it, and the joiner's signature with the
+	// invitation key over its member key.
+	Inviter    keys.Public
+	InviteKey  keys.Public
+	InviterSig [64]byte
+	JoinSig    [64]byte
+}
+
+// Box is a chain key sealed to one recipient device's X25519 key.
+type Box struct {
+	Recipient keys.Public
+	Sealed    []byte
+}
+
+// ChainKeys hands the author's new or current chain to recipient devices.
+type ChainKeys struct {
+	Epoch uint32
+	Boxes []Box
+}
+
+// MemberRemoved removes a member (by an admin, or the member itself: leaving).
+// Cutoffs give, for each of the member's devices the author knew, the last
+// seq that stays valid; the member's entries past it are refused (§5.3).
+type MemberRemoved struct {
+	Member  keys.Public
+	Cutoffs []Cutoff
+}
+
+// Cutoff is the last valid seq of a removed member's device.
+type Cutoff struct {
+	Device keys.Public
+	Seq    uint64
+}
+
+// AdminGranted makes a member an admin.
+type AdminGranted struct{ Member keys.Public }
+
+// GroupInfo sets the group's display information.
+type GroupInfo struct{ Name string }
+
+// GroupJoined records on the account group that the account is in a group,
+// with what any of its devices needs to take part in it.
+type GroupJoined struct {
+	Kind   uint8
+	ID     keys.Public
+	Secret [32]byte
+	Name   string
+}
+
+// GroupLeft records on the account group that the account left a group.
+type GroupLeft struct{ ID keys.Public }
+
+// ContactState is where a contact stands (§5.4).
+type ContactState uint8
+
+// Contact states.
+const (
+	ContactOutgoing  ContactState = 1
+	ContactIncoming  ContactState = 2
+	ContactAccepted  ContactState = 3
+	ContactDiscarded ContactState = 4
+	ContactBlocked   ContactState = 5
+)
+
+func (s ContactState) String() string {
+	switch s {
+	case ContactOutgoing:
+		return "outgoing"
+	case ContactIncoming:
+		return "incoming"
+	case ContactAccepted:
+		return "accepted"
+	case ContactDiscarded:
+		return "discarded"
+	case ContactBlocked:
+		return "blocked"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// Contact records on the account group a contact and its state.
+type Contact struct {
+	Account keys.Public
+	State   ContactState
+	Name    string
+}
+
+// Type returns the event's type.
+func (e *Event) Type() EventType {
+	switch {
+	case e.Announce != nil:
+		return TypeDeviceAnnounce
+	case e.Keys != nil:
+		return TypeChainKeys
+	case e.Removed != nil:
+		return TypeMemberRemoved
+	case e.Admin != nil:
+		return TypeAdminGranted
+	case e.Info != nil:
+		return TypeGroupInfo
+	case e.Joined != nil:
+		return TypeGroupJoined
+	case e.Left != nil:
+		return TypeGroupLeft
+	case e.Contact != nil:
+		return TypeContact
+	}
+	return 0
+}
+
+// Encode returns the canonical encoding of e (§5.1).
+func (e *Event) Encode() []byte {
+	b := []byte{byte(e.Type())}
+	switch {
+	case e.Announce != nil:
+		a := e.Announce
+		b = a.Cert.Append(b)
+		b = append(b, byte(a.Proof))
+		switch a.Proof {
+		case ProofGenesis:
+			b = append(b, a.GenesisSig[:]...)
+		case ProofInvitation:
+			b = append(b, a.Inviter[:]...)
+			b = append(b, a.InviteKey[:]...)
+			b = append(b, a.InviterSig[:]...)
+			b = append(b, a.JoinSig[:]...)
+		}
+	case e.Keys != nil:
+		b = wire.AppendUvarint(b, uint64(e.Keys.Epoch))
+		b = wire.AppendUvarint(b, uint64(len(e.Keys.Boxes)))
+		for _, x := range e.Keys.Boxes {
+			b = append(b, x.Recipient[:]...)
+			b = wire.AppendBytes(b, x.Sealed)
+		}
+	case e.Removed != nil:
+		b = append(b, e.Removed.Member[:]...)
+		b = wire.AppendUvarint(b, uint64(len(e.Removed.Cutoffs)))
+		for _, c := range e.Removed.Cutoffs {
+			b = append(b, c.Device[:]...)
+			b = wire.AppendUvarint(b, c.Seq)
+		}
+	case e.Admin != nil:
+		b = append(b, e.Admin.Member[:]...)
+	case e.Info != nil:
+		b = wire.AppendString(b, e.Info.Name)
+	case e.Joined != nil:
+		b = append(b, e.Joined.Kind)
+		b = append(b, e.Joined.ID[:]...)
+		b = append(b, e.Joined.Secret[:]...)
+		b = wire.AppendString(b, e.Joined.Name)
+	case e.Left != nil:
+		b = append(b, e.Left.ID[:]...)
+	case e.Contact != nil:
+		b = append(b, e.Contact.Account[:]...)
+		b = append(b, byte(e.Contact.State))
+		b = wire.AppendString(b, e.Contact.Name)
+	}
+	return b
+}
+
+// Decode parses an event strictly. Byte slices in the result are copies.
+func Decode(b []byte) (*Event, error) {
+	b = append([]byte(nil), b...)
+	r := wire.NewReader(b)
+	e := &Event{}
+	switch t := EventType(r.Byte()); t {
+	case TypeDeviceAnnounce:
+		a := &Announce{Cert: keys.ReadCert(r), Proof: ProofKind(r.Byte())}
+		switch a.Proof {
+		case ProofOwner:
+		case ProofGenesis:
+			copy(a.GenesisSig[:], r.Fixed(64))
+		case ProofInvitation:
+			a.Inviter = r.Fixed32()
+			a.InviteKey = r.Fixed32()
+			copy(a.InviterSig[:], r.Fixed(64))
+			copy(a.JoinSig[:], r.Fixed(64))
+		default:
+			r.Fail("unknown proof kind %d", a.Proof)
+		}
+		e.Announce = a
+	case TypeChainKeys:
+		k := &ChainKeys{Epoch: uint32(r.Uvarint(1<<32 - 1))}
+		n := r.Uvarint(MaxRecipients)
+		for i := uint64(0); i < n && r.Err() == nil; i++ {
+			k.Boxes = append(k.Boxes, Box{Recipient: r.Fixed32(), Sealed: r.Bytes(boxSize)})
+		}
+		e.Keys = k
+	case TypeMemberRemoved:
+		m := &MemberRemoved{Member: r.Fixed32()}
+		n := r.Uvarint(MaxCutoffs)
+		for i := uint64(0); i < n && r.Err() == nil; i++ {
+			m.Cutoffs = append(m.Cutoffs, Cutoff{Device: r.Fixed32(), Seq: r.Uvarint(1 << 48)})
+		}
+		e.Removed = m
+	case TypeAdminGranted:
+		e.Admin = &AdminGranted{Member: r.Fixed32()}
+	case TypeGroupInfo:
+		e.Info = &GroupInfo{Name: r.String(MaxName)}
+	case TypeGroupJoined:
+		j := &GroupJoined{Kind: r.Byte(), ID: r.Fixed32(), Secret: r.Fixed32(), Name: r.String(MaxName)}
+		if r.Err() == nil && (j.Kind < 2 || j.Kind > 3) {
+			r.Fail("joined group of kind %d", j.Kind)
+		}
+		e.Joined = j
+	case TypeGroupLeft:
+		e.Left = &GroupLeft{ID: r.Fixed32()}
+	case TypeContact:
+		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName)}
+		if r.Err() == nil && (c.State < ContactOutgoing || c.State > ContactBlocked) {
+			r.Fail("unknown contact state %d", c.State)
+		}
+		e.Contact = c
+	default:
+		r.Fail("unknown event type %d", t)
+	}
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("decode metadata event: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,361 @@
+package state
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/keys"
+)
+
+// Signature contexts for membership proofs (§5.2).
+const (
+	ctxGenesis    = "berty/v1/genesis"
+	ctxInvitation = "berty/v1/invitation"
+	ctxJoin       = "berty/v1/join"
+)
+
+// GenesisSigned is what the group key signs for the creator's member key.
+func GenesisSigned(groupID, member keys.Public) []byte {
+	return keys.SignContext(ctxGenesis, groupID[:], member[:])
+}
+
+// InvitationSigned is what an inviting member signs for an invitation key.
+func InvitationSigned(groupID, inviteKey keys.Public) []byte {
+	return keys.SignContext(ctxInvitation, groupID[:], inviteKey[:])
+}
+
+// JoinSigned is what a joiner signs with the invitation key.
+func JoinSigned(groupID, member keys.Public) []byte {
+	return keys.SignContext(ctxJoin, groupID[:], member[:])
+}
+
+// Op is a membership event with the entry fields that place it.
+type Op struct {
+	Author  keys.Public // device
+	Seq     uint64
+	Lamport uint64
+	ID      [32]byte
+	Event   *Event
+}
+
+func opLess(a, b *Op) bool {
+	if a.Lamport != b.Lamport {
+		return a.Lamport < b.Lamport
+	}
+	return bytes.Compare(a.ID[:], b.ID[:]) < 0
+}
+
+// Member is a member as the state sees it.
+type Member struct {
+	Key     keys.Public
+	Admin   bool
+	Removed bool
+	Devices []keys.Public
+	// Cutoffs of a removed member's devices: the last valid seq of each.
+	Cutoffs map[keys.Public]uint64
+}
+
+// Device is a member device.
+type Device struct {
+	Cert keys.Cert
+}
+
+// JoinedGroup is a group recorded on the account group.
+type JoinedGroup struct {
+	GroupJoined
+	Left bool
+}
+
+// State is the state of one group's metadata. Build it with New and Apply;
+// it is not safe for concurrent use.
+type State struct {
+	group *group.Group
+
+	ops     []*Op // sorted by opLess
+	members map[keys.Public]*Member
+	devices map[keys.Public]*Device
+	name    string
+	groups  map[keys.Public]*JoinedGroup
+	contact map[keys.Public]*Contact
+	order   []keys.Public // members in order of their first valid announce
+	// skip holds, during a rebuild, the cut-offs found by the previous pass:
+	// ops past them do not count even where they sort before the removal.
+	skip map[keys.Public]uint64
+}
+
+// New returns the empty state of g.
+func New(g *group.Group) *State {
+	s := &State{group: g}
+	s.reset()
+	return s
+}
+
+func (s *State) reset() {
+	s.members = map[keys.Public]*Member{}
+	s.devices = map[keys.Public]*Device{}
+	s.name = ""
+	s.groups = map[keys.Public]*JoinedGroup{}
+	s.contact = map[keys.Public]*Contact{}
+	s.order = nil
+}
+
+// Ops returns the membership events applied so far, sorted. The slice is the
+// state's; callers must not modify it.
+func (s *State) Ops() []*Op { return s.ops }
+
+// Apply adds op and reports whether the state had to be rebuilt because op
+// sorts before an event already applied. Events that fail their checks are
+// kept (a later event may make them valid on rebuild) but change nothing.
+func (s *State) Apply(op *Op) (rebuilt bool) {
+	i := sort.Search(len(s.ops), func(i int) bool { return opLess(op, s.ops[i]) })
+	s.ops = append(s.ops, nil)
+	copy(s.ops[i+1:], s.ops[i:])
+	s.ops[i] = op
+	if i == len(s.ops)-1 && op.Event.Removed == nil {
+		s.apply(op)
+		return false
+	}
+	s.rebuild()
+	return true
+}
+
+// Restore rebuilds the state from persisted ops (any order).
+func (s *State) Restore(ops []*Op) {
+	s.ops = append([]*Op(nil), ops...)
+	sort.Slice(s.ops, func(i, j int) bool { return opLess(s.ops[i], s.ops[j]) })
+	s.rebuild()
+}
+
+// rebuild folds all ops again. An op past its device's final cut-off must not
+// count even if it sorts before the removal (it was concurrent with it, §5.3),
+// so the fold repeats with the previous pass's cut-offs until they are stable.
+// Cut-offs change between passes only when a dropped op was itself a removal,
+// so two passes are the rule and the bound is never reached in practice.
+func (s *State) rebuild() {
+	s.skip = nil
+	for pass := 0; pass < 8; pass++ {
+		s.reset()
+		for _, o := range s.ops {
+			s.apply(o)
+		}
+		cut := s.cutoffs()
+		if mapsEqual(cut, s.skip) {
+			break
+		}
+		s.skip = cut
+	}
+}
+
+func (s *State) cutoffs() map[keys.Public]uint64 {
+	out := map[keys.Public]uint64{}
+	for _, m := range s.members {
+		if m.Removed {
+			for d, c := range m.Cutoffs {
+				out[d] = c
+			}
+		}
+	}
+	return out
+}
+
+func mapsEqual(a, b map[keys.Public]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Writable reports whether the device's entry at seq counts: the device has a
+// valid announce (or seq is 1, the announce itself) and is not past a cut-off.
+func (s *State) Writable(device keys.Public, seq uint64) bool {
+	if lim, ok := s.Cutoff(device); ok && seq > lim {
+		return false
+	}
+	_, ok := s.devices[device]
+	return ok
+}
+
+// Cutoff returns the last valid seq of a removed member's device.
+func (s *State) Cutoff(device keys.Public) (uint64, bool) {
+	d, ok := s.devices[device]
+	if !ok {
+		return 0, false
+	}
+	m := s.members[d.Cert.Member]
+	if !m.Removed {
+		return 0, false
+	}
+	return m.Cutoffs[device], true
+}
+
+func (s *State) memberOf(device keys.Public) *Member {
+	d, ok := s.devices[device]
+	if !ok {
+		return nil
+	}
+	return s.members[d.Cert.Member]
+}
+
+// active returns the author's member if the author may write at op.Seq.
+func (s *State) active(op *Op) *Member {
+	m := s.memberOf(op.Author)
+	if m == nil {
+		return nil
+	}
+	if m.Removed {
+		if op.Seq > m.Cutoffs[op.Author] {
+			return nil
+		}
+	}
+	return m
+}
+
+func (s *State) apply(op *Op) {
+	if lim, ok := s.skip[op.Author]; ok && op.Seq > lim {
+		return
+	}
+	ev := op.Event
+	if a := ev.Announce; a != nil {
+		s.applyAnnounce(op, a)
+		return
+	}
+	m := s.active(op)
+	if m == nil {
+		return
+	}
+	switch {
+	case ev.Removed != nil:
+		s.applyRemoved(m, ev.Removed)
+	case ev.Admin != nil:
+		if t := s.members[ev.Admin.Member]; t != nil && m.Admin && !t.Removed && s.group.Kind == group.KindMulti {
+			t.Admin = true
+		}
+	case ev.Info != nil:
+		s.name = ev.Info.Name
+	case ev.Joined != nil && s.group.Kind == group.KindAccount:
+		j := *ev.Joined
+		s.groups[j.ID] = &JoinedGroup{GroupJoined: j}
+	case ev.Left != nil && s.group.Kind == group.KindAccount:
+		if j := s.groups[ev.Left.ID]; j != nil {
+			j.Left = true
+		}
+	case ev.Contact != nil && s.group.Kind == group.KindAccount:
+		c := *ev.Contact
+		s.contact[c.Account] = &c
+	}
+}
+
+// CheckAnnounce verifies an announce's signatures for the device that wrote
+// it (§5.2). Whether an inviter is a member is a state question (Apply).
+func CheckAnnounce(g *group.Group, author keys.Public, a *Announce) bool {
+	c := &a.Cert
+	if c.Device != author || c.Verify(g.ID) != nil {
+		return false
+	}
+	switch a.Proof {
+	case ProofOwner:
+		return g.Kind != group.KindMulti && g.IsOwner(c.Member)
+	case ProofGenesis:
+		return g.Kind == group.KindMulti && g.ID.Verify(GenesisSigned(g.ID, c.Member), a.GenesisSig[:])
+	case ProofInvitation:
+		return g.Kind == group.KindMulti &&
+			a.Inviter.Verify(InvitationSigned(g.ID, a.InviteKey), a.InviterSig[:]) &&
+			a.InviteKey.Verify(JoinSigned(g.ID, c.Member), a.JoinSig[:])
+	}
+	return false
+}
+
+func (s *State) applyAnnounce(op *Op, a *Announce) {
+	if op.Seq != 1 || !CheckAnnounce(s.group, op.Author, a) {
+		return
+	}
+	key := a.Cert.Member
+	m := s.members[key]
+	if m != nil && m.Removed {
+		return // removal is final for a member key
+	}
+	if a.Proof == ProofInvitation {
+		inv := s.members[a.Inviter]
+		if inv == nil || inv.Removed {
+			return
+		}
+	}
+	if m == nil {
+		m = &Member{Key: key}
+		s.members[key] = m
+		s.order = append(s.order, key)
+	}
+	if a.Proof == ProofGenesis {
+		m.Admin = true
+	}
+	m.Devices = append(m.Devices, op.Author)
+	s.devices[op.Author] = &Device{Cert: a.Cert}
+}
+
+func (s *State) applyRemoved(author *Member, r *MemberRemoved) {
+	t := s.members[r.Member]
+	if t == nil || s.group.Kind != group.KindMulti {
+		return
+	}
+	if !author.Admin && author.Key != r.Member {
+		return
+	}
+	given := map[keys.Public]uint64{}
+	for _, c := range r.Cutoffs {
+		given[c.Device] = c.Seq
+	}
+	if !t.Removed {
+		t.Removed, t.Admin = true, false
+		t.Cutoffs = map[keys.Public]uint64{}
+		for _, d := range t.Devices {
+			t.Cutoffs[d] = given[d]
+		}
+		return
+	}
+	// A second removal of the same member can only lower cut-offs.
+	for _, d := range t.Devices {
+		t.Cutoffs[d] = min(t.Cutoffs[d], given[d])
+	}
+}
+
+// Members returns the members in the order they joined, removed ones included.
+func (s *State) Members() []*Member {
+	out := make([]*Member, 0, len(s.order))
+	for _, k := range s.order {
+		out = append(out, s.members[k])
+	}
+	return out
+}
+
+// Member returns a member by key, or nil.
+func (s *State) Member(k keys.Public) *Member { return s.members[k] }
+
+// Device returns a device's certificate, or nil if it has no valid announce.
+func (s *State) Device(k keys.Public) *Device { return s.devices[k] }
+
+// ActiveDevices returns the devices of members that are not removed, in the
+// members' join order.
+func (s *State) ActiveDevices() []keys.Public {
+	var out []keys.Public
+	for _, k := range s.order {
+		if m := s.members[k]; !m.Removed {
+			out = append(out, m.Devices...)
+		}
+	}
+	return out
+}
+
+// Name returns the group's display name.
+func (s *State) Name() string { return s.name }
+
+// Groups returns the groups recorded on an account group, by ID.
+func (s *State) Groups() map[keys.Public]*JoinedGroup { return s.groups }
+
+// Contacts returns the contacts recorded on an account group, by account key.
+func (s *State) Contacts() map[keys.Public]*Contact { return s.contact }
