@@ -106,3 +106,11 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 	}
 	return inv, nil
 }
+
+// AnnounceMember writes the announce of another device of a member already in
+// the group (device linking, §5.2): the certificate signed by the member key
+// is the proof. It counts once the member's first announce is known, so the
+// device should sync the group first.
+func (r *Replica) AnnounceMember(lk feed.Lookup) error {
+	return r.announce(&state.Announce{Proof: state.ProofMember}, 0, nil, lk)
+}

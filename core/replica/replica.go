@@ -141,8 +141,8 @@ var (
 type Replica struct {
 	cfg    Config
 	g      *group.Group
-	member *keys.Pair // per-group member key
-	device *keys.Pair // per-group device key
+	member *keys.Pair       // per-group member key
+	device *keys.Pair       // per-group device key
 	agree  *ecdh.PrivateKey // device's X25519 key: opens chain keys sent to it
 
 	tracker *feed.Tracker

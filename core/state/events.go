@@ -52,6 +52,7 @@ const (
 	ProofOwner      ProofKind = 0 // the member key is one of the group's owners
 	ProofGenesis    ProofKind = 1 // signed by the group key: the creator
 	ProofInvitation ProofKind = 2 // an invitation from a current member
+	ProofMember     ProofKind = 3 // another device of a current member
 )
 
 // Event is a decoded metadata event: exactly one field is set.
@@ -243,7 +244,7 @@ func Decode(b []byte) (*Event, error) {
 	case TypeDeviceAnnounce:
 		a := &Announce{Cert: keys.ReadCert(r), Proof: ProofKind(r.Byte())}
 		switch a.Proof {
-		case ProofOwner:
+		case ProofOwner, ProofMember:
 		case ProofGenesis:
 			copy(a.GenesisSig[:], r.Fixed(64))
 		case ProofInvitation:

@@ -267,6 +267,10 @@ func CheckAnnounce(g *group.Group, author keys.Public, a *Announce) bool {
 		return g.Kind == group.KindMulti &&
 			a.Inviter.Verify(InvitationSigned(g.ID, a.InviteKey), a.InviterSig[:]) &&
 			a.InviteKey.Verify(JoinSigned(g.ID, c.Member), a.JoinSig[:])
+	case ProofMember:
+		// The certificate's signature is the proof; Apply checks that the
+		// member is current.
+		return g.Kind == group.KindMulti
 	}
 	return false
 }
@@ -279,6 +283,9 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 	m := s.members[key]
 	if m != nil && m.Removed {
 		return // removal is final for a member key
+	}
+	if a.Proof == ProofMember && m == nil {
+		return
 	}
 	if a.Proof == ProofInvitation {
 		inv := s.members[a.Inviter]
