@@ -1,0 +1,18 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"testing"
+)
+
+func rawExec(t *testing.T, path, stmt string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatal(err)
+	}
+}
