@@ -46,6 +46,11 @@ type Send struct {
 	CK      [32]byte // chain key at Counter
 	Sent    uint32   // messages sent in this epoch, for periodic rotation
 	Started int64    // when this epoch started, in the caller's clock (unix seconds)
+	// Base is the chain key at counter 0 of the epoch. Groups whose members
+	// are all known in advance (account and contact groups) keep it, so a
+	// device seen only after the first messages can still read them; it is
+	// dropped with the epoch at the next rotation (§6.3).
+	Base [32]byte
 }
 
 // NewSend starts epoch with a fresh random chain key.
@@ -54,6 +59,7 @@ func NewSend(epoch uint32, now int64, rand io.Reader) (*Send, error) {
 	if _, err := io.ReadFull(rand, s.CK[:]); err != nil {
 		return nil, fmt.Errorf("new chain: %w", err)
 	}
+	s.Base = s.CK
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/ratchet"
 	"github.com/berty-go/berty/core/seal"
@@ -212,9 +213,16 @@ func (r *Replica) maintain(lk feed.Lookup) error {
 	}
 	var boxes []state.Box
 	var to []keys.Public
+	// In account and contact groups every member is known from the start, so
+	// a device seen late gets the chain from the epoch's first message; in
+	// multi-member groups a newcomer reads from the current position on.
 	secret := make([]byte, 36)
-	copy(secret, r.send.CK[:])
-	binary.BigEndian.PutUint32(secret[32:], r.send.Counter)
+	if r.g.Kind == group.KindMulti {
+		copy(secret, r.send.CK[:])
+		binary.BigEndian.PutUint32(secret[32:], r.send.Counter)
+	} else {
+		copy(secret, r.send.Base[:])
+	}
 	ad := chainKeyAD(&r.g.Keys.Topic, self, r.send.Epoch)
 	for _, d := range r.state.ActiveDevices() {
 		if d == self || r.given[d] == r.send.Epoch {

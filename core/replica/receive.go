@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"github.com/berty-go/berty/core/feed"
@@ -98,7 +99,7 @@ func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
 	}
 	switch {
 	case ev != nil && ev.Keys != nil:
-		r.takeChainKey(e, ev.Keys)
+		r.takeChainKey(e, ev.Keys, lk)
 	case ev != nil:
 		r.applyOp(e, ev, lk)
 	case e.Kind == feed.KindMessage:
@@ -177,7 +178,18 @@ func (r *Replica) dropPending(d keys.Public, after uint64) {
 	r.rd.Messages = ms
 }
 
-func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys) {
+// RawReader is implemented by lookups that can return a stored entry's
+// encoding. With it, a chain key that arrives after messages it covers opens
+// them (§6.3); the node's lookup implements it.
+type RawReader interface {
+	Raw(device keys.Public, seq uint64) ([]byte, bool, error)
+}
+
+// MaxUndecrypted bounds the messages a replica remembers as not yet
+// decryptable, waiting for a chain key; beyond it the oldest are forgotten.
+const MaxUndecrypted = 4096
+
+func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup) {
 	if r.state.Device(e.Author) == nil || !r.state.Writable(e.Author, e.Seq) {
 		return
 	}
@@ -195,29 +207,108 @@ func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys) {
 		}
 		var ck [32]byte
 		copy(ck[:], pt)
-		rc := ratchet.NewRecv(k.Epoch, uint32(pt[32])<<24|uint32(pt[33])<<16|uint32(pt[34])<<8|uint32(pt[35]), ck)
+		rc := ratchet.NewRecv(k.Epoch, binary.BigEndian.Uint32(pt[32:]), ck)
 		rc.Window = r.cfg.Window
 		r.recv[e.Author] = rc
+		r.dirty = true
+		r.retry(e.Author, lk)
 		return
 	}
 }
 
-func (r *Replica) openMessage(e *feed.Entry) {
+// retry opens the messages of device that arrived before the key for them.
+func (r *Replica) retry(device keys.Public, lk feed.Lookup) {
+	seqs := r.undecrypted[device]
+	raw, ok := lk.(RawReader)
+	if len(seqs) == 0 || !ok {
+		return
+	}
+	rc := r.recv[device]
+	var keep []uint64
+	for _, seq := range seqs {
+		b, found, err := raw.Raw(device, seq)
+		if err != nil {
+			keep = append(keep, seq) // storage trouble: try again with the next key
+			continue
+		}
+		var e *feed.Entry
+		if found {
+			e, err = feed.Decode(b)
+		} else {
+			e = r.pendingEntry(device, seq) // stored in this same Ready
+		}
+		if err != nil || e == nil {
+			continue
+		}
+		if m, err := r.tryOpen(e); err == nil {
+			r.rd.Messages = append(r.rd.Messages, m)
+		} else if ep, _, herr := ratchet.OpenHeader(&r.g.Keys.Header, r.binding(device, seq), e.Payload); herr == nil && ep > rc.Epoch {
+			keep = append(keep, seq) // for a later epoch
+		}
+	}
+	r.setUndecrypted(device, keep)
+}
+
+func (r *Replica) pendingEntry(device keys.Public, seq uint64) *feed.Entry {
+	for _, e := range r.rd.Entries {
+		if e.Author == device && e.Seq == seq {
+			return e
+		}
+	}
+	return nil
+}
+
+func (r *Replica) setUndecrypted(device keys.Public, seqs []uint64) {
+	if len(seqs) == 0 {
+		delete(r.undecrypted, device)
+	} else {
+		r.undecrypted[device] = seqs
+	}
+	r.dirty = true
+}
+
+func (r *Replica) noteUndecrypted(device keys.Public, seq uint64) {
+	total := 0
+	for _, s := range r.undecrypted {
+		total += len(s)
+	}
+	seqs := r.undecrypted[device]
+	if total >= MaxUndecrypted {
+		if len(seqs) == 0 {
+			return
+		}
+		seqs = seqs[1:]
+	}
+	r.setUndecrypted(device, append(seqs, seq))
+}
+
+func (r *Replica) tryOpen(e *feed.Entry) (Message, error) {
 	d := r.state.Device(e.Author)
 	if d == nil || !r.state.Writable(e.Author, e.Seq) {
-		return
+		return Message{}, ErrNotMember
 	}
 	rc := r.recv[e.Author]
-	var body []byte
-	err := errors.New("no chain key from this device")
-	if rc != nil {
-		body, err = ratchet.Open(rc, &r.g.Keys.Header, r.binding(e.Author, e.Seq), e.Payload)
+	if rc == nil {
+		return Message{}, errNoKey
 	}
+	body, err := ratchet.Open(rc, &r.g.Keys.Header, r.binding(e.Author, e.Seq), e.Payload)
 	if err != nil {
-		r.rd.Events = append(r.rd.Events, Event{Kind: EventUndecryptable, Device: e.Author, Seq: e.Seq})
-		return
+		return Message{}, err
 	}
-	r.rd.Messages = append(r.rd.Messages, Message{
-		Author: e.Author, Member: d.Cert.Member, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Body: body,
-	})
+	return Message{Author: e.Author, Member: d.Cert.Member, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Body: body}, nil
+}
+
+var errNoKey = errors.New("no chain key from this device")
+
+func (r *Replica) openMessage(e *feed.Entry) {
+	m, err := r.tryOpen(e)
+	switch {
+	case err == nil:
+		r.rd.Messages = append(r.rd.Messages, m)
+	case errors.Is(err, ErrNotMember):
+		// a device without a valid announce or past its cut-off: nothing to read
+	default:
+		r.noteUndecrypted(e.Author, e.Seq)
+		r.rd.Events = append(r.rd.Events, Event{Kind: EventUndecryptable, Device: e.Author, Seq: e.Seq})
+	}
 }

@@ -153,7 +153,10 @@ type Replica struct {
 	given   map[keys.Public]uint32 // device → epoch of ours it holds
 	rotate  bool                   // a removal happened: start a new epoch
 	removed map[keys.Public]bool   // members seen removed, to detect new removals
-	now     int64
+	// undecrypted lists, per device, messages stored before this device held
+	// a key for them; a chain key arriving later opens them (bounded).
+	undecrypted map[keys.Public][]uint64
+	now         int64
 
 	rd    Ready
 	dirty bool
@@ -180,6 +183,8 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 		recv:    map[keys.Public]*ratchet.Recv{},
 		given:   map[keys.Public]uint32{},
 		removed: map[keys.Public]bool{},
+
+		undecrypted: map[keys.Public][]uint64{},
 	}
 	r.member, r.device = cfg.Group.MemberKeys(cfg.Account, cfg.Device)
 	r.agree = r.device.Agreement()

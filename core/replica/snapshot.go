@@ -73,6 +73,7 @@ func (r *Replica) snapshot() []byte {
 		b = append(b, r.send.CK[:]...)
 		b = wire.AppendUvarint(b, uint64(r.send.Sent))
 		b = wire.AppendUvarint(b, uint64(r.send.Started))
+		b = append(b, r.send.Base[:]...)
 	}
 	b = wire.AppendUvarint(b, uint64(len(r.recv)))
 	for _, d := range sortedKeys(r.recv) {
@@ -97,6 +98,14 @@ func (r *Replica) snapshot() []byte {
 	for _, d := range sortedKeys(r.given) {
 		b = append(b, d[:]...)
 		b = wire.AppendUvarint(b, uint64(r.given[d]))
+	}
+	b = wire.AppendUvarint(b, uint64(len(r.undecrypted)))
+	for _, d := range sortedKeys(r.undecrypted) {
+		b = append(b, d[:]...)
+		b = wire.AppendUvarint(b, uint64(len(r.undecrypted[d])))
+		for _, s := range r.undecrypted[d] {
+			b = wire.AppendUvarint(b, s)
+		}
 	}
 	rot := byte(0)
 	if r.rotate {
@@ -141,7 +150,7 @@ func (r *Replica) restore(snap []byte) error {
 	if rd.Byte() == 1 {
 		r.send = &ratchet.Send{
 			Epoch: uint32(rd.Uvarint(1<<32 - 1)), Counter: uint32(rd.Uvarint(1<<32 - 1)), CK: rd.Fixed32(),
-			Sent: uint32(rd.Uvarint(1<<32 - 1)), Started: int64(rd.Uvarint(1<<63 - 1)),
+			Sent: uint32(rd.Uvarint(1<<32 - 1)), Started: int64(rd.Uvarint(1<<63 - 1)), Base: rd.Fixed32(),
 		}
 	}
 	n = rd.Uvarint(maxSnapDevices)
@@ -163,6 +172,16 @@ func (r *Replica) restore(snap []byte) error {
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
 		d := keys.Public(rd.Fixed32())
 		r.given[d] = uint32(rd.Uvarint(1<<32 - 1))
+	}
+	n = rd.Uvarint(maxSnapDevices)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		d := keys.Public(rd.Fixed32())
+		m := rd.Uvarint(MaxUndecrypted)
+		seqs := make([]uint64, 0, m)
+		for j := uint64(0); j < m && rd.Err() == nil; j++ {
+			seqs = append(seqs, rd.Uvarint(feed.MaxSeq))
+		}
+		r.undecrypted[d] = seqs
 	}
 	r.rotate = rd.Byte() == 1
 	r.now = int64(rd.Uvarint(1<<63 - 1))
