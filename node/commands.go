@@ -1,0 +1,316 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/state"
+	"github.com/berty-go/berty/store"
+)
+
+// GroupInfo describes a group the account is in.
+type GroupInfo struct {
+	Topic   [32]byte
+	Kind    group.Kind
+	Name    string
+	Members []MemberInfo
+}
+
+// MemberInfo describes a group member.
+type MemberInfo struct {
+	Key     keys.Public
+	Admin   bool
+	Removed bool
+	Devices int
+}
+
+// AddContact makes the contact group with another account (§3.3.2) and
+// records the contact as accepted on the account group. Both sides calling it
+// with each other's key end up in the same group. (Contact requests over the
+// network come with the contacts work; this is the protocol step they end in.)
+func (n *Node) AddContact(other keys.Public, name string) ([32]byte, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return [32]byte{}, ErrClosed
+	}
+	g, err := group.Contact(n.account, other)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	run := n.groups[g.Keys.Topic]
+	if run == nil {
+		if run, err = n.attach(g, nil); err != nil {
+			return [32]byte{}, err
+		}
+	}
+	if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
+		return [32]byte{}, err
+	}
+	err = n.accountPost(&state.Event{Contact: &state.Contact{Account: other, State: state.ContactAccepted, Name: name}})
+	return g.Keys.Topic, err
+}
+
+// CreateGroup creates a multi-member group with this account as its creator
+// and admin, and records it on the account group.
+func (n *Node) CreateGroup(name string) ([32]byte, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return [32]byte{}, ErrClosed
+	}
+	if len(name) > state.MaxName {
+		return [32]byte{}, fmt.Errorf("group name of %d bytes, limit %d", len(name), state.MaxName)
+	}
+	g, err := group.Create(n.cfg.Rand)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	run, err := n.attach(g, nil)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	err = n.step(run, func(lk feed.Lookup) error {
+		if err := run.rep.AnnounceGenesis(lk); err != nil {
+			return err
+		}
+		return run.rep.Post(&state.Event{Info: &state.GroupInfo{Name: name}}, lk)
+	})
+	if err != nil {
+		return [32]byte{}, err
+	}
+	err = n.accountPost(&state.Event{Joined: &state.GroupJoined{Kind: uint8(group.KindMulti), ID: g.ID, Secret: g.Secret, Name: name}})
+	return g.Keys.Topic, err
+}
+
+// Invite returns an invitation to a multi-member group.
+func (n *Node) Invite(topic [32]byte) (*replica.Invitation, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return nil, err
+	}
+	return run.rep.Invite()
+}
+
+// Join joins a multi-member group with an invitation and records it on the
+// account group. Joining a group one is already in does nothing.
+func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return [32]byte{}, ErrClosed
+	}
+	g := inv.Group()
+	run := n.groups[g.Keys.Topic]
+	if run != nil && run.rep.Joined() {
+		return g.Keys.Topic, nil
+	}
+	var err error
+	if run == nil {
+		if run, err = n.attach(g, nil); err != nil {
+			return [32]byte{}, err
+		}
+	}
+	if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceInvited(inv, lk) }); err != nil {
+		return [32]byte{}, err
+	}
+	err = n.accountPost(&state.Event{Joined: &state.GroupJoined{Kind: uint8(group.KindMulti), ID: g.ID, Secret: g.Secret, Name: inv.Name}})
+	return g.Keys.Topic, err
+}
+
+// Send sends one message to a group; it returns once the message is stored.
+func (n *Node) Send(topic [32]byte, body []byte) (*replica.Message, error) {
+	ms, err := n.SendBatch(topic, [][]byte{body})
+	if err != nil {
+		return nil, err
+	}
+	return &ms[0], nil
+}
+
+// SendBatch sends several messages with one durable commit: how a burst
+// reaches tens of thousands of messages per second (fsync is the bottleneck).
+// Either all are stored or none.
+func (n *Node) SendBatch(topic [32]byte, bodies [][]byte) ([]replica.Message, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	run, err := n.run(topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]replica.Message, 0, len(bodies))
+	err = n.stepAll(run, func(lk feed.Lookup) error {
+		for _, b := range bodies {
+			m, err := run.rep.Send(b, lk)
+			if err != nil {
+				return err
+			}
+			out = append(out, *m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// stepAll is step for all-or-nothing commands: on error, nothing is kept.
+func (n *Node) stepAll(run *groupRun, fn func(lk feed.Lookup) error) error {
+	if err := fn(n.lookup(run)); err != nil {
+		n.reload(run)
+		return err
+	}
+	return n.persist(run)
+}
+
+// Remove removes a member from a multi-member group (§5.3): admins may remove
+// anyone, a member may remove itself.
+func (n *Node) Remove(topic [32]byte, member keys.Public) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	run, err := n.run(topic)
+	if err != nil {
+		return err
+	}
+	return n.stepAll(run, func(lk feed.Lookup) error { return run.rep.Remove(member, lk) })
+}
+
+// ReceiveStats counts what Receive did with a batch.
+type ReceiveStats struct {
+	Appended, Held, Duplicates, Refused int
+	// FirstRefusal is why the first refused entry was refused, for logs.
+	FirstRefusal error
+}
+
+// Receive ingests a batch of entries from the network for one group, with one
+// commit for all of them. Entries that are refused are counted, not returned
+// as an error: a bad peer must not stop the good entries of a batch. The
+// error is for the node's own failures (storage).
+func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	var st ReceiveStats
+	run, err := n.run(topic)
+	if err != nil {
+		return st, err
+	}
+	err = n.step(run, func(lk feed.Lookup) error {
+		for _, raw := range raws {
+			out, err := run.rep.Receive(raw, lk)
+			switch {
+			case out == feed.Ready:
+				st.Appended++
+			case out == feed.Held:
+				st.Held++
+			case out == feed.Duplicate:
+				st.Duplicates++
+			default:
+				st.Refused++
+				if st.FirstRefusal == nil {
+					st.FirstRefusal = err
+				}
+			}
+			if err != nil && out == feed.Ready {
+				return err // the replica's own failure after accepting
+			}
+			if err != nil && isStorageError(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	return st, err
+}
+
+func isStorageError(err error) bool {
+	var se *StorageError
+	return errors.As(err, &se)
+}
+
+// Tick passes the clock to every replica (periodic chain rotation).
+func (n *Node) Tick() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return ErrClosed
+	}
+	now := n.cfg.Now().Unix()
+	var errs []error
+	for _, run := range n.groups {
+		errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.Tick(now, lk) }))
+	}
+	return errors.Join(errs...)
+}
+
+// Messages returns up to limit messages of a group in display order after a
+// cursor (store.Cursor{} for the start).
+func (n *Node) Messages(topic [32]byte, after store.Cursor, limit int) ([]store.Message, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, err := n.run(topic); err != nil {
+		return nil, err
+	}
+	return n.st.Messages(topic, after, limit)
+}
+
+// Group describes one group.
+func (n *Node) Group(topic [32]byte) (*GroupInfo, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return nil, err
+	}
+	s := run.rep.State()
+	gi := &GroupInfo{Topic: topic, Kind: run.g.Kind, Name: s.Name()}
+	for _, m := range s.Members() {
+		gi.Members = append(gi.Members, MemberInfo{Key: m.Key, Admin: m.Admin, Removed: m.Removed, Devices: len(m.Devices)})
+	}
+	return gi, nil
+}
+
+// MemberKey returns this account's member key in a group.
+func (n *Node) MemberKey(topic [32]byte) (keys.Public, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return keys.Public{}, err
+	}
+	return run.rep.MemberKey(), nil
+}
+
+// Vector returns a group's version vector.
+func (n *Node) Vector(topic [32]byte) (map[keys.Public]uint64, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return nil, err
+	}
+	return run.rep.Vector(), nil
+}
+
+// Contacts returns the contacts recorded on the account group.
+func (n *Node) Contacts() []state.Contact {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []state.Contact
+	for _, c := range n.acct.rep.State().Contacts() {
+		out = append(out, *c)
+	}
+	return out
+}

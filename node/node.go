@@ -1,0 +1,342 @@
+// Package node runs the protocol core for one account: it owns the account's
+// replicas (one per group), persists their output before anything leaves the
+// process, and hands new entries to a Transport (docs/architecture.md).
+//
+// # Start here
+//
+// Open a Node on a store.Store (store/sqlite for real use), then call
+// AddContact, CreateGroup, Invite, Join, Send and Remove; feed it what the
+// network brings with Receive. Every call that changes state ends with one
+// durable commit of everything it produced, then publishes this device's new
+// entries, then returns: what a call acknowledged survives a crash.
+//
+// A Node is safe for concurrent use: a mutex serialises the calls, each of
+// which drives the replicas synchronously. (The networking layer adds the
+// goroutines that call Receive.)
+package node
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/state"
+	"github.com/berty-go/berty/store"
+)
+
+// Transport carries entries between nodes. Publish may keep the slices it is
+// given: the node never reuses them.
+type Transport interface {
+	// Join starts receiving the group with this topic.
+	Join(topic [32]byte)
+	// Publish sends this device's new entries of a group.
+	Publish(topic [32]byte, entries [][]byte)
+}
+
+// Delivery is a message stored and handed to the application.
+type Delivery struct {
+	Topic   [32]byte
+	Message replica.Message
+}
+
+// Config configures a Node. Zero values are documented per field.
+type Config struct {
+	Store store.Store // required; the node does not close it
+	// Name is the display name of a new account (ignored when the store
+	// holds one already).
+	Name string
+	// Transport receives published entries (nil: entries are only stored).
+	Transport Transport
+	// Deliver is called, after the commit, for every message stored,
+	// sent or received (nil: none). It runs under the node's lock: it must
+	// not call back into the node.
+	Deliver func(Delivery)
+	// Events is called for replica events (nil: none), like Deliver.
+	Events func(topic [32]byte, ev replica.Event)
+	// Rand is the source of keys and nonces (nil: crypto/rand).
+	Rand io.Reader
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// RotateEvery and RotateAfter set the chain rotation policy; see
+	// replica.Config (zero: the replica's defaults).
+	RotateEvery uint32
+	RotateAfter time.Duration
+}
+
+// Errors callers branch on.
+var (
+	ErrUnknownGroup = errors.New("unknown group")
+	ErrClosed       = errors.New("node is closed")
+)
+
+type groupRun struct {
+	g   *group.Group
+	rep *replica.Replica
+}
+
+// Node is one account's protocol engine.
+type Node struct {
+	cfg     Config
+	st      store.Store
+	account *keys.Pair
+	device  *keys.Pair
+	name    string
+
+	mu      sync.Mutex // guards the fields below and serialises replica use
+	closed  bool
+	groups  map[[32]byte]*groupRun
+	acct    *groupRun // the account group
+	pending []Delivery
+	events  []pendingEvent
+}
+
+type pendingEvent struct {
+	topic [32]byte
+	ev    replica.Event
+}
+
+// Open opens the account in cfg.Store, creating it if the store is empty, and
+// resumes every group from its snapshot. Its cost grows with the number of
+// groups, not the number of messages.
+func Open(cfg Config) (*Node, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("node: Config.Store is required")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	n := &Node{cfg: cfg, st: cfg.Store, groups: map[[32]byte]*groupRun{}}
+	acc, err := n.st.Account()
+	if errors.Is(err, store.ErrNoAccount) {
+		acc = &store.Account{Name: cfg.Name}
+		if _, err := io.ReadFull(cfg.Rand, acc.AccountSeed[:]); err != nil {
+			return nil, fmt.Errorf("new account: %w", err)
+		}
+		if _, err := io.ReadFull(cfg.Rand, acc.DeviceSeed[:]); err != nil {
+			return nil, fmt.Errorf("new account: %w", err)
+		}
+		if err := n.st.SetAccount(acc); err != nil {
+			return nil, fmt.Errorf("new account: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("open account: %w", err)
+	}
+	n.account, n.device, n.name = keys.FromSeed(acc.AccountSeed), keys.FromSeed(acc.DeviceSeed), acc.Name
+
+	stored, err := n.st.Groups()
+	if err != nil {
+		return nil, fmt.Errorf("open groups: %w", err)
+	}
+	for _, sg := range stored {
+		g := group.New(group.Kind(sg.Kind), sg.ID, sg.Secret, sg.Owners)
+		g.IDSeed = sg.IDSeed
+		if _, err := n.attach(g, sg.Snapshot); err != nil {
+			return nil, err
+		}
+	}
+	ag := group.Account(n.account)
+	if n.acct = n.groups[ag.Keys.Topic]; n.acct == nil {
+		run, err := n.attach(ag, nil)
+		if err != nil {
+			return nil, err
+		}
+		n.acct = run
+		if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
+			return nil, fmt.Errorf("create account group: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) attach(g *group.Group, snapshot []byte) (*groupRun, error) {
+	rep, err := replica.New(replica.Config{
+		Group: g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
+		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
+	}, snapshot)
+	if err != nil {
+		return nil, err
+	}
+	run := &groupRun{g: g, rep: rep}
+	n.groups[g.Keys.Topic] = run
+	if n.cfg.Transport != nil {
+		n.cfg.Transport.Join(g.Keys.Topic)
+	}
+	return run, nil
+}
+
+func (n *Node) lookup(run *groupRun) feed.Lookup {
+	return storageLookup{store.Lookup{Store: n.st, Topic: run.g.Keys.Topic}}
+}
+
+// storageLookup marks the store's read errors, so that Receive can tell the
+// node's own failures from a peer's bad entries.
+type storageLookup struct{ l store.Lookup }
+
+func (s storageLookup) Entry(d keys.Public, seq uint64) (feed.Head, bool, error) {
+	h, ok, err := s.l.Entry(d, seq)
+	if err != nil {
+		err = &StorageError{Err: err}
+	}
+	return h, ok, err
+}
+
+// Raw implements replica.RawReader.
+func (s storageLookup) Raw(d keys.Public, seq uint64) ([]byte, bool, error) {
+	raws, err := s.l.Store.EntriesAfter(s.l.Topic, d, seq-1, 1)
+	if err != nil {
+		return nil, false, &StorageError{Err: err}
+	}
+	if len(raws) == 0 {
+		return nil, false, nil
+	}
+	return raws[0], true, nil
+}
+
+// StorageError is a failure of the node's own storage, as opposed to a bad
+// entry from a peer.
+type StorageError struct{ Err error }
+
+func (e *StorageError) Error() string { return "storage: " + e.Err.Error() }
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// step runs fn on a replica, then persists and publishes what it produced.
+// If fn or the commit fails, the replica is reloaded from its last persisted
+// snapshot, so memory never runs ahead of the disk.
+func (n *Node) step(run *groupRun, fn func(lk feed.Lookup) error) error {
+	err := fn(n.lookup(run))
+	if err == nil {
+		err = n.persist(run)
+	} else if rd := run.rep.Ready(); !rd.Empty() {
+		// fn failed part-way (a refused entry after good ones in a batch is
+		// not an error, so this is a real failure): keep what it produced
+		// only if it can be committed.
+		if perr := n.persist(run); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}
+	return err
+}
+
+func (n *Node) persist(run *groupRun) error {
+	rd := run.rep.Ready()
+	if rd.Empty() {
+		return nil
+	}
+	topic := run.g.Keys.Topic
+	b := &store.Batch{}
+	if rd.Snapshot != nil {
+		b.Groups = []store.Group{{Topic: topic, Kind: uint8(run.g.Kind), ID: run.g.ID, Secret: run.g.Secret,
+			IDSeed: run.g.IDSeed, Owners: run.g.Owners, Snapshot: rd.Snapshot}}
+	}
+	for _, t := range rd.Truncations {
+		b.Truncations = append(b.Truncations, store.Truncation{Topic: topic, Device: t.Device, After: t.After})
+	}
+	for _, e := range rd.Entries {
+		b.Entries = append(b.Entries, store.Entry{Topic: topic, Device: e.Author, Seq: e.Seq, ID: e.ID, Lamport: e.Lamport, Raw: e.Encoded})
+	}
+	for _, m := range rd.Messages {
+		b.Messages = append(b.Messages, store.Message{Topic: topic, Device: m.Author, Seq: m.Seq, Member: m.Member,
+			Lamport: m.Lamport, ID: m.ID, Own: m.Own, Body: m.Body})
+	}
+	if err := n.st.Commit(b); err != nil {
+		n.reload(run)
+		return fmt.Errorf("store group %s: %w", run.g.Fingerprint(), err)
+	}
+	if n.cfg.Transport != nil && len(rd.Outbox) > 0 {
+		out := make([][]byte, len(rd.Outbox))
+		for i, e := range rd.Outbox {
+			out[i] = e.Encoded
+		}
+		n.cfg.Transport.Publish(topic, out)
+	}
+	for _, m := range rd.Messages {
+		n.pending = append(n.pending, Delivery{Topic: topic, Message: m})
+	}
+	for _, ev := range rd.Events {
+		n.events = append(n.events, pendingEvent{topic, ev})
+	}
+	run.rep.Advance()
+	return nil
+}
+
+// reload replaces a replica whose output could not be stored by one resumed
+// from the last snapshot that was.
+func (n *Node) reload(run *groupRun) {
+	var snap []byte
+	if gs, err := n.st.Groups(); err == nil {
+		for _, g := range gs {
+			if g.Topic == run.g.Keys.Topic {
+				snap = g.Snapshot
+			}
+		}
+	}
+	rep, err := replica.New(replica.Config{
+		Group: run.g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
+		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
+	}, snap)
+	if err == nil {
+		run.rep = rep
+	}
+}
+
+// flush hands deliveries and events to the callbacks; called before a public
+// method returns, after all commits.
+func (n *Node) flush() {
+	if n.cfg.Deliver != nil {
+		for _, d := range n.pending {
+			n.cfg.Deliver(d)
+		}
+	}
+	if n.cfg.Events != nil {
+		for _, e := range n.events {
+			n.cfg.Events(e.topic, e.ev)
+		}
+	}
+	n.pending, n.events = n.pending[:0], n.events[:0]
+}
+
+func (n *Node) run(topic [32]byte) (*groupRun, error) {
+	if n.closed {
+		return nil, ErrClosed
+	}
+	run := n.groups[topic]
+	if run == nil {
+		return nil, ErrUnknownGroup
+	}
+	return run, nil
+}
+
+// AccountKey returns the account's public key.
+func (n *Node) AccountKey() keys.Public { return n.account.Public() }
+
+// DeviceKey returns this device's public key.
+func (n *Node) DeviceKey() keys.Public { return n.device.Public() }
+
+// Name returns the account's display name.
+func (n *Node) Name() string { return n.name }
+
+// AccountTopic returns the topic of the account group.
+func (n *Node) AccountTopic() [32]byte { return n.acct.g.Keys.Topic }
+
+// Close stops the node. It does not close the store. It is idempotent.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	return nil
+}
+
+// accountPost records an event on the account group.
+func (n *Node) accountPost(ev *state.Event) error {
+	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.Post(ev, lk) })
+}
