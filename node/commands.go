@@ -231,6 +231,9 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 		}
 		return nil
 	})
+	if err == nil && (run == n.acct || !run.rep.Joined()) {
+		err = n.reconcile()
+	}
 	return st, err
 }
 

@@ -155,6 +155,10 @@ func Open(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("create account group: %w", err)
 		}
 	}
+	if err := n.reconcile(); err != nil {
+		return nil, fmt.Errorf("resume groups: %w", err)
+	}
+	n.flush()
 	return n, nil
 }
 

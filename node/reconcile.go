@@ -1,0 +1,64 @@
+package node
+
+import (
+	"errors"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/state"
+)
+
+// reconcile makes this device follow what its account group records (§5.4):
+// it attaches every contact group and joined group, announces itself where
+// it can, and leaves what was left. It is how a second device of an account
+// ends up in all the account's conversations. A multi-member group is
+// announced in once the device has synced the member's first device
+// (ProofMember needs the member to be known); until then it is retried after
+// each receive.
+func (n *Node) reconcile() error {
+	var errs []error
+	s := n.acct.rep.State()
+	for _, c := range s.Contacts() {
+		if c.State != state.ContactAccepted {
+			continue
+		}
+		g, err := group.Contact(n.account, c.Account)
+		if err != nil {
+			continue
+		}
+		errs = append(errs, n.ensure(g, func(run *groupRun, lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }))
+	}
+	for _, j := range s.Groups() {
+		if j.Left || group.Kind(j.Kind) != group.KindMulti {
+			continue
+		}
+		g := group.New(group.KindMulti, j.ID, j.Secret, nil)
+		errs = append(errs, n.ensure(g, func(run *groupRun, lk feed.Lookup) error {
+			me := run.rep.State().Member(run.rep.MemberKey())
+			if me == nil || me.Removed {
+				return nil // not synced yet, or removed: nothing to announce
+			}
+			return run.rep.AnnounceMember(lk)
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) ensure(g *group.Group, announce func(*groupRun, feed.Lookup) error) error {
+	run := n.groups[g.Keys.Topic]
+	if run == nil {
+		var err error
+		if run, err = n.attach(g, nil); err != nil {
+			return err
+		}
+	}
+	if run.rep.Joined() {
+		return nil
+	}
+	err := n.step(run, func(lk feed.Lookup) error { return announce(run, lk) })
+	if errors.Is(err, replica.ErrNotMember) {
+		return nil
+	}
+	return err
+}
