@@ -1,6 +1,6 @@
 // Package seal holds the symmetric building blocks every Berty format uses:
 // labelled HKDF-SHA256 derivation, XChaCha20-Poly1305 sealing with random
-// nonces, and sealed boxes to an X25519 public key (docs/protocol.md §3).
+// nonces, and sealed boxes to an X25519 public key (docs/protocol.md §3.1, §3.5).
 //
 // Only standard-library and golang.org/x/crypto primitives are used. Functions
 // that need randomness take it as an io.Reader so the protocol core stays
@@ -94,7 +94,7 @@ func Open(key *[32]byte, sealed, ad []byte) ([]byte, error) {
 
 // SealBox encrypts plaintext so that only the holder of the X25519 private key
 // for to can open it: an ephemeral key agreement, HKDF over the shared secret
-// and both public keys, then Seal (docs/protocol.md §3.3). ad is authenticated.
+// and both public keys, then Seal (docs/protocol.md §3.5). ad is authenticated.
 func SealBox(to *ecdh.PublicKey, plaintext, ad []byte, rand io.Reader) ([]byte, error) {
 	eph, err := ecdh.X25519().GenerateKey(rand)
 	if err != nil {
