@@ -203,8 +203,12 @@ func (e *Entry) Verify(topic, replication *[32]byte) error {
 	return nil
 }
 
-// VerifyMAC checks only the replication MAC.
+// VerifyMAC checks only the replication MAC. Entries must come from Decode
+// or Sign: a hand-built Entry whose Encoded is too short fails.
 func (e *Entry) VerifyMAC(replication *[32]byte) error {
+	if len(e.Encoded) < signatureSize+macSize {
+		return ErrBadMAC
+	}
 	body := e.Encoded[:len(e.Encoded)-signatureSize-macSize]
 	if !hmac.Equal(mac(replication, body), e.MAC[:]) {
 		return ErrBadMAC

@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/berty-go/berty/core/feed"
@@ -72,7 +73,7 @@ func (r *Replica) snapshot() []byte {
 		b = wire.AppendUvarint(b, uint64(r.send.Counter))
 		b = append(b, r.send.CK[:]...)
 		b = wire.AppendUvarint(b, uint64(r.send.Sent))
-		b = wire.AppendUvarint(b, uint64(r.send.Started))
+		b = wire.AppendUvarint(b, uint64(r.send.Started)) // two's complement: the clock may be negative
 		b = append(b, r.send.Base[:]...)
 	}
 	b = wire.AppendUvarint(b, uint64(len(r.recv)))
@@ -115,6 +116,34 @@ func (r *Replica) snapshot() []byte {
 	return wire.AppendUvarint(b, uint64(r.now))
 }
 
+// sortedReader reads device keys that must be strictly increasing, as
+// snapshot writes them, so that a corrupted snapshot is refused rather than
+// half-read.
+type sortedReader struct {
+	prev keys.Public
+	some bool
+}
+
+func (o *sortedReader) next(rd *wire.Reader) keys.Public {
+	d := keys.Public(rd.Fixed32())
+	if o.some && bytes.Compare(o.prev[:], d[:]) >= 0 && rd.Err() == nil {
+		rd.Fail("snapshot devices not sorted")
+	}
+	o.prev, o.some = d, true
+	return d
+}
+
+func readFlag(rd *wire.Reader) bool {
+	switch rd.Byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	rd.Fail("snapshot flag not 0 or 1")
+	return false
+}
+
 func (r *Replica) restore(snap []byte) error {
 	rd := wire.NewReader(snap)
 	if v := rd.Byte(); v != snapshotVersion && rd.Err() == nil {
@@ -122,14 +151,16 @@ func (r *Replica) restore(snap []byte) error {
 	}
 	heads := map[keys.Public]feed.Head{}
 	n := rd.Uvarint(maxSnapDevices)
+	var order sortedReader
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		d := keys.Public(rd.Fixed32())
+		d := order.next(rd)
 		heads[d] = feed.Head{Seq: rd.Uvarint(feed.MaxSeq), ID: rd.Fixed32(), Lamport: rd.Uvarint(feed.MaxLamport)}
 	}
 	limits := map[keys.Public]uint64{}
 	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		d := keys.Public(rd.Fixed32())
+		d := order.next(rd)
 		limits[d] = rd.Uvarint(feed.MaxSeq)
 	}
 	var ops []*state.Op
@@ -147,15 +178,16 @@ func (r *Replica) restore(snap []byte) error {
 		o.Event = ev
 		ops = append(ops, o)
 	}
-	if rd.Byte() == 1 {
+	if readFlag(rd) {
 		r.send = &ratchet.Send{
 			Epoch: uint32(rd.Uvarint(1<<32 - 1)), Counter: uint32(rd.Uvarint(1<<32 - 1)), CK: rd.Fixed32(),
-			Sent: uint32(rd.Uvarint(1<<32 - 1)), Started: int64(rd.Uvarint(1<<63 - 1)), Base: rd.Fixed32(),
+			Sent: uint32(rd.Uvarint(1<<32 - 1)), Started: int64(rd.Uvarint(math.MaxUint64)), Base: rd.Fixed32(),
 		}
 	}
 	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		d := keys.Public(rd.Fixed32())
+		d := order.next(rd)
 		rc := ratchet.NewRecv(uint32(rd.Uvarint(1<<32-1)), uint32(rd.Uvarint(1<<32-1)), rd.Fixed32())
 		rc.Window = r.cfg.Window
 		m := rd.Uvarint(ratchet.DefaultWindow * 4)
@@ -169,13 +201,15 @@ func (r *Replica) restore(snap []byte) error {
 		r.recv[d] = rc
 	}
 	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		d := keys.Public(rd.Fixed32())
+		d := order.next(rd)
 		r.given[d] = uint32(rd.Uvarint(1<<32 - 1))
 	}
 	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		d := keys.Public(rd.Fixed32())
+		d := order.next(rd)
 		m := rd.Uvarint(MaxUndecrypted)
 		seqs := make([]uint64, 0, m)
 		for j := uint64(0); j < m && rd.Err() == nil; j++ {
@@ -183,8 +217,8 @@ func (r *Replica) restore(snap []byte) error {
 		}
 		r.undecrypted[d] = seqs
 	}
-	r.rotate = rd.Byte() == 1
-	r.now = int64(rd.Uvarint(1<<63 - 1))
+	r.rotate = readFlag(rd)
+	r.now = int64(rd.Uvarint(math.MaxUint64))
 	if err := rd.Done(); err != nil {
 		return fmt.Errorf("decode snapshot: %w", err)
 	}

@@ -96,7 +96,13 @@ func Open(key *[32]byte, sealed, ad []byte) ([]byte, error) {
 // for to can open it: an ephemeral key agreement, HKDF over the shared secret
 // and both public keys, then Seal (docs/protocol.md §3.5). ad is authenticated.
 func SealBox(to *ecdh.PublicKey, plaintext, ad []byte, rand io.Reader) ([]byte, error) {
-	eph, err := ecdh.X25519().GenerateKey(rand)
+	// Read the scalar from rand ourselves: since Go 1.26 GenerateKey ignores
+	// its reader, which would make the core depend on global randomness.
+	var scalar [32]byte
+	if _, err := io.ReadFull(rand, scalar[:]); err != nil {
+		return nil, fmt.Errorf("ephemeral key: %w", err)
+	}
+	eph, err := ecdh.X25519().NewPrivateKey(scalar[:])
 	if err != nil {
 		return nil, fmt.Errorf("ephemeral key: %w", err)
 	}
