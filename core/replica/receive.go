@@ -127,36 +127,29 @@ func (r *Replica) applyCutoffs(lk feed.Lookup) {
 		r.removed[m.Key] = true
 		r.rotate = true
 		r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberRemoved, Member: m.Key})
-		for _, d := range m.Devices {
-			delete(r.recv, d)
-			delete(r.given, d)
-		}
 	}
-	for _, m := range r.state.Members() {
-		if !m.Removed {
+	for d, c := range r.state.Cutoffs() {
+		if lim, ok := r.tracker.Limit(d); ok && lim <= c {
 			continue
 		}
-		for _, d := range m.Devices {
-			c := m.Cutoffs[d]
-			if lim, ok := r.tracker.Limit(d); ok && lim <= c {
-				continue
-			}
-			r.tracker.Freeze(d, c)
-			if r.tracker.Head(d).Seq > c {
-				h, ok, err := lk.Entry(d, c)
-				if c > 0 && (!ok || err != nil) {
-					h = feed.Head{Seq: c} // ingested in this same Ready: not stored yet
-					for _, x := range r.rd.Entries {
-						if x.Author == d && x.Seq == c {
-							h = feed.Head{Seq: c, ID: x.ID, Lamport: x.Lamport}
-						}
-					}
+		delete(r.recv, d)
+		delete(r.given, d)
+		r.tracker.Freeze(d, c)
+		if r.tracker.Head(d).Seq <= c {
+			continue
+		}
+		h, ok, err := lk.Entry(d, c)
+		if c > 0 && (!ok || err != nil) {
+			h = feed.Head{Seq: c} // ingested in this same Ready: not stored yet
+			for _, x := range r.rd.Entries {
+				if x.Author == d && x.Seq == c {
+					h = feed.Head{Seq: c, ID: x.ID, Lamport: x.Lamport}
 				}
-				r.tracker.Truncate(d, h)
-				r.rd.Truncations = append(r.rd.Truncations, Truncation{Device: d, After: c})
-				r.dropPending(d, c)
 			}
 		}
+		r.tracker.Truncate(d, h)
+		r.rd.Truncations = append(r.rd.Truncations, Truncation{Device: d, After: c})
+		r.dropPending(d, c)
 	}
 }
 

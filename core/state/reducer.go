@@ -129,21 +129,29 @@ func (s *State) Restore(ops []*Op) {
 
 // rebuild folds all ops again. An op past its device's final cut-off must not
 // count even if it sorts before the removal (it was concurrent with it, §5.3),
-// so the fold repeats with the previous pass's cut-offs until they are stable.
-// Cut-offs change between passes only when a dropped op was itself a removal,
-// so two passes are the rule and the bound is never reached in practice.
+// so the fold repeats, skipping ops past the cut-offs found so far, until no
+// pass finds a new or lower one. Cut-offs found by a pass stay in force in
+// later passes: otherwise a device the remover never saw (cut-off 0) would
+// drop out of its member's devices when its announce is skipped, lose its
+// cut-off, and come back on the next pass. Being monotone, the loop ends; two
+// passes are the rule.
 func (s *State) rebuild() {
-	s.skip = nil
-	for pass := 0; pass < 8; pass++ {
+	s.skip = map[keys.Public]uint64{}
+	for {
 		s.reset()
 		for _, o := range s.ops {
 			s.apply(o)
 		}
-		cut := s.cutoffs()
-		if mapsEqual(cut, s.skip) {
-			break
+		changed := false
+		for d, c := range s.cutoffs() {
+			if old, ok := s.skip[d]; !ok || c < old {
+				s.skip[d] = c
+				changed = true
+			}
 		}
-		s.skip = cut
+		if !changed {
+			return
+		}
 	}
 }
 
@@ -159,18 +167,6 @@ func (s *State) cutoffs() map[keys.Public]uint64 {
 	return out
 }
 
-func mapsEqual(a, b map[keys.Public]uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 // Writable reports whether the device's entry at seq counts: the device has a
 // valid announce (or seq is 1, the announce itself) and is not past a cut-off.
 func (s *State) Writable(device keys.Public, seq uint64) bool {
@@ -179,6 +175,22 @@ func (s *State) Writable(device keys.Public, seq uint64) bool {
 	}
 	_, ok := s.devices[device]
 	return ok
+}
+
+// Cutoffs returns every device whose entries stop counting past a seq: the
+// devices of removed members, including ones whose very announce came after
+// the cut-off (they are nobody's device, yet must be refused). Fresh map.
+func (s *State) Cutoffs() map[keys.Public]uint64 {
+	out := make(map[keys.Public]uint64, len(s.skip))
+	for d, c := range s.skip {
+		out[d] = c
+	}
+	for d, c := range s.cutoffs() {
+		if old, ok := out[d]; !ok || c < old {
+			out[d] = c
+		}
+	}
+	return out
 }
 
 // Cutoff returns the last valid seq of a removed member's device.
@@ -231,7 +243,7 @@ func (s *State) apply(op *Op) {
 	}
 	switch {
 	case ev.Removed != nil:
-		s.applyRemoved(m, ev.Removed)
+		s.applyRemoved(op, m, ev.Removed)
 	case ev.Admin != nil:
 		if t := s.members[ev.Admin.Member]; t != nil && m.Admin && !t.Removed && s.group.Kind == group.KindMulti {
 			t.Admin = true
@@ -305,7 +317,7 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 	s.devices[op.Author] = &Device{Cert: a.Cert}
 }
 
-func (s *State) applyRemoved(author *Member, r *MemberRemoved) {
+func (s *State) applyRemoved(op *Op, author *Member, r *MemberRemoved) {
 	t := s.members[r.Member]
 	if t == nil || s.group.Kind != group.KindMulti {
 		return
@@ -316,6 +328,11 @@ func (s *State) applyRemoved(author *Member, r *MemberRemoved) {
 	given := map[keys.Public]uint64{}
 	for _, c := range r.Cutoffs {
 		given[c.Device] = c.Seq
+	}
+	if author.Key == r.Member {
+		// Leaving: the removal entry itself must count, or the next pass
+		// of the fold would skip it and undo the leave.
+		given[op.Author] = max(given[op.Author], op.Seq)
 	}
 	if !t.Removed {
 		t.Removed, t.Admin = true, false
