@@ -10,7 +10,7 @@ import (
 	"github.com/berty-go/berty/store/storetest"
 )
 
-func open(t *testing.T, path string) *sqlite.Store {
+func open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(path)
 	if err != nil {

@@ -32,6 +32,7 @@ func Run(t *testing.T, f Factory) {
 		{"EntriesAndLookup", testEntries},
 		{"DuplicatesKeepFirst", testDuplicates},
 		{"Truncate", testTruncate},
+		{"LargeBatch", testLargeBatch},
 		{"MessagesOrderAndCursor", testMessages},
 		{"BadBatchChangesNothing", testBadBatch},
 		{"Reopen", testReopen},
@@ -277,5 +278,22 @@ func testClosed(t *testing.T, f Factory) {
 	}
 	if _, err := s.Groups(); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("Groups after Close: %v", err)
+	}
+}
+
+func testLargeBatch(t *testing.T, f Factory) {
+	s := f.Open(t)
+	b := &store.Batch{}
+	for seq := uint64(1); seq <= 150; seq++ {
+		b.Entries = append(b.Entries, entry(topicA, devX, seq))
+		b.Messages = append(b.Messages, message(topicA, devX, seq, seq, byte(seq)))
+	}
+	commit(t, s, b)
+	raws, err := s.EntriesAfter(topicA, devX, 0, 1000)
+	if err != nil || len(raws) != 150 || !bytes.Equal(raws[149], entry(topicA, devX, 150).Raw) {
+		t.Fatalf("after a 150-entry batch: %d entries, %v", len(raws), err)
+	}
+	if n, _ := s.CountMessages(topicA); n != 150 {
+		t.Fatalf("after a 150-message batch: %d messages", n)
 	}
 }
