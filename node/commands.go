@@ -206,9 +206,13 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 	if err != nil {
 		return st, err
 	}
+	entries, errs := verifyAll(run.rep, raws)
 	err = n.step(run, func(lk feed.Lookup) error {
-		for _, raw := range raws {
-			out, err := run.rep.Receive(raw, lk)
+		for i, e := range entries {
+			out, err := feed.Refused, errs[i]
+			if err == nil {
+				out, err = run.rep.ReceiveVerified(e, lk)
+			}
 			switch {
 			case out == feed.Ready:
 				st.Appended++

@@ -29,9 +29,22 @@ func (r *Replica) Receive(raw []byte, lk feed.Lookup) (Outcome, error) {
 // ReceiveEntry is Receive for an entry already decoded (by a batch decoder
 // or a pubsub validator). It is verified here all the same.
 func (r *Replica) ReceiveEntry(e *feed.Entry, lk feed.Lookup) (Outcome, error) {
-	if err := e.Verify(&r.g.Keys.Topic, &r.g.Keys.Replication); err != nil {
+	if err := r.Verify(e); err != nil {
 		return feed.Refused, err
 	}
+	return r.ReceiveVerified(e, lk)
+}
+
+// Verify checks that e belongs to this group and is signed by its author
+// (§4.1). It reads only immutable group keys: callers may run it on many
+// entries in parallel, then pass them to ReceiveVerified in order.
+func (r *Replica) Verify(e *feed.Entry) error {
+	return e.Verify(&r.g.Keys.Topic, &r.g.Keys.Replication)
+}
+
+// ReceiveVerified ingests an entry that Verify accepted. Passing an entry
+// that was not verified breaks the protocol's guarantees.
+func (r *Replica) ReceiveVerified(e *feed.Entry, lk feed.Lookup) (Outcome, error) {
 	out, err := r.offer(e, lk)
 	if out != feed.Ready {
 		return out, err

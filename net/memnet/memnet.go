@@ -56,6 +56,14 @@ type Hub struct {
 	eps    []*Endpoint
 
 	delivered int
+
+	// Concurrent mode (serve.go).
+	cond     *sync.Cond
+	wg       sync.WaitGroup
+	started  bool
+	stopping bool
+	busy     int
+	err      error
 }
 
 // DefaultWindow is how far the hub reorders: each entry is delayed by a
@@ -123,6 +131,7 @@ func (ep *Endpoint) SetOnline(on bool) {
 	ep.hub.mu.Lock()
 	defer ep.hub.mu.Unlock()
 	ep.online = on
+	ep.hub.wake()
 }
 
 // Join subscribes to a topic and queues its backlog.
@@ -137,6 +146,7 @@ func (ep *Endpoint) Join(topic [32]byte) {
 	for _, raw := range h.log[topic] {
 		ep.enqueue(topic, raw)
 	}
+	h.wake()
 }
 
 // Publish queues entries for every other endpoint in the topic.
@@ -156,19 +166,14 @@ func (ep *Endpoint) Publish(topic [32]byte, raws [][]byte) {
 			}
 		}
 	}
+	h.wake()
 }
 
 // Pending returns how many entries wait for delivery to online endpoints.
 func (h *Hub) Pending() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := 0
-	for _, ep := range h.eps {
-		if ep.online {
-			n += len(ep.queue)
-		}
-	}
-	return n
+	return h.pendingLocked()
 }
 
 // Delivered returns how many entries the hub has delivered.
