@@ -93,11 +93,18 @@ func (n *Node) CreateGroup(name string) ([32]byte, error) {
 func (n *Node) Invite(topic [32]byte) (*replica.Invitation, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	defer n.flush()
 	run, err := n.run(topic)
 	if err != nil {
 		return nil, err
 	}
-	return run.rep.Invite()
+	var inv *replica.Invitation
+	err = n.stepAll(run, func(lk feed.Lookup) error {
+		var err error
+		inv, err = run.rep.Invite(lk)
+		return err
+	})
+	return inv, err
 }
 
 // Join joins a multi-member group with an invitation and records it on the

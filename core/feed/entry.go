@@ -130,7 +130,9 @@ func (u *Unsigned) check(author keys.Public) error {
 	return nil
 }
 
-// ErrTooLarge is wrapped when an entry or payload exceeds its limit.
+// ErrTooLarge is wrapped when an encoded entry exceeds MaxEntrySize, or a
+// payload given to Sign exceeds MaxPayload. (A decoded payload length above
+// MaxPayload inside a smaller entry is simply malformed.)
 var ErrTooLarge = errors.New("too large")
 
 // Decode parses an entry strictly (§4.1): exact lengths, canonical varints,

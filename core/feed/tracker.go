@@ -43,8 +43,7 @@ const (
 // Errors wrapped in Offer's error for refused entries.
 var (
 	ErrEquivocation = errors.New("equivocation: two entries at one position")
-	ErrFrozen       = errors.New("device is frozen")
-	ErrCutOff       = errors.New("entry after the author's removal")
+	ErrCutOff       = errors.New("entry past its device's cut-off (member removed or device frozen)")
 	ErrHeldFull     = errors.New("too many entries waiting for predecessors")
 	ErrLamport      = errors.New("lamport clock does not advance")
 )
@@ -52,6 +51,10 @@ var (
 // DefaultMaxHeld bounds the entries a Tracker keeps while their predecessors
 // are missing. An entry beyond it is dropped and comes back by sync.
 const DefaultMaxHeld = 4096
+
+// MaxHeldBytes bounds the encoded size of held entries, whatever their
+// number: 4 096 entries of the maximum size would pin 280 MB per group.
+const MaxHeldBytes = 16 << 20
 
 // Equivocation is the evidence that a device signed two entries at one seq.
 type Equivocation struct {
@@ -75,6 +78,7 @@ type Tracker struct {
 
 	maxHeld int
 	held    map[pos]*Entry
+	heldB   int // encoded bytes of held entries
 	waiting map[keys.Public]map[pos]bool // device → held entries that depend on it
 	release []*Entry
 }
@@ -184,10 +188,11 @@ func (t *Tracker) Offer(e *Entry, lk Lookup) (Outcome, *Equivocation, error) {
 			return Ready, nil, nil
 		}
 	}
-	if len(t.held) >= t.maxHeld {
+	if len(t.held) >= t.maxHeld || t.heldB+len(e.Encoded) > MaxHeldBytes {
 		return Refused, nil, ErrHeldFull
 	}
 	t.held[p] = e
+	t.heldB += len(e.Encoded)
 	for _, d := range e.Deps {
 		if !t.depMet(d) {
 			w := t.waiting[d.Device]
@@ -245,6 +250,7 @@ func (t *Tracker) wake(dev keys.Public) {
 func (t *Tracker) unhold(p pos) {
 	e := t.held[p]
 	delete(t.held, p)
+	t.heldB -= len(e.Encoded)
 	for _, d := range e.Deps {
 		if w := t.waiting[d.Device]; w != nil {
 			delete(w, p)
@@ -282,10 +288,19 @@ func (t *Tracker) Freeze(device keys.Public, seq uint64) {
 	t.wake(device)
 }
 
+// SetLimit replaces device's limit, up or down; Unfreeze removes it. They
+// serve a removal that stops counting (§5.3): the device's later entries are
+// accepted again and come back by sync.
+func (t *Tracker) SetLimit(device keys.Public, seq uint64) { t.limit[device] = seq }
+
+// Unfreeze removes device's limit.
+func (t *Tracker) Unfreeze(device keys.Public) { delete(t.limit, device) }
+
 // Truncate resets device's head after entries beyond it were deleted.
 func (t *Tracker) Truncate(device keys.Public, head Head) {
 	if head.Seq == 0 {
 		delete(t.heads, device)
+		delete(t.changed, device) // nothing of it left to depend on
 		return
 	}
 	t.heads[device] = head
@@ -303,8 +318,8 @@ func (t *Tracker) Limit(device keys.Public) (uint64, bool) {
 func (t *Tracker) NextLocal(self keys.Public) (seq uint64, prev ID, lamport uint64, deps []Dep) {
 	h := t.heads[self]
 	for d := range t.changed {
-		if d != self {
-			deps = append(deps, Dep{Device: d, Seq: t.heads[d].Seq})
+		if s := t.heads[d].Seq; d != self && s > 0 {
+			deps = append(deps, Dep{Device: d, Seq: s})
 		}
 	}
 	sort.Slice(deps, func(i, j int) bool { return less(deps[i].Device, deps[j].Device) })
@@ -322,3 +337,18 @@ func (t *Tracker) NextLocal(self keys.Public) (seq uint64, prev ID, lamport uint
 
 // ClearChanged forgets which feeds advanced; called after a local append.
 func (t *Tracker) ClearChanged() { clear(t.changed) }
+
+// Changed returns the feeds that advanced since the local device's last
+// entry, sorted: part of a replica's snapshot, so that the next entry after
+// a restart still depends on what the device had seen.
+func (t *Tracker) Changed() []keys.Public {
+	out := make([]keys.Public, 0, len(t.changed))
+	for d := range t.changed {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return less(out[i], out[j]) })
+	return out
+}
+
+// MarkChanged records that a feed advanced (restoring a snapshot).
+func (t *Tracker) MarkChanged(d keys.Public) { t.changed[d] = true }

@@ -148,10 +148,19 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 		return ErrNotAdmin
 	}
 	rm := &state.MemberRemoved{Member: member}
+	var deps []feed.Dep
 	for _, d := range t.Devices {
-		rm.Cutoffs = append(rm.Cutoffs, state.Cutoff{Device: d, Seq: r.tracker.Head(d).Seq})
+		seq := r.tracker.Head(d).Seq
+		rm.Cutoffs = append(rm.Cutoffs, state.Cutoff{Device: d, Seq: seq})
+		if seq > 0 && d != r.device.Public() {
+			// Every replica must hold what the removal keeps before it
+			// applies the removal (§5.3), or a kept message could arrive
+			// after its sender's chain is gone.
+			deps = append(deps, feed.Dep{Device: d, Seq: seq})
+		}
 	}
-	if _, err := r.postMetadata(&state.Event{Removed: rm}, 0, nil); err != nil {
+	sortDeps(deps)
+	if _, err := r.postMetadata(&state.Event{Removed: rm}, 0, deps); err != nil {
 		return err
 	}
 	r.applyCutoffs(lk)

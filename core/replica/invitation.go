@@ -28,8 +28,11 @@ type Invitation struct {
 
 const invitationVersion = 1
 
-// Invite makes an invitation to the group; any current member may.
-func (r *Replica) Invite() (*Invitation, error) {
+// Invite makes an invitation to the group; any current member may. It
+// records the invitation key on this device's feed (§5.5) — the Ready must be
+// persisted and published like any other — and the joiner's announce depends
+// on that record.
+func (r *Replica) Invite(lk feed.Lookup) (*Invitation, error) {
 	me := r.state.Member(r.member.Public())
 	self := r.device.Public()
 	if me == nil || me.Removed || r.state.Device(self) == nil {
@@ -40,6 +43,12 @@ func (r *Replica) Invite() (*Invitation, error) {
 	}
 	ik, err := keys.Generate(r.cfg.Rand)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := r.postMetadata(&state.Event{Invited: &state.InvitationCreated{InviteKey: ik.Public()}}, 0, nil); err != nil {
+		return nil, err
+	}
+	if err := r.maintain(lk); err != nil {
 		return nil, err
 	}
 	h := r.tracker.Head(self)

@@ -81,6 +81,7 @@ func (r *Replica) offer(e *feed.Entry, lk feed.Lookup) (Outcome, error) {
 	if eq != nil {
 		head := r.tracker.Head(eq.Device)
 		r.tracker.Freeze(eq.Device, head.Seq)
+		r.equivocated[eq.Device] = true
 		r.rd.Events = append(r.rd.Events, Event{Kind: EventEquivocation, Device: eq.Device, Seq: eq.Seq, Equivocation: eq})
 		r.dirty = true
 	}
@@ -141,12 +142,26 @@ func (r *Replica) applyCutoffs(lk feed.Lookup) {
 		r.rotate = true
 		r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberRemoved, Member: m.Key})
 	}
-	for d, c := range r.state.Cutoffs() {
+	cuts := r.state.Cutoffs()
+	for d, lim := range r.tracker.Limits() {
+		// A removal that stopped counting (its author was cut off before
+		// it) lifts or raises cut-offs: accept the device's entries again;
+		// what was deleted comes back by sync. The device's chain was kept
+		// for that. Equivocators stay frozen.
+		if r.equivocated[d] {
+			continue
+		}
+		if c, ok := cuts[d]; !ok {
+			r.tracker.Unfreeze(d)
+		} else if c > lim {
+			r.tracker.SetLimit(d, c)
+		}
+	}
+	for d, c := range cuts {
+		delete(r.given, d)
 		if lim, ok := r.tracker.Limit(d); ok && lim <= c {
 			continue
 		}
-		delete(r.recv, d)
-		delete(r.given, d)
 		r.tracker.Freeze(d, c)
 		if r.tracker.Head(d).Seq <= c {
 			continue

@@ -156,6 +156,8 @@ type Replica struct {
 	// undecrypted lists, per device, messages stored before this device held
 	// a key for them; a chain key arriving later opens them (bounded).
 	undecrypted map[keys.Public][]uint64
+	// equivocated devices stay frozen whatever the membership says.
+	equivocated map[keys.Public]bool
 	now         int64
 
 	rd    Ready
@@ -185,6 +187,7 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 		removed: map[keys.Public]bool{},
 
 		undecrypted: map[keys.Public][]uint64{},
+		equivocated: map[keys.Public]bool{},
 	}
 	r.member, r.device = cfg.Group.MemberKeys(cfg.Account, cfg.Device)
 	r.agree = r.device.Agreement()

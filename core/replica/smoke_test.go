@@ -4,33 +4,9 @@ import (
 	"crypto/rand"
 	"testing"
 
-	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 )
-
-type memLookup map[keys.Public]map[uint64]feed.Head
-
-func (m memLookup) Entry(d keys.Public, s uint64) (feed.Head, bool, error) {
-	h, ok := m[d][s]
-	return h, ok, nil
-}
-
-func (m memLookup) persist(rd Ready) {
-	for _, t := range rd.Truncations {
-		for s := range m[t.Device] {
-			if s > t.After {
-				delete(m[t.Device], s)
-			}
-		}
-	}
-	for _, e := range rd.Entries {
-		if m[e.Author] == nil {
-			m[e.Author] = map[uint64]feed.Head{}
-		}
-		m[e.Author][e.Seq] = feed.Head{Seq: e.Seq, ID: e.ID, Lamport: e.Lamport}
-	}
-}
 
 func TestSmokeContact(t *testing.T) {
 	a, _ := keys.Generate(rand.Reader)

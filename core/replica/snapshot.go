@@ -108,6 +108,15 @@ func (r *Replica) snapshot() []byte {
 			b = wire.AppendUvarint(b, s)
 		}
 	}
+	b = wire.AppendUvarint(b, uint64(len(r.equivocated)))
+	for _, d := range sortedKeys(r.equivocated) {
+		b = append(b, d[:]...)
+	}
+	changed := r.tracker.Changed()
+	b = wire.AppendUvarint(b, uint64(len(changed)))
+	for _, d := range changed {
+		b = append(b, d[:]...)
+	}
 	rot := byte(0)
 	if r.rotate {
 		rot = 1
@@ -217,12 +226,26 @@ func (r *Replica) restore(snap []byte) error {
 		}
 		r.undecrypted[d] = seqs
 	}
+	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		r.equivocated[order.next(rd)] = true
+	}
+	var changed []keys.Public
+	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		changed = append(changed, order.next(rd))
+	}
 	r.rotate = readFlag(rd)
 	r.now = int64(rd.Uvarint(math.MaxUint64))
 	if err := rd.Done(); err != nil {
 		return fmt.Errorf("decode snapshot: %w", err)
 	}
 	r.tracker.Restore(heads, limits)
+	for _, d := range changed {
+		r.tracker.MarkChanged(d)
+	}
 	r.state.Restore(ops)
 	for _, m := range r.state.Members() {
 		if m.Removed {

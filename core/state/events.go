@@ -34,6 +34,7 @@ const (
 	TypeGroupJoined    EventType = 6
 	TypeGroupLeft      EventType = 7
 	TypeContact        EventType = 8
+	TypeInvitation     EventType = 9
 )
 
 // Limits on metadata events.
@@ -65,6 +66,15 @@ type Event struct {
 	Joined   *GroupJoined
 	Left     *GroupLeft
 	Contact  *Contact
+	Invited  *InvitationCreated
+}
+
+// InvitationCreated records on the inviter's feed that it issued an
+// invitation with this key. A join counts only if the fold has applied this
+// record from a current member first (§5.2, §5.5): an invitation made (or
+// backdated) by a removed member is past its cut-off and never counts.
+type InvitationCreated struct {
+	InviteKey keys.Public
 }
 
 // Announce is the first entry of every feed: the device certificate and the
@@ -181,6 +191,8 @@ func (e *Event) Type() EventType {
 		return TypeGroupLeft
 	case e.Contact != nil:
 		return TypeContact
+	case e.Invited != nil:
+		return TypeInvitation
 	}
 	return 0
 }
@@ -231,6 +243,8 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Contact.Account[:]...)
 		b = append(b, byte(e.Contact.State))
 		b = wire.AppendString(b, e.Contact.Name)
+	case e.Invited != nil:
+		b = append(b, e.Invited.InviteKey[:]...)
 	}
 	return b
 }
@@ -288,6 +302,8 @@ func Decode(b []byte) (*Event, error) {
 			r.Fail("unknown contact state %d", c.State)
 		}
 		e.Contact = c
+	case TypeInvitation:
+		e.Invited = &InvitationCreated{InviteKey: r.Fixed32()}
 	default:
 		r.Fail("unknown event type %d", t)
 	}

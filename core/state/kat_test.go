@@ -206,6 +206,7 @@ func eventVectors() []katVector {
 		v("group-left", map[string]string{"type": "7", "id": hx(katGroup.ID[:])}),
 		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": hx([]byte("Alice"))}),
 		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": ""}),
+		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey)}),
 	}
 }
 
@@ -263,6 +264,8 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Contact: &state.Contact{
 			Account: katHex32(t, in, "account"), State: state.ContactState(katUint(t, in, "state")), Name: string(katHex(t, in, "name")),
 		}}
+	case state.TypeInvitation:
+		return &state.Event{Invited: &state.InvitationCreated{InviteKey: katHex32(t, in, "invite_key")}}
 	}
 	t.Fatalf("unknown event type %s", in["type"])
 	return nil
@@ -314,7 +317,7 @@ func decodeRejects(t testing.TB) map[string][]byte {
 	cases := map[string][]byte{
 		"empty":                  {},
 		"type 0":                 {0},
-		"type 9":                 cat([]byte{9}, key),
+		"type 10":                cat([]byte{10}, key),
 		"unknown proof":          cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
 		"epoch above uint32":     {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
 		"non-minimal epoch":      {2, 0x81, 0x00, 0},

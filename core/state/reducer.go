@@ -78,17 +78,31 @@ type State struct {
 	name    string
 	groups  map[keys.Public]*JoinedGroup
 	contact map[keys.Public]*Contact
-	order   []keys.Public // members in order of their first valid announce
+	order   []keys.Public               // members in order of their first valid announce
+	invites map[keys.Public]keys.Public // invitation key → inviting member
 	// skip holds, during a rebuild, the cut-offs found by the previous pass:
 	// ops past them do not count even where they sort before the removal.
 	skip map[keys.Public]uint64
+	// claims maps every device that announced itself (with valid
+	// signatures) to the member it claims, whether or not the announce
+	// counts: a removed member's device is cut off even if its announce
+	// came after the removal and never made it a device (§5.3).
+	claims map[keys.Public]keys.Public
+	// cut is the current cut-offs: devices of removed members → last seq.
+	cut map[keys.Public]uint64
 }
 
 // New returns the empty state of g.
 func New(g *group.Group) *State {
-	s := &State{group: g}
+	s := &State{group: g, claims: map[keys.Public]keys.Public{}, cut: map[keys.Public]uint64{}}
 	s.reset()
 	return s
+}
+
+func (s *State) claim(op *Op) {
+	if a := op.Event.Announce; a != nil && op.Seq == 1 && CheckAnnounce(s.group, op.Author, a) {
+		s.claims[op.Author] = a.Cert.Member
+	}
 }
 
 func (s *State) reset() {
@@ -98,6 +112,7 @@ func (s *State) reset() {
 	s.groups = map[keys.Public]*JoinedGroup{}
 	s.contact = map[keys.Public]*Contact{}
 	s.order = nil
+	s.invites = map[keys.Public]keys.Public{}
 }
 
 // Ops returns the membership events applied so far, sorted. The slice is the
@@ -112,8 +127,10 @@ func (s *State) Apply(op *Op) (rebuilt bool) {
 	s.ops = append(s.ops, nil)
 	copy(s.ops[i+1:], s.ops[i:])
 	s.ops[i] = op
+	s.claim(op)
 	if i == len(s.ops)-1 && op.Event.Removed == nil {
 		s.apply(op)
+		s.cut = s.cutoffs()
 		return false
 	}
 	s.rebuild()
@@ -124,44 +141,55 @@ func (s *State) Apply(op *Op) (rebuilt bool) {
 func (s *State) Restore(ops []*Op) {
 	s.ops = append([]*Op(nil), ops...)
 	sort.Slice(s.ops, func(i, j int) bool { return opLess(s.ops[i], s.ops[j]) })
+	clear(s.claims)
+	for _, o := range s.ops {
+		s.claim(o)
+	}
 	s.rebuild()
 }
 
 // rebuild folds all ops again. An op past its device's final cut-off must not
 // count even if it sorts before the removal (it was concurrent with it, §5.3),
-// so the fold repeats, skipping ops past the cut-offs found so far, until no
-// pass finds a new or lower one. Cut-offs found by a pass stay in force in
-// later passes: otherwise a device the remover never saw (cut-off 0) would
-// drop out of its member's devices when its announce is skipped, lose its
-// cut-off, and come back on the next pass. Being monotone, the loop ends; two
-// passes are the rule.
+// so the fold repeats, skipping ops past the previous pass's cut-offs, until a
+// pass finds the cut-offs it started from. A pass can lift a cut-off (a
+// removal whose author turns out to be cut off before it), so the iteration is
+// not monotone; it settles in two or three passes. Should a pathological
+// history not settle within maxPasses, the last pass stands: still a function
+// of the set of ops, so replicas agree.
 func (s *State) rebuild() {
-	s.skip = map[keys.Public]uint64{}
-	for {
+	const maxPasses = 8
+	s.skip = nil
+	for range maxPasses {
 		s.reset()
 		for _, o := range s.ops {
 			s.apply(o)
 		}
-		changed := false
-		for d, c := range s.cutoffs() {
-			if old, ok := s.skip[d]; !ok || c < old {
-				s.skip[d] = c
-				changed = true
-			}
+		s.cut = s.cutoffs()
+		if mapsEqual(s.cut, s.skip) {
+			break
 		}
-		if !changed {
-			return
+		s.skip = s.cut
+	}
+	s.skip = nil
+}
+
+func mapsEqual(a, b map[keys.Public]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
 		}
 	}
+	return true
 }
 
 func (s *State) cutoffs() map[keys.Public]uint64 {
 	out := map[keys.Public]uint64{}
-	for _, m := range s.members {
-		if m.Removed {
-			for d, c := range m.Cutoffs {
-				out[d] = c
-			}
+	for d, member := range s.claims {
+		if m := s.members[member]; m != nil && m.Removed {
+			out[d] = m.Cutoffs[d] // 0 for a device the remover never listed
 		}
 	}
 	return out
@@ -178,32 +206,20 @@ func (s *State) Writable(device keys.Public, seq uint64) bool {
 }
 
 // Cutoffs returns every device whose entries stop counting past a seq: the
-// devices of removed members, including ones whose very announce came after
-// the cut-off (they are nobody's device, yet must be refused). Fresh map.
+// devices that claim a removed member, including ones whose announce came
+// after the cut-off (they are nobody's device, yet must be refused). Fresh map.
 func (s *State) Cutoffs() map[keys.Public]uint64 {
-	out := make(map[keys.Public]uint64, len(s.skip))
-	for d, c := range s.skip {
+	out := make(map[keys.Public]uint64, len(s.cut))
+	for d, c := range s.cut {
 		out[d] = c
-	}
-	for d, c := range s.cutoffs() {
-		if old, ok := out[d]; !ok || c < old {
-			out[d] = c
-		}
 	}
 	return out
 }
 
 // Cutoff returns the last valid seq of a removed member's device.
 func (s *State) Cutoff(device keys.Public) (uint64, bool) {
-	d, ok := s.devices[device]
-	if !ok {
-		return 0, false
-	}
-	m := s.members[d.Cert.Member]
-	if !m.Removed {
-		return 0, false
-	}
-	return m.Cutoffs[device], true
+	c, ok := s.cut[device]
+	return c, ok
 }
 
 func (s *State) memberOf(device keys.Public) *Member {
@@ -250,6 +266,8 @@ func (s *State) apply(op *Op) {
 		}
 	case ev.Info != nil:
 		s.name = ev.Info.Name
+	case ev.Invited != nil && s.group.Kind == group.KindMulti:
+		s.invites[ev.Invited.InviteKey] = m.Key
 	case ev.Joined != nil && s.group.Kind == group.KindAccount:
 		j := *ev.Joined
 		s.groups[j.ID] = &JoinedGroup{GroupJoined: j}
@@ -301,7 +319,7 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 	}
 	if a.Proof == ProofInvitation {
 		inv := s.members[a.Inviter]
-		if inv == nil || inv.Removed {
+		if inv == nil || inv.Removed || s.invites[a.InviteKey] != a.Inviter {
 			return
 		}
 	}
@@ -336,15 +354,13 @@ func (s *State) applyRemoved(op *Op, author *Member, r *MemberRemoved) {
 	}
 	if !t.Removed {
 		t.Removed, t.Admin = true, false
-		t.Cutoffs = map[keys.Public]uint64{}
-		for _, d := range t.Devices {
-			t.Cutoffs[d] = given[d]
-		}
+		t.Cutoffs = given
 		return
 	}
-	// A second removal of the same member can only lower cut-offs.
-	for _, d := range t.Devices {
-		t.Cutoffs[d] = min(t.Cutoffs[d], given[d])
+	// A second removal of the same member can only lower cut-offs; a device
+	// it does not list gets 0.
+	for d, c := range t.Cutoffs {
+		t.Cutoffs[d] = min(c, given[d])
 	}
 }
 
