@@ -78,7 +78,7 @@ type Tracker struct {
 
 	maxHeld int
 	held    map[pos]*Entry
-	heldB   int // encoded bytes of held entries
+	heldB   int                          // encoded bytes of held entries
 	waiting map[keys.Public]map[pos]bool // device → held entries that depend on it
 	release []*Entry
 }
