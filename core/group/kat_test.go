@@ -121,15 +121,6 @@ func katHex(t testing.TB, in map[string]string, key string) []byte {
 	return b
 }
 
-func katUint(t testing.TB, in map[string]string, key string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(in[key], 10, 64)
-	if err != nil {
-		t.Fatalf("input %q: %v", key, err)
-	}
-	return v
-}
-
 func dec(v uint64) string { return strconv.FormatUint(v, 10) }
 
 func katHex32(t testing.TB, in map[string]string, key string) (a [32]byte) {
