@@ -166,6 +166,7 @@ func (n *Node) attach(g *group.Group, snapshot []byte) (*groupRun, error) {
 	rep, err := replica.New(replica.Config{
 		Group: g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
 		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
+		Now: n.cfg.Now().Unix(),
 	}, snapshot)
 	if err != nil {
 		return nil, err
@@ -287,6 +288,7 @@ func (n *Node) reload(run *groupRun) {
 	rep, err := replica.New(replica.Config{
 		Group: run.g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
 		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
+		Now: n.cfg.Now().Unix(),
 	}, snap)
 	if err == nil {
 		run.rep = rep

@@ -206,20 +206,56 @@ func (r *Replica) maintain(lk feed.Lookup) error {
 	if !r.Joined() || r.state.Device(self) == nil || !r.state.Writable(self, r.tracker.Head(self).Seq+1) {
 		return nil
 	}
-	if r.send == nil || r.rotate {
-		epoch := uint32(1)
-		if r.send != nil {
-			epoch = r.send.Epoch + 1
-		}
-		s, err := ratchet.NewSend(epoch, r.now, r.cfg.Rand)
-		if err != nil {
+	if r.rotate && r.send != nil && r.g.Kind != group.KindMulti && !r.ownersKnown() {
+		// An owner group hands newly seen devices the epoch's base key so
+		// they read the first messages (§6.3); rotating before every owner
+		// has a device here would lose those messages for good. Defer.
+		r.rotate = false
+		r.deferred = true
+	}
+	if r.deferred && r.ownersKnown() {
+		r.rotate, r.deferred = true, false
+	}
+	if r.send == nil {
+		if err := r.newEpoch(); err != nil {
 			return err
 		}
-		r.send, r.rotate = s, false
-		clear(r.given)
-		r.rd.Events = append(r.rd.Events, Event{Kind: EventRotated, Device: self, Seq: uint64(epoch)})
-		r.dirty = true
 	}
+	// Hand the current epoch to devices that lack it before rotating: a
+	// device just seen in an owner group must get the base key of the epoch
+	// its first messages were sealed in.
+	if err := r.distribute(); err != nil {
+		return err
+	}
+	if !r.rotate {
+		return nil
+	}
+	if err := r.newEpoch(); err != nil {
+		return err
+	}
+	return r.distribute()
+}
+
+func (r *Replica) newEpoch() error {
+	self := r.device.Public()
+	epoch := uint32(1)
+	if r.send != nil {
+		epoch = r.send.Epoch + 1
+	}
+	s, err := ratchet.NewSend(epoch, r.now, r.cfg.Rand)
+	if err != nil {
+		return err
+	}
+	r.send, r.rotate = s, false
+	clear(r.given)
+	r.rd.Events = append(r.rd.Events, Event{Kind: EventRotated, Device: self, Seq: uint64(epoch)})
+	r.dirty = true
+	return nil
+}
+
+// distribute gives the current epoch to every active device without it.
+func (r *Replica) distribute() error {
+	self := r.device.Public()
 	var boxes []state.Box
 	var to []keys.Public
 	// In account and contact groups every member is known from the start, so
@@ -257,4 +293,15 @@ func (r *Replica) maintain(lk feed.Lookup) error {
 		boxes, to = boxes[n:], to[n:]
 	}
 	return nil
+}
+
+// ownersKnown reports whether every owner of an account or contact group has
+// at least one device this replica knows.
+func (r *Replica) ownersKnown() bool {
+	for _, o := range r.g.Owners {
+		if m := r.state.Member(o); m == nil || len(m.Devices) == 0 {
+			return false
+		}
+	}
+	return true
 }

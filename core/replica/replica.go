@@ -55,6 +55,10 @@ type Config struct {
 	MaxHeld int
 	// Window bounds skipped message keys per sender (0: ratchet.DefaultWindow).
 	Window int
+	// Now is the time the replica is made or resumed at, in the caller's
+	// clock (unix seconds); later times come with Tick. A chain's age for
+	// RotateAfter is counted from it.
+	Now int64
 }
 
 // Defaults for Config's zero values.
@@ -148,11 +152,14 @@ type Replica struct {
 	tracker *feed.Tracker
 	state   *state.State
 
-	send    *ratchet.Send
-	recv    map[keys.Public]*ratchet.Recv
-	given   map[keys.Public]uint32 // device → epoch of ours it holds
-	rotate  bool                   // a removal happened: start a new epoch
-	removed map[keys.Public]bool   // members seen removed, to detect new removals
+	send   *ratchet.Send
+	recv   map[keys.Public]*ratchet.Recv
+	given  map[keys.Public]uint32 // device → epoch of ours it holds
+	rotate bool                   // start a new epoch at the next maintain
+	// deferred: a periodic rotation of an owner group waits until every
+	// owner has a known device (§6.3).
+	deferred bool
+	removed  map[keys.Public]bool // members seen removed, to detect new removals
 	// undecrypted lists, per device, messages stored before this device held
 	// a key for them; a chain key arriving later opens them (bounded).
 	undecrypted map[keys.Public][]uint64
@@ -196,6 +203,7 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 			return nil, fmt.Errorf("restore group %s: %w", cfg.Group.Fingerprint(), err)
 		}
 	}
+	r.now = max(r.now, cfg.Now)
 	return r, nil
 }
 

@@ -122,6 +122,11 @@ func (r *Replica) snapshot() []byte {
 		rot = 1
 	}
 	b = append(b, rot)
+	dfr := byte(0)
+	if r.deferred {
+		dfr = 1
+	}
+	b = append(b, dfr)
 	return wire.AppendUvarint(b, uint64(r.now))
 }
 
@@ -238,6 +243,7 @@ func (r *Replica) restore(snap []byte) error {
 		changed = append(changed, order.next(rd))
 	}
 	r.rotate = readFlag(rd)
+	r.deferred = readFlag(rd)
 	r.now = int64(rd.Uvarint(math.MaxUint64))
 	if err := rd.Done(); err != nil {
 		return fmt.Errorf("decode snapshot: %w", err)
