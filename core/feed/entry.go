@@ -28,7 +28,7 @@ const (
 	MaxDeps       = 64
 	MaxSeq        = 1 << 48
 	MaxLamport    = 1 << 62
-	MaxEntrySize  = 1 + 32 + 32 + 8 + 32 + 9 + 2 + MaxDeps*(32+8) + 1 + 3 + MaxPayload + 32 + 64
+	MaxEntrySize  = 1 + 32 + 32 + 8 + 32 + 9 + 2 + MaxDeps*(32+8) + 1 + 3 + MaxPayload + 32 + 1 + 64
 	ctxEntry      = "berty/v1/entry"
 	signatureSize = 64
 	macSize       = 32
@@ -56,6 +56,11 @@ type Dep struct {
 
 // Entry is one decoded, not yet verified, log entry. Encoded holds its exact
 // bytes; the other fields are views of them. Entries are immutable.
+//
+// An entry may be unsigned (§4.5): a device signs the last entry of each
+// batch, and the hash chain authenticates the ones before it. An unsigned
+// entry proves only that its writer holds the replication key; the Tracker
+// appends it once a signed successor chains back to it.
 type Entry struct {
 	Topic   [32]byte
 	Author  keys.Public
@@ -66,9 +71,10 @@ type Entry struct {
 	Kind    Kind
 	Payload []byte
 	MAC     [macSize]byte
+	Signed  bool
 	Sig     [signatureSize]byte
 
-	ID      ID
+	ID      ID // SHA-256 of the encoding up to and including the MAC
 	Encoded []byte
 }
 
@@ -86,14 +92,23 @@ type Unsigned struct {
 // Sign encodes u, MACs it under the replication key and signs it with the
 // author's device key. It returns the entry as any replica would decode it.
 func Sign(u *Unsigned, replication *[32]byte, author *keys.Pair) (*Entry, error) {
-	if err := u.check(author.Public()); err != nil {
+	e, err := Build(u, replication, author.Public())
+	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 1+32+32+10+32+10+len(u.Deps)*42+4+len(u.Payload)+macSize+signatureSize)
+	return e.WithSignature(author), nil
+}
+
+// Build encodes u and MACs it, unsigned: an entry the author will
+// authenticate with a signed successor (§4.5).
+func Build(u *Unsigned, replication *[32]byte, author keys.Public) (*Entry, error) {
+	if err := u.check(author); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 1+32+32+10+32+10+len(u.Deps)*42+4+len(u.Payload)+macSize+1+signatureSize)
 	b = append(b, Version)
 	b = append(b, u.Topic[:]...)
-	pub := author.Public()
-	b = append(b, pub[:]...)
+	b = append(b, author[:]...)
 	b = wire.AppendUvarint(b, u.Seq)
 	b = append(b, u.Prev[:]...)
 	b = wire.AppendUvarint(b, u.Lamport)
@@ -105,8 +120,25 @@ func Sign(u *Unsigned, replication *[32]byte, author *keys.Pair) (*Entry, error)
 	b = append(b, byte(u.Kind))
 	b = wire.AppendBytes(b, u.Payload)
 	b = append(b, mac(replication, b)...)
-	b = append(b, author.Sign(keys.SignContext(ctxEntry, b))...)
+	b = append(b, 0)
 	return Decode(b)
+}
+
+// WithSignature returns e signed by its author: the same ID, with the
+// signature appended. A signed e is returned as is.
+func (e *Entry) WithSignature(author *keys.Pair) *Entry {
+	if e.Signed {
+		return e
+	}
+	b := make([]byte, 0, len(e.Encoded)+signatureSize)
+	b = append(b, e.Encoded[:len(e.Encoded)-1]...)
+	b = append(b, 1)
+	b = append(b, author.Sign(keys.SignContext(ctxEntry, e.ID[:]))...)
+	d, err := Decode(b)
+	if err != nil {
+		panic("feed: signing a decodable entry made it undecodable: " + err.Error())
+	}
+	return d
 }
 
 func (u *Unsigned) check(author keys.Public) error {
@@ -163,7 +195,17 @@ func Decode(b []byte) (*Entry, error) {
 	e.Kind = Kind(r.Byte())
 	e.Payload = r.Bytes(MaxPayload)
 	copy(e.MAC[:], r.Fixed(macSize))
-	copy(e.Sig[:], r.Fixed(signatureSize))
+	idEnd := r.Offset()
+	switch flag := r.Byte(); flag {
+	case 0:
+	case 1:
+		e.Signed = true
+		copy(e.Sig[:], r.Fixed(signatureSize))
+	default:
+		if r.Err() == nil {
+			r.Fail("signature flag %d", flag)
+		}
+	}
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("decode entry: %w", err)
 	}
@@ -177,7 +219,7 @@ func Decode(b []byte) (*Entry, error) {
 	if e.Seq == 1 && e.Kind != KindMetadata {
 		return nil, fmt.Errorf("decode entry: %w: seq 1 must be a metadata entry", wire.ErrMalformed)
 	}
-	e.ID = sha256.Sum256(b)
+	e.ID = sha256.Sum256(b[:idEnd])
 	return e, nil
 }
 
@@ -189,8 +231,10 @@ var (
 )
 
 // Verify checks that e belongs to the group with this topic, that its MAC is
-// valid under the replication key, and that its author signed it. The MAC is
-// checked first: it is cheap and is all a server without member keys can check.
+// valid under the replication key and, if e is signed, that its author signed
+// it. The MAC is checked first: it is cheap and is all a server without
+// member keys can check. An unsigned entry that passes is authentic only once
+// a signed successor chains to it (Tracker).
 func (e *Entry) Verify(topic, replication *[32]byte) error {
 	if e.Topic != *topic {
 		return ErrWrongGroup
@@ -198,8 +242,7 @@ func (e *Entry) Verify(topic, replication *[32]byte) error {
 	if err := e.VerifyMAC(replication); err != nil {
 		return err
 	}
-	signed := e.Encoded[:len(e.Encoded)-signatureSize]
-	if !e.Author.Verify(keys.SignContext(ctxEntry, signed), e.Sig[:]) {
+	if e.Signed && !e.Author.Verify(keys.SignContext(ctxEntry, e.ID[:]), e.Sig[:]) {
 		return ErrBadSignature
 	}
 	return nil
@@ -208,10 +251,14 @@ func (e *Entry) Verify(topic, replication *[32]byte) error {
 // VerifyMAC checks only the replication MAC. Entries must come from Decode
 // or Sign: a hand-built Entry whose Encoded is too short fails.
 func (e *Entry) VerifyMAC(replication *[32]byte) error {
-	if len(e.Encoded) < signatureSize+macSize {
+	end := len(e.Encoded) - 1
+	if e.Signed {
+		end -= signatureSize
+	}
+	if end < macSize {
 		return ErrBadMAC
 	}
-	body := e.Encoded[:len(e.Encoded)-signatureSize-macSize]
+	body := e.Encoded[:end-macSize]
 	if !hmac.Equal(mac(replication, body), e.MAC[:]) {
 		return ErrBadMAC
 	}

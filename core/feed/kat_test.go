@@ -156,7 +156,7 @@ func katSeq(first byte, n int) []byte {
 // katEncode is an independent encoder of the entry layout of §4.1, written
 // from the fields: version || topic || author || uvarint seq || prev ||
 // uvarint lamport || uvarint #deps || (device || uvarint seq)* || kind ||
-// uvarint len(payload) || payload || MAC || signature.
+// uvarint len(payload) || payload || MAC || flag (1: signed) || signature.
 func katEncode(version byte, e *feed.Entry) []byte {
 	b := []byte{version}
 	b = append(b, e.Topic[:]...)
@@ -172,6 +172,10 @@ func katEncode(version byte, e *feed.Entry) []byte {
 	b = append(b, byte(e.Kind))
 	b = wire.AppendBytes(b, e.Payload)
 	b = append(b, e.MAC[:]...)
+	if !e.Signed {
+		return append(b, 0)
+	}
+	b = append(b, 1)
 	return append(b, e.Sig[:]...)
 }
 
@@ -228,14 +232,18 @@ func signVector(t testing.TB, in map[string]string) (e *feed.Entry, replication 
 
 func TestKATEntry(t *testing.T) {
 	checkKAT(t, "entry.json",
-		"feed.Sign of the Unsigned entry (topic, seq, prev, lamport, deps depN_device/depN_seq, kind, payload) with the replication key and the device key FromSeed(author_seed): the encoding, its ID (SHA-256), the HMAC-SHA256 under the replication key and the Ed25519 signature over SignContext(\"berty/v1/entry\", encoding without signature)",
+		"feed.Sign of the Unsigned entry (topic, seq, prev, lamport, deps depN_device/depN_seq, kind, payload) with the replication key and the device key FromSeed(author_seed): the encoding, its ID (SHA-256 of the encoding up to and including the MAC), the HMAC-SHA256 under the replication key, the Ed25519 signature over SignContext(\"berty/v1/entry\", ID), and the unsigned encoding feed.Build gives (flag 0, no signature)",
 		entryVectors(), func(t *testing.T, v katVector) map[string]string {
 			e, replication := signVector(t, v.In)
 			if want := katEncode(feed.Version, e); !bytes.Equal(e.Encoded, want) {
 				t.Errorf("encoding %x\ndiffers from the layout of §4.1: %x", e.Encoded, want)
 			}
-			if id := sha256.Sum256(e.Encoded); feed.ID(id) != e.ID {
-				t.Errorf("ID %x is not the SHA-256 of the encoding", e.ID)
+			if id := sha256.Sum256(e.Encoded[:len(e.Encoded)-65]); feed.ID(id) != e.ID {
+				t.Errorf("ID %x is not the SHA-256 of the encoding up to the MAC", e.ID)
+			}
+			u, err := feed.Build(unsignedOfEntry(e), &replication, e.Author)
+			if err != nil || u.ID != e.ID || u.Signed || !bytes.Equal(u.Encoded, katEncode(feed.Version, u)) {
+				t.Errorf("Build: %+v, %v; want the unsigned form with the same ID", u, err)
 			}
 			d, err := feed.Decode(e.Encoded)
 			if err != nil || !reflect.DeepEqual(d, e) {
@@ -260,6 +268,7 @@ func TestKATEntry(t *testing.T) {
 				"id":        hx(e.ID[:]),
 				"mac":       hx(e.MAC[:]),
 				"signature": hx(e.Sig[:]),
+				"unsigned":  hx(u.Encoded),
 			}
 		})
 }
@@ -339,4 +348,8 @@ func TestDecodeRejects(t *testing.T) {
 			t.Errorf("%s: Decode = %+v, %v; want an error wrapping ErrMalformed", name, e, err)
 		}
 	}
+}
+
+func unsignedOfEntry(e *feed.Entry) *feed.Unsigned {
+	return &feed.Unsigned{Topic: e.Topic, Seq: e.Seq, Prev: e.Prev, Lamport: e.Lamport, Deps: e.Deps, Kind: e.Kind, Payload: e.Payload}
 }

@@ -46,6 +46,10 @@ var (
 	ErrCutOff       = errors.New("entry past its device's cut-off (member removed or device frozen)")
 	ErrHeldFull     = errors.New("too many entries waiting for predecessors")
 	ErrLamport      = errors.New("lamport clock does not advance")
+	// ErrUnauthenticated: an unsigned entry that contradicts what the
+	// replica holds. Anyone with the replication key can forge one, so it
+	// is no evidence of equivocation; it is dropped.
+	ErrUnauthenticated = errors.New("unsigned entry contradicts an authenticated one")
 )
 
 // DefaultMaxHeld bounds the entries a Tracker keeps while their predecessors
@@ -78,7 +82,10 @@ type Tracker struct {
 
 	maxHeld int
 	held    map[pos]*Entry
-	heldB   int                          // encoded bytes of held entries
+	heldB   int // encoded bytes of held entries
+	// authed holds held unsigned entries that a signed successor chains
+	// back to (§4.5): they may be appended like signed ones.
+	authed  map[ID]bool
 	waiting map[keys.Public]map[pos]bool // device → held entries that depend on it
 	release []*Entry
 }
@@ -95,6 +102,7 @@ func NewTracker(maxHeld int) *Tracker {
 		changed: map[keys.Public]bool{},
 		maxHeld: maxHeld,
 		held:    map[pos]*Entry{},
+		authed:  map[ID]bool{},
 		waiting: map[keys.Public]map[pos]bool{},
 	}
 }
@@ -167,24 +175,39 @@ func (t *Tracker) Offer(e *Entry, lk Lookup) (Outcome, *Equivocation, error) {
 		if id == e.ID {
 			return Duplicate, nil, nil
 		}
+		if !e.Signed {
+			return Refused, nil, ErrUnauthenticated
+		}
 		return Refused, &Equivocation{Device: e.Author, Seq: e.Seq, A: id, B: e.ID}, ErrEquivocation
 	}
 	p := pos{e.Author, e.Seq}
 	if other, ok := t.held[p]; ok {
-		if other.ID == e.ID {
+		otherAuth := other.Signed || t.authed[other.ID]
+		switch {
+		case other.ID == e.ID && (other.Signed || !e.Signed):
 			return Duplicate, nil, nil
+		case other.ID == e.ID:
+			t.unhold(p) // the signed copy of a held unsigned entry replaces it
+		case !e.Signed:
+			return Refused, nil, ErrUnauthenticated
+		case !otherAuth:
+			t.unhold(p) // a signed entry evicts an unauthenticated (maybe forged) one
+		default:
+			return Refused, &Equivocation{Device: e.Author, Seq: e.Seq, A: other.ID, B: e.ID}, ErrEquivocation
 		}
-		return Refused, &Equivocation{Device: e.Author, Seq: e.Seq, A: other.ID, B: e.ID}, ErrEquivocation
 	}
 	if e.Seq == h.Seq+1 {
 		if e.Seq > 1 && e.Prev != h.ID {
+			if !e.Signed {
+				return Refused, nil, ErrUnauthenticated
+			}
 			// The author signed another entry at seq-1 than ours.
 			return Refused, &Equivocation{Device: e.Author, Seq: h.Seq, A: h.ID, B: e.Prev}, ErrEquivocation
 		}
 		if e.Seq > 1 && e.Lamport <= h.Lamport {
 			return Refused, nil, ErrLamport
 		}
-		if t.depsMet(e) {
+		if (e.Signed || t.authed[e.ID]) && t.depsMet(e) {
 			return Ready, nil, nil
 		}
 	}
@@ -203,7 +226,48 @@ func (t *Tracker) Offer(e *Entry, lk Lookup) (Outcome, *Equivocation, error) {
 			w[p] = true
 		}
 	}
+	t.authenticate(e.Author, e.Seq)
 	return Held, nil, nil
+}
+
+// authenticate marks held unsigned entries of dev at and below seq that a
+// signed (or already authenticated) held successor chains back to through
+// prev links (§4.5). An unsigned entry whose ID is not its successor's prev
+// is a forgery (or another branch) and is dropped. When the entry after the
+// head becomes authentic, it is released.
+func (t *Tracker) authenticate(dev keys.Public, seq uint64) {
+	head := t.heads[dev].Seq
+	j := seq
+	for {
+		x, ok := t.held[pos{dev, j}]
+		if !ok {
+			return // no anchor yet
+		}
+		if x.Signed || t.authed[x.ID] {
+			break
+		}
+		j++
+	}
+	cur := t.held[pos{dev, j}]
+	for i := j - 1; i > head; i-- {
+		x, ok := t.held[pos{dev, i}]
+		if !ok {
+			break
+		}
+		if x.ID != cur.Prev {
+			t.unhold(pos{dev, i})
+			break
+		}
+		if x.Signed || t.authed[x.ID] {
+			break // already anchored from here down
+		}
+		t.authed[x.ID] = true
+		cur = x
+	}
+	if x, ok := t.held[pos{dev, head + 1}]; ok && (x.Signed || t.authed[x.ID]) && t.depsMet(x) {
+		t.unhold(pos{dev, head + 1})
+		t.release = append(t.release, x)
+	}
 }
 
 func (t *Tracker) depMet(d Dep) bool {
@@ -225,6 +289,7 @@ func (t *Tracker) depsMet(e *Entry) bool {
 // Append records e, which Offer returned as Ready and the caller accepted, as
 // the new head of its feed, and queues held entries it unblocks.
 func (t *Tracker) Append(e *Entry) {
+	delete(t.authed, e.ID)
 	t.heads[e.Author] = Head{Seq: e.Seq, ID: e.ID, Lamport: e.Lamport}
 	t.changed[e.Author] = true
 	if e.Lamport > t.maxLamp {
@@ -235,12 +300,12 @@ func (t *Tracker) Append(e *Entry) {
 
 func (t *Tracker) wake(dev keys.Public) {
 	next := pos{dev, t.heads[dev].Seq + 1}
-	if e, ok := t.held[next]; ok {
+	if e, ok := t.held[next]; ok && (e.Signed || t.authed[e.ID]) {
 		t.unhold(next)
 		t.release = append(t.release, e)
 	}
 	for p := range t.waiting[dev] {
-		if e, ok := t.held[p]; ok && t.depsMet(e) && p.seq == t.heads[p.dev].Seq+1 {
+		if e, ok := t.held[p]; ok && (e.Signed || t.authed[e.ID]) && t.depsMet(e) && p.seq == t.heads[p.dev].Seq+1 {
 			t.unhold(p)
 			t.release = append(t.release, e)
 		}
@@ -278,9 +343,10 @@ func (t *Tracker) Freeze(device keys.Public, seq uint64) {
 		return
 	}
 	t.limit[device] = seq
-	for p := range t.held {
+	for p, e := range t.held {
 		if p.dev == device && p.seq > seq {
 			t.unhold(p)
+			delete(t.authed, e.ID)
 		}
 	}
 	// Entries already stored beyond seq are the caller's to delete; it then

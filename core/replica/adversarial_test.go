@@ -31,24 +31,36 @@ import (
 // the same bytes.
 const ctxEntry = "berty/v1/entry"
 
-const tailSize = 32 + 64 // MAC and signature
+const tailSize = 32 + 1 + 64 // MAC, signature flag and signature of a signed entry
 
 // remac recomputes the replication MAC of raw (an attacker holding the group
 // secret can), keeping the old signature.
 func remac(raw []byte, replication *[32]byte) []byte {
+	end := macEnd(raw)
 	b := append([]byte(nil), raw...)
 	m := hmac.New(sha256.New, replication[:])
-	m.Write(b[:len(b)-tailSize])
-	copy(b[len(b)-tailSize:], m.Sum(nil))
+	m.Write(b[:end-32])
+	copy(b[end-32:end], m.Sum(nil))
 	return b
 }
 
-// resign recomputes the MAC and signs raw with signer.
+// macEnd returns where the MAC ends in an encoded entry: before the
+// signature flag and, for a signed entry, the signature (§4.1).
+func macEnd(raw []byte) int {
+	if len(raw) > 65 && raw[len(raw)-65] == 1 {
+		return len(raw) - 65
+	}
+	return len(raw) - 1
+}
+
+// resign recomputes the MAC and signs raw with signer: the signature covers
+// the entry ID, the hash of everything up to the MAC.
 func resign(raw []byte, replication *[32]byte, signer *keys.Pair) []byte {
 	b := remac(raw, replication)
-	sig := signer.Sign(keys.SignContext(ctxEntry, b[:len(b)-64]))
-	copy(b[len(b)-64:], sig)
-	return b
+	end := macEnd(b)
+	id := sha256.Sum256(b[:end])
+	out := append(b[:end:end], 1)
+	return append(out, signer.Sign(keys.SignContext(ctxEntry, id[:]))...)
 }
 
 // encodeUnchecked encodes an entry body like feed.Sign but without its
@@ -68,7 +80,8 @@ func encodeUnchecked(u *feed.Unsigned, replication *[32]byte, author *keys.Pair)
 	}
 	b = append(b, byte(u.Kind))
 	b = wire.AppendBytes(b, u.Payload)
-	b = append(b, make([]byte, tailSize)...)
+	b = append(b, make([]byte, 32)...) // MAC, filled by resign
+	b = append(b, 0)                   // unsigned until resign
 	return resign(b, replication, author)
 }
 
@@ -401,7 +414,7 @@ func forceAnnounce(t *testing.T, c *cluster, p *peer, a *state.Announce) []byte 
 		t.Fatal(err)
 	}
 	c.flush(p)
-	return e.Encoded
+	return e.WithSignature(dev).Encoded // signed on its own, as a one-entry batch would be
 }
 
 // forceMessage makes p write a message entry with an arbitrary payload,
@@ -413,7 +426,8 @@ func forceMessage(t *testing.T, c *cluster, p *peer, payload []byte) []byte {
 		t.Fatal(err)
 	}
 	c.flush(p)
-	return e.Encoded
+	_, dev := groupKeys(p)
+	return e.WithSignature(dev).Encoded
 }
 
 // TestAdversarialNonMember: mallory holds the group secret, so her entries

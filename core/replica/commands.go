@@ -23,11 +23,13 @@ func (r *Replica) appendLocal(kind feed.Kind, minLamport uint64, extraDeps []fee
 	if err != nil {
 		return nil, err
 	}
-	e, err := feed.Sign(&feed.Unsigned{
+	// Unsigned for now: Ready signs the last entry of each batch, which
+	// authenticates the others through the hash chain (§4.5).
+	e, err := feed.Build(&feed.Unsigned{
 		Topic: r.g.Keys.Topic, Seq: seq, Prev: prev, Lamport: lamport, Deps: deps, Kind: kind, Payload: p,
-	}, &r.g.Keys.Replication, r.device)
+	}, &r.g.Keys.Replication, r.device.Public())
 	if err != nil {
-		return nil, fmt.Errorf("sign entry: %w", err)
+		return nil, fmt.Errorf("build entry: %w", err)
 	}
 	r.tracker.Append(e)
 	r.tracker.ClearChanged()

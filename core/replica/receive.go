@@ -46,34 +46,27 @@ func (r *Replica) Verify(e *feed.Entry) error {
 // that was not verified breaks the protocol's guarantees.
 func (r *Replica) ReceiveVerified(e *feed.Entry, lk feed.Lookup) (Outcome, error) {
 	out, err := r.offer(e, lk)
-	if out != feed.Ready {
+	if out == feed.Ready {
+		if err := r.accept(e, lk); err != nil {
+			return feed.Refused, err
+		}
+	}
+	if out == feed.Refused || out == feed.Duplicate {
 		return out, err
 	}
-	queue := []*feed.Entry{e}
-	first := true
-	for len(queue) > 0 {
+	// Entries released from the hold — by this one's append, or, when this
+	// one is a signed tail that authenticated held entries before it (§4.5),
+	// by its mere arrival — are offered again: a cut-off may have intervened.
+	for queue := r.tracker.Released(); len(queue) > 0; queue = append(queue[1:], r.tracker.Released()...) {
 		x := queue[0]
-		queue = queue[1:]
-		o := out
-		if !first {
-			// Released entries are offered again: a cut-off may have
-			// intervened since they were held.
-			o, _ = r.offer(x, lk)
+		if o, _ := r.offer(x, lk); o == feed.Ready {
+			_ = r.accept(x, lk) // a released entry that fails its content check is dropped
 		}
-		if o == feed.Ready {
-			if aerr := r.accept(x, lk); aerr != nil {
-				if first {
-					return feed.Refused, aerr
-				}
-			}
-		}
-		first = false
-		queue = append(queue, r.tracker.Released()...)
 	}
 	if err := r.maintain(lk); err != nil {
-		return feed.Ready, err
+		return out, err
 	}
-	return feed.Ready, nil
+	return out, nil
 }
 
 func (r *Replica) offer(e *feed.Entry, lk feed.Lookup) (Outcome, error) {

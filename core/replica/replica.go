@@ -240,8 +240,22 @@ func (r *Replica) Epoch() uint32 {
 }
 
 // Ready returns the output accumulated since the last Advance. The snapshot
-// is encoded here, once per Ready, however many inputs came before.
+// is encoded here, once per Ready, however many inputs came before, and the
+// last of this device's new entries is signed here: one signature per batch,
+// the hash chain authenticating the entries before it (§4.5). Every feed head
+// a device publishes is therefore signed.
 func (r *Replica) Ready() Ready {
+	if n := len(r.rd.Outbox); n > 0 && !r.rd.Outbox[n-1].Signed {
+		last := r.rd.Outbox[n-1]
+		signed := last.WithSignature(r.device)
+		r.rd.Outbox[n-1] = signed
+		for i := len(r.rd.Entries) - 1; i >= 0; i-- {
+			if r.rd.Entries[i] == last {
+				r.rd.Entries[i] = signed
+				break
+			}
+		}
+	}
 	if r.dirty {
 		r.rd.Snapshot = r.snapshot()
 	}
