@@ -198,25 +198,41 @@ func (h *Hub) Step() (bool, error) {
 		return false, nil
 	}
 	ep := ready[h.rng.IntN(len(ready))]
-	n := 1 + h.rng.IntN(min(h.max, len(ep.queue)))
-	batch := map[[32]byte][][]byte{}
-	var topics [][32]byte
-	for range n {
-		it := heap.Pop(&ep.queue).(item)
-		if batch[it.topic] == nil {
-			topics = append(topics, it.topic)
-		}
-		batch[it.topic] = append(batch[it.topic], it.raw)
-	}
-	h.delivered += n
+	b := ep.take(1 + h.rng.IntN(min(h.max, len(ep.queue))))
 	d := ep.deliver
 	h.mu.Unlock()
-	for _, t := range topics {
-		if err := d(t, batch[t]); err != nil {
-			return true, err
+	return true, b.deliver(d)
+}
+
+// batch is entries taken from a queue, grouped by topic in the order the
+// topics first appear.
+type batch struct {
+	topics [][32]byte
+	raws   map[[32]byte][][]byte
+}
+
+// take pops n entries in delivery order; the hub's lock is held.
+func (ep *Endpoint) take(n int) batch {
+	b := batch{raws: map[[32]byte][][]byte{}}
+	for range n {
+		it := heap.Pop(&ep.queue).(item)
+		if b.raws[it.topic] == nil {
+			b.topics = append(b.topics, it.topic)
+		}
+		b.raws[it.topic] = append(b.raws[it.topic], it.raw)
+	}
+	ep.hub.delivered += n
+	return b
+}
+
+// deliver hands the batch to d, topic by topic, without the hub's lock.
+func (b batch) deliver(d Deliver) error {
+	for _, t := range b.topics {
+		if err := d(t, b.raws[t]); err != nil {
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // Run delivers until no online endpoint has anything queued.

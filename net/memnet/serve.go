@@ -1,9 +1,6 @@
 package memnet
 
-import (
-	"container/heap"
-	"sync"
-)
+import "sync"
 
 // Start delivers concurrently from now on: one goroutine per endpoint takes
 // whatever its queue holds (up to the batch bound, in delivery order) and
@@ -32,26 +29,11 @@ func (h *Hub) serve(ep *Endpoint) {
 		if h.stopping {
 			return
 		}
-		n := min(h.max, len(ep.queue))
-		batch := map[[32]byte][][]byte{}
-		var topics [][32]byte
-		for range n {
-			it := heap.Pop(&ep.queue).(item)
-			if batch[it.topic] == nil {
-				topics = append(topics, it.topic)
-			}
-			batch[it.topic] = append(batch[it.topic], it.raw)
-		}
-		h.delivered += n
+		b := ep.take(min(h.max, len(ep.queue)))
 		h.busy++
 		d := ep.deliver
 		h.mu.Unlock()
-		var err error
-		for _, t := range topics {
-			if err = d(t, batch[t]); err != nil {
-				break
-			}
-		}
+		err := b.deliver(d)
 		h.mu.Lock()
 		h.busy--
 		if err != nil && h.err == nil {
