@@ -486,7 +486,7 @@ func TestAdversarialNonMember(t *testing.T) {
 			}
 			for _, p := range []*peer{alice, bob} {
 				if at.refused {
-					expectRejected(t, c, p, ann, feed.Refused, ErrBadAnnouce)
+					expectRejected(t, c, p, ann, feed.Refused, ErrBadAnnounce)
 					// Her later entries wait for a first entry that
 					// never comes: never appended.
 					for j, raw := range later {
@@ -505,7 +505,7 @@ func TestAdversarialNonMember(t *testing.T) {
 					for _, raw := range append([][]byte{ann}, later...) {
 						out, err := p.r.Receive(raw, p.lk)
 						rd := c.flush(p)
-						if err != nil && !errors.Is(err, ErrBadAnnouce) && !errors.Is(err, ErrNotMember) {
+						if err != nil && !errors.Is(err, ErrBadAnnounce) && !errors.Is(err, ErrNotMember) {
 							t.Errorf("%s: outcome %d, error %v", p.name, out, err)
 						}
 						if len(rd.Messages) != 0 || len(eventsOf(rd.Events, EventMemberJoined)) != 0 {
@@ -523,7 +523,7 @@ func TestAdversarialNonMember(t *testing.T) {
 				}
 			}
 			// Mallory gets no chain key: she cannot read the members.
-			c.tolerate = []error{ErrBadAnnouce, ErrNotMember}
+			c.tolerate = []error{ErrBadAnnounce, ErrNotMember}
 			c.send(alice, "members only")
 			c.sync()
 			c.sync(mallory)

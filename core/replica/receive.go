@@ -89,7 +89,7 @@ func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
 		ev, err = r.openMetadata(e)
 		if e.Seq == 1 {
 			if err != nil || ev.Announce == nil || !state.CheckAnnounce(r.g, e.Author, ev.Announce) {
-				return ErrBadAnnouce
+				return ErrBadAnnounce
 			}
 		} else if err != nil || ev.Announce != nil {
 			// A member wrote something this version cannot read, or a

@@ -137,7 +137,7 @@ var (
 	ErrNotMember  = errors.New("not a member of this group")
 	ErrNotAdmin   = errors.New("only an admin can do this")
 	ErrNotJoined  = errors.New("this device has not announced itself in the group yet")
-	ErrBadAnnouce = errors.New("first entry of a feed is not a valid device announce")
+	ErrBadAnnounce = errors.New("first entry of a feed is not a valid device announce")
 	ErrNoSuchUser = errors.New("no such member")
 )
 
