@@ -9,6 +9,7 @@ import (
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/wire"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // FuzzDecode decodes arbitrary bytes as an entry. Nothing may panic; errors
@@ -16,7 +17,7 @@ import (
 // re-encode to exactly the input), must not alias the input, must decode
 // again to the same entry, and Verify must not panic on it.
 func FuzzDecode(f *testing.F) {
-	replication := [32]byte(katSeq(0x41, 32))
+	replication := [32]byte(kat.Seq(0x41, 32))
 	for _, v := range entryVectors() {
 		e, _ := signVector(f, v.In)
 		f.Add(e.Encoded)

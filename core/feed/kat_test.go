@@ -3,155 +3,21 @@ package feed_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"reflect"
-	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/wire"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // Known-answer vectors for package feed. The vector files in testdata/ are
 // checked by every plain `go test`; `go test -update` rewrites them.
-
-var updateKAT = flag.Bool("update", false, "rewrite the known-answer vectors in testdata/ instead of checking them")
-
-// katVector is one known-answer vector: In is what the test feeds in, Out
-// what it must get back. Byte strings are hex, integers decimal.
-type katVector struct {
-	Name string            `json:"name"`
-	In   map[string]string `json:"in"`
-	Out  map[string]string `json:"out,omitempty"`
-}
-
-type katFile struct {
-	Comment string      `json:"comment"`
-	Vectors []katVector `json:"vectors"`
-}
-
-// checkKAT recomputes the outputs of every vector in testdata/file from its
-// inputs and compares them byte for byte with the recorded ones. With
-// -update it rewrites the file from vectors instead.
-func checkKAT(t *testing.T, file, comment string, vectors []katVector, compute func(t *testing.T, v katVector) map[string]string) {
-	t.Helper()
-	path := filepath.Join("testdata", file)
-	if *updateKAT {
-		out := katFile{Comment: comment}
-		for _, v := range vectors {
-			v.Out = compute(t, v)
-			out.Vectors = append(out.Vectors, v)
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", path)
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with: go test -run '^%s$' -update)", err, t.Name())
-	}
-	var f katFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(f.Vectors) != len(vectors) {
-		t.Errorf("%s holds %d vectors, the test defines %d (regenerate with -update if intended)", path, len(f.Vectors), len(vectors))
-	}
-	for i, v := range f.Vectors {
-		t.Run(v.Name, func(t *testing.T) {
-			if i >= len(vectors) || vectors[i].Name != v.Name || !maps.Equal(vectors[i].In, v.In) {
-				t.Errorf("inputs recorded in %s differ from the test's (regenerate with -update if intended)", path)
-			}
-			katDiff(t, v.Out, compute(t, v))
-		})
-	}
-}
-
-// katDiff reports every output that differs from the recorded one.
-func katDiff(t *testing.T, want, got map[string]string) {
-	t.Helper()
-	all := maps.Clone(want)
-	maps.Copy(all, got)
-	for _, k := range slices.Sorted(maps.Keys(all)) {
-		w, wok := want[k]
-		g, gok := got[k]
-		switch {
-		case !wok:
-			t.Errorf("output %q = %s is not in the vector file", k, g)
-		case !gok:
-			t.Errorf("output %q missing; want %s", k, w)
-		case w != g:
-			i := 0
-			for i < len(w) && i < len(g) && w[i] == g[i] {
-				i++
-			}
-			t.Errorf("output %q differs from character %d:\nwant %s\n got %s", k, i, w, g)
-		}
-	}
-}
-
-func katHex(t testing.TB, in map[string]string, key string) []byte {
-	t.Helper()
-	s, ok := in[key]
-	if !ok {
-		t.Fatalf("input %q missing", key)
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("input %q: %v", key, err)
-	}
-	return b
-}
-
-func katUint(t testing.TB, in map[string]string, key string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(in[key], 10, 64)
-	if err != nil {
-		t.Fatalf("input %q: %v", key, err)
-	}
-	return v
-}
-
-func dec(v uint64) string { return strconv.FormatUint(v, 10) }
-
-func katHex32(t testing.TB, in map[string]string, key string) (a [32]byte) {
-	t.Helper()
-	b := katHex(t, in, key)
-	if len(b) != 32 {
-		t.Fatalf("input %q is %d bytes, want 32", key, len(b))
-	}
-	return [32]byte(b)
-}
-
-func hx(b []byte) string { return hex.EncodeToString(b) }
-
-// katSeq returns the n bytes first, first+1, ... (mod 256): the fixed seeds
-// and keys of the vectors.
-func katSeq(first byte, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = first + byte(i)
-	}
-	return b
-}
+// The harness is package internal/kat.
 
 // katEncode is an independent encoder of the entry layout of §4.1, written
 // from the fields: version || topic || author || uvarint seq || prev ||
@@ -179,29 +45,29 @@ func katEncode(version byte, e *feed.Entry) []byte {
 	return append(b, e.Sig[:]...)
 }
 
-func entryVectors() []katVector {
+func entryVectors() []kat.Vector {
 	base := func() map[string]string {
 		return map[string]string{
-			"topic": hx(katSeq(0x61, 32)), "author_seed": hx(katSeq(0x01, 32)), "replication": hx(katSeq(0x41, 32)),
+			"topic": kat.H(kat.Seq(0x61, 32)), "author_seed": kat.H(kat.Seq(0x01, 32)), "replication": kat.H(kat.Seq(0x41, 32)),
 		}
 	}
 	genesis := base()
 	maps.Copy(genesis, map[string]string{
-		"seq": "1", "prev": hx(make([]byte, 32)), "lamport": "1", "kind": "1", "payload": hx([]byte("announce")),
+		"seq": "1", "prev": kat.H(make([]byte, 32)), "lamport": "1", "kind": "1", "payload": kat.H([]byte("announce")),
 	})
 	twoDeps := base()
 	maps.Copy(twoDeps, map[string]string{
-		"seq": "2", "prev": hx(katSeq(0xc0, 32)), "lamport": "7", "kind": "2", "payload": hx(katSeq(0x00, 100)),
-		"dep0_device": hx(katSeq(0x20, 32)), "dep0_seq": "3",
-		"dep1_device": hx(katSeq(0x90, 32)), "dep1_seq": "300",
+		"seq": "2", "prev": kat.H(kat.Seq(0xc0, 32)), "lamport": "7", "kind": "2", "payload": kat.H(kat.Seq(0x00, 100)),
+		"dep0_device": kat.H(kat.Seq(0x20, 32)), "dep0_seq": "3",
+		"dep1_device": kat.H(kat.Seq(0x90, 32)), "dep1_seq": "300",
 	})
 	large := base()
 	maps.Copy(large, map[string]string{
-		"seq": dec(feed.MaxSeq), "prev": hx(katSeq(0xe0, 32)), "lamport": dec(feed.MaxLamport), "kind": "1", "payload": hx(katSeq(0x80, 200)),
-		"dep0_device": hx(katSeq(0x00, 32)), "dep0_seq": "128",
-		"dep1_device": hx(bytes.Repeat([]byte{0xff}, 32)), "dep1_seq": dec(feed.MaxSeq),
+		"seq": kat.Dec(feed.MaxSeq), "prev": kat.H(kat.Seq(0xe0, 32)), "lamport": kat.Dec(feed.MaxLamport), "kind": "1", "payload": kat.H(kat.Seq(0x80, 200)),
+		"dep0_device": kat.H(kat.Seq(0x00, 32)), "dep0_seq": "128",
+		"dep1_device": kat.H(bytes.Repeat([]byte{0xff}, 32)), "dep1_seq": kat.Dec(feed.MaxSeq),
 	})
-	return []katVector{
+	return []kat.Vector{
 		{Name: "genesis", In: genesis},
 		{Name: "two-deps", In: twoDeps},
 		{Name: "large-varints", In: large},
@@ -212,18 +78,18 @@ func entryVectors() []katVector {
 func signVector(t testing.TB, in map[string]string) (e *feed.Entry, replication [32]byte) {
 	t.Helper()
 	u := &feed.Unsigned{
-		Topic: katHex32(t, in, "topic"), Seq: katUint(t, in, "seq"), Prev: katHex32(t, in, "prev"),
-		Lamport: katUint(t, in, "lamport"), Kind: feed.Kind(katUint(t, in, "kind")), Payload: katHex(t, in, "payload"),
+		Topic: kat.Hex32(t, in, "topic"), Seq: kat.Uint(t, in, "seq"), Prev: kat.Hex32(t, in, "prev"),
+		Lamport: kat.Uint(t, in, "lamport"), Kind: feed.Kind(kat.Uint(t, in, "kind")), Payload: kat.Hex(t, in, "payload"),
 	}
 	for i := 0; ; i++ {
 		key := fmt.Sprintf("dep%d_", i)
 		if _, ok := in[key+"device"]; !ok {
 			break
 		}
-		u.Deps = append(u.Deps, feed.Dep{Device: katHex32(t, in, key+"device"), Seq: katUint(t, in, key+"seq")})
+		u.Deps = append(u.Deps, feed.Dep{Device: kat.Hex32(t, in, key+"device"), Seq: kat.Uint(t, in, key+"seq")})
 	}
-	replication = katHex32(t, in, "replication")
-	e, err := feed.Sign(u, &replication, keys.FromSeed(katHex32(t, in, "author_seed")))
+	replication = kat.Hex32(t, in, "replication")
+	e, err := feed.Sign(u, &replication, keys.FromSeed(kat.Hex32(t, in, "author_seed")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,9 +97,9 @@ func signVector(t testing.TB, in map[string]string) (e *feed.Entry, replication 
 }
 
 func TestKATEntry(t *testing.T) {
-	checkKAT(t, "entry.json",
+	kat.Check(t, "entry.json",
 		"feed.Sign of the Unsigned entry (topic, seq, prev, lamport, deps depN_device/depN_seq, kind, payload) with the replication key and the device key FromSeed(author_seed): the encoding, its ID (SHA-256 of the encoding up to and including the MAC), the HMAC-SHA256 under the replication key, the Ed25519 signature over SignContext(\"berty/v1/entry\", ID), and the unsigned encoding feed.Build gives (flag 0, no signature)",
-		entryVectors(), func(t *testing.T, v katVector) map[string]string {
+		entryVectors(), func(t *testing.T, v kat.Vector) map[string]string {
 			e, replication := signVector(t, v.In)
 			if want := katEncode(feed.Version, e); !bytes.Equal(e.Encoded, want) {
 				t.Errorf("encoding %x\ndiffers from the layout of §4.1: %x", e.Encoded, want)
@@ -263,12 +129,12 @@ func TestKATEntry(t *testing.T) {
 				t.Errorf("Verify with another replication key: %v, want ErrBadMAC", err)
 			}
 			return map[string]string{
-				"author":    hx(e.Author[:]),
-				"encoded":   hx(e.Encoded),
-				"id":        hx(e.ID[:]),
-				"mac":       hx(e.MAC[:]),
-				"signature": hx(e.Sig[:]),
-				"unsigned":  hx(u.Encoded),
+				"author":    kat.H(e.Author[:]),
+				"encoded":   kat.H(e.Encoded),
+				"id":        kat.H(e.ID[:]),
+				"mac":       kat.H(e.MAC[:]),
+				"signature": kat.H(e.Sig[:]),
+				"unsigned":  kat.H(u.Encoded),
 			}
 		})
 }
@@ -297,8 +163,8 @@ func TestVerifyRejectsEveryBitFlip(t *testing.T) {
 func rejectCases() map[string][]byte {
 	ok := func() *feed.Entry {
 		return &feed.Entry{
-			Topic: [32]byte(katSeq(0x61, 32)), Author: keys.Public(katSeq(0x80, 32)), Seq: 2, Prev: feed.ID(katSeq(0xc0, 32)),
-			Lamport: 5, Deps: []feed.Dep{{Device: keys.Public(katSeq(0x10, 32)), Seq: 1}, {Device: keys.Public(katSeq(0x20, 32)), Seq: 2}},
+			Topic: [32]byte(kat.Seq(0x61, 32)), Author: keys.Public(kat.Seq(0x80, 32)), Seq: 2, Prev: feed.ID(kat.Seq(0xc0, 32)),
+			Lamport: 5, Deps: []feed.Dep{{Device: keys.Public(kat.Seq(0x10, 32)), Seq: 1}, {Device: keys.Public(kat.Seq(0x20, 32)), Seq: 2}},
 			Kind: feed.KindMessage, Payload: []byte("payload"),
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // FuzzContact derives a contact group with an arbitrary public key, as from
@@ -15,7 +16,7 @@ import (
 // oneself with ErrSelfContact; a group it makes must be a consistent contact
 // group owned by both keys.
 func FuzzContact(f *testing.F) {
-	own, other := katSeq(0x01, 32), keys.FromSeed([32]byte(katSeq(0x21, 32))).Public()
+	own, other := kat.Seq(0x01, 32), keys.FromSeed([32]byte(kat.Seq(0x21, 32))).Public()
 	f.Add(own, other[:])
 	self := keys.FromSeed([32]byte(own)).Public()
 	f.Add(own, self[:])

@@ -2,171 +2,20 @@ package group_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
-	"maps"
-	"os"
-	"path/filepath"
 	"reflect"
-	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // Known-answer vectors for package group. The vector files in testdata/ are
 // checked by every plain `go test`; `go test -update` rewrites them.
-
-var updateKAT = flag.Bool("update", false, "rewrite the known-answer vectors in testdata/ instead of checking them")
-
-// katVector is one known-answer vector: In is what the test feeds in, Out
-// what it must get back. Byte strings are hex, integers decimal.
-type katVector struct {
-	Name string            `json:"name"`
-	In   map[string]string `json:"in"`
-	Out  map[string]string `json:"out,omitempty"`
-}
-
-type katFile struct {
-	Comment string      `json:"comment"`
-	Vectors []katVector `json:"vectors"`
-}
-
-// checkKAT recomputes the outputs of every vector in testdata/file from its
-// inputs and compares them byte for byte with the recorded ones. With
-// -update it rewrites the file from vectors instead.
-func checkKAT(t *testing.T, file, comment string, vectors []katVector, compute func(t *testing.T, v katVector) map[string]string) {
-	t.Helper()
-	path := filepath.Join("testdata", file)
-	if *updateKAT {
-		out := katFile{Comment: comment}
-		for _, v := range vectors {
-			v.Out = compute(t, v)
-			out.Vectors = append(out.Vectors, v)
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", path)
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with: go test -run '^%s$' -update)", err, t.Name())
-	}
-	var f katFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(f.Vectors) != len(vectors) {
-		t.Errorf("%s holds %d vectors, the test defines %d (regenerate with -update if intended)", path, len(f.Vectors), len(vectors))
-	}
-	for i, v := range f.Vectors {
-		t.Run(v.Name, func(t *testing.T) {
-			if i >= len(vectors) || vectors[i].Name != v.Name || !maps.Equal(vectors[i].In, v.In) {
-				t.Errorf("inputs recorded in %s differ from the test's (regenerate with -update if intended)", path)
-			}
-			katDiff(t, v.Out, compute(t, v))
-		})
-	}
-}
-
-// katDiff reports every output that differs from the recorded one.
-func katDiff(t *testing.T, want, got map[string]string) {
-	t.Helper()
-	all := maps.Clone(want)
-	maps.Copy(all, got)
-	for _, k := range slices.Sorted(maps.Keys(all)) {
-		w, wok := want[k]
-		g, gok := got[k]
-		switch {
-		case !wok:
-			t.Errorf("output %q = %s is not in the vector file", k, g)
-		case !gok:
-			t.Errorf("output %q missing; want %s", k, w)
-		case w != g:
-			i := 0
-			for i < len(w) && i < len(g) && w[i] == g[i] {
-				i++
-			}
-			t.Errorf("output %q differs from character %d:\nwant %s\n got %s", k, i, w, g)
-		}
-	}
-}
-
-func katHex(t testing.TB, in map[string]string, key string) []byte {
-	t.Helper()
-	s, ok := in[key]
-	if !ok {
-		t.Fatalf("input %q missing", key)
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("input %q: %v", key, err)
-	}
-	return b
-}
-
-func dec(v uint64) string { return strconv.FormatUint(v, 10) }
-
-func katHex32(t testing.TB, in map[string]string, key string) (a [32]byte) {
-	t.Helper()
-	b := katHex(t, in, key)
-	if len(b) != 32 {
-		t.Fatalf("input %q is %d bytes, want 32", key, len(b))
-	}
-	return [32]byte(b)
-}
-
-func hx(b []byte) string { return hex.EncodeToString(b) }
-
-// katSeq returns the n bytes first, first+1, ... (mod 256): the fixed seeds
-// and keys of the vectors.
-func katSeq(first byte, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = first + byte(i)
-	}
-	return b
-}
-
-// katRand is the deterministic randomness of the vectors: the concatenation
-// of SHA-256(seed || uint64be(i)) for i = 0, 1, 2, ...
-type katRand struct {
-	seed []byte
-	ctr  uint64
-	buf  []byte
-}
-
-func newKatRand(seed []byte) *katRand { return &katRand{seed: bytes.Clone(seed)} }
-
-func (r *katRand) Read(p []byte) (int, error) {
-	for n := 0; n < len(p); {
-		if len(r.buf) == 0 {
-			block := sha256.Sum256(binary.BigEndian.AppendUint64(bytes.Clone(r.seed), r.ctr))
-			r.ctr++
-			r.buf = block[:]
-		}
-		c := copy(p[n:], r.buf)
-		r.buf = r.buf[c:]
-		n += c
-	}
-	return len(p), nil
-}
+// The harness is package internal/kat.
 
 // groupOutputs are the recorded values of a group; IDSeed, when known, must
 // be the seed of the group ID and the keys must be those group.New expands.
@@ -181,39 +30,39 @@ func groupOutputs(t *testing.T, g *group.Group) map[string]string {
 		}
 	}
 	out := map[string]string{
-		"kind":        dec(uint64(g.Kind)),
-		"id":          hx(g.ID[:]),
-		"secret":      hx(g.Secret[:]),
-		"metadata":    hx(g.Keys.Metadata[:]),
-		"header":      hx(g.Keys.Header[:]),
-		"replication": hx(g.Keys.Replication[:]),
-		"topic":       hx(g.Keys.Topic[:]),
+		"kind":        kat.Dec(uint64(g.Kind)),
+		"id":          kat.H(g.ID[:]),
+		"secret":      kat.H(g.Secret[:]),
+		"metadata":    kat.H(g.Keys.Metadata[:]),
+		"header":      kat.H(g.Keys.Header[:]),
+		"replication": kat.H(g.Keys.Replication[:]),
+		"topic":       kat.H(g.Keys.Topic[:]),
 		"fingerprint": g.Fingerprint(),
 	}
 	var owners []byte
 	for _, o := range g.Owners {
 		owners = append(owners, o[:]...)
 	}
-	out["owners"] = hx(owners)
+	out["owners"] = kat.H(owners)
 	if g.IDSeed != nil {
 		if keys.FromSeed(*g.IDSeed).Public() != g.ID {
 			t.Errorf("IDSeed %x is not the seed of ID %v", *g.IDSeed, g.ID)
 		}
-		out["id_seed"] = hx(g.IDSeed[:])
+		out["id_seed"] = kat.H(g.IDSeed[:])
 	}
 	return out
 }
 
 func TestKATAccount(t *testing.T) {
-	vectors := []katVector{
-		{Name: "seq01", In: map[string]string{"account_seed": hx(katSeq(0x01, 32)), "device_seed": hx(katSeq(0x21, 32))}},
-		{Name: "seq80", In: map[string]string{"account_seed": hx(katSeq(0x80, 32)), "device_seed": hx(katSeq(0xa0, 32))}},
+	vectors := []kat.Vector{
+		{Name: "seq01", In: map[string]string{"account_seed": kat.H(kat.Seq(0x01, 32)), "device_seed": kat.H(kat.Seq(0x21, 32))}},
+		{Name: "seq80", In: map[string]string{"account_seed": kat.H(kat.Seq(0x80, 32)), "device_seed": kat.H(kat.Seq(0xa0, 32))}},
 	}
-	checkKAT(t, "account.json",
+	kat.Check(t, "account.json",
 		"group.Account(FromSeed(account_seed)): kind (decimal), ID, secret, ID seed, expanded keys, owners (concatenated), fingerprint (text); the device key plays no part (MemberKeys are the account's and device's own keys)",
-		vectors, func(t *testing.T, v katVector) map[string]string {
-			account := keys.FromSeed(katHex32(t, v.In, "account_seed"))
-			device := keys.FromSeed(katHex32(t, v.In, "device_seed"))
+		vectors, func(t *testing.T, v kat.Vector) map[string]string {
+			account := keys.FromSeed(kat.Hex32(t, v.In, "account_seed"))
+			device := keys.FromSeed(kat.Hex32(t, v.In, "device_seed"))
 			g := group.Account(account)
 			if g.Kind != group.KindAccount || !g.IsOwner(account.Public()) || len(g.Owners) != 1 {
 				t.Errorf("account group %+v", g)
@@ -226,15 +75,15 @@ func TestKATAccount(t *testing.T) {
 }
 
 func TestKATContact(t *testing.T) {
-	vectors := []katVector{
-		{Name: "seq01-seq21", In: map[string]string{"seed_a": hx(katSeq(0x01, 32)), "seed_b": hx(katSeq(0x21, 32))}},
-		{Name: "seq80-seqa0", In: map[string]string{"seed_a": hx(katSeq(0x80, 32)), "seed_b": hx(katSeq(0xa0, 32))}},
+	vectors := []kat.Vector{
+		{Name: "seq01-seq21", In: map[string]string{"seed_a": kat.H(kat.Seq(0x01, 32)), "seed_b": kat.H(kat.Seq(0x21, 32))}},
+		{Name: "seq80-seqa0", In: map[string]string{"seed_a": kat.H(kat.Seq(0x80, 32)), "seed_b": kat.H(kat.Seq(0xa0, 32))}},
 	}
-	checkKAT(t, "contact.json",
+	kat.Check(t, "contact.json",
 		"group.Contact(FromSeed(seed_a), public key of seed_b), which must equal group.Contact(FromSeed(seed_b), public key of seed_a): kind, ID, secret, ID seed, keys, sorted owners, fingerprint",
-		vectors, func(t *testing.T, v katVector) map[string]string {
-			a := keys.FromSeed(katHex32(t, v.In, "seed_a"))
-			b := keys.FromSeed(katHex32(t, v.In, "seed_b"))
+		vectors, func(t *testing.T, v kat.Vector) map[string]string {
+			a := keys.FromSeed(kat.Hex32(t, v.In, "seed_a"))
+			b := keys.FromSeed(kat.Hex32(t, v.In, "seed_b"))
 			ga, err := group.Contact(a, b.Public())
 			if err != nil {
 				t.Fatal(err)
@@ -254,29 +103,29 @@ func TestKATContact(t *testing.T) {
 }
 
 func TestKATCreate(t *testing.T) {
-	vectors := []katVector{
-		{Name: "seed01", In: map[string]string{"rand_seed": "01", "account_seed": hx(katSeq(0x01, 32)), "device_seed": hx(katSeq(0x21, 32))}},
-		{Name: "seed02", In: map[string]string{"rand_seed": "02", "account_seed": hx(katSeq(0x80, 32)), "device_seed": hx(katSeq(0xa0, 32))}},
+	vectors := []kat.Vector{
+		{Name: "seed01", In: map[string]string{"rand_seed": "01", "account_seed": kat.H(kat.Seq(0x01, 32)), "device_seed": kat.H(kat.Seq(0x21, 32))}},
+		{Name: "seed02", In: map[string]string{"rand_seed": "02", "account_seed": kat.H(kat.Seq(0x80, 32)), "device_seed": kat.H(kat.Seq(0xa0, 32))}},
 	}
-	checkKAT(t, "create.json",
+	kat.Check(t, "create.json",
 		"group.Create reading the SHA-256 counter stream of rand_seed (see katRand): the group, and the per-group member and device keys (MemberKeys) of FromSeed(account_seed) and FromSeed(device_seed)",
-		vectors, func(t *testing.T, v katVector) map[string]string {
-			g, err := group.Create(newKatRand(katHex(t, v.In, "rand_seed")))
+		vectors, func(t *testing.T, v kat.Vector) map[string]string {
+			g, err := group.Create(kat.NewRand(kat.Hex(t, v.In, "rand_seed")))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if g.Kind != group.KindMulti || len(g.Owners) != 0 {
 				t.Errorf("created group %+v", g)
 			}
-			account := keys.FromSeed(katHex32(t, v.In, "account_seed"))
-			device := keys.FromSeed(katHex32(t, v.In, "device_seed"))
+			account := keys.FromSeed(kat.Hex32(t, v.In, "account_seed"))
+			device := keys.FromSeed(kat.Hex32(t, v.In, "device_seed"))
 			m, d := g.MemberKeys(account, device)
 			if m.Public() != account.Derive(g.ID[:], seal.LabelMemberKey).Public() || d.Public() != device.Derive(g.ID[:], seal.LabelDeviceKey).Public() {
 				t.Error("MemberKeys of a multi-member group are not derived with the member and device labels")
 			}
 			out := groupOutputs(t, g)
 			mp, dp := m.Public(), d.Public()
-			out["member_public"], out["device_public"] = hx(mp[:]), hx(dp[:])
+			out["member_public"], out["device_public"] = kat.H(mp[:]), kat.H(dp[:])
 			return out
 		})
 }
@@ -299,7 +148,7 @@ var katBadContactKeys = []struct{ name, key string }{
 }
 
 func TestContactRejects(t *testing.T) {
-	own := keys.FromSeed([32]byte(katSeq(0x01, 32)))
+	own := keys.FromSeed([32]byte(kat.Seq(0x01, 32)))
 	if _, err := group.Contact(own, own.Public()); !errors.Is(err, group.ErrSelfContact) {
 		t.Errorf("contact with oneself: %v, want ErrSelfContact", err)
 	}

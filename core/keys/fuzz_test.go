@@ -7,6 +7,7 @@ import (
 
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/wire"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // FuzzReadCert decodes arbitrary bytes as a certificate through a
@@ -16,8 +17,8 @@ import (
 // key.
 func FuzzReadCert(f *testing.F) {
 	for _, v := range certVectors() {
-		g := keys.Public(katHex32(f, v.In, "group"))
-		c := keys.NewCert(g, keys.FromSeed(katHex32(f, v.In, "member_seed")), keys.FromSeed(katHex32(f, v.In, "device_seed")))
+		g := keys.Public(kat.Hex32(f, v.In, "group"))
+		c := keys.NewCert(g, keys.FromSeed(kat.Hex32(f, v.In, "member_seed")), keys.FromSeed(kat.Hex32(f, v.In, "device_seed")))
 		enc := c.Append(nil)
 		f.Add(g[:], enc)
 		f.Add(g[:], enc[:len(enc)-1])

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berty-go/berty/core/ratchet"
 	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // FuzzOpen opens arbitrary input as a message bound to an arbitrary seq,
@@ -15,16 +16,16 @@ import (
 // failed Open must leave the chain as it was; an opened message must not
 // open a second time (each key opens one message).
 func FuzzOpen(f *testing.F) {
-	hk := [32]byte(katSeq(0x41, 32))
-	ck := [32]byte(katSeq(0x01, 32))
-	topic, author := [32]byte(katSeq(0x61, 32)), [32]byte(katSeq(0x81, 32))
+	hk := [32]byte(kat.Seq(0x41, 32))
+	ck := [32]byte(kat.Seq(0x01, 32))
+	topic, author := [32]byte(kat.Seq(0x61, 32)), [32]byte(kat.Seq(0x81, 32))
 	for i, c := range []uint32{0, 1, 5, 1500} {
 		for _, epoch := range []uint32{1, 2} {
 			_, next := katChain(ck, int(c))
 			s := &ratchet.Send{Epoch: epoch, Counter: c, CK: next}
 			seq := uint64(i + 2)
 			bind := ratchet.Binding{Topic: topic, Author: author, Seq: seq}
-			sealed, err := ratchet.SealMessage(s, &hk, &bind, []byte("fuzz seed"), newKatRand([]byte{byte(i)}))
+			sealed, err := ratchet.SealMessage(s, &hk, &bind, []byte("fuzz seed"), kat.NewRand([]byte{byte(i)}))
 			if err != nil {
 				f.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/wire"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // FuzzDecodeInvitation decodes arbitrary bytes as an invitation. Nothing may
@@ -83,7 +84,7 @@ func (p *katPeer) flush(net *[][]byte) {
 // account, in the contact group of the two accounts.
 func katContactConfigs(t testing.TB) (a, b Config) {
 	t.Helper()
-	accA, accB := keys.FromSeed([32]byte(katSeq(0x01, 32))), keys.FromSeed([32]byte(katSeq(0x21, 32)))
+	accA, accB := keys.FromSeed([32]byte(kat.Seq(0x01, 32))), keys.FromSeed([32]byte(kat.Seq(0x21, 32)))
 	ga, err := group.Contact(accA, accB.Public())
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +93,8 @@ func katContactConfigs(t testing.TB) (a, b Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a = Config{Group: ga, Account: accA, Device: keys.FromSeed([32]byte(katSeq(0x41, 32))), Rand: newKatRand([]byte("a"))}
-	b = Config{Group: gb, Account: accB, Device: keys.FromSeed([32]byte(katSeq(0x61, 32))), Rand: newKatRand([]byte("b"))}
+	a = Config{Group: ga, Account: accA, Device: keys.FromSeed([32]byte(kat.Seq(0x41, 32))), Rand: kat.NewRand([]byte("a"))}
+	b = Config{Group: gb, Account: accB, Device: keys.FromSeed([32]byte(kat.Seq(0x61, 32))), Rand: kat.NewRand([]byte("b"))}
 	return a, b
 }
 
@@ -171,11 +172,11 @@ func katRichSnapshot(t testing.TB, cfg Config, snap []byte) []byte {
 		t.Fatal("the snapshot holds no receiving chain")
 	}
 	for d, rc := range r.recv {
-		rc.Skipped = map[uint32][32]byte{rc.Counter + 3: [32]byte(katSeq(0x33, 32)), rc.Counter + 9: [32]byte(katSeq(0x99, 32))}
+		rc.Skipped = map[uint32][32]byte{rc.Counter + 3: [32]byte(kat.Seq(0x33, 32)), rc.Counter + 9: [32]byte(kat.Seq(0x99, 32))}
 		rc.Counter += 10
 		r.undecrypted[d] = []uint64{4, 7}
 	}
-	r.tracker.Freeze(keys.Public(katSeq(0xee, 32)), 5)
+	r.tracker.Freeze(keys.Public(kat.Seq(0xee, 32)), 5)
 	r.rotate, r.now = true, 1_700_000_000
 	rich := r.snapshot()
 	if _, err := New(cfg, rich); err != nil {
@@ -211,7 +212,7 @@ func FuzzSnapshot(f *testing.F) {
 	f.Add([]byte{2}, uint32(0))
 	f.Fuzz(func(t *testing.T, data []byte, now uint32) {
 		cfg := cfg
-		cfg.Rand = newKatRand(data)
+		cfg.Rand = kat.NewRand(data)
 		r, err := New(cfg, data)
 		if err != nil {
 			if r != nil {

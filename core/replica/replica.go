@@ -134,11 +134,11 @@ type Event struct {
 
 // Errors returned by the replica's commands and by Receive.
 var (
-	ErrNotMember  = errors.New("not a member of this group")
-	ErrNotAdmin   = errors.New("only an admin can do this")
-	ErrNotJoined  = errors.New("this device has not announced itself in the group yet")
+	ErrNotMember   = errors.New("not a member of this group")
+	ErrNotAdmin    = errors.New("only an admin can do this")
+	ErrNotJoined   = errors.New("this device has not announced itself in the group yet")
 	ErrBadAnnounce = errors.New("first entry of a feed is not a valid device announce")
-	ErrNoSuchUser = errors.New("no such member")
+	ErrNoSuchUser  = errors.New("no such member")
 )
 
 // Replica is one device's state in one group. See the package comment.

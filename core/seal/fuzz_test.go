@@ -7,16 +7,17 @@ import (
 	"testing"
 
 	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // FuzzOpen opens arbitrary input under an arbitrary key. Open must never
 // panic, must fail only with ErrOpen, and whatever it accepts must be exactly
 // what Seal produces for that plaintext with that nonce.
 func FuzzOpen(f *testing.F) {
-	key := [32]byte(katSeq(0x01, 32))
-	for i, pt := range [][]byte{nil, []byte("hello, berty"), katSeq(0, 100)} {
-		ad := katSeq(byte(i), i*8)
-		sealed, err := seal.Seal(nil, &key, pt, ad, newKatRand([]byte{byte(i)}))
+	key := [32]byte(kat.Seq(0x01, 32))
+	for i, pt := range [][]byte{nil, []byte("hello, berty"), kat.Seq(0, 100)} {
+		ad := kat.Seq(byte(i), i*8)
+		sealed, err := seal.Seal(nil, &key, pt, ad, kat.NewRand([]byte{byte(i)}))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -24,7 +25,7 @@ func FuzzOpen(f *testing.F) {
 		f.Add(key[:], sealed[:len(sealed)-1], ad)
 		f.Add(key[:], sealed[:seal.Overhead-1], ad)
 		f.Add(key[:], append(sealed, 0), ad)
-		f.Add(katSeq(0x02, 32), sealed, ad)
+		f.Add(kat.Seq(0x02, 32), sealed, ad)
 	}
 	f.Add([]byte{}, []byte{}, []byte{})
 	f.Add(key[:], bytes.Repeat([]byte{0xff}, seal.Overhead), []byte("ad"))
@@ -52,10 +53,10 @@ func FuzzOpen(f *testing.F) {
 // FuzzOpenBox opens arbitrary boxes with a fixed recipient key: OpenBox must
 // never panic and must fail only with ErrOpen.
 func FuzzOpenBox(f *testing.F) {
-	to := x25519Key(f, katSeq(0x01, 32))
-	for i, pt := range [][]byte{nil, katSeq(0x10, 36), []byte("sealed to one device")} {
+	to := x25519Key(f, kat.Seq(0x01, 32))
+	for i, pt := range [][]byte{nil, kat.Seq(0x10, 36), []byte("sealed to one device")} {
 		ad := []byte{byte(i)}
-		box, err := seal.SealBox(to.PublicKey(), pt, ad, newKatRand(ad))
+		box, err := seal.SealBox(to.PublicKey(), pt, ad, kat.NewRand(ad))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -3,172 +3,25 @@ package seal_test
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // Known-answer vectors for package seal. The vector files in testdata/ are
 // checked by every plain `go test`; `go test -update` rewrites them. The
 // outputs are compared byte for byte, so changing a label, the HKDF salt or
 // the sealed layout fails these tests.
-
-var updateKAT = flag.Bool("update", false, "rewrite the known-answer vectors in testdata/ instead of checking them")
-
-// katVector is one known-answer vector: In is what the test feeds in, Out
-// what it must get back. Byte strings are hex, integers decimal.
-type katVector struct {
-	Name string            `json:"name"`
-	In   map[string]string `json:"in"`
-	Out  map[string]string `json:"out,omitempty"`
-}
-
-type katFile struct {
-	Comment string      `json:"comment"`
-	Vectors []katVector `json:"vectors"`
-}
-
-// checkKAT recomputes the outputs of every vector in testdata/file from its
-// inputs and compares them byte for byte with the recorded ones. With
-// -update it rewrites the file from vectors instead.
-func checkKAT(t *testing.T, file, comment string, vectors []katVector, compute func(t *testing.T, v katVector) map[string]string) {
-	t.Helper()
-	path := filepath.Join("testdata", file)
-	if *updateKAT {
-		out := katFile{Comment: comment}
-		for _, v := range vectors {
-			v.Out = compute(t, v)
-			out.Vectors = append(out.Vectors, v)
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", path)
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with: go test -run '^%s$' -update)", err, t.Name())
-	}
-	var f katFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(f.Vectors) != len(vectors) {
-		t.Errorf("%s holds %d vectors, the test defines %d (regenerate with -update if intended)", path, len(f.Vectors), len(vectors))
-	}
-	for i, v := range f.Vectors {
-		t.Run(v.Name, func(t *testing.T) {
-			if i >= len(vectors) || vectors[i].Name != v.Name || !maps.Equal(vectors[i].In, v.In) {
-				t.Errorf("inputs recorded in %s differ from the test's (regenerate with -update if intended)", path)
-			}
-			katDiff(t, v.Out, compute(t, v))
-		})
-	}
-}
-
-// katDiff reports every output that differs from the recorded one.
-func katDiff(t *testing.T, want, got map[string]string) {
-	t.Helper()
-	all := maps.Clone(want)
-	maps.Copy(all, got)
-	for _, k := range slices.Sorted(maps.Keys(all)) {
-		w, wok := want[k]
-		g, gok := got[k]
-		switch {
-		case !wok:
-			t.Errorf("output %q = %s is not in the vector file", k, g)
-		case !gok:
-			t.Errorf("output %q missing; want %s", k, w)
-		case w != g:
-			i := 0
-			for i < len(w) && i < len(g) && w[i] == g[i] {
-				i++
-			}
-			t.Errorf("output %q differs from character %d:\nwant %s\n got %s", k, i, w, g)
-		}
-	}
-}
-
-func katHex(t testing.TB, in map[string]string, key string) []byte {
-	t.Helper()
-	s, ok := in[key]
-	if !ok {
-		t.Fatalf("input %q missing", key)
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("input %q: %v", key, err)
-	}
-	return b
-}
-
-func katHex32(t testing.TB, in map[string]string, key string) (a [32]byte) {
-	t.Helper()
-	b := katHex(t, in, key)
-	if len(b) != 32 {
-		t.Fatalf("input %q is %d bytes, want 32", key, len(b))
-	}
-	return [32]byte(b)
-}
-
-func hx(b []byte) string { return hex.EncodeToString(b) }
-
-// katSeq returns the n bytes first, first+1, ... (mod 256): the fixed seeds
-// and keys of the vectors.
-func katSeq(first byte, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = first + byte(i)
-	}
-	return b
-}
-
-// katRand is the deterministic randomness of the vectors: the concatenation
-// of SHA-256(seed || uint64be(i)) for i = 0, 1, 2, ...
-type katRand struct {
-	seed []byte
-	ctr  uint64
-	buf  []byte
-}
-
-func newKatRand(seed []byte) *katRand { return &katRand{seed: bytes.Clone(seed)} }
-
-func (r *katRand) Read(p []byte) (int, error) {
-	for n := 0; n < len(p); {
-		if len(r.buf) == 0 {
-			block := sha256.Sum256(binary.BigEndian.AppendUint64(bytes.Clone(r.seed), r.ctr))
-			r.ctr++
-			r.buf = block[:]
-		}
-		c := copy(p[n:], r.buf)
-		r.buf = r.buf[c:]
-		n += c
-	}
-	return len(p), nil
-}
+// The harness is package internal/kat.
 
 // katLabels lists every label of labels.go; TestKATCoversEveryLabel keeps it
 // complete.
@@ -216,23 +69,23 @@ func TestKATCoversEveryLabel(t *testing.T) {
 }
 
 func TestKATDerive(t *testing.T) {
-	var vectors []katVector
+	var vectors []kat.Vector
 	for _, l := range katLabels {
 		vectors = append(vectors,
-			katVector{Name: l.name, In: map[string]string{"secret": hx(katSeq(0x01, 32)), "salt": hx(katSeq(0x21, 32))}},
-			katVector{Name: l.name + "-nosalt", In: map[string]string{"secret": hx(katSeq(0x01, 32)), "salt": ""}},
+			kat.Vector{Name: l.name, In: map[string]string{"secret": kat.H(kat.Seq(0x01, 32)), "salt": kat.H(kat.Seq(0x21, 32))}},
+			kat.Vector{Name: l.name + "-nosalt", In: map[string]string{"secret": kat.H(kat.Seq(0x01, 32)), "salt": ""}},
 		)
 	}
-	checkKAT(t, "derive.json",
+	kat.Check(t, "derive.json",
 		"seal.Derive(secret, salt, label, 32|64) and seal.Expand32(secret, label) for every label of labels.go (named by the vector); label is the label's bytes",
-		vectors, func(t *testing.T, v katVector) map[string]string {
+		vectors, func(t *testing.T, v kat.Vector) map[string]string {
 			name := strings.TrimSuffix(v.Name, "-nosalt")
 			i := slices.IndexFunc(katLabels, func(l struct{ name, value string }) bool { return l.name == name })
 			if i < 0 {
 				t.Fatalf("no label %s", name)
 			}
 			label := katLabels[i].value
-			secret, salt := katHex(t, v.In, "secret"), katHex(t, v.In, "salt")
+			secret, salt := kat.Hex(t, v.In, "secret"), kat.Hex(t, v.In, "salt")
 			d32 := seal.Derive32(secret, salt, label)
 			d64 := seal.Derive(secret, salt, label, 64)
 			if !bytes.Equal(d32[:], d64[:32]) {
@@ -241,10 +94,10 @@ func TestKATDerive(t *testing.T) {
 			prk := [32]byte(secret)
 			x32 := seal.Expand32(&prk, label)
 			return map[string]string{
-				"label":    hx([]byte(label)),
-				"derive32": hx(d32[:]),
-				"derive64": hx(d64),
-				"expand32": hx(x32[:]),
+				"label":    kat.H([]byte(label)),
+				"derive32": kat.H(d32[:]),
+				"derive64": kat.H(d64),
+				"expand32": kat.H(x32[:]),
 			}
 		})
 }
@@ -256,52 +109,52 @@ func TestDeriveRFC5869(t *testing.T) {
 	salt, _ := hex.DecodeString("000102030405060708090a0b0c")
 	info, _ := hex.DecodeString("f0f1f2f3f4f5f6f7f8f9")
 	want := "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
-	if got := hx(seal.Derive(ikm, salt, string(info), 42)); got != want {
+	if got := kat.H(seal.Derive(ikm, salt, string(info), 42)); got != want {
 		t.Errorf("Derive = %s\nwant     %s", got, want)
 	}
 }
 
-func sealVectors() []katVector {
-	return []katVector{
-		{Name: "empty", In: map[string]string{"key": hx(katSeq(0x01, 32)), "rand_seed": hx(katSeq(0x41, 32)), "plaintext": "", "ad": ""}},
-		{Name: "short", In: map[string]string{"key": hx(katSeq(0x01, 32)), "rand_seed": "01", "plaintext": hx([]byte("hello, berty")), "ad": hx([]byte("associated data"))}},
-		{Name: "long", In: map[string]string{"key": hx(katSeq(0x80, 32)), "rand_seed": "02", "plaintext": hx(katSeq(0x00, 100)), "ad": hx(katSeq(0xa0, 48))}},
+func sealVectors() []kat.Vector {
+	return []kat.Vector{
+		{Name: "empty", In: map[string]string{"key": kat.H(kat.Seq(0x01, 32)), "rand_seed": kat.H(kat.Seq(0x41, 32)), "plaintext": "", "ad": ""}},
+		{Name: "short", In: map[string]string{"key": kat.H(kat.Seq(0x01, 32)), "rand_seed": "01", "plaintext": kat.H([]byte("hello, berty")), "ad": kat.H([]byte("associated data"))}},
+		{Name: "long", In: map[string]string{"key": kat.H(kat.Seq(0x80, 32)), "rand_seed": "02", "plaintext": kat.H(kat.Seq(0x00, 100)), "ad": kat.H(kat.Seq(0xa0, 48))}},
 	}
 }
 
-func computeSeal(t *testing.T, v katVector) map[string]string {
+func computeSeal(t *testing.T, v kat.Vector) map[string]string {
 	t.Helper()
-	key := katHex32(t, v.In, "key")
-	pt, ad := katHex(t, v.In, "plaintext"), katHex(t, v.In, "ad")
-	sealed, err := seal.Seal(nil, &key, pt, ad, newKatRand(katHex(t, v.In, "rand_seed")))
+	key := kat.Hex32(t, v.In, "key")
+	pt, ad := kat.Hex(t, v.In, "plaintext"), kat.Hex(t, v.In, "ad")
+	sealed, err := seal.Seal(nil, &key, pt, ad, kat.NewRand(kat.Hex(t, v.In, "rand_seed")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(sealed) != len(pt)+seal.Overhead {
 		t.Errorf("sealed %d bytes, want %d", len(sealed), len(pt)+seal.Overhead)
 	}
-	prefixed, err := seal.Seal([]byte("prefix"), &key, pt, ad, newKatRand(katHex(t, v.In, "rand_seed")))
+	prefixed, err := seal.Seal([]byte("prefix"), &key, pt, ad, kat.NewRand(kat.Hex(t, v.In, "rand_seed")))
 	if err != nil || !bytes.Equal(prefixed, append([]byte("prefix"), sealed...)) {
 		t.Errorf("Seal does not append to dst: %x, %v", prefixed, err)
 	}
 	if got, err := seal.Open(&key, sealed, ad); err != nil || !bytes.Equal(got, pt) {
 		t.Errorf("Open = %x, %v; want %x", got, err, pt)
 	}
-	return map[string]string{"nonce": hx(sealed[:24]), "sealed": hx(sealed)}
+	return map[string]string{"nonce": kat.H(sealed[:24]), "sealed": kat.H(sealed)}
 }
 
 func TestKATSeal(t *testing.T) {
-	checkKAT(t, "seal.json",
+	kat.Check(t, "seal.json",
 		"seal.Seal(key, plaintext, ad) drawing its nonce from the SHA-256 counter stream of rand_seed (see katRand); sealed = nonce || ciphertext || tag",
 		sealVectors(), computeSeal)
 }
 
-func boxVectors() []katVector {
-	chainKeyAD := append([]byte("berty/v1/chain-key\x00"), katSeq(0x60, 68)...)
-	return []katVector{
-		{Name: "empty", In: map[string]string{"recipient": hx(katSeq(0x01, 32)), "ephemeral": hx(katSeq(0x21, 32)), "nonce": hx(katSeq(0x41, 24)), "plaintext": "", "ad": ""}},
-		{Name: "chain-key", In: map[string]string{"recipient": hx(katSeq(0x01, 32)), "ephemeral": hx(katSeq(0x81, 32)), "nonce": hx(katSeq(0xc1, 24)), "plaintext": hx(katSeq(0x10, 36)), "ad": hx(chainKeyAD)}},
-		{Name: "text", In: map[string]string{"recipient": hx(katSeq(0xf0, 32)), "ephemeral": hx(katSeq(0x33, 32)), "nonce": hx(katSeq(0x99, 24)), "plaintext": hx([]byte("sealed to one device")), "ad": hx([]byte("ad"))}},
+func boxVectors() []kat.Vector {
+	chainKeyAD := append([]byte("berty/v1/chain-key\x00"), kat.Seq(0x60, 68)...)
+	return []kat.Vector{
+		{Name: "empty", In: map[string]string{"recipient": kat.H(kat.Seq(0x01, 32)), "ephemeral": kat.H(kat.Seq(0x21, 32)), "nonce": kat.H(kat.Seq(0x41, 24)), "plaintext": "", "ad": ""}},
+		{Name: "chain-key", In: map[string]string{"recipient": kat.H(kat.Seq(0x01, 32)), "ephemeral": kat.H(kat.Seq(0x81, 32)), "nonce": kat.H(kat.Seq(0xc1, 24)), "plaintext": kat.H(kat.Seq(0x10, 36)), "ad": kat.H(chainKeyAD)}},
+		{Name: "text", In: map[string]string{"recipient": kat.H(kat.Seq(0xf0, 32)), "ephemeral": kat.H(kat.Seq(0x33, 32)), "nonce": kat.H(kat.Seq(0x99, 24)), "plaintext": kat.H([]byte("sealed to one device")), "ad": kat.H([]byte("ad"))}},
 	}
 }
 
@@ -317,18 +170,18 @@ func x25519Key(t testing.TB, scalar []byte) *ecdh.PrivateKey {
 // computeBox builds a sealed box by the construction of docs/protocol.md §3.3
 // with a fixed ephemeral key (SealBox draws its own), then checks that OpenBox
 // opens it.
-func computeBox(t *testing.T, v katVector) map[string]string {
+func computeBox(t *testing.T, v kat.Vector) map[string]string {
 	t.Helper()
-	to := x25519Key(t, katHex(t, v.In, "recipient"))
-	eph := x25519Key(t, katHex(t, v.In, "ephemeral"))
-	pt, ad := katHex(t, v.In, "plaintext"), katHex(t, v.In, "ad")
+	to := x25519Key(t, kat.Hex(t, v.In, "recipient"))
+	eph := x25519Key(t, kat.Hex(t, v.In, "ephemeral"))
+	pt, ad := kat.Hex(t, v.In, "plaintext"), kat.Hex(t, v.In, "ad")
 	shared, err := eph.ECDH(to.PublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ephPub, toPub := eph.PublicKey().Bytes(), to.PublicKey().Bytes()
 	key := seal.Derive32(shared, append(bytes.Clone(ephPub), toPub...), seal.LabelSealedBox)
-	box, err := seal.Seal(bytes.Clone(ephPub), &key, pt, ad, bytes.NewReader(katHex(t, v.In, "nonce")))
+	box, err := seal.Seal(bytes.Clone(ephPub), &key, pt, ad, bytes.NewReader(kat.Hex(t, v.In, "nonce")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,16 +192,16 @@ func computeBox(t *testing.T, v katVector) map[string]string {
 		t.Errorf("OpenBox = %x, %v; want %x", got, err, pt)
 	}
 	return map[string]string{
-		"recipient_public": hx(toPub),
-		"ephemeral_public": hx(ephPub),
-		"shared":           hx(shared),
-		"key":              hx(key[:]),
-		"box":              hx(box),
+		"recipient_public": kat.H(toPub),
+		"ephemeral_public": kat.H(ephPub),
+		"shared":           kat.H(shared),
+		"key":              kat.H(key[:]),
+		"box":              kat.H(box),
 	}
 }
 
 func TestKATSealBox(t *testing.T) {
-	checkKAT(t, "box.json",
+	kat.Check(t, "box.json",
 		"sealed box to the X25519 key with scalar recipient, from the ephemeral scalar and nonce: key = Derive32(X25519(ephemeral, recipient_public), ephemeral_public || recipient_public, LabelSealedBox); box = ephemeral_public || nonce || ciphertext || tag; seal.OpenBox must open it",
 		boxVectors(), computeBox)
 }
@@ -373,9 +226,9 @@ func tamperings(b []byte) map[string][]byte {
 func TestOpenRejectsTampering(t *testing.T) {
 	for _, v := range sealVectors() {
 		t.Run(v.Name, func(t *testing.T) {
-			sealed := katHex(t, computeSeal(t, v), "sealed")
-			key := katHex32(t, v.In, "key")
-			ad := katHex(t, v.In, "ad")
+			sealed := kat.Hex(t, computeSeal(t, v), "sealed")
+			key := kat.Hex32(t, v.In, "key")
+			ad := kat.Hex(t, v.In, "ad")
 			for name, c := range tamperings(sealed) {
 				if _, err := seal.Open(&key, c, ad); !errors.Is(err, seal.ErrOpen) {
 					t.Errorf("%s: Open err = %v, want ErrOpen", name, err)
@@ -397,9 +250,9 @@ func TestOpenRejectsTampering(t *testing.T) {
 func TestOpenBoxRejectsTampering(t *testing.T) {
 	for _, v := range boxVectors() {
 		t.Run(v.Name, func(t *testing.T) {
-			box := katHex(t, computeBox(t, v), "box")
-			to := x25519Key(t, katHex(t, v.In, "recipient"))
-			ad := katHex(t, v.In, "ad")
+			box := kat.Hex(t, computeBox(t, v), "box")
+			to := x25519Key(t, kat.Hex(t, v.In, "recipient"))
+			ad := kat.Hex(t, v.In, "ad")
 			for name, c := range tamperings(box) {
 				if _, err := seal.OpenBox(to, c, ad); !errors.Is(err, seal.ErrOpen) {
 					t.Errorf("%s: OpenBox err = %v, want ErrOpen", name, err)
@@ -410,7 +263,7 @@ func TestOpenBoxRejectsTampering(t *testing.T) {
 					t.Errorf("ad %s: OpenBox err = %v, want ErrOpen", name, err)
 				}
 			}
-			other := x25519Key(t, katSeq(0x55, 32))
+			other := x25519Key(t, kat.Seq(0x55, 32))
 			if _, err := seal.OpenBox(other, box, ad); !errors.Is(err, seal.ErrOpen) {
 				t.Errorf("other recipient: OpenBox err = %v, want ErrOpen", err)
 			}
@@ -423,18 +276,18 @@ func TestOpenBoxRejectsTampering(t *testing.T) {
 // given (GODEBUG cryptocustomrand=0), so the ephemeral key is random whatever
 // rand is; TestKATSealBox pins the construction instead.
 func TestSealBoxRoundTrip(t *testing.T) {
-	to := x25519Key(t, katSeq(0x01, 32))
+	to := x25519Key(t, kat.Seq(0x01, 32))
 	for _, tc := range []struct {
 		name      string
 		plaintext []byte
 		ad        []byte
 	}{
 		{"empty", nil, nil},
-		{"chain-key", katSeq(0x10, 36), []byte("ad")},
-		{"long", bytes.Repeat([]byte("berty "), 100), katSeq(0, 80)},
+		{"chain-key", kat.Seq(0x10, 36), []byte("ad")},
+		{"long", bytes.Repeat([]byte("berty "), 100), kat.Seq(0, 80)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			box, err := seal.SealBox(to.PublicKey(), tc.plaintext, tc.ad, newKatRand([]byte(tc.name)))
+			box, err := seal.SealBox(to.PublicKey(), tc.plaintext, tc.ad, kat.NewRand([]byte(tc.name)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -465,7 +318,7 @@ var lowOrderX25519 = []string{
 }
 
 func TestOpenBoxLowOrderEphemeral(t *testing.T) {
-	to := x25519Key(t, katSeq(0x01, 32))
+	to := x25519Key(t, kat.Seq(0x01, 32))
 	for _, h := range lowOrderX25519 {
 		eph, _ := hex.DecodeString(h)
 		box := append(eph, make([]byte, seal.Overhead+4)...)

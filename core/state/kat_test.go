@@ -2,209 +2,74 @@ package state_test
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
 	"reflect"
-	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/core/wire"
+	"github.com/berty-go/berty/internal/kat"
 )
 
 // Known-answer vectors for package state. The vector files in testdata/ are
 // checked by every plain `go test`; `go test -update` rewrites them.
-
-var updateKAT = flag.Bool("update", false, "rewrite the known-answer vectors in testdata/ instead of checking them")
-
-// katVector is one known-answer vector: In is what the test feeds in, Out
-// what it must get back. Byte strings are hex, integers decimal.
-type katVector struct {
-	Name string            `json:"name"`
-	In   map[string]string `json:"in"`
-	Out  map[string]string `json:"out,omitempty"`
-}
-
-type katFile struct {
-	Comment string      `json:"comment"`
-	Vectors []katVector `json:"vectors"`
-}
-
-// checkKAT recomputes the outputs of every vector in testdata/file from its
-// inputs and compares them byte for byte with the recorded ones. With
-// -update it rewrites the file from vectors instead.
-func checkKAT(t *testing.T, file, comment string, vectors []katVector, compute func(t *testing.T, v katVector) map[string]string) {
-	t.Helper()
-	path := filepath.Join("testdata", file)
-	if *updateKAT {
-		out := katFile{Comment: comment}
-		for _, v := range vectors {
-			v.Out = compute(t, v)
-			out.Vectors = append(out.Vectors, v)
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", path)
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with: go test -run '^%s$' -update)", err, t.Name())
-	}
-	var f katFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(f.Vectors) != len(vectors) {
-		t.Errorf("%s holds %d vectors, the test defines %d (regenerate with -update if intended)", path, len(f.Vectors), len(vectors))
-	}
-	for i, v := range f.Vectors {
-		t.Run(v.Name, func(t *testing.T) {
-			if i >= len(vectors) || vectors[i].Name != v.Name || !maps.Equal(vectors[i].In, v.In) {
-				t.Errorf("inputs recorded in %s differ from the test's (regenerate with -update if intended)", path)
-			}
-			katDiff(t, v.Out, compute(t, v))
-		})
-	}
-}
-
-// katDiff reports every output that differs from the recorded one.
-func katDiff(t *testing.T, want, got map[string]string) {
-	t.Helper()
-	all := maps.Clone(want)
-	maps.Copy(all, got)
-	for _, k := range slices.Sorted(maps.Keys(all)) {
-		w, wok := want[k]
-		g, gok := got[k]
-		switch {
-		case !wok:
-			t.Errorf("output %q = %s is not in the vector file", k, g)
-		case !gok:
-			t.Errorf("output %q missing; want %s", k, w)
-		case w != g:
-			i := 0
-			for i < len(w) && i < len(g) && w[i] == g[i] {
-				i++
-			}
-			t.Errorf("output %q differs from character %d:\nwant %s\n got %s", k, i, w, g)
-		}
-	}
-}
-
-func katHex(t testing.TB, in map[string]string, key string) []byte {
-	t.Helper()
-	s, ok := in[key]
-	if !ok {
-		t.Fatalf("input %q missing", key)
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("input %q: %v", key, err)
-	}
-	return b
-}
-
-func katUint(t testing.TB, in map[string]string, key string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(in[key], 10, 64)
-	if err != nil {
-		t.Fatalf("input %q: %v", key, err)
-	}
-	return v
-}
-
-func dec(v uint64) string { return strconv.FormatUint(v, 10) }
-
-func katHex32(t testing.TB, in map[string]string, key string) (a [32]byte) {
-	t.Helper()
-	b := katHex(t, in, key)
-	if len(b) != 32 {
-		t.Fatalf("input %q is %d bytes, want 32", key, len(b))
-	}
-	return [32]byte(b)
-}
-
-func hx(b []byte) string { return hex.EncodeToString(b) }
-
-// katSeq returns the n bytes first, first+1, ... (mod 256): the fixed seeds
-// and keys of the vectors.
-func katSeq(first byte, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = first + byte(i)
-	}
-	return b
-}
+// The harness is package internal/kat.
 
 // Fixed keys of the vectors: a multi-member group whose ID key is katGroupKey,
 // a member and its device, an inviter and an invitation key.
 var (
-	katGroupKey  = keys.FromSeed([32]byte(katSeq(0x40, 32)))
-	katGroup     = group.New(group.KindMulti, katGroupKey.Public(), [32]byte(katSeq(0x50, 32)), nil)
-	katMember    = keys.FromSeed([32]byte(katSeq(0x01, 32)))
-	katDevice    = keys.FromSeed([32]byte(katSeq(0x21, 32)))
-	katInviter   = keys.FromSeed([32]byte(katSeq(0x61, 32)))
-	katInviteKey = keys.FromSeed([32]byte(katSeq(0x81, 32)))
+	katGroupKey  = keys.FromSeed([32]byte(kat.Seq(0x40, 32)))
+	katGroup     = group.New(group.KindMulti, katGroupKey.Public(), [32]byte(kat.Seq(0x50, 32)), nil)
+	katMember    = keys.FromSeed([32]byte(kat.Seq(0x01, 32)))
+	katDevice    = keys.FromSeed([32]byte(kat.Seq(0x21, 32)))
+	katInviter   = keys.FromSeed([32]byte(kat.Seq(0x61, 32)))
+	katInviteKey = keys.FromSeed([32]byte(kat.Seq(0x81, 32)))
 )
 
 func pub(k *keys.Pair) string {
 	p := k.Public()
-	return hx(p[:])
+	return kat.H(p[:])
 }
 
-func eventVectors() []katVector {
+func eventVectors() []kat.Vector {
 	cert := keys.NewCert(katGroup.ID, katMember, katDevice)
-	certHex := hx(cert.Append(nil))
+	certHex := kat.H(cert.Append(nil))
 	genesisSig := katGroupKey.Sign(state.GenesisSigned(katGroup.ID, katMember.Public()))
 	inviterSig := katInviter.Sign(state.InvitationSigned(katGroup.ID, katInviteKey.Public()))
 	joinSig := katInviteKey.Sign(state.JoinSigned(katGroup.ID, katMember.Public()))
-	v := func(name string, in map[string]string) katVector { return katVector{Name: name, In: in} }
-	return []katVector{
+	v := func(name string, in map[string]string) kat.Vector { return kat.Vector{Name: name, In: in} }
+	return []kat.Vector{
 		v("announce-owner", map[string]string{"type": "1", "cert": certHex, "proof": "0"}),
-		v("announce-genesis", map[string]string{"type": "1", "cert": certHex, "proof": "1", "genesis_sig": hx(genesisSig)}),
+		v("announce-genesis", map[string]string{"type": "1", "cert": certHex, "proof": "1", "genesis_sig": kat.H(genesisSig)}),
 		v("announce-invitation", map[string]string{
 			"type": "1", "cert": certHex, "proof": "2", "inviter": pub(katInviter), "invite_key": pub(katInviteKey),
-			"inviter_sig": hx(inviterSig), "join_sig": hx(joinSig),
+			"inviter_sig": kat.H(inviterSig), "join_sig": kat.H(joinSig),
 		}),
 		v("announce-member", map[string]string{"type": "1", "cert": certHex, "proof": "3"}),
 		v("chain-keys", map[string]string{
 			"type": "2", "epoch": "7",
-			"box0_recipient": pub(katDevice), "box0_sealed": hx(katSeq(0x00, 108)),
-			"box1_recipient": pub(katInviter), "box1_sealed": hx(katSeq(0x80, 108)),
+			"box0_recipient": pub(katDevice), "box0_sealed": kat.H(kat.Seq(0x00, 108)),
+			"box1_recipient": pub(katInviter), "box1_sealed": kat.H(kat.Seq(0x80, 108)),
 		}),
 		v("chain-keys-none", map[string]string{"type": "2", "epoch": "4294967295"}),
 		v("member-removed", map[string]string{
 			"type": "3", "member": pub(katMember),
 			"cutoff0_device": pub(katDevice), "cutoff0_seq": "5",
-			"cutoff1_device": pub(katInviteKey), "cutoff1_seq": dec(1 << 48),
+			"cutoff1_device": pub(katInviteKey), "cutoff1_seq": kat.Dec(1 << 48),
 		}),
 		v("member-left", map[string]string{"type": "3", "member": pub(katMember)}),
 		v("admin-granted", map[string]string{"type": "4", "member": pub(katInviter)}),
-		v("group-info", map[string]string{"type": "5", "name": hx([]byte("Berty friends ✓"))}),
+		v("group-info", map[string]string{"type": "5", "name": kat.H([]byte("Berty friends ✓"))}),
 		v("group-info-empty", map[string]string{"type": "5", "name": ""}),
 		v("group-joined", map[string]string{
-			"type": "6", "kind": "3", "id": hx(katGroup.ID[:]), "secret": hx(katGroup.Secret[:]), "name": hx(bytes.Repeat([]byte("n"), state.MaxName)),
+			"type": "6", "kind": "3", "id": kat.H(katGroup.ID[:]), "secret": kat.H(katGroup.Secret[:]), "name": kat.H(bytes.Repeat([]byte("n"), state.MaxName)),
 		}),
-		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": hx(katSeq(0x70, 32)), "secret": hx(katSeq(0x90, 32)), "name": ""}),
-		v("group-left", map[string]string{"type": "7", "id": hx(katGroup.ID[:])}),
-		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": hx([]byte("Alice"))}),
+		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": kat.H(kat.Seq(0x70, 32)), "secret": kat.H(kat.Seq(0x90, 32)), "name": ""}),
+		v("group-left", map[string]string{"type": "7", "id": kat.H(katGroup.ID[:])}),
+		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice"))}),
 		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": ""}),
 		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey)}),
 	}
@@ -214,69 +79,69 @@ func eventVectors() []katVector {
 func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	t.Helper()
 	sig := func(key string) (s [64]byte) {
-		if b := katHex(t, in, key); len(b) != 64 {
+		if b := kat.Hex(t, in, key); len(b) != 64 {
 			t.Fatalf("input %q is %d bytes, want 64", key, len(b))
 		} else {
 			copy(s[:], b)
 		}
 		return s
 	}
-	switch state.EventType(katUint(t, in, "type")) {
+	switch state.EventType(kat.Uint(t, in, "type")) {
 	case state.TypeDeviceAnnounce:
-		a := &state.Announce{Cert: keys.ReadCert(wire.NewReader(katHex(t, in, "cert"))), Proof: state.ProofKind(katUint(t, in, "proof"))}
+		a := &state.Announce{Cert: keys.ReadCert(wire.NewReader(kat.Hex(t, in, "cert"))), Proof: state.ProofKind(kat.Uint(t, in, "proof"))}
 		switch a.Proof {
 		case state.ProofGenesis:
 			a.GenesisSig = sig("genesis_sig")
 		case state.ProofInvitation:
-			a.Inviter, a.InviteKey = katHex32(t, in, "inviter"), katHex32(t, in, "invite_key")
+			a.Inviter, a.InviteKey = kat.Hex32(t, in, "inviter"), kat.Hex32(t, in, "invite_key")
 			a.InviterSig, a.JoinSig = sig("inviter_sig"), sig("join_sig")
 		}
 		return &state.Event{Announce: a}
 	case state.TypeChainKeys:
-		k := &state.ChainKeys{Epoch: uint32(katUint(t, in, "epoch"))}
+		k := &state.ChainKeys{Epoch: uint32(kat.Uint(t, in, "epoch"))}
 		for i := 0; in[fmt.Sprintf("box%d_recipient", i)] != ""; i++ {
 			k.Boxes = append(k.Boxes, state.Box{
-				Recipient: katHex32(t, in, fmt.Sprintf("box%d_recipient", i)),
-				Sealed:    katHex(t, in, fmt.Sprintf("box%d_sealed", i)),
+				Recipient: kat.Hex32(t, in, fmt.Sprintf("box%d_recipient", i)),
+				Sealed:    kat.Hex(t, in, fmt.Sprintf("box%d_sealed", i)),
 			})
 		}
 		return &state.Event{Keys: k}
 	case state.TypeMemberRemoved:
-		m := &state.MemberRemoved{Member: katHex32(t, in, "member")}
+		m := &state.MemberRemoved{Member: kat.Hex32(t, in, "member")}
 		for i := 0; in[fmt.Sprintf("cutoff%d_device", i)] != ""; i++ {
 			m.Cutoffs = append(m.Cutoffs, state.Cutoff{
-				Device: katHex32(t, in, fmt.Sprintf("cutoff%d_device", i)),
-				Seq:    katUint(t, in, fmt.Sprintf("cutoff%d_seq", i)),
+				Device: kat.Hex32(t, in, fmt.Sprintf("cutoff%d_device", i)),
+				Seq:    kat.Uint(t, in, fmt.Sprintf("cutoff%d_seq", i)),
 			})
 		}
 		return &state.Event{Removed: m}
 	case state.TypeAdminGranted:
-		return &state.Event{Admin: &state.AdminGranted{Member: katHex32(t, in, "member")}}
+		return &state.Event{Admin: &state.AdminGranted{Member: kat.Hex32(t, in, "member")}}
 	case state.TypeGroupInfo:
-		return &state.Event{Info: &state.GroupInfo{Name: string(katHex(t, in, "name"))}}
+		return &state.Event{Info: &state.GroupInfo{Name: string(kat.Hex(t, in, "name"))}}
 	case state.TypeGroupJoined:
 		return &state.Event{Joined: &state.GroupJoined{
-			Kind: uint8(katUint(t, in, "kind")), ID: katHex32(t, in, "id"), Secret: katHex32(t, in, "secret"), Name: string(katHex(t, in, "name")),
+			Kind: uint8(kat.Uint(t, in, "kind")), ID: kat.Hex32(t, in, "id"), Secret: kat.Hex32(t, in, "secret"), Name: string(kat.Hex(t, in, "name")),
 		}}
 	case state.TypeGroupLeft:
-		return &state.Event{Left: &state.GroupLeft{ID: katHex32(t, in, "id")}}
+		return &state.Event{Left: &state.GroupLeft{ID: kat.Hex32(t, in, "id")}}
 	case state.TypeContact:
 		return &state.Event{Contact: &state.Contact{
-			Account: katHex32(t, in, "account"), State: state.ContactState(katUint(t, in, "state")), Name: string(katHex(t, in, "name")),
+			Account: kat.Hex32(t, in, "account"), State: state.ContactState(kat.Uint(t, in, "state")), Name: string(kat.Hex(t, in, "name")),
 		}}
 	case state.TypeInvitation:
-		return &state.Event{Invited: &state.InvitationCreated{InviteKey: katHex32(t, in, "invite_key")}}
+		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key")}}
 	}
 	t.Fatalf("unknown event type %s", in["type"])
 	return nil
 }
 
 func TestKATEvents(t *testing.T) {
-	checkKAT(t, "events.json",
+	kat.Check(t, "events.json",
 		"state.Event.Encode of one event per type (and per proof kind) from its fields; type, proof, epoch, kind, state and seqs are decimal, names are UTF-8 bytes in hex; Decode must give the event back",
-		eventVectors(), func(t *testing.T, v katVector) map[string]string {
+		eventVectors(), func(t *testing.T, v kat.Vector) map[string]string {
 			ev := buildEvent(t, v.In)
-			if got := ev.Type(); uint64(got) != katUint(t, v.In, "type") {
+			if got := ev.Type(); uint64(got) != kat.Uint(t, v.In, "type") {
 				t.Errorf("Type() = %d, want %s", got, v.In["type"])
 			}
 			enc := ev.Encode()
@@ -284,7 +149,7 @@ func TestKATEvents(t *testing.T) {
 			if err != nil || !reflect.DeepEqual(d, ev) {
 				t.Errorf("Decode(Encode(x)) = %+v, %v; want %+v", d, err, ev)
 			}
-			return map[string]string{"encoded": hx(enc)}
+			return map[string]string{"encoded": kat.H(enc)}
 		})
 }
 
