@@ -27,6 +27,7 @@ import (
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/seal"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/store"
 )
@@ -34,8 +35,9 @@ import (
 // Transport carries entries between nodes. Publish may keep the slices it is
 // given: the node never reuses them.
 type Transport interface {
-	// Join starts receiving the group with this topic.
-	Join(topic [32]byte)
+	// Join starts receiving the group with this topic. The replication key
+	// lets the transport check entries' MACs before forwarding them.
+	Join(topic, replication [32]byte)
 	// Publish sends this device's new entries of a group.
 	Publish(topic [32]byte, entries [][]byte)
 }
@@ -174,7 +176,7 @@ func (n *Node) attach(g *group.Group, snapshot []byte) (*groupRun, error) {
 	run := &groupRun{g: g, rep: rep}
 	n.groups[g.Keys.Topic] = run
 	if n.cfg.Transport != nil {
-		n.cfg.Transport.Join(g.Keys.Topic)
+		n.cfg.Transport.Join(g.Keys.Topic, g.Keys.Replication)
 	}
 	return run, nil
 }
@@ -320,6 +322,25 @@ func (n *Node) run(topic [32]byte) (*groupRun, error) {
 		return nil, ErrUnknownGroup
 	}
 	return run, nil
+}
+
+// PeerSeed returns the seed of this device's network identity, derived from
+// the device seed: the peer ID stays the same across restarts without being
+// stored, and says nothing about the account.
+func (n *Node) PeerSeed() [32]byte {
+	seed := n.device.Seed()
+	return seal.Derive32(seed[:], nil, seal.LabelPeerKey)
+}
+
+// EntriesAfter returns up to limit stored entries of a device's feed after
+// a seq: what a sync peer asks for.
+func (n *Node) EntriesAfter(topic [32]byte, device keys.Public, after uint64, limit int) ([][]byte, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, err := n.run(topic); err != nil {
+		return nil, err
+	}
+	return n.st.EntriesAfter(topic, device, after, limit)
 }
 
 // AccountKey returns the account's public key.

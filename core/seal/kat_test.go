@@ -32,6 +32,7 @@ var katLabels = []struct{ name, value string }{
 	{"LabelMemberKey", seal.LabelMemberKey},
 	{"LabelDeviceKey", seal.LabelDeviceKey},
 	{"LabelDeviceX25519", seal.LabelDeviceX25519},
+	{"LabelPeerKey", seal.LabelPeerKey},
 	{"LabelMetadataKey", seal.LabelMetadataKey},
 	{"LabelHeaderKey", seal.LabelHeaderKey},
 	{"LabelReplicationKey", seal.LabelReplicationKey},

@@ -11,6 +11,7 @@ const (
 	LabelMemberKey    = "berty/v1/member-key"
 	LabelDeviceKey    = "berty/v1/device-key"
 	LabelDeviceX25519 = "berty/v1/device-x25519"
+	LabelPeerKey      = "berty/v1/peer-key"
 
 	LabelMetadataKey    = "berty/v1/group/metadata-key"
 	LabelHeaderKey      = "berty/v1/group/header-key"

@@ -41,7 +41,7 @@ func TestReorderingIsBounded(t *testing.T) {
 	var recv collector
 	src := hub.Attach(func([32]byte, [][]byte) error { return nil })
 	dst := hub.Attach(recv.deliver)
-	dst.Join(topic)
+	dst.Join(topic, [32]byte{})
 	for i := range n {
 		src.Publish(topic, [][]byte{entry(i)})
 	}
@@ -85,13 +85,13 @@ func TestOfflineAndBacklog(t *testing.T) {
 	hub := memnet.New(1, 0, 8)
 	var late, off collector
 	src := hub.Attach(func([32]byte, [][]byte) error { return nil })
-	src.Join(topic)
+	src.Join(topic, [32]byte{})
 	o := hub.Attach(off.deliver)
-	o.Join(topic)
+	o.Join(topic, [32]byte{})
 	o.SetOnline(false)
 	src.Publish(topic, [][]byte{entry(1), entry(2)})
 	l := hub.Attach(late.deliver)
-	l.Join(topic)
+	l.Join(topic, [32]byte{})
 	if err := hub.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +114,8 @@ func TestConcurrentMode(t *testing.T) {
 	var a, b collector
 	ea := hub.Attach(a.deliver)
 	eb := hub.Attach(b.deliver)
-	ea.Join(topic)
-	eb.Join(topic)
+	ea.Join(topic, [32]byte{})
+	eb.Join(topic, [32]byte{})
 	hub.Start()
 	var wg sync.WaitGroup
 	for _, ep := range []*memnet.Endpoint{ea, eb} {
