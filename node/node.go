@@ -324,6 +324,26 @@ func (n *Node) run(topic [32]byte) (*groupRun, error) {
 	return run, nil
 }
 
+// Attach connects the node to a transport after opening (the libp2p host
+// needs the node's identity seed, so it is built after the node): every
+// group is joined on it, and new entries are published to it from now on.
+// Entries stored before are not published; peers get them by sync.
+func (n *Node) Attach(t Transport) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.cfg.Transport != nil {
+		return errors.New("node: a transport is attached already")
+	}
+	n.cfg.Transport = t
+	for _, run := range n.groups {
+		t.Join(run.g.Keys.Topic, run.g.Keys.Replication)
+	}
+	return nil
+}
+
 // PeerSeed returns the seed of this device's network identity, derived from
 // the device seed: the peer ID stays the same across restarts without being
 // stored, and says nothing about the account.

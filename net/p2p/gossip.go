@@ -1,0 +1,193 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/berty-go/berty/core/feed"
+)
+
+// topicName is the gossipsub topic of a group: its derived topic value, never
+// its ID (§3.4), so observers of the network cannot learn group IDs.
+func topicName(t [32]byte) string { return "/berty/1/" + hex.EncodeToString(t[:]) }
+
+// messageID names a pubsub message by the hash of its data: the same batch
+// relayed by several peers is one message.
+func messageID(m *pb.Message) string {
+	h := sha256.Sum256(m.Data)
+	return string(h[:])
+}
+
+// Join subscribes to a group's topic (node.Transport). Entries whose MAC does
+// not verify under the replication key are rejected by the validator and not
+// forwarded. Joining twice does nothing.
+func (x *Host) Join(topicID, replication [32]byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed || x.topics[topicID] != nil {
+		return
+	}
+	name := topicName(topicID)
+	if err := x.ps.RegisterTopicValidator(name, x.validator(topicID, replication)); err != nil {
+		x.log.Error("register validator", "err", err)
+		return
+	}
+	t, err := x.ps.Join(name)
+	if err != nil {
+		x.log.Error("join topic", "err", err)
+		return
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		x.log.Error("subscribe", "err", err)
+		return
+	}
+	ev, err := t.EventHandler()
+	if err != nil {
+		sub.Cancel()
+		x.log.Error("topic events", "err", err)
+		return
+	}
+	tp := &topic{id: topicID, rep: replication, name: name, t: t, sub: sub, ev: ev}
+	x.topics[topicID] = tp
+	x.wg.Go(func() { x.read(tp) })
+	x.wg.Go(func() { x.watch(tp) })
+}
+
+// Publish sends this device's new entries of a group (node.Transport), in
+// as few pubsub messages as the size limits allow. Each message gets its own
+// slice: gossipsub keeps what it is given.
+func (x *Host) Publish(topicID [32]byte, raws [][]byte) {
+	x.mu.Lock()
+	t := x.topics[topicID]
+	x.mu.Unlock()
+	if t == nil {
+		return
+	}
+	for _, b := range splitBatches(raws) {
+		if err := t.t.Publish(x.ctx, encodeBatch(b)); err != nil && x.ctx.Err() == nil {
+			// Not fatal: the entries are stored, sync delivers them.
+			x.log.Warn("publish failed; peers will get the entries by sync", "err", err)
+		}
+	}
+	x.nudge(topicID)
+}
+
+// validator accepts a pubsub message only if it is a well-formed batch of
+// entries of this group whose MACs verify (§10.1). It runs for every message
+// before it is delivered or forwarded.
+func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
+	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if from == x.h.ID() {
+			return pubsub.ValidationAccept
+		}
+		raws, err := decodeBatch(m.Data)
+		if err != nil {
+			x.gossipRefused.Add(1)
+			return pubsub.ValidationReject
+		}
+		for _, raw := range raws {
+			e, err := feed.Decode(raw)
+			if err != nil || e.Topic != topicID || e.VerifyMAC(&replication) != nil {
+				x.gossipRefused.Add(1)
+				return pubsub.ValidationReject
+			}
+		}
+		return pubsub.ValidationAccept
+	}
+}
+
+// read takes a topic's messages to the ingest loop.
+func (x *Host) read(t *topic) {
+	for {
+		m, err := t.sub.Next(x.ctx)
+		if err != nil {
+			return // cancelled
+		}
+		if m.ReceivedFrom == x.h.ID() {
+			continue // our own publication, already stored
+		}
+		raws, err := decodeBatch(m.Data)
+		if err != nil {
+			continue // the validator let nothing malformed through
+		}
+		x.gossipIn.Add(int64(len(raws)))
+		select {
+		case x.in <- inbound{topic: t.id, raws: raws, from: m.ReceivedFrom}:
+		case <-x.ctx.Done():
+			return
+		}
+	}
+}
+
+// watch syncs with every peer that joins a topic: what it missed and what
+// we missed are exchanged at once, without waiting for new traffic.
+func (x *Host) watch(t *topic) {
+	for {
+		ev, err := t.ev.NextPeerEvent(x.ctx)
+		if err != nil {
+			return
+		}
+		if ev.Type == pubsub.PeerJoin {
+			x.cm.Protect(ev.Peer, "berty-group")
+			x.startSync(ev.Peer, t.id)
+		}
+	}
+}
+
+// maxIngest bounds the entries handed to the node in one Deliver (one
+// commit): large enough to amortise fsync, small enough to keep latency low.
+const maxIngest = 1024
+
+// ingest batches what gossip and sync bring and delivers it, one commit per
+// batch: it takes everything already queued (up to maxIngest entries per
+// topic) before calling Deliver.
+func (x *Host) ingest() {
+	for {
+		var first inbound
+		select {
+		case first = <-x.in:
+		case <-x.ctx.Done():
+			return
+		}
+		batch := map[[32]byte][][]byte{first.topic: first.raws}
+		from := map[[32]byte]map[peer.ID]bool{first.topic: {first.from: true}}
+		order := [][32]byte{first.topic}
+		n := len(first.raws)
+	more:
+		for n < maxIngest {
+			select {
+			case m := <-x.in:
+				if batch[m.topic] == nil {
+					order = append(order, m.topic)
+					from[m.topic] = map[peer.ID]bool{}
+				}
+				batch[m.topic] = append(batch[m.topic], m.raws...)
+				from[m.topic][m.from] = true
+				n += len(m.raws)
+			default:
+				break more
+			}
+		}
+		deliver, _ := x.attached()
+		for _, t := range order {
+			gaps, err := deliver(t, batch[t])
+			if err != nil {
+				x.log.Error("deliver", "err", err)
+				continue
+			}
+			if gaps {
+				for p := range from[t] {
+					if p != "" {
+						x.startSync(p, t)
+					}
+				}
+			}
+		}
+	}
+}

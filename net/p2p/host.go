@@ -1,0 +1,339 @@
+// Package p2p carries a node's entries over libp2p (docs/protocol.md §10):
+// gossipsub per group topic for new entries, a direct sync protocol that
+// exchanges version vectors and streams what is missing, and peer discovery
+// (static peers, mDNS).
+//
+// # Start here
+//
+// New builds a Host from a Config; it implements node.Transport (Join,
+// Publish), so it is handed to node.Open. Once the node is open, Serve
+// attaches it: entries from the network then reach the node through a
+// Deliver function, in batches, and sync requests are served from a Source.
+//
+// # Goroutines
+//
+// The Host owns: one reader per joined topic (gossip in), one reader of
+// topic events per topic (a peer joined: sync with it), one ingest loop that
+// batches everything received and calls Deliver, one sync per (peer, topic)
+// in flight, a periodic sync ticker, and a redial loop per static peer.
+// Close cancels them all and waits; it is idempotent.
+package p2p
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	yamux "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	tcp "github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/berty-go/berty/core/keys"
+)
+
+// Deliver hands a batch of entries of one group to the node. gaps reports
+// that some entries wait for predecessors: the host then syncs with the
+// peers the batch came from, so no entry stays stuck until the next write.
+type Deliver func(topic [32]byte, raws [][]byte) (gaps bool, err error)
+
+// Source is what the host needs from the node to serve sync requests.
+type Source interface {
+	Vector(topic [32]byte) (map[keys.Public]uint64, error)
+	EntriesAfter(topic [32]byte, device keys.Public, after uint64, limit int) ([][]byte, error)
+}
+
+// Config configures a Host. Zero values are documented per field.
+type Config struct {
+	// Seed is the device's network identity seed (node.PeerSeed).
+	Seed [32]byte
+	// Listen addresses (nil: TCP and QUIC on 127.0.0.1, ephemeral ports —
+	// reachable from this machine only; pass 0.0.0.0 addresses to be
+	// reachable on the LAN).
+	Listen []string
+	// Peers are static peers to dial and keep dialing (multiaddrs ending in
+	// /p2p/ID).
+	Peers []string
+	// MDNS finds peers on the local network (and announces this one).
+	MDNS bool
+	// SyncInterval is how often the host syncs each group with its peers
+	// (0: 30 s). Sync also runs when a peer joins a group and on gaps.
+	SyncInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// DefaultListen are the listen addresses used when Config.Listen is nil.
+var DefaultListen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+
+// Stats counts what the host did; read it with Host.Stats.
+type Stats struct {
+	GossipIn, GossipRefused, SyncServed, SyncFetched, SyncErrors int64
+}
+
+// Host is one device's libp2p presence.
+type Host struct {
+	cfg  Config
+	log  *slog.Logger
+	h    host.Host
+	ps   *pubsub.PubSub
+	cm   *connmgr.BasicConnMgr
+	mdns mdns.Service
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	in     chan inbound
+
+	mu      sync.Mutex // guards topics, syncing, closed, serving, deliver and source
+	topics  map[[32]byte]*topic
+	syncing map[syncKey]int
+	nudges  map[[32]byte]*time.Timer
+	closed  bool
+	serving bool
+	deliver Deliver
+	source  Source
+
+	gossipIn, gossipRefused, syncServed, syncFetched, syncErrors atomic.Int64
+}
+
+type topic struct {
+	id   [32]byte
+	rep  [32]byte
+	name string
+	t    *pubsub.Topic
+	sub  *pubsub.Subscription
+	ev   *pubsub.TopicEventHandler
+}
+
+type inbound struct {
+	topic [32]byte
+	raws  [][]byte
+	from  peer.ID
+}
+
+type syncKey struct {
+	p peer.ID
+	t [32]byte
+}
+
+// Identity returns the libp2p key for an identity seed.
+func Identity(seed [32]byte) (crypto.PrivKey, error) {
+	return crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed[:]))
+}
+
+// New starts a host: listens, starts gossipsub, the sync protocol and
+// discovery. Call Serve once the node is open.
+func New(cfg Config) (*Host, error) {
+	if cfg.SyncInterval == 0 {
+		cfg.SyncInterval = 30 * time.Second
+	}
+	if cfg.Listen == nil {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	priv, err := Identity(cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(64, 128)
+	if err != nil {
+		return nil, err
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ConnectionManager(cm),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start libp2p: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}}
+	x.ps, err = pubsub.NewGossipSub(ctx, h,
+		// Entries are signed by their devices already: pubsub's own signing
+		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(messageID),
+		pubsub.WithMaxMessageSize(MaxFrame+1024),
+		pubsub.WithLogger(cfg.Logger),
+	)
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, fmt.Errorf("start gossipsub: %w", err)
+	}
+	h.SetStreamHandler(ProtocolSync, x.serveSync)
+	for _, p := range cfg.Peers {
+		ai, err := peer.AddrInfoFromString(p)
+		if err != nil {
+			x.Close()
+			return nil, fmt.Errorf("static peer %q: %w (want a multiaddr ending in /p2p/ID)", p, err)
+		}
+		x.wg.Go(func() { x.keepDialing(*ai) })
+	}
+	if cfg.MDNS {
+		x.mdns = mdns.NewMdnsService(h, "berty-go", mdnsNotifee{x})
+		if err := x.mdns.Start(); err != nil {
+			x.Close()
+			return nil, fmt.Errorf("start mDNS: %w", err)
+		}
+	}
+	return x, nil
+}
+
+// Serve attaches the node: received entries go to deliver, sync requests
+// are answered from src. Until then, received gossip waits in a bounded
+// queue and sync requests get empty answers. Serve may be called once.
+func (x *Host) Serve(deliver Deliver, src Source) error {
+	if deliver == nil || src == nil {
+		return errors.New("p2p: Serve needs a Deliver and a Source")
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return errors.New("p2p: host is closed")
+	}
+	if x.serving {
+		return errors.New("p2p: Serve called twice")
+	}
+	x.serving, x.deliver, x.source = true, deliver, src
+	x.wg.Go(x.ingest)
+	x.wg.Go(x.periodicSync)
+	for id := range x.topics {
+		x.syncAllLocked(id)
+	}
+	return nil
+}
+
+func (x *Host) attached() (Deliver, Source) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.deliver, x.source
+}
+
+// ID returns the host's peer ID.
+func (x *Host) ID() peer.ID { return x.h.ID() }
+
+// Addrs returns the host's listen addresses with its peer ID, as static peers
+// of other hosts take them.
+func (x *Host) Addrs() []string {
+	var out []string
+	for _, a := range x.h.Addrs() {
+		out = append(out, a.Encapsulate(ma.StringCast("/p2p/"+x.h.ID().String())).String())
+	}
+	return out
+}
+
+// Connect dials a peer given as a multiaddr ending in /p2p/ID.
+func (x *Host) Connect(ctx context.Context, addr string) error {
+	ai, err := peer.AddrInfoFromString(addr)
+	if err != nil {
+		return err
+	}
+	return x.h.Connect(ctx, *ai)
+}
+
+// Peers returns the peers currently connected.
+func (x *Host) Peers() []peer.ID { return x.h.Network().Peers() }
+
+// TopicPeers returns the peers known to be in a group's topic.
+func (x *Host) TopicPeers(topicID [32]byte) []peer.ID {
+	x.mu.Lock()
+	t := x.topics[topicID]
+	x.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	return t.t.ListPeers()
+}
+
+// Stats returns the host's counters.
+func (x *Host) Stats() Stats {
+	return Stats{GossipIn: x.gossipIn.Load(), GossipRefused: x.gossipRefused.Load(),
+		SyncServed: x.syncServed.Load(), SyncFetched: x.syncFetched.Load(), SyncErrors: x.syncErrors.Load()}
+}
+
+// Close stops everything the host started and waits for it. Idempotent.
+func (x *Host) Close() error {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return nil
+	}
+	x.closed = true
+	topics := x.topics
+	for _, tm := range x.nudges {
+		tm.Stop()
+	}
+	x.mu.Unlock()
+	x.cancel()
+	if x.mdns != nil {
+		x.mdns.Close()
+	}
+	for _, t := range topics {
+		t.sub.Cancel()
+		t.ev.Cancel()
+	}
+	err := x.h.Close()
+	x.wg.Wait()
+	return err
+}
+
+type mdnsNotifee struct{ x *Host }
+
+func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	if ai.ID == n.x.h.ID() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.x.ctx, 10*time.Second)
+	defer cancel()
+	if err := n.x.h.Connect(ctx, ai); err != nil {
+		n.x.log.Debug("mdns: connect failed", "peer", ai.ID, "err", err)
+	}
+}
+
+// keepDialing reconnects to a static peer whenever it is not connected,
+// with backoff from 1 s to 1 min.
+func (x *Host) keepDialing(ai peer.AddrInfo) {
+	backoff := time.Second
+	for {
+		if x.h.Network().Connectedness(ai.ID) != network.Connected {
+			ctx, cancel := context.WithTimeout(x.ctx, 10*time.Second)
+			err := x.h.Connect(ctx, ai)
+			cancel()
+			if err == nil {
+				backoff = time.Second
+				x.cm.Protect(ai.ID, "berty-static")
+			} else {
+				backoff = min(backoff*2, time.Minute)
+			}
+		}
+		select {
+		case <-x.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+}
