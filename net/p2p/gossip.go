@@ -88,13 +88,13 @@ func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
 		}
 		raws, err := decodeBatch(m.Data)
 		if err != nil {
-			x.gossipRefused.Add(1)
+			x.observe(GossipRefused, from)
 			return pubsub.ValidationReject
 		}
 		for _, raw := range raws {
 			e, err := feed.Decode(raw)
 			if err != nil || e.Topic != topicID || e.VerifyMAC(&replication) != nil {
-				x.gossipRefused.Add(1)
+				x.observe(GossipRefused, from)
 				return pubsub.ValidationReject
 			}
 		}

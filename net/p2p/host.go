@@ -74,6 +74,36 @@ type Config struct {
 	// (0: 30 s). Sync also runs when a peer joins a group and on gaps.
 	SyncInterval time.Duration
 	Logger       *slog.Logger
+	// Observe, if set, is told of refusals as they happen (for metrics and
+	// tests). It must not block.
+	Observe func(Event)
+}
+
+// EventKind classifies what Observe is told.
+type EventKind int
+
+// Event kinds.
+const (
+	GossipRefused EventKind = iota + 1 // a pubsub message failed validation
+	SyncRefused                        // a sync stream was malformed or unproven
+)
+
+// Event is a refusal, with the peer it came from.
+type Event struct {
+	Kind EventKind
+	Peer peer.ID
+}
+
+func (x *Host) observe(k EventKind, p peer.ID) {
+	switch k {
+	case GossipRefused:
+		x.gossipRefused.Add(1)
+	case SyncRefused:
+		x.syncErrors.Add(1)
+	}
+	if x.cfg.Observe != nil {
+		x.cfg.Observe(Event{Kind: k, Peer: p})
+	}
 }
 
 // DefaultListen are the listen addresses used when Config.Listen is nil.

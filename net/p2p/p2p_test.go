@@ -28,11 +28,13 @@ type device struct {
 	mu   sync.Mutex
 	got  map[string]bool // bodies delivered
 	cond *sync.Cond
+
+	refusals chan p2p.Event // what the host refused, as it happens
 }
 
 func newDevice(t *testing.T, name string, st store.Store, listen []string) *device {
 	t.Helper()
-	d := &device{t: t, name: name, st: st, got: map[string]bool{}}
+	d := &device{t: t, name: name, st: st, got: map[string]bool{}, refusals: make(chan p2p.Event, 1024)}
 	d.cond = sync.NewCond(&d.mu)
 	d.start(listen)
 	return d
@@ -56,6 +58,12 @@ func (d *device) start(listen []string) {
 		Listen: listen,
 		// A long period: tests must pass on the event-driven syncs alone.
 		SyncInterval: time.Hour,
+		Observe: func(e p2p.Event) {
+			select {
+			case d.refusals <- e:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -235,15 +235,16 @@ func (x *Host) serveSync(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(syncTimeout))
 	br := bufio.NewReader(s)
+	remote := s.Conn().RemotePeer()
 	b, err := readFrame(br, maxRequest)
 	if err != nil {
-		x.syncErrors.Add(1)
+		x.observe(SyncRefused, remote)
 		s.Reset()
 		return
 	}
 	q, err := decodeSyncRequest(b)
 	if err != nil {
-		x.syncErrors.Add(1)
+		x.observe(SyncRefused, remote)
 		s.Reset()
 		return
 	}
@@ -254,8 +255,8 @@ func (x *Host) serveSync(s network.Stream) {
 		writeFrame(s, nil) // not a group of ours (or not serving yet): nothing to say
 		return
 	}
-	if want := proof(t.rep, s.Conn().RemotePeer(), x.h.ID()); !hmac.Equal(want[:], q.proof[:]) {
-		x.syncErrors.Add(1)
+	if want := proof(t.rep, remote, x.h.ID()); !hmac.Equal(want[:], q.proof[:]) {
+		x.observe(SyncRefused, remote)
 		s.Reset()
 		return
 	}
