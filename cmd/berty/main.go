@@ -34,10 +34,11 @@ func demoCmd() *cobra.Command {
 	var o demo.Options
 	c := &cobra.Command{
 		Use:   "demo",
-		Short: "Run three accounts through the whole group life cycle on real SQLite files",
-		Long: `demo creates alice, bob and carol, each with a real SQLite database, and runs the
-group protocol between them through an in-process network that shuffles and
-duplicates every entry:
+		Short: "Run three accounts through the whole group life cycle on real SQLite files and libp2p",
+		Long: `demo creates alice, bob and carol, each with a real SQLite database and a real
+libp2p host on loopback (127.0.0.1: nothing leaves this machine), and runs the
+group protocol between them — or, with --net memnet, through an in-process
+network that shuffles and duplicates every entry:
 
   - alice and bob derive their contact group from each other's key and chat;
   - alice creates a group, invites bob and carol, everyone writes;
@@ -46,10 +47,13 @@ duplicates every entry:
     read what follows;
   - alice sends bob a burst, to show throughput on durable storage.
 
-It prints a transcript and timings. Nothing to install, no network used.`,
-		Example: "  berty demo\n  berty demo --seed 7 --dup 0.5 --burst 20000\n  berty demo --dir ./demo-data   # keep the databases to inspect with sqlite3",
+It prints a transcript and timings. Nothing to install.`,
+		Example: "  berty demo\n  berty demo --burst 20000\n  berty demo --net memnet --seed 7 --dup 0.5\n  berty demo --dir ./demo-data   # keep the databases to inspect with sqlite3",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Net != "libp2p" && o.Net != "memnet" {
+				return fmt.Errorf("--net must be libp2p or memnet, got %q", o.Net)
+			}
 			if o.Dup < 0 || o.Dup > 1 {
 				return fmt.Errorf("--dup must be between 0 and 1, got %g", o.Dup)
 			}
@@ -67,8 +71,9 @@ It prints a transcript and timings. Nothing to install, no network used.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Dir, "dir", "", "directory for the SQLite files (default: a temporary directory, removed afterwards)")
-	f.Uint64Var(&o.Seed, "seed", 1, "seed of the delivery order")
-	f.Float64Var(&o.Dup, "dup", 0.3, "probability that an entry is delivered twice")
+	f.StringVar(&o.Net, "net", "libp2p", "network: libp2p (real hosts on loopback TCP) or memnet (in-process, shuffled)")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of the delivery order (--net memnet)")
+	f.Float64Var(&o.Dup, "dup", 0.3, "probability that an entry is delivered twice (--net memnet)")
 	f.IntVar(&o.Burst, "burst", 5000, "messages in the closing burst (0 to skip)")
 	return c
 }
