@@ -6,9 +6,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berty-go/berty/internal/bench"
 	"github.com/berty-go/berty/internal/demo"
 )
 
@@ -26,7 +30,68 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	c.AddCommand(demoCmd())
+	c.AddCommand(demoCmd(), benchCmd())
+	return c
+}
+
+func benchCmd() *cobra.Command {
+	var (
+		o         bench.Options
+		scenarios string
+		members   string
+		quiet     bool
+	)
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure latency, throughput and catch-up of devices on real libp2p over loopback",
+		Long: `bench runs devices in this process, each with its own SQLite database and its own
+libp2p host on 127.0.0.1 (nothing leaves this machine), forms a group, and measures:
+
+  latency     one message at a time from one member to another: p50/p95/p99
+  throughput  every member writes its share at once (2, 3 and 5 members by default)
+  catchup     a member offline while 1 000 and 10 000 messages are written, then back
+
+It reports messages per second, CPU µs per message, peak RSS and, with --json, one
+JSON object per line per scenario (scenario, members, messages, delivered, seconds,
+msgs_per_sec, latency_p50_ms, latency_p95_ms, latency_p99_ms, cpu_us_per_msg,
+peak_rss_mib, transport). Progress goes to stderr. --transport memnet --store mem is
+the like-for-like setup of the predecessor's published figures.`,
+		Example: "  berty bench\n  berty bench --scenario throughput --members 2,5 --messages 20000\n  berty bench --json > results.jsonl\n  berty bench --transport memnet --store mem",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if scenarios != "" {
+				o.Scenarios = strings.Split(scenarios, ",")
+			}
+			if members != "" {
+				for _, m := range strings.Split(members, ",") {
+					n, err := strconv.Atoi(strings.TrimSpace(m))
+					if err != nil || n < 2 {
+						return fmt.Errorf("--members takes group sizes of 2 or more, like 2,3,5: got %q", m)
+					}
+					o.Members = append(o.Members, n)
+				}
+			}
+			if o.Messages < 0 {
+				return fmt.Errorf("--messages must not be negative, got %d", o.Messages)
+			}
+			o.Out = cmd.OutOrStdout()
+			if !quiet {
+				o.Progress = cmd.ErrOrStderr()
+			}
+			_, err := bench.Run(o)
+			return err
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&scenarios, "scenario", "", "scenarios to run, comma-separated: latency, throughput, catchup (default all)")
+	f.StringVar(&members, "members", "", "group sizes for throughput, comma-separated (default 2,3,5)")
+	f.IntVar(&o.Messages, "messages", 0, "messages per scenario (default: latency 1000, throughput 10000, catch-up 1000 and 10000)")
+	f.StringVar(&o.Transport, "transport", "tcp", "tcp or quic (libp2p on loopback), or memnet (in-process)")
+	f.StringVar(&o.Store, "store", "sqlite", "sqlite (durable) or mem (with --transport memnet only)")
+	f.BoolVar(&o.JSON, "json", false, "print one JSON object per line per scenario")
+	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up on a scenario after this long")
+	f.StringVar(&o.Dir, "dir", "", "directory for the databases (default: a temporary directory, removed afterwards)")
+	f.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	return c
 }
 

@@ -114,6 +114,9 @@ func (h *Hub) Attach(d Deliver) *Endpoint {
 	defer h.mu.Unlock()
 	ep := &Endpoint{hub: h, deliver: d, topics: map[[32]byte]bool{}, online: true}
 	h.eps = append(h.eps, ep)
+	if h.started {
+		h.wg.Go(func() { h.serve(ep) }) // concurrent mode: deliver to it too
+	}
 	return ep
 }
 

@@ -113,10 +113,10 @@ func TestConcurrentMode(t *testing.T) {
 	hub := memnet.New(1, 0, 32)
 	var a, b collector
 	ea := hub.Attach(a.deliver)
-	eb := hub.Attach(b.deliver)
+	hub.Start()
+	eb := hub.Attach(b.deliver) // attached after Start: served all the same
 	ea.Join(topic, [32]byte{})
 	eb.Join(topic, [32]byte{})
-	hub.Start()
 	var wg sync.WaitGroup
 	for _, ep := range []*memnet.Endpoint{ea, eb} {
 		wg.Go(func() {
