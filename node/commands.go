@@ -193,7 +193,9 @@ func (n *Node) Remove(topic [32]byte, member keys.Public) error {
 	return n.stepAll(run, func(lk feed.Lookup) error { return run.rep.Remove(member, lk) })
 }
 
-// ReceiveStats counts what Receive did with a batch.
+// ReceiveStats counts what Receive did with a batch. Appended is how much
+// the group's feeds grew, entries released from the hold by this batch
+// included; Held, Duplicates and Refused count the batch's own entries.
 type ReceiveStats struct {
 	Appended, Held, Duplicates, Refused int
 	// FirstRefusal is why the first refused entry was refused, for logs.
@@ -214,6 +216,7 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 		return st, err
 	}
 	entries, errs := verifyAll(run.rep, raws)
+	before := vectorSum(run.rep.Vector())
 	err = n.step(run, func(lk feed.Lookup) error {
 		for i, e := range entries {
 			out, err := feed.Refused, errs[i]
@@ -222,7 +225,6 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 			}
 			switch {
 			case out == feed.Ready:
-				st.Appended++
 			case out == feed.Held:
 				st.Held++
 			case out == feed.Duplicate:
@@ -242,10 +244,19 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 		}
 		return nil
 	})
+	st.Appended = max(0, int(vectorSum(run.rep.Vector())-before))
 	if err == nil && (run == n.acct || !run.rep.Joined()) {
 		err = n.reconcile()
 	}
 	return st, err
+}
+
+func vectorSum(v map[keys.Public]uint64) uint64 {
+	var s uint64
+	for _, x := range v {
+		s += x
+	}
+	return s
 }
 
 func isStorageError(err error) bool {

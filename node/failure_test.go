@@ -197,3 +197,42 @@ func TestRotationPolicy(t *testing.T) {
 		t.Errorf("b reads %d messages across rotations (%d undecryptable), want 20", len(got), undec)
 	}
 }
+
+// TestReceiveCountsReleased: Appended counts every entry a batch makes the
+// group's feeds grow by, including entries released from the hold — what
+// the network layer relies on to tell other peers about entries it relays.
+func TestReceiveCountsReleased(t *testing.T) {
+	ra, rb := &recorder{}, &recorder{}
+	a, b, topic := pair(t, mem.New(), mem.New(), ra, rb, nil)
+	if _, err := b.Receive(topic, ra.published); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Receive(topic, rb.published); err != nil {
+		t.Fatal(err)
+	}
+	// a answered b's announce with its chain key: b needs that entry too.
+	if _, err := b.Receive(topic, ra.published); err != nil {
+		t.Fatal(err)
+	}
+	ra.published = nil
+	var bodies [][]byte
+	for i := range 20 {
+		bodies = append(bodies, []byte{byte(i)})
+	}
+	if _, err := a.SendBatch(topic, bodies); err != nil {
+		t.Fatal(err)
+	}
+	raws := slices.Clone(ra.published)
+	slices.Reverse(raws) // the signed tail first: everything else is held, then released
+	total := 0
+	for _, raw := range raws {
+		st, err := b.Receive(topic, [][]byte{raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += st.Appended
+	}
+	if total != len(raws) {
+		t.Fatalf("Appended adds up to %d for %d new entries", total, len(raws))
+	}
+}

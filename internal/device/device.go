@@ -61,12 +61,12 @@ func Open(cfg Config) (*Device, error) {
 		d.Close()
 		return nil, err
 	}
-	if err := h.Serve(func(topic [32]byte, raws [][]byte) (bool, error) {
+	if err := h.Serve(func(topic [32]byte, raws [][]byte) (p2p.Delivered, error) {
 		s, err := n.Receive(topic, raws)
 		if cfg.OnReceive != nil {
 			cfg.OnReceive()
 		}
-		return s.Held > 0 || s.Refused > 0, err
+		return p2p.Delivered{Appended: s.Appended, Waiting: s.Held > 0 || s.Refused > 0}, err
 	}, n); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("serve: %w", err)

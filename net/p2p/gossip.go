@@ -155,20 +155,26 @@ func (x *Host) ingest() {
 		case <-x.ctx.Done():
 			return
 		}
-		batch := map[[32]byte][][]byte{first.topic: first.raws}
-		from := map[[32]byte]map[peer.ID]bool{first.topic: {first.from: true}}
-		order := [][32]byte{first.topic}
+		batch := map[[32]byte][][]byte{}
+		from := map[[32]byte]map[peer.ID]bool{}
+		synced := map[[32]byte]bool{}
+		var order [][32]byte
+		add := func(m inbound) {
+			if batch[m.topic] == nil {
+				order = append(order, m.topic)
+				from[m.topic] = map[peer.ID]bool{}
+			}
+			batch[m.topic] = append(batch[m.topic], m.raws...)
+			from[m.topic][m.from] = true
+			synced[m.topic] = synced[m.topic] || m.viaSync
+		}
+		add(first)
 		n := len(first.raws)
 	more:
 		for n < maxIngest {
 			select {
 			case m := <-x.in:
-				if batch[m.topic] == nil {
-					order = append(order, m.topic)
-					from[m.topic] = map[peer.ID]bool{}
-				}
-				batch[m.topic] = append(batch[m.topic], m.raws...)
-				from[m.topic][m.from] = true
+				add(m)
 				n += len(m.raws)
 			default:
 				break more
@@ -176,17 +182,18 @@ func (x *Host) ingest() {
 		}
 		deliver, _ := x.attached()
 		for _, t := range order {
-			gaps, err := deliver(t, batch[t])
+			res, err := deliver(t, batch[t])
 			if err != nil {
 				x.log.Error("deliver", "err", err)
 				continue
 			}
-			if gaps {
+			if res.Waiting {
 				for p := range from[t] {
-					if p != "" {
-						x.startSync(p, t)
-					}
+					x.startSync(p, t)
 				}
+			}
+			if res.Appended > 0 && synced[t] {
+				x.nudge(t)
 			}
 		}
 	}

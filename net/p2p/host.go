@@ -46,10 +46,21 @@ import (
 	"github.com/berty-go/berty/core/keys"
 )
 
-// Deliver hands a batch of entries of one group to the node. gaps reports
-// that some entries wait for predecessors: the host then syncs with the
-// peers the batch came from, so no entry stays stuck until the next write.
-type Deliver func(topic [32]byte, raws [][]byte) (gaps bool, err error)
+// Deliver hands a batch of entries of one group to the node and says what
+// became of them.
+type Deliver func(topic [32]byte, raws [][]byte) (Delivered, error)
+
+// Delivered is what a node did with a delivered batch.
+type Delivered struct {
+	// Appended entries are new to the node. When they came by sync, the
+	// host tells the topic's other peers (gossip does not relay them), so
+	// they do not wait for the next write.
+	Appended int
+	// Waiting reports that some entries wait for predecessors (or were
+	// turned away for lack of room): the host syncs with the peers the
+	// batch came from.
+	Waiting bool
+}
 
 // Source is what the host needs from the node to serve sync requests.
 type Source interface {
@@ -150,9 +161,10 @@ type topic struct {
 }
 
 type inbound struct {
-	topic [32]byte
-	raws  [][]byte
-	from  peer.ID
+	topic   [32]byte
+	raws    [][]byte
+	from    peer.ID
+	viaSync bool
 }
 
 type syncKey struct {
@@ -283,6 +295,13 @@ func (x *Host) Connect(ctx context.Context, addr string) error {
 		return err
 	}
 	return x.h.Connect(ctx, *ai)
+}
+
+// Disconnect closes the connections to a peer. Nothing re-dials it unless
+// it is a static peer or mDNS finds it again.
+func (x *Host) Disconnect(p peer.ID) error {
+	x.cm.Unprotect(p, "berty-group")
+	return x.h.Network().ClosePeer(p)
 }
 
 // Peers returns the peers currently connected.

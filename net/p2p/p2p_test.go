@@ -71,9 +71,9 @@ func (d *device) start(listen []string) {
 	if err := n.Attach(h); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Serve(func(topic [32]byte, raws [][]byte) (bool, error) {
+	if err := h.Serve(func(topic [32]byte, raws [][]byte) (p2p.Delivered, error) {
 		st, err := n.Receive(topic, raws)
-		return st.Held > 0 || st.Refused > 0, err
+		return p2p.Delivered{Appended: st.Appended, Waiting: st.Held > 0 || st.Refused > 0}, err
 	}, n); err != nil {
 		t.Fatal(err)
 	}

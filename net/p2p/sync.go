@@ -219,7 +219,7 @@ func (x *Host) syncWith(p peer.ID, topicID [32]byte) error {
 		}
 		x.syncFetched.Add(int64(len(raws)))
 		select {
-		case x.in <- inbound{topic: topicID, raws: raws, from: p}:
+		case x.in <- inbound{topic: topicID, raws: raws, from: p, viaSync: true}:
 		case <-ctx.Done():
 			s.Reset()
 			return ctx.Err()
