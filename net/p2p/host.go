@@ -81,6 +81,10 @@ type Config struct {
 	Peers []string
 	// MDNS finds peers on the local network (and announces this one).
 	MDNS bool
+	// NAT enables what a device behind a NAT needs: the circuit relay v2
+	// client, hole punching (DCUtR) and AutoNAT v2. Off by default: on a LAN
+	// or loopback they only add traffic.
+	NAT bool
 	// SyncInterval is how often the host syncs each group with its peers
 	// (0: 30 s). Sync also runs when a peer joins a group and on gaps.
 	SyncInterval time.Duration
@@ -197,7 +201,7 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := libp2p.New(
+	opts := []libp2p.Option{
 		libp2p.Identity(priv),
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -205,7 +209,13 @@ func New(cfg Config) (*Host, error) {
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ConnectionManager(cm),
-	)
+	}
+	if cfg.NAT {
+		opts = append(opts, libp2p.EnableRelay(), libp2p.EnableHolePunching(), libp2p.EnableAutoNATv2())
+	} else {
+		opts = append(opts, libp2p.DisableRelay())
+	}
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p: %w", err)
 	}

@@ -182,6 +182,19 @@ func TestChatOverLoopback(t *testing.T) {
 	}
 }
 
+// TestNATOptions: with the NAT options on (relay client, hole punching,
+// AutoNAT v2) a host starts and closes without leaving goroutines behind.
+// (Exercising relays needs a NAT, which loopback does not have.)
+func TestNATOptions(t *testing.T) {
+	a, err := p2p.New(p2p.Config{NAT: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCatchUpAfterOffline: bob is offline while alice writes 1 000
 // messages; when bob comes back (same store, new host), he gets all of them
 // by sync, without alice writing anything more — the tail of a burst is
