@@ -31,9 +31,11 @@ type dev struct {
 	cond *sync.Cond
 }
 
+func newCond(mu *sync.Mutex) *sync.Cond { return sync.NewCond(mu) }
+
 func newDev(t *testing.T, name string) *dev {
 	x := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db")}
-	x.cond = sync.NewCond(&x.mu)
+	x.cond = newCond(&x.mu)
 	x.start()
 	t.Cleanup(func() { x.stop() })
 	return x

@@ -57,6 +57,9 @@ func (x *Host) Join(topicID, replication [32]byte) {
 	x.topics[topicID] = tp
 	x.wg.Go(func() { x.read(tp) })
 	x.wg.Go(func() { x.watch(tp) })
+	if x.dht != nil {
+		x.wg.Go(func() { x.meet(tp) })
+	}
 }
 
 // Publish sends this device's new entries of a group (node.Transport), in

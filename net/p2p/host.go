@@ -43,6 +43,8 @@ import (
 	tcp "github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+
 	"github.com/berty-go/berty/core/keys"
 )
 
@@ -81,6 +83,18 @@ type Config struct {
 	Peers []string
 	// MDNS finds peers on the local network (and announces this one).
 	MDNS bool
+	// DHT runs a Kademlia DHT (prefix /berty, server mode) on which each
+	// group's devices meet at a rendezvous value that rotates every 24 h
+	// (§10.3). Bootstrap lists DHT peers to start from (multiaddrs with
+	// /p2p/ID); they are also kept dialed.
+	DHT       bool
+	Bootstrap []string
+	// RendezvousEvery is how often a group's rendezvous is announced and
+	// looked up again once found (0: 1 min); before that, with backoff
+	// from 1 s.
+	RendezvousEvery time.Duration
+	// Now is the clock for rendezvous periods (nil: time.Now).
+	Now func() time.Time
 	// NAT enables what a device behind a NAT needs: the circuit relay v2
 	// client, hole punching (DCUtR) and AutoNAT v2. Off by default: on a LAN
 	// or loopback they only add traffic.
@@ -137,6 +151,9 @@ type Host struct {
 	ps   *pubsub.PubSub
 	cm   *connmgr.BasicConnMgr
 	mdns mdns.Service
+	dht  *dht.IpfsDHT
+	// routable is closed once the DHT's routing table has had a peer.
+	routable chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -193,6 +210,12 @@ func New(cfg Config) (*Host, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RendezvousEvery == 0 {
+		cfg.RendezvousEvery = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	priv, err := Identity(cfg.Seed)
 	if err != nil {
 		return nil, err
@@ -244,6 +267,12 @@ func New(cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("static peer %q: %w (want a multiaddr ending in /p2p/ID)", p, err)
 		}
 		x.wg.Go(func() { x.keepDialing(*ai) })
+	}
+	if cfg.DHT {
+		if err := x.startDHT(); err != nil {
+			x.Close()
+			return nil, err
+		}
 	}
 	if cfg.MDNS {
 		x.mdns = mdns.NewMdnsService(h, "berty-go", mdnsNotifee{x})
@@ -354,6 +383,9 @@ func (x *Host) Close() error {
 	for _, t := range topics {
 		t.sub.Cancel()
 		t.ev.Cancel()
+	}
+	if x.dht != nil {
+		x.dht.Close()
 	}
 	err := x.h.Close()
 	x.wg.Wait()
