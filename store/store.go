@@ -81,6 +81,15 @@ type Batch struct {
 	Truncations []Truncation
 	Entries     []Entry
 	Messages    []Message
+	// Recoverable marks a batch that holds only what peers can send again:
+	// received entries and what was derived from them, nothing this device
+	// wrote. Its commit may skip the fsync: it survives a process crash,
+	// may be lost on a power failure — the store then reverts atomically to
+	// an earlier state, whose snapshot still holds the message keys, and
+	// sync brings the entries back — and becomes durable with the next
+	// durable commit, which syncs everything before it. Batches with this
+	// device's own entries are never recoverable (docs/protocol.md §8).
+	Recoverable bool
 }
 
 // Empty reports whether the batch writes nothing.

@@ -29,8 +29,9 @@ type Store struct {
 	db   *sql.DB
 	path string
 
-	mu     sync.Mutex // serialises Commit and guards closed
-	closed bool
+	mu      sync.Mutex // serialises Commit and guards closed and relaxed
+	closed  bool
+	relaxed bool // the connection runs synchronous=NORMAL (a Recoverable batch)
 
 	insEntry, insMsg, getEntry, entriesAfter *sql.Stmt
 }
@@ -165,6 +166,18 @@ func (s *Store) Commit(b *store.Batch) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return store.ErrClosed
+	}
+	// synchronous is a per-connection setting, changed outside transactions;
+	// the store has a single connection.
+	if b.Recoverable != s.relaxed {
+		mode := "FULL"
+		if b.Recoverable {
+			mode = "NORMAL"
+		}
+		if _, err := s.db.Exec("PRAGMA synchronous = " + mode); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		s.relaxed = b.Recoverable
 	}
 	tx, err := s.db.Begin()
 	if err != nil {

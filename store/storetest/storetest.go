@@ -36,6 +36,7 @@ func Run(t *testing.T, f Factory) {
 		{"MessagesOrderAndCursor", testMessages},
 		{"BadBatchChangesNothing", testBadBatch},
 		{"Reopen", testReopen},
+		{"RecoverableBatch", testRecoverable},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
@@ -295,5 +296,32 @@ func testLargeBatch(t *testing.T, f Factory) {
 	}
 	if n, _ := s.CountMessages(topicA); n != 150 {
 		t.Fatalf("after a 150-message batch: %d messages", n)
+	}
+}
+
+func testRecoverable(t *testing.T, f Factory) {
+	s := f.Open(t)
+	commit(t, s, &store.Batch{Recoverable: true, Entries: []store.Entry{entry(topicA, devX, 1)},
+		Messages: []store.Message{message(topicA, devX, 1, 1, 1)}})
+	commit(t, s, &store.Batch{Entries: []store.Entry{entry(topicA, devY, 1)}}) // durable again after
+	commit(t, s, &store.Batch{Recoverable: true, Entries: []store.Entry{entry(topicA, devX, 2)}})
+	check := func(when string) {
+		t.Helper()
+		for _, k := range []struct {
+			d   keys.Public
+			seq uint64
+		}{{devX, 1}, {devY, 1}, {devX, 2}} {
+			if _, ok, err := s.Entry(topicA, k.d, k.seq); !ok || err != nil {
+				t.Fatalf("%s: entry %x/%d missing (%v)", when, k.d[0], k.seq, err)
+			}
+		}
+		if n, _ := s.CountMessages(topicA); n != 1 {
+			t.Fatalf("%s: %d messages, want 1", when, n)
+		}
+	}
+	check("after commit")
+	if f.Reopen != nil {
+		s = f.Reopen(t, s) // a process restart keeps recoverable commits too
+		check("after reopen")
 	}
 }
