@@ -9,6 +9,7 @@ import (
 
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/internal/wait"
 	"github.com/berty-go/berty/net/memnet"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
@@ -27,10 +28,10 @@ type member struct {
 	ep    *memnet.Endpoint
 	close func()
 
-	mu   sync.Mutex
-	cond *sync.Cond
-	got  int                  // messages from others delivered
-	when map[string]time.Time // delivery time of tracked bodies
+	w    wait.Cond  // signalled on every delivery and event
+	mu   sync.Mutex // guards got and when
+	got  int        // messages from others delivered
+	when map[string]time.Time
 }
 
 func (m *member) deliver(d node.Delivery) {
@@ -43,35 +44,14 @@ func (m *member) deliver(d node.Delivery) {
 	if m.when != nil {
 		m.when[string(d.Message.Body)] = now
 	}
-	m.cond.Broadcast()
 	m.mu.Unlock()
-}
-
-func (m *member) bump() {
-	m.mu.Lock()
-	m.cond.Broadcast()
-	m.mu.Unlock()
+	m.w.Signal()
 }
 
 // waitGot blocks until the member has received n messages from others.
 func (m *member) waitGot(ctx context.Context, n int) error {
-	return m.waitFor(ctx, func() bool { return m.got >= n }, func() error {
-		return fmt.Errorf("member %d received %d of %d messages before the deadline", m.i, m.got, n)
-	})
-}
-
-// waitFor blocks until ok (called with m.mu held) holds, re-checking after
-// every delivery or event, or returns fail's error at the deadline.
-func (m *member) waitFor(ctx context.Context, ok func() bool, fail func() error) error {
-	stop := context.AfterFunc(ctx, m.bump)
-	defer stop()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for !ok() {
-		if ctx.Err() != nil {
-			return fail()
-		}
-		m.cond.Wait()
+	if m.w.Until(ctx, func() bool { return m.received() >= n }) != nil {
+		return fmt.Errorf("member %d received %d of %d messages before the deadline", m.i, m.received(), n)
 	}
 	return nil
 }
@@ -100,7 +80,6 @@ func newCluster(o Options, dir string, n int) (*cluster, error) {
 	}
 	for i := range n {
 		m := &member{i: i, path: filepath.Join(dir, fmt.Sprintf("m%d.db", i))}
-		m.cond = sync.NewCond(&m.mu)
 		if err := c.open(m); err != nil {
 			c.close()
 			return nil, err
@@ -115,7 +94,7 @@ func newCluster(o Options, dir string, n int) (*cluster, error) {
 }
 
 func (c *cluster) open(m *member) error {
-	ncfg := node.Config{Deliver: m.deliver, Events: func([32]byte, replica.Event) { m.bump() }}
+	ncfg := node.Config{Deliver: m.deliver, Events: func([32]byte, replica.Event) { m.w.Signal() }}
 	switch c.o.Transport {
 	case "memnet":
 		st := m.st // an in-memory store survives its device's restart
@@ -213,14 +192,11 @@ func (c *cluster) formGroup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
 	defer cancel()
 	for _, m := range c.members {
-		err := m.waitFor(ctx, func() bool {
-			m.mu.Unlock()
-			defer m.mu.Lock()
+		if m.w.Until(ctx, func() bool {
 			gi, err := m.n.Group(t)
 			return err == nil && len(gi.Members) == len(c.members)
-		}, func() error { return fmt.Errorf("member %d does not see the whole group before the deadline", m.i) })
-		if err != nil {
-			return err
+		}) != nil {
+			return fmt.Errorf("member %d does not see the whole group before the deadline", m.i)
 		}
 	}
 	// Everyone says hello; when each has the others' hellos, the group is

@@ -3,12 +3,12 @@ package demo
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/internal/wait"
 	"github.com/berty-go/berty/net/memnet"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
@@ -28,22 +28,11 @@ type peer struct {
 }
 
 // waiter lets the scenario wait for a condition that deliveries make true.
-type waiter struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-}
+type waiter struct{ wait.Cond }
 
-func newWaiter() *waiter {
-	w := &waiter{}
-	w.cond = sync.NewCond(&w.mu)
-	return w
-}
+func newWaiter() *waiter { return &waiter{} }
 
-func (w *waiter) bump() {
-	w.mu.Lock()
-	w.cond.Broadcast()
-	w.mu.Unlock()
-}
+func (w *waiter) bump() { w.Signal() }
 
 // until waits for ok to hold, re-checking after every delivery, for at most
 // limit; a zero limit checks once (the in-process network has delivered all
@@ -51,22 +40,10 @@ func (w *waiter) bump() {
 func (w *waiter) until(what string, limit time.Duration, ok func() bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	stop := context.AfterFunc(ctx, w.bump)
-	defer stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for {
-		w.mu.Unlock()
-		done := ok()
-		w.mu.Lock()
-		if done {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("timed out after %s waiting for %s", limit, what)
-		}
-		w.cond.Wait()
+	if err := w.Until(ctx, ok); err != nil {
+		return fmt.Errorf("timed out after %s waiting for %s", limit, what)
 	}
+	return nil
 }
 
 // world is the network the demo runs on.

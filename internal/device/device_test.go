@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/internal/wait"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
 	"github.com/berty-go/berty/store"
@@ -26,22 +26,17 @@ type dev struct {
 	name string
 	path string
 	d    *device.Device
-
-	mu   sync.Mutex
-	cond *sync.Cond
+	w    wait.Cond // signalled on every delivery, event and receive
 }
-
-func newCond(mu *sync.Mutex) *sync.Cond { return sync.NewCond(mu) }
 
 func newDev(t *testing.T, name string) *dev {
 	x := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db")}
-	x.cond = newCond(&x.mu)
 	x.start()
 	t.Cleanup(func() { x.stop() })
 	return x
 }
 
-func (x *dev) bump() { x.mu.Lock(); x.cond.Broadcast(); x.mu.Unlock() }
+func (x *dev) bump() { x.w.Signal() }
 
 func (x *dev) start() {
 	d, err := device.Open(device.Config{Path: x.path, Name: x.name,
@@ -68,24 +63,11 @@ func (x *dev) until(what string, ok func() bool) {
 	x.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stop := context.AfterFunc(ctx, x.bump)
-	defer stop()
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for {
-		x.mu.Unlock()
-		done := ok()
-		x.mu.Lock()
-		if done {
-			return
+	if err := x.w.Until(ctx, ok); err != nil {
+		if x.d != nil {
+			x.t.Logf("%s at timeout: %d peers, stats %+v", x.name, len(x.d.Host.Peers()), x.d.Host.Stats())
 		}
-		if ctx.Err() != nil {
-			if x.d != nil {
-				x.t.Logf("%s at timeout: %d peers, stats %+v", x.name, len(x.d.Host.Peers()), x.d.Host.Stats())
-			}
-			x.t.Fatalf("%s: timed out waiting for %s", x.name, what)
-		}
-		x.cond.Wait()
+		x.t.Fatalf("%s: timed out waiting for %s", x.name, what)
 	}
 }
 

@@ -25,7 +25,6 @@ func TestDHTRendezvous(t *testing.T) {
 	t.Cleanup(func() { boot.Close() })
 	open := func(name string) *dev {
 		x := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db")}
-		x.cond = newCond(&x.mu)
 		d, err := device.Open(device.Config{Path: x.path, Name: name,
 			Net: p2p.Config{DHT: true, Bootstrap: boot.Addrs()[:1], RendezvousEvery: 2 * time.Second,
 				SyncInterval: time.Hour},

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/berty-go/berty/internal/wait"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
 	"github.com/berty-go/berty/store"
@@ -25,9 +26,9 @@ type device struct {
 	n    *node.Node
 	h    *p2p.Host
 
-	mu   sync.Mutex
-	got  map[string]bool // bodies delivered
-	cond *sync.Cond
+	mu  sync.Mutex      // guards got
+	got map[string]bool // bodies delivered
+	w   wait.Cond       // signalled on every delivery
 
 	refusals chan p2p.Event // what the host refused, as it happens
 }
@@ -35,7 +36,6 @@ type device struct {
 func newDevice(t *testing.T, name string, st store.Store, listen []string) *device {
 	t.Helper()
 	d := &device{t: t, name: name, st: st, got: map[string]bool{}, refusals: make(chan p2p.Event, 1024)}
-	d.cond = sync.NewCond(&d.mu)
 	d.start(listen)
 	return d
 }
@@ -47,8 +47,8 @@ func (d *device) start(listen []string) {
 	n, err := node.Open(node.Config{Store: d.st, Name: d.name, Deliver: func(dl node.Delivery) {
 		d.mu.Lock()
 		d.got[string(dl.Message.Body)] = true
-		d.cond.Broadcast()
 		d.mu.Unlock()
+		d.w.Signal()
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -90,31 +90,21 @@ func (d *device) stop() {
 // the messages are there).
 func (d *device) waitFor(bodies ...string) {
 	d.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	go func() {
-		<-ctx.Done()
+	missing := func() int {
 		d.mu.Lock()
-		d.cond.Broadcast()
-		d.mu.Unlock()
-	}()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for {
-		missing := 0
+		defer d.mu.Unlock()
+		n := 0
 		for _, b := range bodies {
 			if !d.got[b] {
-				missing++
+				n++
 			}
 		}
-		if missing == 0 {
-			return
-		}
-		if ctx.Err() != nil {
-			d.t.Fatalf("%s: %d of %d messages missing after 20 s", d.name, missing, len(bodies))
-		}
-		d.cond.Wait()
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if d.w.Until(ctx, func() bool { return missing() == 0 }) != nil {
+		d.t.Fatalf("%s: %d of %d messages missing after 20 s", d.name, missing(), len(bodies))
 	}
 }
 
