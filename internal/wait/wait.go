@@ -12,7 +12,8 @@ import (
 // Cond is a condition to wait on. The zero value is ready to use; a Cond
 // must not be copied after first use.
 type Cond struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards gen; c's lock
+	gen  uint64     // incremented by every Signal
 	once sync.Once
 	c    *sync.Cond
 }
@@ -24,13 +25,15 @@ func (w *Cond) init() { w.once.Do(func() { w.c = sync.NewCond(&w.mu) }) }
 func (w *Cond) Signal() {
 	w.init()
 	w.mu.Lock()
+	w.gen++
 	w.c.Broadcast()
 	w.mu.Unlock()
 }
 
 // Until blocks until ok returns true, calling it once at first and again
 // after every Signal, or until ctx is done, when it returns ctx.Err(). ok is
-// called without any lock held.
+// called without any lock held; a Signal that arrives while ok runs is not
+// lost: ok is then called again at once.
 func (w *Cond) Until(ctx context.Context, ok func() bool) error {
 	w.init()
 	stop := context.AfterFunc(ctx, w.Signal)
@@ -38,6 +41,7 @@ func (w *Cond) Until(ctx context.Context, ok func() bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
+		seen := w.gen
 		w.mu.Unlock()
 		done := ok()
 		w.mu.Lock()
@@ -47,6 +51,8 @@ func (w *Cond) Until(ctx context.Context, ok func() bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		w.c.Wait()
+		for w.gen == seen {
+			w.c.Wait()
+		}
 	}
 }

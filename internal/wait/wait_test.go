@@ -37,3 +37,28 @@ func TestUntilAlreadyTrue(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUntilSignalDuringCheck: a Signal that arrives while the condition is
+// being evaluated (here: from inside it) must lead to another check, not to
+// sleeping until the deadline — a lost wakeup the first version had.
+func TestUntilSignalDuringCheck(t *testing.T) {
+	var w Cond
+	calls := 0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	err := w.Until(ctx, func() bool {
+		calls++
+		if calls == 1 {
+			w.Signal() // the event happens right after the check said no
+			return false
+		}
+		return true
+	})
+	if err != nil || calls != 2 {
+		t.Fatalf("Until = %v after %d checks, want nil after 2", err, calls)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("Until slept through a signal")
+	}
+}
