@@ -88,6 +88,19 @@ type Tracker struct {
 	authed  map[ID]bool
 	waiting map[keys.Public]map[pos]bool // device → held entries that depend on it
 	release []*Entry
+
+	// recent remembers the IDs of each feed's last recentIDs entries, so
+	// that duplicates — common: gossip and sync both deliver — are told
+	// apart from equivocations without reading storage.
+	recent map[keys.Public]*[recentIDs]recentID
+}
+
+// recentIDs is how many recent entry IDs the tracker keeps per feed.
+const recentIDs = 128
+
+type recentID struct {
+	seq uint64
+	id  ID
 }
 
 // NewTracker returns an empty tracker that holds at most maxHeld entries
@@ -103,6 +116,7 @@ func NewTracker(maxHeld int) *Tracker {
 		maxHeld: maxHeld,
 		held:    map[pos]*Entry{},
 		authed:  map[ID]bool{},
+		recent:  map[keys.Public]*[recentIDs]recentID{},
 		waiting: map[keys.Public]map[pos]bool{},
 	}
 }
@@ -162,7 +176,9 @@ func (t *Tracker) Offer(e *Entry, lk Lookup) (Outcome, *Equivocation, error) {
 	h := t.heads[e.Author]
 	if e.Seq <= h.Seq {
 		id := h.ID
-		if e.Seq < h.Seq {
+		if r := t.recent[e.Author]; e.Seq < h.Seq && r != nil && r[e.Seq%recentIDs].seq == e.Seq {
+			id = r[e.Seq%recentIDs].id // a recent entry: no need to read storage
+		} else if e.Seq < h.Seq {
 			stored, ok, err := lk.Entry(e.Author, e.Seq)
 			if err != nil {
 				return Refused, nil, fmt.Errorf("look up stored entry: %w", err)
@@ -291,6 +307,12 @@ func (t *Tracker) depsMet(e *Entry) bool {
 func (t *Tracker) Append(e *Entry) {
 	delete(t.authed, e.ID)
 	t.heads[e.Author] = Head{Seq: e.Seq, ID: e.ID, Lamport: e.Lamport}
+	r := t.recent[e.Author]
+	if r == nil {
+		r = new([recentIDs]recentID)
+		t.recent[e.Author] = r
+	}
+	r[e.Seq%recentIDs] = recentID{seq: e.Seq, id: e.ID}
 	t.changed[e.Author] = true
 	if e.Lamport > t.maxLamp {
 		t.maxLamp = e.Lamport
