@@ -164,6 +164,7 @@ type Host struct {
 	topics  map[[32]byte]*topic
 	syncing map[syncKey]int
 	nudges  map[[32]byte]*time.Timer
+	later   map[syncKey]*time.Timer
 	closed  bool
 	serving bool
 	deliver Deliver
@@ -244,7 +245,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
-		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}}
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
@@ -373,6 +374,9 @@ func (x *Host) Close() error {
 	x.closed = true
 	topics := x.topics
 	for _, tm := range x.nudges {
+		tm.Stop()
+	}
+	for _, tm := range x.later {
 		tm.Stop()
 	}
 	x.mu.Unlock()
