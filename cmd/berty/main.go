@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ func benchCmd() *cobra.Command {
 		scenarios string
 		members   string
 		quiet     bool
+		profile   string
 	)
 	c := &cobra.Command{
 		Use:   "bench",
@@ -78,6 +80,17 @@ the like-for-like setup of the predecessor's published figures.`,
 			if !quiet {
 				o.Progress = cmd.ErrOrStderr()
 			}
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			_, err := bench.Run(o)
 			return err
 		},
@@ -92,6 +105,7 @@ the like-for-like setup of the predecessor's published figures.`,
 	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up on a scenario after this long")
 	f.StringVar(&o.Dir, "dir", "", "directory for the databases (default: a temporary directory, removed afterwards)")
 	f.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	return c
 }
 
