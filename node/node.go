@@ -165,11 +165,7 @@ func Open(cfg Config) (*Node, error) {
 }
 
 func (n *Node) attach(g *group.Group, snapshot []byte) (*groupRun, error) {
-	rep, err := replica.New(replica.Config{
-		Group: g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
-		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
-		Now: n.cfg.Now().Unix(),
-	}, snapshot)
+	rep, err := n.newReplica(g, snapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +175,16 @@ func (n *Node) attach(g *group.Group, snapshot []byte) (*groupRun, error) {
 		n.cfg.Transport.Join(g.Keys.Topic, g.Keys.Replication)
 	}
 	return run, nil
+}
+
+// newReplica makes the replica of this device in g, resumed from snapshot
+// if it is not nil.
+func (n *Node) newReplica(g *group.Group, snapshot []byte) (*replica.Replica, error) {
+	return replica.New(replica.Config{
+		Group: g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
+		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
+		Now: n.cfg.Now().Unix(),
+	}, snapshot)
 }
 
 func (n *Node) lookup(run *groupRun) feed.Lookup {
@@ -290,11 +296,7 @@ func (n *Node) reload(run *groupRun) {
 			}
 		}
 	}
-	rep, err := replica.New(replica.Config{
-		Group: run.g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
-		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
-		Now: n.cfg.Now().Unix(),
-	}, snap)
+	rep, err := n.newReplica(run.g, snap)
 	if err == nil {
 		run.rep = rep
 	}

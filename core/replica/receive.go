@@ -161,11 +161,9 @@ func (r *Replica) applyCutoffs(lk feed.Lookup) {
 		}
 		h, ok, err := lk.Entry(d, c)
 		if c > 0 && (!ok || err != nil) {
-			h = feed.Head{Seq: c} // ingested in this same Ready: not stored yet
-			for _, x := range r.rd.Entries {
-				if x.Author == d && x.Seq == c {
-					h = feed.Head{Seq: c, ID: x.ID, Lamport: x.Lamport}
-				}
+			h = feed.Head{Seq: c}
+			if x := r.pendingEntry(d, c); x != nil { // ingested in this same Ready: not stored yet
+				h = feed.Head{Seq: c, ID: x.ID, Lamport: x.Lamport}
 			}
 		}
 		r.tracker.Truncate(d, h)
