@@ -2,13 +2,11 @@ package p2p
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/berty-go/berty/core/rendezvous"
 	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -22,45 +20,35 @@ import (
 const DHTPrefix = protocol.ID("/berty")
 
 // RendezvousPeriod is how long one rendezvous value is used (§10.3).
-const RendezvousPeriod = 24 * time.Hour
-
-// rendezvousGrace is how long before a period ends devices also announce
-// the next value, and after it starts also look up the previous one, so
-// clocks that disagree a little still meet.
-const rendezvousGrace = time.Hour
+const RendezvousPeriod = rendezvous.Period * time.Second
 
 // Rendezvous returns the DHT key where a group's devices meet during the
-// period that contains t: HMAC-SHA256(replication key, "berty/v1/rendezvous"
-// || period) as a raw CID. Only holders of the replication key (members,
-// their mailboxes) can compute it, and it changes every period, so the DHT
-// learns neither the group nor who stays in it over time.
+// period that contains t: the group's rendezvous point (package
+// core/rendezvous, keyed by the replication key) as a raw CID. Only holders
+// of the replication key (members, their mailboxes) can compute it, and it
+// changes every period, so the DHT learns neither the group nor who stays in
+// it over time.
 func Rendezvous(replication [32]byte, t time.Time) cid.Cid {
-	return rendezvousAt(replication, uint64(t.Unix())/uint64(RendezvousPeriod/time.Second))
+	return pointCID(rendezvous.At(replication[:], rendezvous.LabelGroup, uint64(t.Unix())/rendezvous.Period))
 }
 
-func rendezvousAt(replication [32]byte, period uint64) cid.Cid {
-	m := hmac.New(sha256.New, replication[:])
-	m.Write([]byte("berty/v1/rendezvous\x00"))
-	m.Write(binary.BigEndian.AppendUint64(nil, period))
-	mh, err := multihash.Encode(m.Sum(nil), multihash.SHA2_256)
+// pointCID is the DHT key of a rendezvous point.
+func pointCID(p rendezvous.Point) cid.Cid {
+	mh, err := multihash.Encode(p[:], multihash.SHA2_256)
 	if err != nil {
 		panic("p2p: encode a sha2-256 multihash: " + err.Error())
 	}
 	return cid.NewCidV1(cid.Raw, mh)
 }
 
-// rendezvousKeys returns the values to announce and to look up at t.
+// rendezvousKeys returns the group's DHT keys to announce and to look up at t.
 func rendezvousKeys(replication [32]byte, t time.Time) (announce, lookup []cid.Cid) {
-	secs := uint64(RendezvousPeriod / time.Second)
-	now := uint64(t.Unix())
-	p := now / secs
-	announce = []cid.Cid{rendezvousAt(replication, p)}
-	lookup = []cid.Cid{rendezvousAt(replication, p)}
-	if (p+1)*secs-now <= uint64(rendezvousGrace/time.Second) {
-		announce = append(announce, rendezvousAt(replication, p+1))
+	a, l := rendezvous.Current(replication[:], rendezvous.LabelGroup, uint64(t.Unix()))
+	for _, p := range a {
+		announce = append(announce, pointCID(p))
 	}
-	if now-p*secs <= uint64(rendezvousGrace/time.Second) && p > 0 {
-		lookup = append(lookup, rendezvousAt(replication, p-1))
+	for _, p := range l {
+		lookup = append(lookup, pointCID(p))
 	}
 	return announce, lookup
 }

@@ -1,8 +1,13 @@
 package p2p
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/multiformats/go-multihash"
 )
 
 // TestRendezvousRotates: the value changes every period, depends on the
@@ -33,6 +38,15 @@ func TestRendezvousRotates(t *testing.T) {
 	ann, look = rendezvousKeys(key, day)
 	if len(ann) != 1 || len(look) != 1 {
 		t.Errorf("mid-period: announce %d values, look up %d, want 1 and 1", len(ann), len(look))
+	}
+	// §10.3 by hand: the raw-CID multihash of HMAC-SHA256(replication,
+	// "berty/v1/rendezvous" || 0x00 || uint64be(day number)).
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte("berty/v1/rendezvous\x00"))
+	m.Write(binary.BigEndian.AppendUint64(nil, uint64(day.Unix()/86400)))
+	dm, err := multihash.Decode(Rendezvous(key, day).Hash())
+	if err != nil || string(dm.Digest) != string(m.Sum(nil)) {
+		t.Errorf("rendezvous value is not the §10.3 HMAC (%v)", err)
 	}
 }
 
