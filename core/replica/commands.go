@@ -3,6 +3,7 @@ package replica
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
@@ -169,6 +170,34 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 	return r.maintain(lk)
 }
 
+// RevokeDevice revokes another device of this device's own member (§5.6):
+// its entries past its current head stop counting and every device starts
+// a new chain sealed only to the devices that remain.
+func (r *Replica) RevokeDevice(device keys.Public, lk feed.Lookup) error {
+	me := r.state.Member(r.member.Public())
+	if me == nil || me.Removed || !r.Joined() {
+		return ErrNotMember
+	}
+	if device == r.device.Public() {
+		return ErrRevokeSelf
+	}
+	if !slices.Contains(me.Devices, device) {
+		return ErrNoSuchDevice
+	}
+	seq := r.tracker.Head(device).Seq
+	var deps []feed.Dep
+	if seq > 0 {
+		// As for a removal: every replica holds what the revocation keeps
+		// before it applies the revocation.
+		deps = []feed.Dep{{Device: device, Seq: seq}}
+	}
+	if _, err := r.postMetadata(&state.Event{Revoked: &state.DeviceRevoked{Device: device, Seq: seq}}, 0, deps); err != nil {
+		return err
+	}
+	r.applyCutoffs(lk)
+	return r.maintain(lk)
+}
+
 // GrantAdmin makes a member an admin; only admins may.
 func (r *Replica) GrantAdmin(member keys.Public, lk feed.Lookup) error {
 	me := r.state.Member(r.member.Public())
@@ -186,9 +215,9 @@ func (r *Replica) GrantAdmin(member keys.Public, lk feed.Lookup) error {
 }
 
 // Post writes a metadata event that needs no special checks: group info, and
-// on the account group joined/left groups and contacts.
+// on the account group joined/left groups, contacts and the link seed.
 func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
-	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil {
+	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil && ev.Seed == nil {
 		return fmt.Errorf("post: use the dedicated command for a %d event", ev.Type())
 	}
 	if r.state.Device(r.device.Public()) == nil {

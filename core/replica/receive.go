@@ -135,6 +135,16 @@ func (r *Replica) applyCutoffs(lk feed.Lookup) {
 		r.rotate = true
 		r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberRemoved, Member: m.Key})
 	}
+	for _, m := range r.state.Members() {
+		for d := range m.Revoked {
+			if r.revoked[d] {
+				continue
+			}
+			r.revoked[d] = true
+			r.rotate = true // the remaining devices stop sharing chains with it
+			r.rd.Events = append(r.rd.Events, Event{Kind: EventDeviceRevoked, Member: m.Key, Device: d})
+		}
+	}
 	cuts := r.state.Cutoffs()
 	for d, lim := range r.tracker.Limits() {
 		// A removal that stopped counting (its author was cut off before

@@ -121,6 +121,7 @@ const (
 	EventEquivocation
 	EventUndecryptable // a message this device holds no key for
 	EventRotated       // this device started a new chain epoch
+	EventDeviceRevoked // a member's device was revoked (Member, Device)
 )
 
 // Event is something a UI or a log may want to know.
@@ -134,11 +135,13 @@ type Event struct {
 
 // Errors returned by the replica's commands and by Receive.
 var (
-	ErrNotMember   = errors.New("not a member of this group")
-	ErrNotAdmin    = errors.New("only an admin can do this")
-	ErrNotJoined   = errors.New("this device has not announced itself in the group yet")
-	ErrBadAnnounce = errors.New("first entry of a feed is not a valid device announce")
-	ErrNoSuchUser  = errors.New("no such member")
+	ErrNotMember    = errors.New("not a member of this group")
+	ErrNotAdmin     = errors.New("only an admin can do this")
+	ErrNotJoined    = errors.New("this device has not announced itself in the group yet")
+	ErrBadAnnounce  = errors.New("first entry of a feed is not a valid device announce")
+	ErrNoSuchUser   = errors.New("no such member")
+	ErrNoSuchDevice = errors.New("not a current device of this member")
+	ErrRevokeSelf   = errors.New("a device cannot revoke itself: revoke it from another device")
 )
 
 // Replica is one device's state in one group. See the package comment.
@@ -160,6 +163,7 @@ type Replica struct {
 	// owner has a known device (§6.3).
 	deferred bool
 	removed  map[keys.Public]bool // members seen removed, to detect new removals
+	revoked  map[keys.Public]bool // devices seen revoked, likewise
 	// undecrypted lists, per device, messages stored before this device held
 	// a key for them; a chain key arriving later opens them (bounded).
 	undecrypted map[keys.Public][]uint64
@@ -192,6 +196,7 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 		recv:    map[keys.Public]*ratchet.Recv{},
 		given:   map[keys.Public]uint32{},
 		removed: map[keys.Public]bool{},
+		revoked: map[keys.Public]bool{},
 
 		undecrypted: map[keys.Public][]uint64{},
 		equivocated: map[keys.Public]bool{},

@@ -257,6 +257,9 @@ func (r *Replica) restore(snap []byte) error {
 		if m.Removed {
 			r.removed[m.Key] = true
 		}
+		for d := range m.Revoked {
+			r.revoked[d] = true
+		}
 	}
 	return nil
 }

@@ -35,6 +35,8 @@ const (
 	TypeGroupLeft      EventType = 7
 	TypeContact        EventType = 8
 	TypeInvitation     EventType = 9
+	TypeRendezvousSeed EventType = 10
+	TypeDeviceRevoked  EventType = 11
 )
 
 // Limits on metadata events.
@@ -67,6 +69,26 @@ type Event struct {
 	Left     *GroupLeft
 	Contact  *Contact
 	Invited  *InvitationCreated
+	Seed     *RendezvousSeed
+	Revoked  *DeviceRevoked
+}
+
+// DeviceRevoked revokes one device of the author's own member (§5.6): its
+// entries past Seq stop counting, it is no longer a device of the member,
+// and every remaining device starts a new chain it cannot read. Only
+// another current device of the same member may revoke.
+type DeviceRevoked struct {
+	Device keys.Public
+	Seq    uint64
+}
+
+// RendezvousSeed records on the account group the seed of the account's
+// contact link (§11.1): every device of the account announces the points
+// derived from it and answers the requests that arrive there. A new seed
+// (a reset) replaces the old one, and links carrying the old one stop
+// working.
+type RendezvousSeed struct {
+	Seed [32]byte
 }
 
 // InvitationCreated records on the inviter's feed that it issued an
@@ -137,16 +159,27 @@ type GroupJoined struct {
 // GroupLeft records on the account group that the account left a group.
 type GroupLeft struct{ ID keys.Public }
 
-// ContactState is where a contact stands (§5.4).
+// ContactState is where a contact stands (§5.4, §11.4).
 type ContactState uint8
 
 // Contact states.
 const (
-	ContactOutgoing  ContactState = 1
-	ContactIncoming  ContactState = 2
-	ContactAccepted  ContactState = 3
+	// ContactOutgoing: a request this account wants to send (pending: not
+	// yet received by the other side).
+	ContactOutgoing ContactState = 1
+	// ContactIncoming: a request received, waiting for the user.
+	ContactIncoming ContactState = 2
+	// ContactAccepted: a contact; both sides are in the contact group.
+	ContactAccepted ContactState = 3
+	// ContactDiscarded: an incoming request the user declined.
 	ContactDiscarded ContactState = 4
-	ContactBlocked   ContactState = 5
+	// ContactBlocked: requests from this account are refused.
+	ContactBlocked ContactState = 5
+	// ContactSent: an outgoing request the other side has received; it
+	// becomes accepted when the other side joins the contact group.
+	ContactSent ContactState = 6
+	// ContactNone: no relation (a cancelled request, an unblocked account).
+	ContactNone ContactState = 7
 )
 
 func (s ContactState) String() string {
@@ -161,6 +194,10 @@ func (s ContactState) String() string {
 		return "discarded"
 	case ContactBlocked:
 		return "blocked"
+	case ContactSent:
+		return "sent"
+	case ContactNone:
+		return "none"
 	}
 	return fmt.Sprintf("state(%d)", uint8(s))
 }
@@ -170,6 +207,10 @@ type Contact struct {
 	Account keys.Public
 	State   ContactState
 	Name    string
+	// Seed is the rendezvous seed of the other account's contact link, kept
+	// for an outgoing request so that any device of the account can send
+	// it; zero otherwise.
+	Seed [32]byte
 }
 
 // Type returns the event's type.
@@ -193,6 +234,10 @@ func (e *Event) Type() EventType {
 		return TypeContact
 	case e.Invited != nil:
 		return TypeInvitation
+	case e.Seed != nil:
+		return TypeRendezvousSeed
+	case e.Revoked != nil:
+		return TypeDeviceRevoked
 	}
 	return 0
 }
@@ -243,8 +288,14 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Contact.Account[:]...)
 		b = append(b, byte(e.Contact.State))
 		b = wire.AppendString(b, e.Contact.Name)
+		b = append(b, e.Contact.Seed[:]...)
 	case e.Invited != nil:
 		b = append(b, e.Invited.InviteKey[:]...)
+	case e.Seed != nil:
+		b = append(b, e.Seed.Seed[:]...)
+	case e.Revoked != nil:
+		b = append(b, e.Revoked.Device[:]...)
+		b = wire.AppendUvarint(b, e.Revoked.Seq)
 	}
 	return b
 }
@@ -297,13 +348,17 @@ func Decode(b []byte) (*Event, error) {
 	case TypeGroupLeft:
 		e.Left = &GroupLeft{ID: r.Fixed32()}
 	case TypeContact:
-		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName)}
-		if r.Err() == nil && (c.State < ContactOutgoing || c.State > ContactBlocked) {
+		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName), Seed: r.Fixed32()}
+		if r.Err() == nil && (c.State < ContactOutgoing || c.State > ContactNone) {
 			r.Fail("unknown contact state %d", c.State)
 		}
 		e.Contact = c
 	case TypeInvitation:
 		e.Invited = &InvitationCreated{InviteKey: r.Fixed32()}
+	case TypeRendezvousSeed:
+		e.Seed = &RendezvousSeed{Seed: r.Fixed32()}
+	case TypeDeviceRevoked:
+		e.Revoked = &DeviceRevoked{Device: r.Fixed32(), Seq: r.Uvarint(1 << 48)}
 	default:
 		r.Fail("unknown event type %d", t)
 	}

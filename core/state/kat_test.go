@@ -69,9 +69,13 @@ func eventVectors() []kat.Vector {
 		}),
 		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": kat.H(kat.Seq(0x70, 32)), "secret": kat.H(kat.Seq(0x90, 32)), "name": ""}),
 		v("group-left", map[string]string{"type": "7", "id": kat.H(katGroup.ID[:])}),
-		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice"))}),
-		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": ""}),
+		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice")), "seed": kat.H(make([]byte, 32))}),
+		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": "", "seed": kat.H(make([]byte, 32))}),
+		v("contact-outgoing", map[string]string{"type": "8", "account": pub(katMember), "state": "1", "name": kat.H([]byte("Bob")), "seed": kat.H(kat.Seq(0x33, 32))}),
+		v("contact-none", map[string]string{"type": "8", "account": pub(katMember), "state": "7", "name": "", "seed": kat.H(make([]byte, 32))}),
 		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey)}),
+		v("rendezvous-seed", map[string]string{"type": "10", "seed": kat.H(kat.Seq(0x55, 32))}),
+		v("device-revoked", map[string]string{"type": "11", "device": pub(katDevice), "seq": "300"}),
 	}
 }
 
@@ -128,9 +132,14 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	case state.TypeContact:
 		return &state.Event{Contact: &state.Contact{
 			Account: kat.Hex32(t, in, "account"), State: state.ContactState(kat.Uint(t, in, "state")), Name: string(kat.Hex(t, in, "name")),
+			Seed: kat.Hex32(t, in, "seed"),
 		}}
 	case state.TypeInvitation:
 		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key")}}
+	case state.TypeRendezvousSeed:
+		return &state.Event{Seed: &state.RendezvousSeed{Seed: kat.Hex32(t, in, "seed")}}
+	case state.TypeDeviceRevoked:
+		return &state.Event{Revoked: &state.DeviceRevoked{Device: kat.Hex32(t, in, "device"), Seq: kat.Uint(t, in, "seq")}}
 	}
 	t.Fatalf("unknown event type %s", in["type"])
 	return nil
@@ -180,21 +189,22 @@ func decodeRejects(t testing.TB) map[string][]byte {
 	key := bytes.Repeat([]byte{0x11}, 32)
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	cases := map[string][]byte{
-		"empty":                  {},
-		"type 0":                 {0},
-		"type 10":                cat([]byte{10}, key),
-		"unknown proof":          cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
-		"epoch above uint32":     {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
-		"non-minimal epoch":      {2, 0x81, 0x00, 0},
-		"too many recipients":    {2, 1, 0x81, 0x08},
-		"box too large":          cat([]byte{2, 1, 1}, key, []byte{109}, make([]byte, 109)),
-		"too many cutoffs":       cat([]byte{3}, key, []byte{0x81, 0x02}),
-		"cutoff seq above limit": cat([]byte{3}, key, []byte{1}, key, wire.AppendUvarint(nil, 1<<48+1)),
-		"name too long":          cat([]byte{5}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxName+1)))),
-		"joined account group":   cat([]byte{6, 1}, key, key, []byte{0}),
-		"joined kind 4":          cat([]byte{6, 4}, key, key, []byte{0}),
-		"contact state 0":        cat([]byte{8}, key, []byte{0, 0}),
-		"contact state 6":        cat([]byte{8}, key, []byte{6, 0}),
+		"empty":                   {},
+		"type 0":                  {0},
+		"type 12":                 cat([]byte{12}, key),
+		"revoked seq above limit": cat([]byte{11}, key, wire.AppendUvarint(nil, 1<<48+1)),
+		"unknown proof":           cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
+		"epoch above uint32":      {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
+		"non-minimal epoch":       {2, 0x81, 0x00, 0},
+		"too many recipients":     {2, 1, 0x81, 0x08},
+		"box too large":           cat([]byte{2, 1, 1}, key, []byte{109}, make([]byte, 109)),
+		"too many cutoffs":        cat([]byte{3}, key, []byte{0x81, 0x02}),
+		"cutoff seq above limit":  cat([]byte{3}, key, []byte{1}, key, wire.AppendUvarint(nil, 1<<48+1)),
+		"name too long":           cat([]byte{5}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxName+1)))),
+		"joined account group":    cat([]byte{6, 1}, key, key, []byte{0}),
+		"joined kind 4":           cat([]byte{6, 4}, key, key, []byte{0}),
+		"contact state 0":         cat([]byte{8}, key, []byte{0, 0}, key),
+		"contact state 8":         cat([]byte{8}, key, []byte{8, 0}, key),
 	}
 	for _, v := range eventVectors() {
 		enc := buildEvent(t, v.In).Encode()
