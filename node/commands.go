@@ -154,6 +154,9 @@ func (n *Node) SendBatch(topic [32]byte, bodies [][]byte) ([]replica.Message, er
 	if err != nil {
 		return nil, err
 	}
+	if n.revoked() {
+		return nil, ErrRevoked
+	}
 	out := make([]replica.Message, 0, len(bodies))
 	err = n.stepAll(run, func(lk feed.Lookup) error {
 		for _, b := range bodies {
@@ -247,6 +250,9 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 	st.Appended = max(0, int(vectorSum(run.rep.Vector())-before))
 	if err == nil && (run == n.acct || !run.rep.Joined()) {
 		err = n.reconcile()
+	}
+	if err == nil && st.Appended > 0 {
+		err = n.noticeAccepted(run)
 	}
 	return st, err
 }

@@ -17,10 +17,13 @@ import (
 // (ProofMember needs the member to be known); until then it is retried after
 // each receive.
 func (n *Node) reconcile() error {
+	if n.revoked() {
+		return nil // a revoked device joins nothing more
+	}
 	var errs []error
 	s := n.acct.rep.State()
 	for _, c := range s.Contacts() {
-		if c.State != state.ContactAccepted {
+		if c.State != state.ContactAccepted && c.State != state.ContactSent {
 			continue
 		}
 		g, err := group.Contact(n.account, c.Account)
@@ -42,6 +45,7 @@ func (n *Node) reconcile() error {
 			return run.rep.AnnounceMember(lk)
 		}))
 	}
+	errs = append(errs, n.propagateRevocations())
 	return errors.Join(errs...)
 }
 

@@ -82,7 +82,7 @@ type State struct {
 	name    string
 	groups  map[keys.Public]*JoinedGroup
 	contact map[keys.Public]*Contact
-	seed    *[32]byte // the account's rendezvous seed (account group)
+	seed    *[32]byte                   // the account's rendezvous seed (account group)
 	order   []keys.Public               // members in order of their first valid announce
 	invites map[keys.Public]keys.Public // invitation key → inviting member
 	// skip holds, during a rebuild, the cut-offs found by the previous pass:

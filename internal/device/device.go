@@ -4,8 +4,11 @@
 package device
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
@@ -25,6 +28,13 @@ type Config struct {
 	Node node.Config
 	// OnReceive, if set, is called after every batch the node ingests.
 	OnReceive func()
+	// OnChange, if set, is called when the network side changes something
+	// a user sees that the node does not report itself: a contact request
+	// arrived or was delivered, a try failed.
+	OnChange func()
+	// RetryMin and RetryMax bound the backoff between tries of an outgoing
+	// contact request (zero: 1 s and 1 min).
+	RetryMin, RetryMax time.Duration
 }
 
 // Device is a running device. Close it.
@@ -32,11 +42,19 @@ type Device struct {
 	Store *sqlite.Store
 	Node  *node.Node
 	Host  *p2p.Host
+
+	cfg      Config
+	contacts *contacts
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+	closeErr error
 }
 
 // Open opens the store, the node (creating the account if the store is new)
 // and the host, attaches them and starts serving.
 func Open(cfg Config) (*Device, error) {
+	cfg = defaults(cfg)
 	st, err := sqlite.Open(cfg.Path)
 	if err != nil {
 		return nil, err
@@ -56,26 +74,82 @@ func Open(cfg Config) (*Device, error) {
 		st.Close()
 		return nil, err
 	}
-	d := &Device{Store: st, Node: n, Host: h}
-	if err := n.Attach(h); err != nil {
+	d := &Device{Store: st, Node: n, Host: h, cfg: cfg, cancel: func() {}}
+	if err := d.start(); err != nil {
 		d.Close()
 		return nil, err
-	}
-	if err := h.Serve(func(topic [32]byte, raws [][]byte) (p2p.Delivered, error) {
-		s, err := n.Receive(topic, raws)
-		if cfg.OnReceive != nil {
-			cfg.OnReceive()
-		}
-		return p2p.Delivered{Appended: s.Appended, Waiting: s.Held > 0 || s.Refused > 0}, err
-	}, n); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("serve: %w", err)
 	}
 	return d, nil
 }
 
-// Close stops the host first (no more input), then the node, then the store.
-// It is idempotent.
+func defaults(cfg Config) Config {
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = time.Minute
+	}
+	if cfg.Node.Now == nil {
+		cfg.Node.Now = time.Now
+	}
+	if cfg.Net.Now == nil {
+		cfg.Net.Now = cfg.Node.Now
+	}
+	return cfg
+}
+
+// start attaches the node to the host and starts the device's loops.
+func (d *Device) start() error {
+	n, h := d.Node, d.Host
+	d.contacts = newContacts(d)
+	if err := n.Attach(h); err != nil {
+		return err
+	}
+	if err := h.Serve(func(topic [32]byte, raws [][]byte) (p2p.Delivered, error) {
+		s, err := n.Receive(topic, raws)
+		if topic == n.AccountTopic() && s.Appended > 0 {
+			d.contacts.kick() // maybe a new seed or a request from another device
+		}
+		if d.cfg.OnReceive != nil {
+			d.cfg.OnReceive()
+		}
+		return p2p.Delivered{Appended: s.Appended, Waiting: s.Held > 0 || s.Refused > 0}, err
+	}, n); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	connected, err := h.PeerConnected()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	d.wg.Go(func() { d.contacts.run(ctx, connected) })
+	return nil
+}
+
+// changed tells the application that something it shows changed.
+func (d *Device) changed() {
+	if d.cfg.OnChange != nil {
+		d.cfg.OnChange()
+	}
+}
+
+// backoff is the wait after the n-th failed try (n ≥ 1).
+func (d *Device) backoff(n int) time.Duration {
+	b := d.cfg.RetryMin
+	for i := 1; i < n && b < d.cfg.RetryMax; i++ {
+		b *= 2
+	}
+	return min(b, d.cfg.RetryMax)
+}
+
+// Close stops the device's loops, then the host (no more input), then the
+// node, then the store. It is idempotent.
 func (d *Device) Close() error {
-	return errors.Join(d.Host.Close(), d.Node.Close(), d.Store.Close())
+	d.once.Do(func() {
+		d.cancel()
+		d.wg.Wait()
+		d.closeErr = errors.Join(d.Host.Close(), d.Node.Close(), d.Store.Close())
+	})
+	return d.closeErr
 }

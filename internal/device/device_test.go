@@ -42,7 +42,7 @@ func (x *dev) start() {
 	d, err := device.Open(device.Config{Path: x.path, Name: x.name,
 		Net:       p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, SyncInterval: time.Hour},
 		Node:      node.Config{Deliver: func(node.Delivery) { x.bump() }, Events: func([32]byte, replica.Event) { x.bump() }},
-		OnReceive: x.bump})
+		OnReceive: x.bump, OnChange: x.bump})
 	if err != nil {
 		x.t.Fatal(err)
 	}

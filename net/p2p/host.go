@@ -115,6 +115,7 @@ type EventKind int
 const (
 	GossipRefused EventKind = iota + 1 // a pubsub message failed validation
 	SyncRefused                        // a sync stream was malformed or unproven
+	PointRefused                       // a rendezvous-point exchange failed (§11.2)
 )
 
 // Event is a refusal, with the peer it came from.
@@ -129,6 +130,8 @@ func (x *Host) observe(k EventKind, p peer.ID) {
 		x.gossipRefused.Add(1)
 	case SyncRefused:
 		x.syncErrors.Add(1)
+	case PointRefused:
+		x.pointRefused.Add(1)
 	}
 	if x.cfg.Observe != nil {
 		x.cfg.Observe(Event{Kind: k, Peer: p})
@@ -141,6 +144,9 @@ var DefaultListen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-
 // Stats counts what the host did; read it with Host.Stats.
 type Stats struct {
 	GossipIn, GossipRefused, SyncServed, SyncFetched, SyncErrors int64
+	// PointRefused counts failed exchanges at this host's rendezvous
+	// points (bad handshakes, garbage, floods).
+	PointRefused int64
 }
 
 // Host is one device's libp2p presence.
@@ -170,7 +176,9 @@ type Host struct {
 	deliver Deliver
 	source  Source
 
-	gossipIn, gossipRefused, syncServed, syncFetched, syncErrors atomic.Int64
+	points points
+
+	gossipIn, gossipRefused, syncServed, syncFetched, syncErrors, pointRefused atomic.Int64
 }
 
 type topic struct {
@@ -261,6 +269,9 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("start gossipsub: %w", err)
 	}
 	h.SetStreamHandler(ProtocolSync, x.serveSync)
+	x.points.wake = make(chan struct{}, 1)
+	x.points.slots = make(chan struct{}, maxPointExchanges)
+	h.SetStreamHandler(ProtocolPoints, x.servePoint)
 	for _, p := range cfg.Peers {
 		ai, err := peer.AddrInfoFromString(p)
 		if err != nil {
@@ -361,7 +372,8 @@ func (x *Host) TopicPeers(topicID [32]byte) []peer.ID {
 // Stats returns the host's counters.
 func (x *Host) Stats() Stats {
 	return Stats{GossipIn: x.gossipIn.Load(), GossipRefused: x.gossipRefused.Load(),
-		SyncServed: x.syncServed.Load(), SyncFetched: x.syncFetched.Load(), SyncErrors: x.syncErrors.Load()}
+		SyncServed: x.syncServed.Load(), SyncFetched: x.syncFetched.Load(), SyncErrors: x.syncErrors.Load(),
+		PointRefused: x.pointRefused.Load()}
 }
 
 // Close stops everything the host started and waits for it. Idempotent.

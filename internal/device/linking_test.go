@@ -1,0 +1,168 @@
+package device_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/berty-go/berty/core/link"
+	"github.com/berty-go/berty/core/state"
+	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/net/p2p"
+	"github.com/berty-go/berty/node"
+	"github.com/berty-go/berty/store/sqlite"
+)
+
+// linkDevice makes a new device of x's account through the linking
+// protocol over loopback: the new device shows its link, x approves it.
+func linkDevice(t *testing.T, x *dev, name string) *dev {
+	t.Helper()
+	nd := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db")}
+	shown := make(chan string, 1)
+	type result struct {
+		d   *device.Device
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := device.Link(context.Background(), device.LinkConfig{
+			Config: device.Config{Path: nd.path,
+				Net:       p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, SyncInterval: time.Hour, Peers: []string{x.d.Host.Addrs()[0]}},
+				Node:      node.Config{Deliver: func(node.Delivery) { nd.bump() }, Events: func([32]byte, replica.Event) { nd.bump() }},
+				OnReceive: nd.bump, OnChange: nd.bump},
+			DeviceName: name,
+			Show:       func(l *link.Device) { shown <- l.Compact() },
+		})
+		done <- result{d, err}
+	}()
+	l, err := link.ParseDevice(<-shown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Name != name {
+		t.Errorf("the link names the device %q, want %q", l.Name, name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := x.d.Approve(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	nd.d = r.d
+	t.Cleanup(nd.stop)
+	return nd
+}
+
+// TestLinkDevice: alice links a second device. It gets her account (same
+// key, her name), its own device key, and joins her contact with bob and her
+// group; it chats from there in both directions. Then alice revokes it: it
+// learns so, cannot send, and does not read what is written afterwards.
+func TestLinkDevice(t *testing.T) {
+	alice, bob := newDev(t, "alice"), newDev(t, "bob")
+	connect(t, bob, alice)
+	if _, err := bob.d.RequestContact(alice.link()); err != nil {
+		t.Fatal(err)
+	}
+	alice.until("bob's request", func() bool { return alice.contactState(bob) != 0 })
+	if err := alice.d.Node.AcceptContact(bob.d.Node.AccountKey()); err != nil {
+		t.Fatal(err)
+	}
+	chat(t, alice, bob)
+	ct := contactTopic(t, alice, bob)
+	gt := group(t, alice, bob)
+
+	phone := linkDevice(t, alice, "phone")
+	if phone.d.Node.AccountKey() != alice.d.Node.AccountKey() || phone.d.Node.DeviceKey() == alice.d.Node.DeviceKey() {
+		t.Fatal("the linked device does not share the account or shares the device key")
+	}
+	if phone.d.Node.Name() != "alice" {
+		t.Errorf("the linked device's account name is %q", phone.d.Node.Name())
+	}
+	phone.until("bob as a contact", func() bool { return phone.contactState(bob) == state.ContactAccepted })
+	phone.until("the conversation's history", func() bool { return slices.Contains(phone.bodies(ct), "hi alice") })
+	for _, topic := range [][32]byte{ct, gt} {
+		if _, err := phone.d.Node.Send(topic, []byte("from alice's phone")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.d.Node.Send(topic, []byte("bob to both")); err != nil {
+			t.Fatal(err)
+		}
+		bob.until("the phone's message", func() bool { return slices.Contains(bob.bodies(topic), "from alice's phone") })
+		phone.until("bob's message", func() bool { return slices.Contains(phone.bodies(topic), "bob to both") })
+		alice.until("the phone's message", func() bool { return slices.Contains(alice.bodies(topic), "from alice's phone") })
+	}
+	if ds := alice.d.Node.Devices(); len(ds) != 2 {
+		t.Fatalf("alice sees %d devices", len(ds))
+	}
+
+	if err := alice.d.RevokeDevice(phone.d.Node.DeviceKey()); err != nil {
+		t.Fatal(err)
+	}
+	phone.until("the revocation", phone.d.Node.Revoked)
+	if _, err := phone.d.Node.Send(ct, []byte("x")); !errors.Is(err, node.ErrRevoked) {
+		t.Errorf("the revoked phone sends: %v", err)
+	}
+	for _, topic := range [][32]byte{ct, gt} {
+		if _, err := bob.d.Node.Send(topic, []byte("after the revocation")); err != nil {
+			t.Fatal(err)
+		}
+		alice.until("bob's last message", func() bool { return slices.Contains(alice.bodies(topic), "after the revocation") })
+		// The phone got bob's entry (its vector shows it) but cannot read it.
+		phone.until("bob's last entry", func() bool {
+			v, _ := phone.d.Node.Vector(topic)
+			vb, _ := bob.d.Node.Vector(topic)
+			return fmt.Sprint(v) == fmt.Sprint(vb)
+		})
+		if slices.Contains(phone.bodies(topic), "after the revocation") {
+			t.Errorf("the revoked phone reads a message written after its revocation")
+		}
+	}
+}
+
+// TestLinkNeedsAnEmptyDirectory: linking on a data directory that holds an
+// account is refused before anything is shown.
+func TestLinkNeedsAnEmptyDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	st, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(node.Config{Store: st, Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	st.Close()
+	_, err = device.Link(context.Background(), device.LinkConfig{Config: device.Config{Path: path},
+		Show: func(*link.Device) { t.Error("a link was shown") }})
+	if !errors.Is(err, device.ErrHasAccount) {
+		t.Fatalf("Link = %v, want ErrHasAccount", err)
+	}
+}
+
+// TestLinkExpires: nobody approves; the new device gives up when its link
+// expires and says so, and the directory holds no account.
+func TestLinkExpires(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	_, err := device.Link(context.Background(), device.LinkConfig{TTL: 50 * time.Millisecond,
+		Config: device.Config{Path: path, Net: p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}}}})
+	if !errors.Is(err, device.ErrLinkExpired) {
+		t.Fatalf("Link = %v, want ErrLinkExpired", err)
+	}
+	st, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Account(); err == nil {
+		t.Error("an expired link left an account behind")
+	}
+}

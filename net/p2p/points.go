@@ -1,0 +1,278 @@
+package p2p
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// ProtocolPoints is the stream protocol of rendezvous points (§11.2): the
+// dialer writes the point it looks for, and a host that serves that point
+// runs a short exchange of frames on the same stream (a contact request or
+// a device link); any other host resets the stream.
+const ProtocolPoints = protocol.ID("/berty/rendezvous/1.0.0")
+
+// Limits of point exchanges: frame size, frames per exchange, whole
+// exchange duration, exchanges served at once.
+const (
+	MaxPointFrame     = 2048
+	maxPointFrames    = 8
+	PointTimeout      = 10 * time.Second
+	maxPointExchanges = 16
+)
+
+// ErrNotFound is returned by Reach when no peer serving the points was found
+// or none completed the exchange.
+var ErrNotFound = errors.New("no peer answered at the rendezvous point")
+
+// Exchange is one stream at a rendezvous point: size-limited frames, a
+// bounded number of them, and a deadline for the whole exchange.
+type Exchange struct {
+	s      network.Stream
+	frames int
+}
+
+// Write sends one frame.
+func (e *Exchange) Write(b []byte) error {
+	if len(b) > MaxPointFrame {
+		return fmt.Errorf("frame of %d bytes, limit %d", len(b), MaxPointFrame)
+	}
+	if e.frames++; e.frames > maxPointFrames {
+		return errors.New("too many frames in one exchange")
+	}
+	buf := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(b)), uint16(len(b)))
+	_, err := e.s.Write(append(buf, b...))
+	return err
+}
+
+// Read receives one frame; a frame over MaxPointFrame is an error before
+// anything is read into memory.
+func (e *Exchange) Read() ([]byte, error) {
+	if e.frames++; e.frames > maxPointFrames {
+		return nil, errors.New("too many frames in one exchange")
+	}
+	var h [2]byte
+	if _, err := io.ReadFull(e.s, h[:]); err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint16(h[:]))
+	if n > MaxPointFrame {
+		return nil, fmt.Errorf("frame of %d bytes, limit %d", n, MaxPointFrame)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(e.s, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Peer is the peer on the other end.
+func (e *Exchange) Peer() peer.ID { return e.s.Conn().RemotePeer() }
+
+// PointHandler runs the exchange of a stream that came for a served point.
+// An error is counted as a refusal (PointRefused).
+type PointHandler func(ctx context.Context, point [32]byte, e *Exchange) error
+
+// points is the host's served points and what it announces.
+type points struct {
+	mu      sync.Mutex // guards served and the announce loop's wake-up
+	served  map[[32]byte]PointHandler
+	wake    chan struct{}
+	slots   chan struct{} // exchanges served at once
+	started bool
+}
+
+// ServePoints replaces the set of points this host serves with handlers:
+// streams for other points are reset. The points are also announced on
+// the DHT (when it runs) and re-announced every RendezvousEvery; neighbours
+// (static peers, mDNS peers, group peers) reach them by asking directly.
+func (x *Host) ServePoints(served map[[32]byte]PointHandler) {
+	p := &x.points
+	p.mu.Lock()
+	p.served = served
+	if !p.started && x.dht != nil {
+		p.started = true
+		x.wg.Go(x.announcePoints)
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (x *Host) servedPoint(point [32]byte) PointHandler {
+	x.points.mu.Lock()
+	defer x.points.mu.Unlock()
+	return x.points.served[point]
+}
+
+func (x *Host) announcePoints() {
+	for {
+		x.points.mu.Lock()
+		var pts [][32]byte
+		for pt := range x.points.served {
+			pts = append(pts, pt)
+		}
+		x.points.mu.Unlock()
+		ctx, cancel := context.WithTimeout(x.ctx, 30*time.Second)
+		select { // nowhere to announce before the routing table has a peer
+		case <-x.routable:
+			for _, pt := range pts {
+				if err := x.dht.Provide(ctx, pointCID(pt), true); err != nil {
+					x.log.Debug("dht: provide a point failed", "err", err)
+				}
+			}
+		case <-ctx.Done():
+		}
+		cancel()
+		select {
+		case <-x.ctx.Done():
+			return
+		case <-x.points.wake:
+		case <-time.After(x.cfg.RendezvousEvery):
+		}
+	}
+}
+
+func (x *Host) servePoint(s network.Stream) {
+	select {
+	case x.points.slots <- struct{}{}:
+		defer func() { <-x.points.slots }()
+	default:
+		s.Reset() // busy: the dialer retries later
+		return
+	}
+	ctx, cancel := context.WithTimeout(x.ctx, PointTimeout)
+	defer cancel()
+	s.SetDeadline(time.Now().Add(PointTimeout))
+	e := &Exchange{s: s}
+	first, err := e.Read()
+	if err != nil || len(first) != 32 {
+		x.observe(PointRefused, s.Conn().RemotePeer())
+		s.Reset()
+		return
+	}
+	point := [32]byte(first)
+	h := x.servedPoint(point)
+	if h == nil {
+		s.Reset()
+		return
+	}
+	if err := h(ctx, point, e); err != nil {
+		x.log.Debug("rendezvous: exchange refused", "peer", s.Conn().RemotePeer(), "err", err)
+		x.observe(PointRefused, s.Conn().RemotePeer())
+		s.Reset()
+		return
+	}
+	s.Close()
+}
+
+// Reach looks for a peer serving one of the points — first among the peers
+// this host is connected to, then on the DHT — and runs fn on a stream to
+// it, after sending the point. It returns nil after the first exchange that
+// fn completes, fn's error if fn fails for a reason other than the peer not
+// serving the point, or ErrNotFound.
+func (x *Host) Reach(ctx context.Context, pts [][32]byte, fn func(point [32]byte, e *Exchange) error) error {
+	try := func(p peer.ID, point [32]byte) (done bool, err error) {
+		sctx, cancel := context.WithTimeout(ctx, PointTimeout)
+		defer cancel()
+		s, err := x.h.NewStream(network.WithAllowLimitedConn(sctx, "berty-rendezvous"), p, ProtocolPoints)
+		if err != nil {
+			return false, nil
+		}
+		defer s.Close()
+		s.SetDeadline(time.Now().Add(PointTimeout))
+		e := &Exchange{s: s}
+		if err := e.Write(point[:]); err != nil {
+			s.Reset()
+			return false, nil
+		}
+		if err := fn(point, e); err != nil {
+			s.Reset()
+			if errors.Is(err, network.ErrReset) || errors.Is(err, io.EOF) {
+				return false, nil // not served there
+			}
+			return false, err
+		}
+		return true, nil
+	}
+	var firstErr error
+	for _, p := range x.h.Network().Peers() {
+		for _, point := range pts {
+			done, err := try(p, point)
+			if done {
+				return nil
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	if x.dht != nil {
+		for _, point := range pts {
+			for ai := range x.dht.FindProvidersAsync(ctx, pointCID(point), 8) {
+				if ai.ID == x.h.ID() {
+					continue
+				}
+				if x.h.Network().Connectedness(ai.ID) != network.Connected {
+					if err := x.h.Connect(ctx, ai); err != nil {
+						continue
+					}
+				}
+				done, err := try(ai.ID, point)
+				if done {
+					return nil
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrNotFound
+}
+
+// PeerConnected returns a channel that receives (without blocking the
+// host) whenever a new peer connects, until the host closes: the moment to
+// retry what waited for someone to reach. The channel has room for one
+// wake-up; missed ones collapse into it.
+func (x *Host) PeerConnected() (<-chan struct{}, error) {
+	sub, err := x.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan struct{}, 1)
+	x.wg.Go(func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-x.ctx.Done():
+				return
+			case ev := <-sub.Out():
+				if e, ok := ev.(event.EvtPeerConnectednessChanged); ok && e.Connectedness == network.Connected {
+					select {
+					case ch <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	})
+	return ch, nil
+}

@@ -1,0 +1,145 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/handshake"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/seal"
+)
+
+// ErrRevoked is returned by commands on a device another device of the
+// account has revoked: it can no longer write, and new messages are not
+// sealed to it.
+var ErrRevoked = errors.New("this device was revoked by another device of the account")
+
+// PeerSeedOf returns the network identity seed of the device with this
+// device seed (what PeerSeed returns once the node is open): a new device
+// being linked runs its host before it has an account.
+func PeerSeedOf(deviceSeed [32]byte) [32]byte {
+	return seal.Derive32(deviceSeed[:], nil, seal.LabelPeerKey)
+}
+
+// LinkGrant returns what a new device of this account receives when this
+// device approves it (§11.5): the account secret and name. It is the
+// account's most sensitive secret: hand it only to a handshake.Approver.
+func (n *Node) LinkGrant() *handshake.Grant {
+	return &handshake.Grant{AccountSeed: n.account.Seed(), Name: trimName(n.name)}
+}
+
+// DeviceInfo is one device of this account, as the account group knows it.
+type DeviceInfo struct {
+	Key     keys.Public
+	Self    bool // this device
+	Revoked bool
+}
+
+// Devices returns the account's devices: current ones first, in the order
+// they announced themselves, then revoked ones.
+func (n *Node) Devices() []DeviceInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := n.acct.rep.State().Member(n.account.Public())
+	if m == nil {
+		return nil
+	}
+	var out []DeviceInfo
+	for _, d := range m.Devices {
+		out = append(out, DeviceInfo{Key: d, Self: d == n.device.Public()})
+	}
+	for d := range m.Revoked {
+		out = append(out, DeviceInfo{Key: d, Self: d == n.device.Public(), Revoked: true})
+	}
+	return out
+}
+
+// Revoked reports whether another device of the account revoked this one.
+func (n *Node) Revoked() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.revoked()
+}
+
+func (n *Node) revoked() bool {
+	m := n.acct.rep.State().Member(n.account.Public())
+	if m == nil {
+		return false
+	}
+	_, ok := m.Revoked[n.device.Public()]
+	return ok
+}
+
+// RevokeDevice revokes another device of this account (§5.6): first on the
+// account group, then in every group this device is in. Every remaining
+// device starts new chains the revoked one cannot read; its entries written
+// after the revocation are refused. Other devices of the account repeat the
+// revocation in groups this one is not in (reconcile).
+func (n *Node) RevokeDevice(device keys.Public) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.revoked() {
+		return ErrRevoked
+	}
+	if device == n.device.Public() {
+		return replica.ErrRevokeSelf
+	}
+	m := n.acct.rep.State().Member(n.account.Public())
+	if m != nil && !containsKey(m.Devices, device) {
+		if _, ok := m.Revoked[device]; ok {
+			return nil // already revoked
+		}
+	}
+	if m == nil || !containsKey(m.Devices, device) {
+		return fmt.Errorf("%w: %v", replica.ErrNoSuchDevice, device)
+	}
+	if err := n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.RevokeDevice(device, lk) }); err != nil {
+		return err
+	}
+	return n.propagateRevocations()
+}
+
+// propagateRevocations revokes, in every joined group, the devices the
+// account group says are revoked and that still count there.
+func (n *Node) propagateRevocations() error {
+	if n.revoked() {
+		return nil
+	}
+	m := n.acct.rep.State().Member(n.account.Public())
+	if m == nil || len(m.Revoked) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, run := range n.groups {
+		if run == n.acct || !run.rep.Joined() {
+			continue
+		}
+		me := run.rep.State().Member(run.rep.MemberKey())
+		if me == nil || me.Removed {
+			continue
+		}
+		for d := range m.Revoked {
+			key := run.g.DeviceKey(n.account, d)
+			if !containsKey(me.Devices, key) {
+				continue
+			}
+			errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.RevokeDevice(key, lk) }))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func containsKey(ks []keys.Public, k keys.Public) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
