@@ -16,7 +16,8 @@ import (
 
 // TestMDNSInNamespaces: two devices in two network namespaces joined by a
 // veth pair (private addresses that exist only inside them) find each other
-// by mDNS alone and chat. The namespaces are removed afterwards. It needs
+// by mDNS alone (no DHT, no static peer): one shares its contact link, the
+// other requests it, the request is accepted, and they chat. The namespaces are removed afterwards. It needs
 // root and iproute2; .ci/run provides both.
 func TestMDNSInNamespaces(t *testing.T) {
 	if os.Geteuid() != 0 {
