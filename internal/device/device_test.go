@@ -27,10 +27,14 @@ type dev struct {
 	path string
 	d    *device.Device
 	w    wait.Cond // signalled on every delivery, event and receive
+	opt  func(*device.Config)
 }
 
-func newDev(t *testing.T, name string) *dev {
-	x := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db")}
+func newDev(t *testing.T, name string) *dev { return newDevWith(t, name, nil) }
+
+// newDevWith is newDev with a change to the device's configuration.
+func newDevWith(t *testing.T, name string, opt func(*device.Config)) *dev {
+	x := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db"), opt: opt}
 	x.start()
 	t.Cleanup(func() { x.stop() })
 	return x
@@ -39,10 +43,14 @@ func newDev(t *testing.T, name string) *dev {
 func (x *dev) bump() { x.w.Signal() }
 
 func (x *dev) start() {
-	d, err := device.Open(device.Config{Path: x.path, Name: x.name,
-		Net:       p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, SyncInterval: time.Hour},
+	cfg := device.Config{Path: x.path, Name: x.name,
+		Net:       p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, SyncInterval: time.Hour, Observe: func(p2p.Event) { x.bump() }},
 		Node:      node.Config{Deliver: func(node.Delivery) { x.bump() }, Events: func([32]byte, replica.Event) { x.bump() }},
-		OnReceive: x.bump, OnChange: x.bump})
+		OnReceive: x.bump, OnChange: x.bump}
+	if x.opt != nil {
+		x.opt(&cfg)
+	}
+	d, err := device.Open(cfg)
 	if err != nil {
 		x.t.Fatal(err)
 	}

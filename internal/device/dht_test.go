@@ -1,52 +1,42 @@
 package device_test
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/net/p2p"
-	"github.com/berty-go/berty/node"
 )
 
-// TestDHTRendezvous: alice and carol know only a bootstrap node, with the DHT
-// on; they find each other and chat, though the test never connects them.
-// (In a network this small the DHT's own refresh may connect them before
-// the rendezvous does; net/p2p's TestRendezvousFindsGroupPeer checks the
-// rendezvous records themselves.)
-func TestDHTRendezvous(t *testing.T) {
+// TestContactRequestsOverDHT: alice, bob and carol know only a bootstrap
+// node, with the DHT on; the test never connects them to each other. Bob
+// requests alice by her link and alice requests carol by hers; each request
+// finds its responder at the link's rendezvous point, is accepted, and the
+// contacts chat both ways. (In a network this small the DHT's own refresh
+// may connect the devices before a lookup does; net/p2p's
+// TestRendezvousFindsGroupPeer checks the provider records themselves.)
+func TestContactRequestsOverDHT(t *testing.T) {
 	boot, err := p2p.New(p2p.Config{DHT: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { boot.Close() })
-	open := func(name string) *dev {
-		x := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db")}
-		d, err := device.Open(device.Config{Path: x.path, Name: name,
-			Net: p2p.Config{DHT: true, Bootstrap: boot.Addrs()[:1], RendezvousEvery: 2 * time.Second,
-				SyncInterval: time.Hour},
-			Node:      node.Config{Deliver: func(node.Delivery) { x.bump() }, Events: func([32]byte, replica.Event) { x.bump() }},
-			OnReceive: x.bump})
-		if err != nil {
+	dht := func(c *device.Config) {
+		c.Net.DHT, c.Net.Bootstrap, c.Net.RendezvousEvery = true, boot.Addrs()[:1], 2*time.Second
+	}
+	alice, bob, carol := newDevWith(t, "alice", dht), newDevWith(t, "bob", dht), newDevWith(t, "carol", dht)
+	for _, req := range []struct{ from, to *dev }{{bob, alice}, {alice, carol}} {
+		if _, err := req.from.d.RequestContact(req.to.link()); err != nil {
 			t.Fatal(err)
 		}
-		x.d = d
-		t.Cleanup(x.stop)
-		return x
+		req.to.until("the request", func() bool { return req.to.contactState(req.from) == state.ContactIncoming })
+		if err := req.to.d.Node.AcceptContact(req.from.d.Node.AccountKey()); err != nil {
+			t.Fatal(err)
+		}
+		chat(t, req.from, req.to)
 	}
-	alice, carol := open("alice"), open("carol")
-	topic, err := alice.d.Node.AddContact(carol.d.Node.AccountKey(), "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := carol.d.Node.AddContact(alice.d.Node.AccountKey(), "alice"); err != nil {
-		t.Fatal(err)
-	}
-	send(t, alice, topic, "found you through the DHT", 1, 1)
-	carol.until("alice's message", func() bool { return carol.count(topic) == 1 })
 	if !slices.Contains(carol.d.Host.Peers(), alice.d.Host.ID()) {
 		t.Error("carol is not connected to alice")
 	}
