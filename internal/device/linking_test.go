@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/berty-go/berty/core/link"
-	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
