@@ -5,6 +5,7 @@
 package demo
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/net/memnet"
@@ -91,19 +93,22 @@ func Run(o Options) error {
 		return n
 	}
 
-	done := step("alice and bob derive their contact group from each other's account key")
-	ab, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
+	done := step("bob adds alice from her contact link; she accepts")
+	if err := net.befriend(w, bob, alice, wt); err != nil {
+		return fmt.Errorf("contact request: %w", err)
+	}
+	ab, err := contactTopic(alice, bob)
 	if err != nil {
 		return err
 	}
-	ba, err := bob.n.AddContact(alice.n.AccountKey(), "alice")
+	ba, err := contactTopic(bob, alice)
 	if err != nil {
 		return err
 	}
 	if ab != ba {
 		return fmt.Errorf("alice and bob derived different contact groups")
 	}
-	fmt.Fprintf(w, "   both derived group topic %x… with nothing exchanged\n", ab[:4])
+	fmt.Fprintf(w, "   both derived contact group topic %x… from the two account keys\n", ab[:4])
 	if _, err := alice.n.Send(ab, []byte("hi bob! this is end-to-end encrypted")); err != nil {
 		return err
 	}
@@ -190,6 +195,48 @@ func Run(o Options) error {
 		before, count(bob, gt), reopened.Round(time.Microsecond))
 	done()
 
+	var phone *peer
+	done = step("alice links her phone: a second device of her account")
+	phone = &peer{name: "alice-phone", path: filepath.Join(dir, "alice-phone.db")}
+	switch err := net.link(w, alice, phone, wt); {
+	case errors.Is(err, errNoLinking):
+		fmt.Fprintf(w, "   skipped: %v\n", err)
+		phone = nil
+	case err != nil:
+		return fmt.Errorf("link a device: %w", err)
+	default:
+		defer func() { phone.close() }()
+		aliceDevices := func(p *peer) int {
+			gi, err := p.n.Group(gt)
+			if err != nil {
+				return 0
+			}
+			for _, m := range gi.Members {
+				if k, _ := alice.n.MemberKey(gt); m.Key == k {
+					return m.Devices
+				}
+			}
+			return 0
+		}
+		if err := until("the phone to follow alice's account into her conversations", func() bool {
+			return count(phone, ab) == 2 && aliceDevices(bob) == 2
+		}); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "   the phone synced alice's account group, reads her contact chat's history (%d messages: contact groups\n", count(phone, ab))
+		fmt.Fprintf(w, "   hand a new device of an owner the epoch's base key) and announced itself in #climbing (bob sees %d devices for alice;\n", aliceDevices(bob))
+		fmt.Fprintf(w, "   a device added to a multi-member group reads from the moment it joins)\n")
+		if _, err := phone.n.Send(gt, []byte("alice from her phone: I booked the gym")); err != nil {
+			return err
+		}
+		if err := until("bob to read the phone's message", func() bool { return count(bob, gt) == count(alice, gt) && count(bob, gt) == before+1 }); err != nil {
+			return err
+		}
+		names[phone.n.DeviceKey()] = "alice"
+		fmt.Fprintf(w, "   bob reads it as alice's: the phone writes under alice's member key with its own device certificate\n")
+	}
+	done()
+
 	done = step("alice removes carol; the group rotates its keys")
 	carolKey, _ := carol.n.MemberKey(gt)
 	if err := alice.n.Remove(gt, carolKey); err != nil {
@@ -210,7 +257,7 @@ func Run(o Options) error {
 	if err := until("everyone to apply the removal", func() bool { return removed(bob) && removed(carol) }); err != nil {
 		return err
 	}
-	carolBefore, undecBefore := count(carol, gt), carol.undec.Load()
+	carolBefore, undecBefore, bobBefore := count(carol, gt), carol.undec.Load(), count(bob, gt)
 	if _, err := alice.n.Send(gt, []byte("planning the next trip without carol")); err != nil {
 		return err
 	}
@@ -225,7 +272,7 @@ func Run(o Options) error {
 	// carol keeps receiving the group's entries: wait until she holds alice's
 	// and bob's new ones, then show she could open none.
 	if err := until("bob to read both messages and carol to receive them", func() bool {
-		return count(bob, gt) == 5 && carol.undec.Load()-undecBefore >= 2
+		return count(bob, gt) == bobBefore+2 && carol.undec.Load()-undecBefore >= 2
 	}); err != nil {
 		return err
 	}
@@ -252,9 +299,37 @@ func Run(o Options) error {
 	}
 	done()
 
+	if phone != nil {
+		done = step("alice revokes her phone (lost); every group rotates its keys")
+		if err := alice.dev.RevokeDevice(phone.n.DeviceKey()); err != nil {
+			return err
+		}
+		if err := until("the phone to learn it is revoked", phone.n.Revoked); err != nil {
+			return err
+		}
+		phoneBefore, undecBefore := count(phone, ab), phone.undec.Load()
+		if _, err := bob.n.Send(ab, []byte("alice, did you find your phone?")); err != nil {
+			return err
+		}
+		if err := until("alice to read bob and the phone to receive it", func() bool {
+			return count(alice, ab) == 3 && phone.undec.Load() > undecBefore
+		}); err != nil {
+			return err
+		}
+		_, sendErr := phone.n.Send(ab, []byte("x"))
+		fmt.Fprintf(w, "   alice reads bob's new message; the phone received it but could decrypt nothing new (%d readable, %d undecryptable)\n",
+			count(phone, ab)-phoneBefore, phone.undec.Load()-undecBefore)
+		fmt.Fprintf(w, "   the phone itself refuses to send: %v\n", sendErr)
+		if count(phone, ab) != phoneBefore {
+			return fmt.Errorf("the revoked phone could read after its revocation")
+		}
+		done()
+	}
+
 	if o.Burst > 0 {
 		done = step(fmt.Sprintf("alice sends bob a burst of %d messages (batched commits)", o.Burst))
 		t := time.Now()
+		base := count(bob, ab)
 		const batch = 100
 		for i := 0; i < o.Burst; i += batch {
 			bodies := make([][]byte, 0, batch)
@@ -265,8 +340,8 @@ func Run(o Options) error {
 				return err
 			}
 		}
-		if err := until("bob to receive the whole burst", func() bool { return count(bob, ab) == 2+o.Burst }); err != nil {
-			return fmt.Errorf("burst tail lost: %w (%d of %d delivered)", err, count(bob, ab)-2, o.Burst)
+		if err := until("bob to receive the whole burst", func() bool { return count(bob, ab) == base+o.Burst }); err != nil {
+			return fmt.Errorf("burst tail lost: %w (%d of %d delivered)", err, count(bob, ab)-base, o.Burst)
 		}
 		el := time.Since(t)
 		fmt.Fprintf(w, "   bob holds all %d burst messages, the last one included\n", o.Burst)
@@ -295,4 +370,17 @@ func transcript(w io.Writer, p *peer, topic [32]byte, names map[keys.Public]stri
 		fmt.Fprintf(w, "     [%3d] %-6s %s\n", m.Lamport, names[m.Member], m.Body)
 	}
 	return nil
+}
+
+// contactTopic is the contact group of a and b as a derives it.
+func contactTopic(a, b *peer) ([32]byte, error) {
+	acc, err := a.st.Account()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	g, err := group.Contact(keys.FromSeed(acc.AccountSeed), b.n.AccountKey())
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return g.Keys.Topic, nil
 }

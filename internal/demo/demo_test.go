@@ -7,7 +7,8 @@ import (
 )
 
 // TestDemo runs the README's main command on both networks and checks what a
-// user reads: the conversations, carol's removal, the whole burst.
+// user reads: the conversations, carol's removal, the whole burst, and on
+// libp2p the contact request, the linked phone and its revocation.
 func TestDemo(t *testing.T) {
 	for _, net := range []string{"libp2p", "memnet"} {
 		t.Run(net, func(t *testing.T) {
@@ -22,6 +23,20 @@ func TestDemo(t *testing.T) {
 				"carol (removed)",
 				"could decrypt none: 0 new messages readable",
 				"bob holds all 500 burst messages",
+			} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			if net != "libp2p" {
+				return
+			}
+			for _, want := range []string{
+				"alice sees it as incoming",
+				"both now accepted",
+				"alice from her phone: I booked the gym",
+				"could decrypt nothing new (0 readable, 1 undecryptable)",
+				"the phone itself refuses to send",
 			} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())

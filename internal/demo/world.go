@@ -2,11 +2,15 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
+	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/internal/wait"
 	"github.com/berty-go/berty/net/memnet"
@@ -26,6 +30,11 @@ type peer struct {
 	ep    *memnet.Endpoint
 	dev   *device.Device
 }
+
+const (
+	stateIncoming = state.ContactIncoming
+	stateAccepted = state.ContactAccepted
+)
 
 // waiter lets the scenario wait for a condition that deliveries make true.
 type waiter struct{ wait.Cond }
@@ -54,7 +63,16 @@ type world interface {
 	settle() error // deliver what is in flight, where that is up to us
 	limit() time.Duration
 	describe() string
+	// befriend makes from and to contacts: by a contact request over the
+	// network where there is one (§11), else by deriving the contact group
+	// on both sides.
+	befriend(w io.Writer, from, to *peer, wt *waiter) error
+	// link makes phone a new device of p's account (§11.5); errNoLinking
+	// where the network cannot carry it.
+	link(w io.Writer, p, phone *peer, wt *waiter) error
 }
+
+var errNoLinking = errors.New("device linking needs the libp2p network")
 
 func nodeConfig(p *peer, w *waiter) node.Config {
 	return node.Config{
@@ -106,6 +124,17 @@ func (m *memWorld) reopen(p *peer, w *waiter) error { p.close(); return m.open(p
 func (m *memWorld) connect([]*peer) error           { return nil }
 func (m *memWorld) settle() error                   { return m.hub.Run() }
 func (m *memWorld) limit() time.Duration            { return 0 }
+func (m *memWorld) befriend(w io.Writer, from, to *peer, _ *waiter) error {
+	fmt.Fprintf(w, "   (in-process network: no handshake transport, so both sides derive the contact group directly)\n")
+	if _, err := from.n.AddContact(to.n.AccountKey(), to.name); err != nil {
+		return err
+	}
+	_, err := to.n.AddContact(from.n.AccountKey(), from.name)
+	return err
+}
+
+func (m *memWorld) link(io.Writer, *peer, *peer, *waiter) error { return errNoLinking }
+
 func (m *memWorld) describe() string {
 	return fmt.Sprintf("in-process network: shuffled, %.0f%% duplicated, seed %d", m.dup*100, m.seed)
 }
@@ -140,6 +169,84 @@ func (p2pWorld) connect(ps []*peer) error {
 			}
 		}
 	}
+	return nil
+}
+
+func (x p2pWorld) befriend(w io.Writer, from, to *peer, wt *waiter) error {
+	l, err := to.dev.ContactLink()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   %s shares her link (%d characters, fits a QR code):\n     %s\n", to.name, len(l.URL()), l.URL())
+	parsed, err := link.ParseContact(l.URL())
+	if err != nil {
+		return err
+	}
+	if _, err := from.dev.RequestContact(parsed); err != nil {
+		return err
+	}
+	st := func(p, of *peer) state.ContactState {
+		for _, c := range p.n.Contacts() {
+			if c.Account == of.n.AccountKey() {
+				return c.State
+			}
+		}
+		return 0
+	}
+	if err := wt.until("the request", x.limit(), func() bool { return st(to, from) == stateIncoming }); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   %s's request found %s at her rendezvous point (Noise XX handshake); %s sees it as %v\n",
+		from.name, to.name, to.name, st(to, from))
+	if err := to.n.AcceptContact(from.n.AccountKey()); err != nil {
+		return err
+	}
+	if err := wt.until("both sides to be contacts", x.limit(), func() bool {
+		return st(to, from) == stateAccepted && st(from, to) == stateAccepted
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   %s accepts; %s sees her join the contact group: both now %v\n", to.name, from.name, st(from, to))
+	return nil
+}
+
+func (x p2pWorld) link(w io.Writer, p, phone *peer, wt *waiter) error {
+	shown := make(chan *link.Device, 1)
+	type result struct {
+		d   *device.Device
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := device.Link(context.Background(), device.LinkConfig{
+			Config: device.Config{Path: phone.path,
+				Net:  p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: []string{p.dev.Host.Addrs()[0]}},
+				Node: nodeConfig(phone, wt), OnReceive: wt.bump, OnChange: wt.bump},
+			DeviceName: phone.name,
+			Show:       func(l *link.Device) { shown <- l },
+		})
+		done <- result{d, err}
+	}()
+	var l *link.Device
+	select {
+	case l = <-shown:
+	case r := <-done:
+		return r.err
+	}
+	fmt.Fprintf(w, "   the new device shows a one-time link (valid %s): %s…\n", device.DefaultLinkTTL, l.Compact()[:24])
+	ctx, cancel := context.WithTimeout(context.Background(), x.limit())
+	defer cancel()
+	if err := p.dev.Approve(ctx, l); err != nil {
+		return err
+	}
+	r := <-done
+	if r.err != nil {
+		return r.err
+	}
+	phone.dev, phone.st, phone.n = r.d, r.d.Store, r.d.Node
+	phone.close = func() { r.d.Close() }
+	fmt.Fprintf(w, "   %s's device approves it over Noise (NKpsk0): the new device holds the account, with its own device key %s…\n",
+		p.name, phone.n.DeviceKey())
 	return nil
 }
 
