@@ -12,7 +12,7 @@ import (
 	"github.com/berty-go/berty/core/state"
 )
 
-// Contact-request errors callers branch on (§11.4).
+// Contact-request errors callers branch on (§11.6).
 var (
 	ErrOwnLink   = errors.New("that is your own contact link")
 	ErrBlocked   = errors.New("you blocked this account: unblock it first")
@@ -189,7 +189,7 @@ func (n *Node) RequestSent(to keys.Public) error {
 }
 
 // IncomingRequest records a request a handshake has authenticated and says
-// what to answer (§11.4). A repeat is a no-op; a request from an account
+// what to answer (§11.6). A repeat is a no-op; a request from an account
 // we asked too accepts it; a blocked account's request is dropped but
 // answered Received, so that it cannot tell and stops retrying.
 func (n *Node) IncomingRequest(card *handshake.Card) (handshake.Status, error) {

@@ -24,7 +24,7 @@ func PeerSeedOf(deviceSeed [32]byte) [32]byte {
 }
 
 // LinkGrant returns what a new device of this account receives when this
-// device approves it (§11.5): the account secret and name. It is the
+// device approves it (§11.7): the account secret and name. It is the
 // account's most sensitive secret: hand it only to a handshake.Approver.
 func (n *Node) LinkGrant() *handshake.Grant {
 	return &handshake.Grant{AccountSeed: n.account.Seed(), Name: trimName(n.name)}

@@ -206,7 +206,7 @@ func (r *Responder) Reply(msg1 []byte) (_ []byte, err error) {
 // secret of the X25519 key the card's Ed25519 key maps to. That map ignores
 // the sign of the point, so the holder of account A could also present −A —
 // an account nobody else holds, which is no more than making a new account
-// (docs/protocol.md §11.3).
+// (docs/protocol.md §11.5).
 func (r *Responder) Card(msg3 []byte) (_ *Card, err error) {
 	if err := r.step.next(1, "Card"); err != nil {
 		return nil, err

@@ -1,5 +1,5 @@
 // Package handshake runs the two Noise handshakes of Berty (docs/protocol.md
-// §11.3, §11.5) as pure state machines: bytes in, bytes out, randomness
+// §11.5, §11.7) as pure state machines: bytes in, bytes out, randomness
 // injected. The transport (a libp2p stream at a rendezvous point) is the
 // caller's; the cryptography is github.com/flynn/noise with
 // Noise_*_25519_ChaChaPoly_SHA256. Nothing here is home-made crypto: this

@@ -10,7 +10,7 @@ import (
 const deviceSumSize = 4
 
 // Device is a device link: what a new device shows so that an existing
-// device of the account can hand it the account (§11.5). It is shown to the
+// device of the account can hand it the account (§11.7). It is shown to the
 // person only, for a short time, and never logged.
 //
 // Unlike a contact link it is not signed — there is no account key yet — so

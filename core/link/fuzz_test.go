@@ -41,7 +41,7 @@ func fuzzSeeds(f *testing.F) []string {
 }
 
 // canonical returns the compact form that an accepted text s must have:
-// written out here from §11.4 rather than taken from the package.
+// written out here from §11.3 rather than taken from the package.
 func canonical(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '#'); i >= 0 {

@@ -15,7 +15,7 @@
 // be altered without the account's key. checksum is the first 4 bytes of
 // SHA-256 over all preceding bytes: a device link travels from one of the
 // person's own devices to another, sometimes typed by hand, and the checksum
-// catches typos; key is the new device's one-time X25519 public key (§11.5).
+// catches typos; key is the new device's one-time X25519 public key (§11.7).
 // Names are valid UTF-8 of at most [MaxName] bytes.
 //
 // # Text forms

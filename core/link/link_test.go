@@ -24,7 +24,7 @@ var (
 
 var names = []string{"", "Alice", "Zoë 🌻", strings.Repeat("x", link.MaxName)}
 
-// The beginnings of the error messages, one per category (§11.5).
+// The beginnings of the error messages, one per category (§11.3).
 const (
 	errNotLink    = "not a Berty link: expected BERTY:… or https://berty.tech/id#…"
 	errBase32     = "link is not valid base32 (character "

@@ -14,7 +14,7 @@ type rejectCase struct {
 	name, text, want string
 }
 
-// textCases are the failures of the text layer (§11.4), shared by both
+// textCases are the failures of the text layer (§11.3), shared by both
 // kinds: valid is the compact form of a valid link.
 func textCases(valid, kind string, least int) []rejectCase {
 	data := strings.TrimPrefix(valid, "BERTY:")

@@ -20,7 +20,7 @@ func compact(p []byte) string { return compactPrefix + b32.EncodeToString(p) }
 
 func url(p []byte) string { return urlPrefix + b32.EncodeToString(p) }
 
-// decodeText returns the payload of a link in either text form (§11.4):
+// decodeText returns the payload of a link in either text form (§11.3):
 // surrounding whitespace is trimmed; if there is a '#', only what follows the
 // first one is read; a leading "BERTY:" is dropped in any case; the rest is
 // base32 in any case. Without a '#' the "BERTY:" is required, so that a

@@ -1,7 +1,7 @@
 // Package rendezvous computes the rotating meeting points where devices that
 // share a secret find each other on a public discovery mechanism (the DHT,
 // mDNS neighbours, rendezvous servers) without telling it who they are
-// (docs/protocol.md §10.3, §11.2).
+// (docs/protocol.md §10.3, §11.4).
 //
 // A point is HMAC-SHA256(key, label || 0x00 || period), period being the
 // number of whole days since the Unix epoch. Only holders of the key can

@@ -162,6 +162,15 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 			deps = append(deps, feed.Dep{Device: d, Seq: seq})
 		}
 	}
+	for _, d := range sortedKeys(t.Revoked) {
+		// A revoked device keeps what it wrote up to its revocation's
+		// cut-off (§5.6); a device the removal does not name is cut at 0.
+		seq := t.Revoked[d]
+		rm.Cutoffs = append(rm.Cutoffs, state.Cutoff{Device: d, Seq: seq})
+		if dep := min(seq, r.tracker.Head(d).Seq); dep > 0 && d != r.device.Public() {
+			deps = append(deps, feed.Dep{Device: d, Seq: dep})
+		}
+	}
 	sortDeps(deps)
 	if _, err := r.postMetadata(&state.Event{Removed: rm}, 0, deps); err != nil {
 		return err
@@ -175,8 +184,8 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 // a new chain sealed only to the devices that remain.
 func (r *Replica) RevokeDevice(device keys.Public, lk feed.Lookup) error {
 	me := r.state.Member(r.member.Public())
-	if me == nil || me.Removed || !r.Joined() {
-		return ErrNotMember
+	if me == nil || me.Removed || !r.Joined() || !slices.Contains(me.Devices, r.device.Public()) {
+		return ErrNotMember // a revoked device, too: its revocations would not count
 	}
 	if device == r.device.Public() {
 		return ErrRevokeSelf

@@ -159,7 +159,7 @@ type GroupJoined struct {
 // GroupLeft records on the account group that the account left a group.
 type GroupLeft struct{ ID keys.Public }
 
-// ContactState is where a contact stands (§5.4, §11.4).
+// ContactState is where a contact stands (§5.4, §11.6).
 type ContactState uint8
 
 // Contact states.

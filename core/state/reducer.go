@@ -208,7 +208,9 @@ func (s *State) cutoffs() map[keys.Public]uint64 {
 	}
 	for _, m := range s.members {
 		for d, c := range m.Revoked {
-			if _, removed := out[d]; !removed {
+			// Both limits apply to the device's ops in the fold (active):
+			// the lower stands, whichever came first.
+			if removal, ok := out[d]; !ok || c < removal {
 				out[d] = c
 			}
 		}

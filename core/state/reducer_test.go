@@ -32,6 +32,12 @@ import (
 // ignore them, and in the same way whatever the order. Histories are built
 // here rather than by running replicas so that the reducer is tested on its
 // own, on events no honest replica would write as well.
+//
+// Devices also revoke sibling devices of their member (§5.6), cut at what
+// they saw of the sibling: the revoked device, unaware, keeps writing past
+// its cut-off, and two siblings may revoke each other. Invalid revocations
+// (of another member's device, of the author itself, of a key nobody
+// announced, of a sibling the author has not seen) must change nothing.
 
 type simDevice struct {
 	pair   *keys.Pair
@@ -125,6 +131,19 @@ func (s *sim) step(i int) {
 			d = admins[rapid.IntRange(0, len(admins)-1).Draw(t, "admin")]
 		}
 	}
+	if rapid.IntRange(0, 4).Draw(t, "link a device") == 0 {
+		// Now and then a current member links another device: revocations
+		// need siblings.
+		var linkable []*simDevice
+		for _, x := range s.devices {
+			if m := s.now.Member(s.members[x.member].Public()); x.seq == 0 && m != nil && !m.Removed {
+				linkable = append(linkable, x)
+			}
+		}
+		if len(linkable) > 0 {
+			d = linkable[rapid.IntRange(0, len(linkable)-1).Draw(t, "linked")]
+		}
+	}
 	// Mostly up to date, sometimes a few ops behind: concurrency.
 	lag := rapid.IntRange(0, 3).Draw(t, "lag")
 	d.view = max(d.view, len(s.ops)-lag)
@@ -139,6 +158,10 @@ func (s *sim) step(i int) {
 	case d.seq == 0:
 		ev.Announce = s.announce(d, vs, adversarial)
 	default:
+		if r := s.revocation(d, vs, vops, adversarial); r != nil {
+			ev.Revoked = r
+			break
+		}
 		var current []*Member
 		for _, m := range vs.Members() {
 			if !m.Removed {
@@ -181,6 +204,13 @@ func (s *sim) step(i int) {
 				}
 				r.Cutoffs = append(r.Cutoffs, Cutoff{Device: dev, Seq: last})
 			}
+			if rapid.Bool().Draw(t, "name revoked devices") {
+				// A remover that keeps what the target's revoked devices
+				// wrote before their revocation names them at their cut-off.
+				for _, dev := range sortedKeys(target.Revoked) {
+					r.Cutoffs = append(r.Cutoffs, Cutoff{Device: dev, Seq: target.Revoked[dev]})
+				}
+			}
 			ev.Removed = r
 			ownCutoff = rapid.Bool().Draw(t, "own cutoff")
 		case action >= 5 && action <= 7 && me != nil && !me.Removed: // record an invitation
@@ -219,6 +249,91 @@ func (s *sim) step(i int) {
 	d.own = append(d.own, len(s.ops))
 	s.ops = append(s.ops, op)
 	s.now.Apply(op)
+}
+
+// lastSeq returns the last seq of dev among ops.
+func lastSeq(ops []*Op, dev keys.Public) uint64 {
+	var last uint64
+	for _, o := range ops {
+		if o.Author == dev {
+			last = max(last, o.Seq)
+		}
+	}
+	return last
+}
+
+func sortedKeys[V any](m map[keys.Public]V) []keys.Public {
+	out := make([]keys.Public, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
+	return out
+}
+
+// revocation returns, now and then, a revocation for d to write (§5.6), or
+// nil. An honest one revokes a sibling device of d's member as d's view has
+// it, cut at the last seq d saw of it. An adversarial one (or when d has no
+// sibling to revoke) revokes another member's device, d itself, a key nobody
+// announced, a sibling d has not seen announce, or a sibling with a cut-off
+// past its head.
+func (s *sim) revocation(d *simDevice, vs *State, vops []*Op, adversarial bool) *DeviceRevoked {
+	t := s.t
+	self := d.pair.Public()
+	var siblings []keys.Public
+	if me := vs.Member(s.members[d.member].Public()); me != nil {
+		for _, x := range me.Devices {
+			if x != self {
+				siblings = append(siblings, x)
+			}
+		}
+	}
+	switch {
+	case len(siblings) > 0 && rapid.IntRange(0, 3).Draw(t, "revoke") == 0:
+	case adversarial && rapid.IntRange(0, 2).Draw(t, "revoke badly") == 0:
+	default:
+		return nil
+	}
+	pick := func(label string, ks []keys.Public) keys.Public {
+		return ks[rapid.IntRange(0, len(ks)-1).Draw(t, label)]
+	}
+	if !adversarial && len(siblings) > 0 {
+		x := pick("revoked sibling", siblings)
+		return &DeviceRevoked{Device: x, Seq: lastSeq(vops, x)}
+	}
+	switch rapid.IntRange(0, 4).Draw(t, "bad revocation") {
+	case 0: // another member's device
+		var others []keys.Public
+		for _, x := range s.devices {
+			if x.member != d.member && x.seq > 0 {
+				others = append(others, x.pair.Public())
+			}
+		}
+		if len(others) > 0 {
+			x := pick("revoked stranger", others)
+			return &DeviceRevoked{Device: x, Seq: lastSeq(vops, x)}
+		}
+	case 1: // itself
+	case 2: // a key nobody announced
+		return &DeviceRevoked{Device: s.key().Public(), Seq: uint64(rapid.IntRange(0, 5).Draw(t, "unknown cut-off"))}
+	case 3: // a sibling, cut past its head
+		if len(siblings) > 0 {
+			x := pick("revoked ahead", siblings)
+			return &DeviceRevoked{Device: x, Seq: lastSeq(vops, x) + 1 + uint64(rapid.IntRange(0, 9).Draw(t, "ahead"))}
+		}
+	case 4: // a sibling whose announce d has not seen (or that has none)
+		var unseen []keys.Public
+		for _, x := range s.devices {
+			if k := x.pair.Public(); x.member == d.member && k != self && !slices.Contains(siblings, k) {
+				unseen = append(unseen, k)
+			}
+		}
+		if len(unseen) > 0 {
+			x := pick("revoked unseen", unseen)
+			return &DeviceRevoked{Device: x, Seq: lastSeq(vops, x)}
+		}
+	}
+	return &DeviceRevoked{Device: self, Seq: d.seq}
 }
 
 // genesis starts the history with the creator's announce.
@@ -304,13 +419,12 @@ func describe(s *State, ops []*Op) string {
 	var b strings.Builder
 	for _, m := range s.Members() {
 		fmt.Fprintf(&b, "member %s admin=%v removed=%v devices=%v cutoffs=", m.Key, m.Admin, m.Removed, m.Devices)
-		ds := make([]keys.Public, 0, len(m.Cutoffs))
-		for d := range m.Cutoffs {
-			ds = append(ds, d)
-		}
-		sort.Slice(ds, func(i, j int) bool { return bytes.Compare(ds[i][:], ds[j][:]) < 0 })
-		for _, d := range ds {
+		for _, d := range sortedKeys(m.Cutoffs) {
 			fmt.Fprintf(&b, "%s:%d,", d, m.Cutoffs[d])
+		}
+		b.WriteString(" revoked=")
+		for _, d := range sortedKeys(m.Revoked) {
+			fmt.Fprintf(&b, "%s:%d,", d, m.Revoked[d])
 		}
 		b.WriteString("\n")
 	}
@@ -354,6 +468,10 @@ func opString(ev *Event) string {
 		return fmt.Sprintf("admin %s", ev.Admin.Member)
 	case ev.Info != nil:
 		return fmt.Sprintf("info %q", ev.Info.Name)
+	case ev.Revoked != nil:
+		return fmt.Sprintf("revoke %s at %d", ev.Revoked.Device, ev.Revoked.Seq)
+	case ev.Invited != nil:
+		return fmt.Sprintf("invitation %s", ev.Invited.InviteKey)
 	}
 	return fmt.Sprintf("event %d", ev.Type())
 }
@@ -362,6 +480,10 @@ func opString(ev *Event) string {
 // about; a property over trivial histories proves nothing.
 type reducerStats struct {
 	checks, removed, selfRemoved, admins, joined, ignored, named, raced int
+	// revoked: a revocation took effect; revokedLate: a revoked device
+	// wrote past its cut-off; badRevocation: a revocation of another
+	// member's device, of its author or of an unknown key was written.
+	revoked, revokedLate, badRevocation int
 }
 
 func (st *reducerStats) record(s *State, ops []*Op) {
@@ -384,9 +506,26 @@ func (st *reducerStats) record(s *State, ops []*Op) {
 	if s.Name() != "" {
 		st.named++
 	}
+	revoked := map[keys.Public]uint64{}
+	for _, m := range s.Members() {
+		for d, c := range m.Revoked {
+			revoked[d] = c
+		}
+	}
+	if len(revoked) > 0 {
+		st.revoked++
+	}
+	late, bad := false, false
 	lamports := map[uint64]int{}
 	for _, o := range ops {
 		lamports[o.Lamport]++
+		if c, ok := revoked[o.Author]; ok && o.Seq > c {
+			late = true
+		}
+		if r := o.Event.Revoked; r != nil {
+			author, target := s.claims[o.Author], s.claims[r.Device]
+			bad = bad || r.Device == o.Author || target != author
+		}
 		if o.Event.Removed != nil && s.memberOf(o.Author) != nil && s.memberOf(o.Author).Key == o.Event.Removed.Member {
 			st.selfRemoved++
 		}
@@ -399,6 +538,12 @@ func (st *reducerStats) record(s *State, ops []*Op) {
 			st.raced++
 			break
 		}
+	}
+	if late {
+		st.revokedLate++
+	}
+	if bad {
+		st.badRevocation++
 	}
 }
 
@@ -450,7 +595,7 @@ func TestReducerOrderIndependent(t *testing.T) {
 	})
 	t.Logf("%+v", st)
 	if st.checks >= 20 && (st.removed == 0 || st.selfRemoved == 0 || st.admins == 0 || st.joined == 0 ||
-		st.ignored == 0 || st.named == 0 || st.raced == 0) {
+		st.ignored == 0 || st.named == 0 || st.raced == 0 || st.revoked == 0 || st.revokedLate == 0 || st.badRevocation == 0) {
 		t.Fatalf("the generator does not cover the interesting histories: %+v", st)
 	}
 }
@@ -760,5 +905,40 @@ func TestReducerRemovalChecks(t *testing.T) {
 			x.Apply(o)
 		}
 		check(x, fmt.Sprintf("order %d", n))
+	}
+}
+
+// TestReducerRevokedThenRemoved: alice's first device revokes her second at
+// seq 2; then bob, an admin, removes alice, naming the revoked device with a
+// higher cut-off (3: he had its op past the revocation). The revoked
+// device's op at 3 does not count in the fold (§5.6); Writable and Cutoffs,
+// which replicas use to refuse entries and to decide which messages to open,
+// must say the same: the lower of the two cut-offs stands.
+func TestReducerRevokedThenRemoved(t *testing.T) {
+	h := newHistory(t)
+	alice, d1, d2 := h.key(), h.key(), h.key()
+	bob, bobDev := h.key(), h.key()
+	h.genesis(alice, d1, 1)
+	h.linked(alice, d2, 2)
+	h.invited(alice, d1, bob, bobDev, 3)
+	h.add(d1, 4, &Event{Admin: &AdminGranted{Member: bob.Public()}})
+	h.add(d2, 5, &Event{Info: &GroupInfo{Name: "d2, within"}})
+	rev := h.add(d1, 6, &Event{Revoked: &DeviceRevoked{Device: d2.Public(), Seq: 2}})
+	h.add(d2, 7, &Event{Info: &GroupInfo{Name: "d2, past its revocation"}})
+	h.add(bobDev, 8, &Event{Removed: &MemberRemoved{Member: alice.Public(), Cutoffs: []Cutoff{
+		{Device: d1.Public(), Seq: rev.Seq}, {Device: d2.Public(), Seq: 3}}}})
+	s := sameInAnyOrder(t, h)
+	if m := s.Member(alice.Public()); m == nil || !m.Removed || m.Revoked[d2.Public()] != 2 {
+		t.Fatalf("alice %+v: want removed, her second device revoked at 2", m)
+	}
+	if s.Name() != "d2, within" {
+		t.Fatalf("name %q: the revoked device's op past its cut-off counted", s.Name())
+	}
+	if c, ok := s.Cutoff(d2.Public()); !ok || c != 2 || s.Writable(d2.Public(), 3) {
+		t.Errorf("revoked then removed device: cut-off %d (%v), writable at 3 %v; want 2 and not writable, as the fold has it",
+			c, ok, s.Writable(d2.Public(), 3))
+	}
+	if c := s.Cutoffs()[d1.Public()]; c != rev.Seq {
+		t.Errorf("alice's first device cut at %d, want %d", c, rev.Seq)
 	}
 }

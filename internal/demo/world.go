@@ -67,7 +67,7 @@ type world interface {
 	// network where there is one (§11), else by deriving the contact group
 	// on both sides.
 	befriend(w io.Writer, from, to *peer, wt *waiter) error
-	// link makes phone a new device of p's account (§11.5); errNoLinking
+	// link makes phone a new device of p's account (§11.7); errNoLinking
 	// where the network cannot carry it.
 	link(w io.Writer, p, phone *peer, wt *waiter) error
 }

@@ -38,7 +38,7 @@ type LinkConfig struct {
 	Show func(*link.Device)
 }
 
-// Link makes a new device of an existing account (§11.5): on an empty data
+// Link makes a new device of an existing account (§11.7): on an empty data
 // directory it starts a host, shows a one-time link through cfg.Show, and
 // waits until a device of the account approves it (Approve) or the link
 // expires. It then stores the account secrets it received, opens the node —
@@ -188,7 +188,7 @@ func awaitLink(ctx context.Context, st *sqlite.Store, cfg LinkConfig) (*Device, 
 	return d, nil
 }
 
-// Approve hands this account to the new device that shows l (§11.5). It
+// Approve hands this account to the new device that shows l (§11.7). It
 // looks for it at the link's rendezvous points until it answers, the link
 // expires or ctx ends. Approving is trusting: the new device gets the
 // account's secrets.

@@ -115,7 +115,7 @@ type EventKind int
 const (
 	GossipRefused EventKind = iota + 1 // a pubsub message failed validation
 	SyncRefused                        // a sync stream was malformed or unproven
-	PointRefused                       // a rendezvous-point exchange failed (§11.2)
+	PointRefused                       // a rendezvous-point exchange failed (§11.4)
 )
 
 // Event is a refusal, with the peer it came from.

@@ -15,7 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// ProtocolPoints is the stream protocol of rendezvous points (§11.2): the
+// ProtocolPoints is the stream protocol of rendezvous points (§11.4): the
 // dialer writes the point it looks for, and a host that serves that point
 // runs a short exchange of frames on the same stream (a contact request or
 // a device link); any other host resets the stream.
