@@ -23,11 +23,11 @@ import (
 // attacker is a bare libp2p host that speaks the rendezvous protocol by
 // hand, connected to its target.
 type attacker struct {
-	t *testing.T
+	t testing.TB
 	h *p2p.Host
 }
 
-func newAttacker(t *testing.T, target *dev) *attacker {
+func newAttacker(t testing.TB, target *dev) *attacker {
 	t.Helper()
 	var seed [32]byte
 	rand.Read(seed[:])
@@ -87,7 +87,7 @@ func (a *attacker) request(account *keys.Pair, name string, l *link.Contact) (se
 	return sent, st, err
 }
 
-func newKey(t *testing.T) *keys.Pair {
+func newKey(t testing.TB) *keys.Pair {
 	k, err := keys.Generate(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

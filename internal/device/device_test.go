@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // dev is a real device (SQLite + libp2p on loopback) that can be restarted.
 type dev struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	path string
 	d    *device.Device
@@ -30,10 +30,10 @@ type dev struct {
 	opt  func(*device.Config)
 }
 
-func newDev(t *testing.T, name string) *dev { return newDevWith(t, name, nil) }
+func newDev(t testing.TB, name string) *dev { return newDevWith(t, name, nil) }
 
 // newDevWith is newDev with a change to the device's configuration.
-func newDevWith(t *testing.T, name string, opt func(*device.Config)) *dev {
+func newDevWith(t testing.TB, name string, opt func(*device.Config)) *dev {
 	x := &dev{t: t, name: name, path: filepath.Join(t.TempDir(), name+".db"), opt: opt}
 	x.start()
 	t.Cleanup(func() { x.stop() })
