@@ -304,7 +304,23 @@ func Run(o Options) error {
 		if err := alice.dev.RevokeDevice(phone.n.DeviceKey()); err != nil {
 			return err
 		}
-		if err := until("the phone to learn it is revoked", phone.n.Revoked); err != nil {
+		// bob must have applied the revocation before he writes: what he
+		// writes before that is still sealed to the phone's chain.
+		aliceDevicesAt := func(p *peer) int {
+			gi, err := p.n.Group(ab)
+			if err != nil {
+				return 0
+			}
+			for _, m := range gi.Members {
+				if m.Key == alice.n.AccountKey() {
+					return m.Devices
+				}
+			}
+			return 0
+		}
+		if err := until("the phone and bob to learn of the revocation", func() bool {
+			return phone.n.Revoked() && aliceDevicesAt(bob) == 1
+		}); err != nil {
 			return err
 		}
 		phoneBefore, undecBefore := count(phone, ab), phone.undec.Load()

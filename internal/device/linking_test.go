@@ -107,6 +107,21 @@ func TestLinkDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	phone.until("the revocation", phone.d.Node.Revoked)
+	// bob writes once he has applied the revocation in both groups: what he
+	// writes before that is still sealed to the phone's chain.
+	for _, topic := range [][32]byte{ct, gt} {
+		bob.until("the revocation at bob", func() bool {
+			gi, err := bob.d.Node.Group(topic)
+			if err != nil {
+				return false
+			}
+			devices := 0
+			for _, m := range gi.Members {
+				devices += m.Devices
+			}
+			return devices == 2 // bob's and alice's first device
+		})
+	}
 	if _, err := phone.d.Node.Send(ct, []byte("x")); !errors.Is(err, node.ErrRevoked) {
 		t.Errorf("the revoked phone sends: %v", err)
 	}
