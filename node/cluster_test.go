@@ -36,8 +36,13 @@ func newCluster(t *testing.T, seed uint64, dup float64, real bool) *cluster {
 	return &cluster{t: t, hub: memnet.New(seed, dup, 8), dir: t.TempDir(), real: real}
 }
 
-// add opens a new account, or a new device of an existing account (link).
-func (c *cluster) add(name string, link *device) *device {
+// add opens a new account, or a new device of an existing account (link),
+// which link's device approves.
+func (c *cluster) add(name string, link *device) *device { return c.open(name, link, true) }
+
+// open is add, with or without link's approval: a device made from a
+// stolen account secret has none.
+func (c *cluster) open(name string, link *device, approve bool) *device {
 	c.t.Helper()
 	d := &device{t: c.t, name: name}
 	if c.real {
@@ -59,6 +64,12 @@ func (c *cluster) add(name string, link *device) *device {
 	}
 	d.ep = c.hub.Attach(d.deliver)
 	d.openNode()
+	if link != nil && approve {
+		// The linking handshake's approval (§5.7), without the handshake.
+		if err := link.n.ApproveDevice(d.n.DeviceKey()); err != nil {
+			c.t.Fatal(err)
+		}
+	}
 	c.devs = append(c.devs, d)
 	c.t.Cleanup(func() { d.n.Close(); d.st.Close() })
 	return d

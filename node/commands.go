@@ -121,6 +121,11 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 	if run != nil && run.rep.Joined() {
 		return g.Keys.Topic, nil
 	}
+	if j := n.acct.rep.State().Groups()[g.ID]; j != nil && !j.Left {
+		// Another device of the account is in the group: this one follows
+		// it there once approved (§5.7), as for any joined group.
+		return g.Keys.Topic, n.reconcile()
+	}
 	var err error
 	if run == nil {
 		if run, err = n.attach(g, nil); err != nil {
@@ -248,6 +253,9 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 		return nil
 	})
 	st.Appended = max(0, int(vectorSum(run.rep.Vector())-before))
+	if err == nil && run == n.acct {
+		err = n.joinAccount()
+	}
 	if err == nil && (run == n.acct || !run.rep.Joined()) {
 		err = n.reconcile()
 	}

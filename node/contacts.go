@@ -134,7 +134,12 @@ func (n *Node) accept(account keys.Public, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := n.ensure(g, func(run *groupRun, lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
+	// A sent request means a device of the account is in the group already.
+	follow := false
+	if c := n.contact(account); c != nil && c.State == state.ContactSent {
+		follow = true
+	}
+	if err := n.ensure(g, follow, func(run *groupRun, lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
 		return err
 	}
 	return n.setContact(state.Contact{Account: account, State: state.ContactAccepted, Name: name})
@@ -182,7 +187,7 @@ func (n *Node) RequestSent(to keys.Public) error {
 	if err != nil {
 		return err
 	}
-	if err := n.ensure(g, func(run *groupRun, lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
+	if err := n.ensure(g, false, func(run *groupRun, lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
 		return err
 	}
 	return n.setContact(state.Contact{Account: to, State: state.ContactSent, Name: c.Name, Seed: c.Seed})

@@ -72,6 +72,79 @@ func (n *Node) revoked() bool {
 	return ok
 }
 
+// ApproveDevice lets a new device of this account in (§5.7): on the account
+// group now — which its node is syncing — and, through every device's
+// reconcile, in each of the account's groups. Device linking calls it with
+// the key the new device sent over the linking handshake; a device that is
+// never approved (a key a stolen device certified) never counts anywhere.
+func (n *Node) ApproveDevice(device keys.Public) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.revoked() {
+		return ErrRevoked
+	}
+	if err := n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.ApproveDevice(device, lk) }); err != nil {
+		return err
+	}
+	return n.approveSiblings()
+}
+
+// joinAccount announces a linked device in the account group once another
+// device of the account has approved it there (§5.7, §11.7).
+func (n *Node) joinAccount() error {
+	if n.acct.rep.Joined() || !n.acct.rep.State().Approved(n.device.Public(), n.account.Public()) {
+		return nil
+	}
+	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.AnnounceOwner(lk) })
+}
+
+// Linked reports whether this device is a device of its account: always for
+// an account's first device; for a linked one, once it has found its
+// approval on the account group and announced itself.
+func (n *Node) Linked() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.acct.rep.State().Device(n.device.Public()) != nil
+}
+
+// approveSiblings approves, in every group this device is in, the account's
+// current devices (as the account group lists them) that are not in yet.
+func (n *Node) approveSiblings() error {
+	if n.revoked() {
+		return nil
+	}
+	m := n.acct.rep.State().Member(n.account.Public())
+	if m == nil || len(m.Devices) < 2 {
+		return nil
+	}
+	var errs []error
+	for _, run := range n.groups {
+		if run == n.acct || !run.rep.Joined() {
+			continue
+		}
+		s := run.rep.State()
+		me := s.Member(run.rep.MemberKey())
+		if me == nil || me.Removed || !containsKey(me.Devices, run.rep.DeviceKey()) {
+			continue
+		}
+		for _, d := range m.Devices {
+			key := run.g.DeviceKey(n.account, d)
+			if d == n.device.Public() || s.Device(key) != nil || s.Approved(key, run.rep.MemberKey()) {
+				continue
+			}
+			if _, revoked := me.Revoked[key]; revoked {
+				continue
+			}
+			errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.ApproveDevice(key, lk) }))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // RevokeDevice revokes another device of this account (§5.6): first on the
 // account group, then in every group this device is in. Every remaining
 // device starts new chains the revoked one cannot read; its entries written

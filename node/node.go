@@ -119,7 +119,9 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, st: cfg.Store, groups: map[[32]byte]*groupRun{}}
 	acc, err := n.st.Account()
+	created := false
 	if errors.Is(err, store.ErrNoAccount) {
+		created = true
 		acc = &store.Account{Name: cfg.Name}
 		if _, err := io.ReadFull(cfg.Rand, acc.AccountSeed[:]); err != nil {
 			return nil, fmt.Errorf("new account: %w", err)
@@ -153,9 +155,19 @@ func Open(cfg Config) (*Node, error) {
 			return nil, err
 		}
 		n.acct = run
-		if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
-			return nil, fmt.Errorf("create account group: %w", err)
+		// A new account's first device announces itself at once. A device
+		// given an existing account (device linking, §11.7) waits until it
+		// has synced the account group and found its approval there (§5.7):
+		// announcing before would race the account's existing devices for
+		// the first place.
+		if created {
+			if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
+				return nil, fmt.Errorf("create account group: %w", err)
+			}
 		}
+	}
+	if err := n.joinAccount(); err != nil {
+		return nil, fmt.Errorf("join the account group: %w", err)
 	}
 	if err := n.reconcile(); err != nil {
 		return nil, fmt.Errorf("resume groups: %w", err)
@@ -390,5 +402,10 @@ func (n *Node) Close() error {
 
 // accountPost records an event on the account group.
 func (n *Node) accountPost(ev *state.Event) error {
-	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.Post(ev, lk) })
+	if err := n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.Post(ev, lk) }); err != nil {
+		return err
+	}
+	// The post may record a group this device just joined: let the
+	// account's other devices in there (§5.7).
+	return n.approveSiblings()
 }

@@ -30,14 +30,14 @@ func (n *Node) reconcile() error {
 		if err != nil {
 			continue
 		}
-		errs = append(errs, n.ensure(g, func(run *groupRun, lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }))
+		errs = append(errs, n.ensure(g, true, func(run *groupRun, lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }))
 	}
 	for _, j := range s.Groups() {
 		if j.Left || group.Kind(j.Kind) != group.KindMulti {
 			continue
 		}
 		g := group.New(group.KindMulti, j.ID, j.Secret, nil)
-		errs = append(errs, n.ensure(g, func(run *groupRun, lk feed.Lookup) error {
+		errs = append(errs, n.ensure(g, true, func(run *groupRun, lk feed.Lookup) error {
 			me := run.rep.State().Member(run.rep.MemberKey())
 			if me == nil || me.Removed {
 				return nil // not synced yet, or removed: nothing to announce
@@ -45,11 +45,14 @@ func (n *Node) reconcile() error {
 			return run.rep.AnnounceMember(lk)
 		}))
 	}
-	errs = append(errs, n.propagateRevocations())
+	errs = append(errs, n.propagateRevocations(), n.approveSiblings())
 	return errors.Join(errs...)
 }
 
-func (n *Node) ensure(g *group.Group, announce func(*groupRun, feed.Lookup) error) error {
+// ensure attaches g and announces this device there. With follow, the
+// account is in g already through another of its devices (the account group
+// says so): the device then waits for that device's approval (§5.7).
+func (n *Node) ensure(g *group.Group, follow bool, announce func(*groupRun, feed.Lookup) error) error {
 	run := n.groups[g.Keys.Topic]
 	if run == nil {
 		var err error
@@ -58,6 +61,13 @@ func (n *Node) ensure(g *group.Group, announce func(*groupRun, feed.Lookup) erro
 		}
 	}
 	if run.rep.Joined() {
+		return nil
+	}
+	// The account is in this group through another of its devices, which
+	// approves this one there (§5.7): announcing before the approval could
+	// take that device's place as the account's first device in the group.
+	// Wait for it; Receive calls reconcile again.
+	if follow && !run.rep.State().Approved(run.rep.DeviceKey(), run.rep.MemberKey()) {
 		return nil
 	}
 	err := n.step(run, func(lk feed.Lookup) error { return announce(run, lk) })

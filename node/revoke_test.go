@@ -7,6 +7,7 @@ import (
 
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/node"
+	"github.com/berty-go/berty/store"
 )
 
 // TestRevokeDevice: alice has two devices and bob is her contact and in a
@@ -93,6 +94,25 @@ func TestRevokeDevice(t *testing.T) {
 		devs := alice.n.Devices()
 		if len(devs) != 2 || devs[0].Revoked || !devs[1].Revoked || devs[1].Key != alice2.n.DeviceKey() {
 			t.Errorf("seed %d: alice's devices after the revocation: %+v", seed, devs)
+		}
+
+		// Whoever holds the revoked device also holds alice's account
+		// secret, and makes a new device with it. Nobody approves it: it
+		// never becomes a device of the account, joins nothing and reads
+		// nothing new.
+		thief := c.open("thief", alice2, false)
+		c.run()
+		for _, topic := range [][32]byte{ct, gt} {
+			alice.send(topic, "after the theft")
+		}
+		c.run()
+		if thief.n.Linked() {
+			t.Errorf("seed %d: a device nobody approved is a device of the account", seed)
+		}
+		for _, topic := range [][32]byte{ct, gt} {
+			if got, err := thief.n.Messages(topic, store.Cursor{}, 100); err == nil && len(got) > 0 {
+				t.Errorf("seed %d: the thief's device reads %d messages", seed, len(got))
+			}
 		}
 	}
 }

@@ -139,7 +139,7 @@ func readers(t *testing.T) []reader {
 			return s != 0, err
 		}},
 		{"link msg1 (Reply)", lr.msg1, func(t *testing.T, m []byte) (bool, error) {
-			out, err := l.joinerAt(t, 0, lr).Reply(m)
+			out, err := l.joinerAt(t, 0, lr).Reply(m, joinerDevice)
 			return out != nil, err
 		}},
 		{"link msg2 (Grant)", lr.msg2, func(t *testing.T, m []byte) (bool, error) {
@@ -265,7 +265,7 @@ func TestLinkWrongSecret(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg2, err := l.newJoiner(t).Reply(msg1)
+			msg2, err := l.newJoiner(t).Reply(msg1, joinerDevice)
 			wantHandshakeError(t, "Reply to an approver with another secret", err)
 			if msg2 != nil {
 				t.Errorf("Reply to an approver with another secret returned %x", msg2)
@@ -288,7 +288,7 @@ func TestLinkAnotherOneTimeKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg2, err := l.newJoiner(t).Reply(msg1)
+		msg2, err := l.newJoiner(t).Reply(msg1, joinerDevice)
 		wantHandshakeError(t, "Reply to an approver that encrypted to another key", err)
 		if msg2 != nil {
 			t.Errorf("Reply to an approver that encrypted to another key returned %x", msg2)
@@ -300,7 +300,7 @@ func TestLinkAnotherOneTimeKey(t *testing.T) {
 		thief := l
 		thief.joinerKey = other // knows the secret and the public key, not the private key
 		j := thief.newJoiner(t)
-		msg2, err := j.Reply(rec.msg1)
+		msg2, err := j.Reply(rec.msg1, joinerDevice)
 		wantHandshakeError(t, "Reply without the one-time private key", err)
 		if msg2 != nil {
 			t.Errorf("Reply without the one-time private key returned %x", msg2)

@@ -296,7 +296,7 @@ func TestOversizedRefusedBeforeParsing(t *testing.T) {
 		a, j := newTestLink(t)
 		big, _, _, err := a.hs.WriteMessage(nil, pad(32+16))
 		must(t, err)
-		_, err = j.Reply(big)
+		_, err = j.Reply(big, joinerDevice)
 		refused(t, "joiner Reply", big, err, j.hs.MessageIndex() != 0)
 
 		// msg2 = e || payload+tag.
@@ -314,7 +314,7 @@ func TestOversizedRefusedBeforeParsing(t *testing.T) {
 		a, j = newTestLink(t)
 		msg1, err = a.Hello()
 		must(t, err)
-		msg2, err := j.Reply(msg1)
+		msg2, err := j.Reply(msg1, joinerDevice)
 		must(t, err)
 		_, send, _, err := a.hs.ReadMessage(nil, msg2)
 		must(t, err)
@@ -327,7 +327,7 @@ func TestOversizedRefusedBeforeParsing(t *testing.T) {
 		a, j = newTestLink(t)
 		msg1, err = a.Hello()
 		must(t, err)
-		msg2, err = j.Reply(msg1)
+		msg2, err = j.Reply(msg1, joinerDevice)
 		must(t, err)
 		msg3, err := a.Grant(msg2, &Grant{Name: "Alice"})
 		must(t, err)
@@ -339,3 +339,6 @@ func TestOversizedRefusedBeforeParsing(t *testing.T) {
 		refused(t, "approver Done", big, err, a.recv.Nonce() != 0)
 	})
 }
+
+// joinerDevice is the new device's own key in the device-link tests.
+var joinerDevice = keys.Public{0x42, 0x43}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/wire"
 	"github.com/flynn/noise"
 )
@@ -57,6 +58,7 @@ func linkConfig(initiator bool, secret [32]byte, rand io.Reader) noise.Config {
 type Approver struct {
 	hs         *noise.HandshakeState
 	send, recv *noise.CipherState
+	device     keys.Public // the new device's key, from its reply
 	step       step
 }
 
@@ -102,12 +104,17 @@ func (a *Approver) Grant(msg2 []byte, g *Grant) (_ []byte, err error) {
 	if err != nil {
 		return nil, fail("reply: %v", err)
 	}
-	if len(payload) != 0 {
-		return nil, fail("reply carries %d unexpected bytes", len(payload))
+	if len(payload) != len(a.device) {
+		return nil, fail("reply of %d bytes, want the new device's 32-byte key", len(payload))
 	}
+	a.device = keys.Public(payload)
 	a.send, a.recv = send, recv
 	return a.send.Encrypt(nil, nil, g.encode())
 }
+
+// Device returns the new device's own key, which its reply carried (valid
+// after Grant): the key the account's devices approve (§5.7).
+func (a *Approver) Device() keys.Public { return a.device }
 
 // Done reads the new device's acknowledgement.
 func (a *Approver) Done(msg4 []byte) (err error) {
@@ -148,8 +155,9 @@ func NewJoiner(key *ecdh.PrivateKey, secret [32]byte, rand io.Reader) (*Joiner, 
 }
 
 // Reply reads the approver's first message, which proves it knows the
-// link's secret, and returns the second.
-func (j *Joiner) Reply(msg1 []byte) (_ []byte, err error) {
+// link's secret, and returns the second, carrying this device's own key
+// (encrypted, and bound to the handshake).
+func (j *Joiner) Reply(msg1 []byte, device keys.Public) (_ []byte, err error) {
 	if err := j.step.next(0, "Reply"); err != nil {
 		return nil, err
 	}
@@ -164,7 +172,7 @@ func (j *Joiner) Reply(msg1 []byte) (_ []byte, err error) {
 	if len(payload) != 0 {
 		return nil, fail("hello carries %d unexpected bytes", len(payload))
 	}
-	msg2, recv, send, err := j.hs.WriteMessage(nil, nil)
+	msg2, recv, send, err := j.hs.WriteMessage(nil, device[:])
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func FuzzJoiner(f *testing.F) {
 	f.Add(r.msg1, make([]byte, handshake.MaxMessage+1))
 	f.Fuzz(func(t *testing.T, msg1, msg3 []byte) {
 		j := l.newJoiner(t)
-		msg2, err := j.Reply(msg1)
+		msg2, err := j.Reply(msg1, joinerDevice)
 		if err != nil {
 			if !errors.Is(err, handshake.ErrHandshake) || msg2 != nil {
 				t.Fatalf("Reply: %x, %v; want only an error wrapping ErrHandshake", msg2, err)

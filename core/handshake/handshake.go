@@ -34,7 +34,7 @@
 //
 //	approver                       new device
 //	Hello()        -> psk, e, es
-//	               <- e, ee         Reply()
+//	               <- e, ee, key    Reply()   (its own device key)
 //	Grant()        -> grant         Receive()
 //	               <- ack           Ack()
 //	Done()

@@ -204,12 +204,15 @@ func (l link) run(t testing.TB) linkRun {
 	if r.msg1, err = a.Hello(); err != nil {
 		t.Fatalf("Hello: %v", err)
 	}
-	if r.msg2, err = j.Reply(r.msg1); err != nil {
+	if r.msg2, err = j.Reply(r.msg1, joinerDevice); err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
 	g := l.grant
 	if r.msg3, err = a.Grant(r.msg2, &g); err != nil {
 		t.Fatalf("Grant: %v", err)
+	}
+	if a.Device() != joinerDevice {
+		t.Fatalf("the approver read the new device's key as %v, want %v", a.Device(), joinerDevice)
 	}
 	if r.grant, err = j.Receive(r.msg3); err != nil {
 		t.Fatalf("Receive: %v", err)
@@ -248,7 +251,7 @@ func (l link) joinerAt(t testing.TB, n int, r linkRun) *handshake.Joiner {
 	t.Helper()
 	j := l.newJoiner(t)
 	if n > 0 {
-		if _, err := j.Reply(r.msg1); err != nil {
+		if _, err := j.Reply(r.msg1, joinerDevice); err != nil {
 			t.Fatalf("Reply: %v", err)
 		}
 	}
@@ -348,3 +351,6 @@ func TestLowOrderLinkKey(t *testing.T) {
 		t.Errorf("Hello to a low-order one-time key: %x, %v; want an error", msg1, err)
 	}
 }
+
+// joinerDevice is the new device's own key in the device-link tests.
+var joinerDevice = keys.Public{0x42, 0x43}

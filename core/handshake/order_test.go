@@ -55,7 +55,7 @@ func sides(t *testing.T) map[string]func() []call {
 		"joiner": func() []call {
 			j := l.newJoiner(t)
 			return []call{
-				{"Reply", func() error { return errOf(j.Reply(lr.msg1)) }},
+				{"Reply", func() error { return errOf(j.Reply(lr.msg1, joinerDevice)) }},
 				{"Receive", func() error { return errOf(j.Receive(lr.msg3)) }},
 				{"Ack", func() error { return errOf(j.Ack()) }},
 			}
@@ -169,7 +169,7 @@ func TestRefusesAfterFailure(t *testing.T) {
 			m3 = bad(m3)
 		}
 		return []call{
-			{"Reply", func() error { return errOf(j.Reply(m1)) }},
+			{"Reply", func() error { return errOf(j.Reply(m1, joinerDevice)) }},
 			{"Receive", func() error { return errOf(j.Receive(m3)) }},
 			{"Ack", func() error { return errOf(j.Ack()) }},
 		}

@@ -940,18 +940,22 @@ func TestAdversarialRemovedMemberCannotRejoin(t *testing.T) {
 	}
 }
 
-// TestAdversarialRemovedMemberUnknownDevice: carol links a second device
-// that alice has not seen when she removes carol. The removal's cut-offs do
-// not name it, so nothing of it counts; its entries must be refused
-// everywhere once the removal is known, as for carol's known device (Remove:
-// "the member's entries this device has not seen are refused everywhere"),
-// and a replica that read its message before the removal must truncate it.
-// Both cases: the device's announce sorts before the removal (its clock is
-// lower), or after it.
+// TestAdversarialRemovedMemberUnknownDevice: carol links a second device,
+// a real one (carol's first device approved it, §5.7, and everyone has the
+// approval), whose announce alice has not seen when she removes carol. The
+// removal's cut-offs do not name it, so nothing of it counts; its entries
+// must be refused everywhere once the removal is known, as for carol's known
+// device (Remove: "the member's entries this device has not seen are refused
+// everywhere"), and a replica that read its message before the removal must
+// truncate it. Both cases: the device's announce sorts before the removal
+// (its clock is lower), or after it.
 func TestAdversarialRemovedMemberUnknownDevice(t *testing.T) {
 	for _, announceFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("announce sorts first=%v", announceFirst), func(t *testing.T) {
 			c, alice, bob, carol := threeMembers(t, 13)
+			carol2 := c.newPeer("carol2", carol.cfg.Group, carol.cfg.Account)
+			c.approve(carol, carol2)
+			c.sync()
 			if announceFirst {
 				// Alice's clock runs ahead of carol2's.
 				for i := range 3 {
@@ -963,7 +967,6 @@ func TestAdversarialRemovedMemberUnknownDevice(t *testing.T) {
 					c.send(bob, fmt.Sprintf("bob %d", i))
 				}
 			}
-			carol2 := c.newPeer("carol2", carol.cfg.Group, carol.cfg.Account)
 			if announceFirst {
 				for _, raw := range c.wire[:len(c.wire)-3] {
 					c.receive(carol2, raw)
@@ -985,6 +988,9 @@ func TestAdversarialRemovedMemberUnknownDevice(t *testing.T) {
 			c.sync(alice, bob) // bob gets carol2's entries before the removal
 			for _, err := range c.errs {
 				t.Error(err)
+			}
+			if bob.truncated == 0 {
+				t.Error("bob truncated nothing: he did not read carol2's message before the removal, not the case under test")
 			}
 
 			c2 := carol2.r.DeviceKey()
@@ -1149,17 +1155,20 @@ func TestConcurrentRemovalsConverge(t *testing.T) {
 }
 
 // TestWriteAfterTruncationToZero: bob has the announce of carol's second
-// device, which alice did not know when she removed carol: its cut-off is 0
-// and bob's replica truncates its feed to nothing. Bob's replica must still
-// be able to write (its chain rotation after the removal, its messages): the
-// deps of its next entry must not name a feed at seq 0.
+// device (approved by carol, §5.7), which alice did not know when she
+// removed carol: its cut-off is 0 and bob's replica truncates its feed to
+// nothing. Bob's replica must still be able to write (its chain rotation
+// after the removal, its messages): the deps of its next entry must not name
+// a feed at seq 0.
 func TestWriteAfterTruncationToZero(t *testing.T) {
 	c, alice, bob, carol := threeMembers(t, 17)
+	carol2 := c.newPeer("carol2", carol.cfg.Group, carol.cfg.Account)
+	c.approve(carol, carol2)
+	c.sync()
 	for i := range 3 {
 		c.send(alice, fmt.Sprintf("alice %d", i)) // alice's clock runs ahead
 	}
-	carol2 := c.newPeer("carol2", carol.cfg.Group, carol.cfg.Account)
-	for _, raw := range c.wire[:len(c.wire)-3] {
+	for _, raw := range c.wire[:len(c.wire)-3] { // all but alice's messages
 		c.receive(carol2, raw)
 	}
 	if err := carol2.r.AnnounceMember(carol2.lk); err != nil {

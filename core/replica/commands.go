@@ -110,6 +110,9 @@ func (r *Replica) Send(body []byte, lk feed.Lookup) (*Message, error) {
 	if !r.Joined() {
 		return nil, ErrNotJoined
 	}
+	if r.state.Pending(self) {
+		return nil, ErrNotApproved
+	}
 	if r.state.Device(self) == nil || !r.state.Writable(self, r.tracker.Head(self).Seq+1) {
 		return nil, ErrNotMember
 	}
@@ -207,6 +210,28 @@ func (r *Replica) RevokeDevice(device keys.Public, lk feed.Lookup) error {
 	return r.maintain(lk)
 }
 
+// ApproveDevice lets another device of this device's member into the group
+// (§5.7): one that announced itself and waits, or one that will. Approving
+// a device already in, or already approved, does nothing; approving a
+// revoked device returns ErrRevokedDevice.
+func (r *Replica) ApproveDevice(device keys.Public, lk feed.Lookup) error {
+	me := r.state.Member(r.member.Public())
+	if me == nil || me.Removed || !r.Joined() || !slices.Contains(me.Devices, r.device.Public()) {
+		return ErrNotMember
+	}
+	if _, revoked := me.Revoked[device]; revoked {
+		// Checked first: a revoked device still has its announce.
+		return fmt.Errorf("approve %v: %w", device, ErrRevokedDevice)
+	}
+	if r.state.Device(device) != nil || r.state.Approved(device, r.member.Public()) {
+		return nil
+	}
+	if _, err := r.postMetadata(&state.Event{Approved: &state.DeviceApproved{Device: device}}, 0, nil); err != nil {
+		return err
+	}
+	return r.maintain(lk)
+}
+
 // GrantAdmin makes a member an admin; only admins may.
 func (r *Replica) GrantAdmin(member keys.Public, lk feed.Lookup) error {
 	me := r.state.Member(r.member.Public())
@@ -243,6 +268,14 @@ func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
 // messages or RotateAfter seconds it starts a new epoch first.
 func (r *Replica) maintain(lk feed.Lookup) error {
 	self := r.device.Public()
+	if r.send != nil && !r.rotate && r.state.Pending(self) {
+		// This device counted in its own view until a sibling's announce
+		// that sorts first turned up (concurrent first devices, §5.7), and
+		// handed its chain out meanwhile: devices that saw it wait did not
+		// take it, and will not be given it again. Start a new chain once
+		// approved.
+		r.rotate, r.dirty = true, true
+	}
 	if !r.Joined() || r.state.Device(self) == nil || !r.state.Writable(self, r.tracker.Head(self).Seq+1) {
 		return nil
 	}

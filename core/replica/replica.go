@@ -135,13 +135,15 @@ type Event struct {
 
 // Errors returned by the replica's commands and by Receive.
 var (
-	ErrNotMember    = errors.New("not a member of this group")
-	ErrNotAdmin     = errors.New("only an admin can do this")
-	ErrNotJoined    = errors.New("this device has not announced itself in the group yet")
-	ErrBadAnnounce  = errors.New("first entry of a feed is not a valid device announce")
-	ErrNoSuchUser   = errors.New("no such member")
-	ErrNoSuchDevice = errors.New("not a current device of this member")
-	ErrRevokeSelf   = errors.New("a device cannot revoke itself: revoke it from another device")
+	ErrNotMember     = errors.New("not a member of this group")
+	ErrNotAdmin      = errors.New("only an admin can do this")
+	ErrNotJoined     = errors.New("this device has not announced itself in the group yet")
+	ErrBadAnnounce   = errors.New("first entry of a feed is not a valid device announce")
+	ErrNoSuchUser    = errors.New("no such member")
+	ErrNoSuchDevice  = errors.New("not a current device of this member")
+	ErrRevokeSelf    = errors.New("a device cannot revoke itself: revoke it from another device")
+	ErrNotApproved   = errors.New("this device waits for another device of its account to approve it in this group")
+	ErrRevokedDevice = errors.New("the device was revoked")
 )
 
 // Replica is one device's state in one group. See the package comment.

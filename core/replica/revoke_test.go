@@ -1,8 +1,9 @@
 package replica
 
 // Device revocation (§5.6) at the replica level. Alice has two devices, d1
-// and d2; one more device reads and writes in the group: bob's in a
-// multi-member or a contact group, alice's third device in her account group.
+// and d2 (which d1 approved, §5.7); one more device reads and writes in the
+// group: bob's in a multi-member or a contact group, alice's third device
+// (approved by d1 too) in her account group.
 // d1 revokes d2. Once the revocation is in, nothing d2 writes past its
 // cut-off counts anywhere, every remaining device starts a chain sealed only
 // to the devices that remain (d2 cannot read what is written afterwards), and
@@ -27,7 +28,7 @@ import (
 
 // revokeFixture is a group where alice has devices d1 and d2 and other is a
 // third device: bob's (multi-member and contact groups) or alice's own
-// (account group).
+// (account group). d1 is alice's first device and approved the others.
 type revokeFixture struct {
 	kind      group.Kind
 	c         *cluster
@@ -44,8 +45,16 @@ func newRevokeFixture(t *testing.T, kind group.Kind, seed uint64) *revokeFixture
 	t.Helper()
 	c := newCluster(t, seed)
 	f := &revokeFixture{kind: kind, c: c}
-	owner := func(name string, g *group.Group, acct *keys.Pair) *peer {
+	// owner announces a device of an owner group. A later device of the
+	// same account syncs first, so that its announce sorts after the first
+	// device's, and needs that device's approval (§5.7): approver gives it
+	// before the announce.
+	owner := func(name string, g *group.Group, acct *keys.Pair, approver *peer) *peer {
 		p := c.newPeer(name, g, acct)
+		if approver != nil {
+			c.approve(approver, p)
+			c.sync(p)
+		}
 		if err := p.r.AnnounceOwner(p.lk); err != nil {
 			t.Fatalf("%s: announce: %v", name, err)
 		}
@@ -66,6 +75,8 @@ func newRevokeFixture(t *testing.T, kind group.Kind, seed uint64) *revokeFixture
 			t.Fatal(err)
 		}
 		c.flush(f.d2)
+		c.sync(f.d1)
+		c.approve(f.d1, f.d2) // after the announce, which waited for it
 	case group.KindContact:
 		f.aliceAcct = c.newKey()
 		bob := c.newKey()
@@ -78,15 +89,15 @@ func newRevokeFixture(t *testing.T, kind group.Kind, seed uint64) *revokeFixture
 			t.Fatal(err)
 		}
 		c.g = ga
-		f.d1 = owner("alice d1", ga, f.aliceAcct)
-		f.d2 = owner("alice d2", ga, f.aliceAcct)
-		f.other = owner("bob", gb, bob)
+		f.d1 = owner("alice d1", ga, f.aliceAcct, nil)
+		f.d2 = owner("alice d2", ga, f.aliceAcct, f.d1)
+		f.other = owner("bob", gb, bob, nil)
 	case group.KindAccount:
 		f.aliceAcct = c.newKey()
 		c.g = group.Account(f.aliceAcct)
-		f.d1 = owner("alice d1", c.g, f.aliceAcct)
-		f.d2 = owner("alice d2", c.g, f.aliceAcct)
-		f.other = owner("alice d3", c.g, f.aliceAcct)
+		f.d1 = owner("alice d1", c.g, f.aliceAcct, nil)
+		f.d2 = owner("alice d2", c.g, f.aliceAcct, f.d1)
+		f.other = owner("alice d3", c.g, f.aliceAcct, f.d1)
 	}
 	c.sync()
 	for _, p := range f.peers() {
@@ -677,15 +688,16 @@ func TestRemovalKeepsRevokedDeviceHistory(t *testing.T) {
 
 // TestRevokedDeviceCannotComeBack: a revoked device that ignores its
 // revocation (a stolen phone) still holds the account secret. It makes a new
-// device key and announces it as one more device of alice. The remaining
-// devices must not hand it their chains: what they write after the
-// revocation stays unreadable to whoever holds the revoked device.
+// device key, announces it as one more device of alice, and approves it
+// (§5.7) — an approval past its cut-off, which counts nowhere; the new
+// device approves itself too, which counts for nothing either. The remaining
+// devices must not hand it their chains: its announce waits for an approval
+// everywhere, it is no active device and cannot send, and what they write
+// after the revocation stays unreadable to whoever holds the revoked device.
 //
-// This fails as the protocol stands: every device holds the account key
-// pair, and a certificate signed by the (per-group) member key is all a
-// device announce needs (ProofMember, ProofOwner), so revocation only binds a
-// device that obeys it. Closing the gap is a protocol change (new devices
-// introduced by a current device, or a new account key on revocation).
+// Before device approvals a certificate signed by the (per-group) member key
+// was all a later device's announce needed (ProofMember, ProofOwner), and
+// this test failed: revocation only bound a device that obeyed it.
 func TestRevokedDeviceCannotComeBack(t *testing.T) {
 	for i, kind := range revokeKinds {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -694,8 +706,10 @@ func TestRevokedDeviceCannotComeBack(t *testing.T) {
 			f.revoke(f.d1, f.d2)
 			c.tolerate = []error{feed.ErrCutOff}
 			c.sync()
+			start := len(c.wire)
 			// The thief's new device, with the account key pair d2 holds.
 			thief := c.newPeer("d2 under a new key", f.d2.cfg.Group, f.d2.cfg.Account)
+			tk := thief.r.DeviceKey()
 			c.sync(thief)
 			var err error
 			if kind == group.KindMulti {
@@ -703,16 +717,47 @@ func TestRevokedDeviceCannotComeBack(t *testing.T) {
 			} else {
 				err = thief.r.AnnounceOwner(thief.lk)
 			}
-			if err == nil {
-				c.flush(thief)
+			if err != nil {
+				t.Fatalf("the thief's announce: %v", err) // valid signatures: it waits, it is not refused
+			}
+			c.flush(thief)
+			// The stolen phone certifies the new key. Its replica refuses
+			// (d2 is no current device), so it writes the approval itself.
+			if err := f.d2.r.ApproveDevice(tk, f.d2.lk); !errors.Is(err, ErrNotMember) {
+				t.Errorf("revoked d2 approves a device: %v, want ErrNotMember", err)
+			}
+			c.flush(f.d2)
+			for _, by := range []*peer{f.d2, thief} {
+				if _, err := by.r.postMetadata(&state.Event{Approved: &state.DeviceApproved{Device: tk}}, 0, nil); err != nil {
+					t.Fatal(err)
+				}
+				c.flush(by)
 			}
 			c.sync()
 			c.send(f.d1, "d1 after the revocation")
 			c.send(f.other, "other after the revocation")
 			c.sync()
 			if thief.hasBody("d1 after the revocation") || thief.hasBody("other after the revocation") {
-				t.Errorf("the revoked device's holder reads the group again under a new device key (announce: %v; alice's devices at d1: %v)",
-					err, f.d1.r.State().Member(f.alice()).Devices)
+				t.Errorf("the revoked device's holder reads the group again under a new device key (alice's devices at d1: %v)",
+					f.d1.r.State().Member(f.alice()).Devices)
+			}
+			for _, p := range []*peer{f.d1, f.other} {
+				s := p.r.State()
+				if s.Device(tk) != nil || !s.Pending(tk) || slices.Contains(s.ActiveDevices(), tk) {
+					t.Errorf("%s: the thief's device counts (device %v, waiting %v, active devices %v)",
+						p.name, s.Device(tk) != nil, s.Pending(tk), s.ActiveDevices())
+				}
+			}
+			for author, to := range keyRecipients(t, f.d1, c.wire[start:]) {
+				if slices.Contains(to, tk) {
+					t.Errorf("chain key of %s sealed to the thief's device", author)
+				}
+			}
+			if _, err := thief.r.Send([]byte("thief"), thief.lk); !errors.Is(err, ErrNotApproved) {
+				t.Errorf("the thief's device sends: %v, want ErrNotApproved", err)
+			}
+			if rd := c.flush(thief); len(rd.Outbox) != 0 {
+				t.Errorf("the thief's device published %d entries on Send", len(rd.Outbox))
 			}
 		})
 	}

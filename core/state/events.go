@@ -37,6 +37,7 @@ const (
 	TypeInvitation     EventType = 9
 	TypeRendezvousSeed EventType = 10
 	TypeDeviceRevoked  EventType = 11
+	TypeDeviceApproved EventType = 12
 )
 
 // Limits on metadata events.
@@ -71,6 +72,17 @@ type Event struct {
 	Invited  *InvitationCreated
 	Seed     *RendezvousSeed
 	Revoked  *DeviceRevoked
+	Approved *DeviceApproved
+}
+
+// DeviceApproved lets one more device of the author's member into the group
+// (§5.7): a member's first device needs no approval, every later one needs
+// a current device of the same member to approve it, before or after its
+// announce. A revoked device cannot approve (its entries past the cut-off
+// do not count), so a device it certifies after its revocation never gets
+// in.
+type DeviceApproved struct {
+	Device keys.Public
 }
 
 // DeviceRevoked revokes one device of the author's own member (§5.6): its
@@ -238,6 +250,8 @@ func (e *Event) Type() EventType {
 		return TypeRendezvousSeed
 	case e.Revoked != nil:
 		return TypeDeviceRevoked
+	case e.Approved != nil:
+		return TypeDeviceApproved
 	}
 	return 0
 }
@@ -296,6 +310,8 @@ func (e *Event) Encode() []byte {
 	case e.Revoked != nil:
 		b = append(b, e.Revoked.Device[:]...)
 		b = wire.AppendUvarint(b, e.Revoked.Seq)
+	case e.Approved != nil:
+		b = append(b, e.Approved.Device[:]...)
 	}
 	return b
 }
@@ -359,6 +375,8 @@ func Decode(b []byte) (*Event, error) {
 		e.Seed = &RendezvousSeed{Seed: r.Fixed32()}
 	case TypeDeviceRevoked:
 		e.Revoked = &DeviceRevoked{Device: r.Fixed32(), Seq: r.Uvarint(1 << 48)}
+	case TypeDeviceApproved:
+		e.Approved = &DeviceApproved{Device: r.Fixed32()}
 	default:
 		r.Fail("unknown event type %d", t)
 	}

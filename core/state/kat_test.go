@@ -76,6 +76,7 @@ func eventVectors() []kat.Vector {
 		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey)}),
 		v("rendezvous-seed", map[string]string{"type": "10", "seed": kat.H(kat.Seq(0x55, 32))}),
 		v("device-revoked", map[string]string{"type": "11", "device": pub(katDevice), "seq": "300"}),
+		v("device-approved", map[string]string{"type": "12", "device": pub(katDevice)}),
 	}
 }
 
@@ -138,6 +139,8 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key")}}
 	case state.TypeRendezvousSeed:
 		return &state.Event{Seed: &state.RendezvousSeed{Seed: kat.Hex32(t, in, "seed")}}
+	case state.TypeDeviceApproved:
+		return &state.Event{Approved: &state.DeviceApproved{Device: kat.Hex32(t, in, "device")}}
 	case state.TypeDeviceRevoked:
 		return &state.Event{Revoked: &state.DeviceRevoked{Device: kat.Hex32(t, in, "device"), Seq: kat.Uint(t, in, "seq")}}
 	}
@@ -191,7 +194,7 @@ func decodeRejects(t testing.TB) map[string][]byte {
 	cases := map[string][]byte{
 		"empty":                   {},
 		"type 0":                  {0},
-		"type 12":                 cat([]byte{12}, key),
+		"type 13":                 cat([]byte{13}, key),
 		"revoked seq above limit": cat([]byte{11}, key, wire.AppendUvarint(nil, 1<<48+1)),
 		"unknown proof":           cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
 		"epoch above uint32":      {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},

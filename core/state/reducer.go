@@ -85,6 +85,13 @@ type State struct {
 	seed    *[32]byte                   // the account's rendezvous seed (account group)
 	order   []keys.Public               // members in order of their first valid announce
 	invites map[keys.Public]keys.Public // invitation key → inviting member
+	// approved holds approvals of devices that have not announced yet;
+	// pending the valid announces of an existing member's devices that wait
+	// for an approval; approvedBy the approval that let each device in
+	// (§5.7).
+	approved   map[approvalKey]approval
+	pending    map[keys.Public]*Announce
+	approvedBy map[keys.Public]approval
 	// skip holds, during a rebuild, the cut-offs found by the previous pass:
 	// ops past them do not count even where they sort before the removal.
 	skip map[keys.Public]uint64
@@ -123,6 +130,40 @@ func (s *State) reset() {
 	s.seed = nil
 	s.order = nil
 	s.invites = map[keys.Public]keys.Public{}
+	s.approved = map[approvalKey]approval{}
+	s.pending = map[keys.Public]*Announce{}
+	s.approvedBy = map[keys.Public]approval{}
+}
+
+// approvalKey names an approval waiting for its device's announce: per
+// member, so that another member's approval of the same key cannot take the
+// place of the right one.
+type approvalKey struct{ device, member keys.Public }
+
+// approval is an approval event as the fold applied it: for a device of
+// member, written by device by at seq.
+type approval struct {
+	member keys.Public
+	by     keys.Public
+	seq    uint64
+}
+
+// keepApprovers raises the cut-offs in given (device → last valid seq) so
+// that no device in author's chain of approvals is cut before the approval
+// that let the next one in: a removal or revocation that cut its own
+// author's approval would void itself, and the fold would not settle.
+func (s *State) keepApprovers(author keys.Public, given map[keys.Public]uint64) {
+	x := author
+	for range 64 { // chains are short; the bound guards against cycles
+		ap, ok := s.approvedBy[x]
+		if !ok {
+			return
+		}
+		if c := given[ap.by]; c < ap.seq {
+			given[ap.by] = ap.seq
+		}
+		x = ap.by
+	}
 }
 
 // Ops returns the membership events applied so far, sorted. The slice is the
@@ -202,20 +243,34 @@ func mapsEqual(a, b map[keys.Public]uint64) bool {
 func (s *State) cutoffs() map[keys.Public]uint64 {
 	out := map[keys.Public]uint64{}
 	for d, member := range s.claims {
-		if m := s.members[member]; m != nil && m.Removed {
-			out[d] = m.Cutoffs[d] // 0 for a device the remover never listed
-		}
-	}
-	for _, m := range s.members {
-		for d, c := range m.Revoked {
-			// Both limits apply to the device's ops in the fold (active):
-			// the lower stands, whichever came first.
-			if removal, ok := out[d]; !ok || c < removal {
+		if m := s.members[member]; m != nil {
+			if c, ok := m.limit(d); ok {
 				out[d] = c
 			}
 		}
 	}
 	return out
+}
+
+// limit returns the last seq of device d that counts for m, if one is set:
+// for a removed member, the cut-off its remover listed — or, for a device
+// it did not list, the device's revocation cut-off if it was revoked (what
+// it wrote before was valid and stays so), else 0 (a device the remover
+// never saw); for a revoked device, its revocation cut-off. When both a
+// removal and a revocation name the device, the lower stands.
+func (m *Member) limit(d keys.Public) (uint64, bool) {
+	rc, revoked := m.Revoked[d]
+	if !m.Removed {
+		return rc, revoked
+	}
+	c, listed := m.Cutoffs[d]
+	switch {
+	case listed && revoked:
+		return min(c, rc), true
+	case revoked:
+		return rc, true
+	}
+	return c, true
 }
 
 // Writable reports whether the device's entry at seq counts: the device has a
@@ -259,12 +314,7 @@ func (s *State) active(op *Op) *Member {
 	if m == nil {
 		return nil
 	}
-	if m.Removed {
-		if op.Seq > m.Cutoffs[op.Author] {
-			return nil
-		}
-	}
-	if lim, ok := m.Revoked[op.Author]; ok && op.Seq > lim {
+	if lim, ok := m.limit(op.Author); ok && op.Seq > lim {
 		return nil
 	}
 	return m
@@ -288,6 +338,8 @@ func (s *State) apply(op *Op) {
 		s.applyRemoved(op, m, ev.Removed)
 	case ev.Revoked != nil:
 		s.applyRevoked(op, m, ev.Revoked)
+	case ev.Approved != nil:
+		s.applyApproved(op, m, ev.Approved.Device)
 	case ev.Admin != nil:
 		if t := s.members[ev.Admin.Member]; t != nil && m.Admin && !t.Removed && s.group.Kind == group.KindMulti {
 			t.Admin = true
@@ -354,7 +406,20 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 			return
 		}
 	}
-	if m == nil {
+	if m != nil {
+		// Not the member's first device: it needs the approval of one of
+		// the member's current devices, before or after (§5.7).
+		if _, revoked := m.Revoked[op.Author]; revoked {
+			return
+		}
+		ap, ok := s.approved[approvalKey{op.Author, key}]
+		if !ok {
+			s.pending[op.Author] = a
+			return
+		}
+		delete(s.approved, approvalKey{op.Author, key})
+		s.approvedBy[op.Author] = ap
+	} else {
 		m = &Member{Key: key}
 		s.members[key] = m
 		s.order = append(s.order, key)
@@ -366,6 +431,41 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 	s.devices[op.Author] = &Device{Cert: a.Cert}
 }
 
+// applyApproved lets a device of the author's member in (§5.7).
+func (s *State) applyApproved(op *Op, author *Member, d keys.Public) {
+	if _, ok := s.devices[d]; ok {
+		return
+	}
+	if _, revoked := author.Revoked[d]; revoked {
+		return
+	}
+	ap := approval{member: author.Key, by: op.Author, seq: op.Seq}
+	if a := s.pending[d]; a != nil {
+		if a.Cert.Member != author.Key {
+			return
+		}
+		delete(s.pending, d)
+		author.Devices = append(author.Devices, d)
+		s.devices[d] = &Device{Cert: a.Cert}
+		s.approvedBy[d] = ap
+		return
+	}
+	if _, ok := s.approved[approvalKey{d, author.Key}]; !ok {
+		s.approved[approvalKey{d, author.Key}] = ap
+	}
+}
+
+// Approved reports whether a device that has not announced itself yet has
+// an approval by one of member's devices waiting for it.
+func (s *State) Approved(d, member keys.Public) bool {
+	_, ok := s.approved[approvalKey{d, member}]
+	return ok
+}
+
+// Pending reports whether a device announced itself for an existing member
+// and waits for one of the member's devices to approve it.
+func (s *State) Pending(d keys.Public) bool { return s.pending[d] != nil }
+
 // applyRevoked applies a device revocation: by another device of the same
 // member, of a device that is (or was, for a second revocation that can only
 // lower the cut-off) one of its devices.
@@ -373,6 +473,9 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 	if r.Device == op.Author || s.memberOf(r.Device) != author {
 		return
 	}
+	keep := map[keys.Public]uint64{r.Device: r.Seq}
+	s.keepApprovers(op.Author, keep) // a revocation cannot cut what let its author in
+	r = &DeviceRevoked{Device: r.Device, Seq: keep[r.Device]}
 	if c, ok := author.Revoked[r.Device]; ok {
 		author.Revoked[r.Device] = min(c, r.Seq)
 		return
@@ -402,8 +505,10 @@ func (s *State) applyRemoved(op *Op, author *Member, r *MemberRemoved) {
 	}
 	if author.Key == r.Member {
 		// Leaving: the removal entry itself must count, or the next pass
-		// of the fold would skip it and undo the leave.
+		// of the fold would skip it and undo the leave; so must the
+		// approvals that let the leaving device in.
 		given[op.Author] = max(given[op.Author], op.Seq)
+		s.keepApprovers(op.Author, given)
 	}
 	if !t.Removed {
 		t.Removed, t.Admin = true, false

@@ -158,6 +158,10 @@ func (s *sim) step(i int) {
 	case d.seq == 0:
 		ev.Announce = s.announce(d, vs, adversarial)
 	default:
+		if a := s.approval(d, vs, adversarial); a != nil {
+			ev.Approved = a
+			break
+		}
 		if r := s.revocation(d, vs, vops, adversarial); r != nil {
 			ev.Revoked = r
 			break
@@ -269,6 +273,38 @@ func sortedKeys[V any](m map[keys.Public]V) []keys.Public {
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
 	return out
+}
+
+// approval returns, now and then, an approval for d to write (§5.7), or nil.
+// An honest one approves a sibling device of d's member that announced
+// itself and waits (pending), or one that has not announced yet (the
+// approval comes first). An adversarial one approves another member's
+// device or a key nobody announced. Some siblings are never approved: a
+// stolen device's new key.
+func (s *sim) approval(d *simDevice, vs *State, adversarial bool) *DeviceApproved {
+	t := s.t
+	if adversarial && rapid.IntRange(0, 2).Draw(t, "approve badly") == 0 {
+		var others []keys.Public
+		for _, x := range s.devices {
+			if x.member != d.member {
+				others = append(others, x.pair.Public())
+			}
+		}
+		if len(others) > 0 && rapid.Bool().Draw(t, "approve another member's device") {
+			return &DeviceApproved{Device: others[rapid.IntRange(0, len(others)-1).Draw(t, "other device")]}
+		}
+		return &DeviceApproved{Device: s.key().Public()}
+	}
+	var waiting []keys.Public
+	for _, x := range s.devices {
+		if x.member == d.member && x != d && vs.Device(x.pair.Public()) == nil && x.pair.Public()[0]%4 != 0 {
+			waiting = append(waiting, x.pair.Public()) // a quarter of the keys are never approved
+		}
+	}
+	if len(waiting) == 0 || rapid.IntRange(0, 1).Draw(t, "approve") != 0 {
+		return nil
+	}
+	return &DeviceApproved{Device: waiting[rapid.IntRange(0, len(waiting)-1).Draw(t, "approved")]}
 }
 
 // revocation returns, now and then, a revocation for d to write (§5.6), or
@@ -484,6 +520,9 @@ type reducerStats struct {
 	// wrote past its cut-off; badRevocation: a revocation of another
 	// member's device, of its author or of an unknown key was written.
 	revoked, revokedLate, badRevocation int
+	// approvedLate: a device approved after its announce counts;
+	// unapproved: a device announced and was never approved.
+	approvedLate, unapproved int
 }
 
 func (st *reducerStats) record(s *State, ops []*Op) {
@@ -531,6 +570,16 @@ func (st *reducerStats) record(s *State, ops []*Op) {
 		}
 		if o.Event.Announce != nil && s.Device(o.Author) == nil {
 			st.ignored++
+			if s.Pending(o.Author) {
+				st.unapproved++
+			}
+		}
+		if a := o.Event.Approved; a != nil && s.Device(a.Device) != nil {
+			for _, x := range ops {
+				if x.Author == a.Device && x.Event.Announce != nil && opLess(x, o) {
+					st.approvedLate++
+				}
+			}
 		}
 	}
 	for _, n := range lamports {
@@ -595,7 +644,8 @@ func TestReducerOrderIndependent(t *testing.T) {
 	})
 	t.Logf("%+v", st)
 	if st.checks >= 20 && (st.removed == 0 || st.selfRemoved == 0 || st.admins == 0 || st.joined == 0 ||
-		st.ignored == 0 || st.named == 0 || st.raced == 0 || st.revoked == 0 || st.revokedLate == 0 || st.badRevocation == 0) {
+		st.ignored == 0 || st.named == 0 || st.raced == 0 || st.revoked == 0 || st.revokedLate == 0 || st.badRevocation == 0 ||
+		st.approvedLate == 0 || st.unapproved == 0) {
 		t.Fatalf("the generator does not cover the interesting histories: %+v", st)
 	}
 }
@@ -714,7 +764,12 @@ func (h *history) invited(inviter, inviterDev, member, dev *keys.Pair, lamport u
 	h.add(dev, lamport, &Event{Announce: a})
 }
 
-func (h *history) linked(member, dev *keys.Pair, lamport uint64) {
+// linked has one of member's devices (by) approve dev and dev announce
+// itself for member (§5.7). The approval takes the announce's Lamport clock
+// with a minimal entry ID, so it sorts just before it.
+func (h *history) linked(member, by, dev *keys.Pair, lamport uint64) {
+	ok := h.add(by, lamport, &Event{Approved: &DeviceApproved{Device: dev.Public()}})
+	ok.ID = [32]byte{0, 1, byte(len(h.ops))}
 	h.add(dev, lamport, &Event{Announce: &Announce{Cert: keys.NewCert(h.g.ID, member, dev), Proof: ProofMember}})
 }
 
@@ -729,7 +784,7 @@ func TestReducerRemovalOfUnnamedDevice(t *testing.T) {
 	carol, carolDev, carolDev2 := h.key(), h.key(), h.key()
 	h.genesis(alice, aliceDev, 1)
 	h.invited(alice, aliceDev, carol, carolDev, 2)
-	h.linked(carol, carolDev2, 3)
+	h.linked(carol, carolDev, carolDev2, 3)
 	h.add(aliceDev, 4, &Event{Removed: &MemberRemoved{Member: carol.Public(), Cutoffs: []Cutoff{{Device: carolDev.Public(), Seq: 1}}}})
 	h.add(carolDev2, 5, &Event{Info: &GroupInfo{Name: "by carol's second device"}})
 	h.add(carolDev, 5, &Event{Info: &GroupInfo{Name: "by carol, too late"}})
@@ -919,7 +974,7 @@ func TestReducerRevokedThenRemoved(t *testing.T) {
 	alice, d1, d2 := h.key(), h.key(), h.key()
 	bob, bobDev := h.key(), h.key()
 	h.genesis(alice, d1, 1)
-	h.linked(alice, d2, 2)
+	h.linked(alice, d1, d2, 2)
 	h.invited(alice, d1, bob, bobDev, 3)
 	h.add(d1, 4, &Event{Admin: &AdminGranted{Member: bob.Public()}})
 	h.add(d2, 5, &Event{Info: &GroupInfo{Name: "d2, within"}})

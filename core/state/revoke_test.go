@@ -73,7 +73,7 @@ func TestReducerDeviceRevoked(t *testing.T) {
 	alice, aliceDev, aliceDev2 := h.key(), h.key(), h.key()
 	bob, bobDev := h.key(), h.key()
 	h.genesis(alice, aliceDev, 1)
-	h.linked(alice, aliceDev2, 2)
+	h.linked(alice, aliceDev, aliceDev2, 2)
 	h.invited(alice, aliceDev, bob, bobDev, 3)
 	h.add(aliceDev2, 4, &Event{Info: &GroupInfo{Name: "before the revocation"}})
 	h.add(aliceDev, 5, &Event{Revoked: &DeviceRevoked{Device: aliceDev2.Public(), Seq: 2}})
@@ -106,7 +106,7 @@ func TestReducerMutualRevocation(t *testing.T) {
 	h := newHistory(t)
 	alice, d1, d2 := h.key(), h.key(), h.key()
 	h.genesis(alice, d1, 1)
-	h.linked(alice, d2, 2)
+	h.linked(alice, d1, d2, 2)
 	first := h.add(d1, 3, &Event{Revoked: &DeviceRevoked{Device: d2.Public(), Seq: 1}})
 	first.ID = [32]byte{1}
 	second := h.add(d2, 3, &Event{Revoked: &DeviceRevoked{Device: d1.Public(), Seq: 1}})

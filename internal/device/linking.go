@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berty-go/berty/core/handshake"
+	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/rendezvous"
 	"github.com/berty-go/berty/net/p2p"
@@ -116,7 +117,7 @@ func awaitLink(ctx context.Context, st *sqlite.Store, cfg LinkConfig) (*Device, 
 		if err != nil {
 			return err
 		}
-		if msg, err = j.Reply(msg); err != nil {
+		if msg, err = j.Reply(msg, keys.FromSeed(acc.DeviceSeed).Public()); err != nil {
 			return err
 		}
 		if err := e.Write(msg); err != nil {
@@ -225,6 +226,12 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) error {
 				return err
 			}
 			if msg, err = a.Grant(msg, d.Node.LinkGrant()); err != nil {
+				return err
+			}
+			// Approve the new device on the account group before it holds
+			// the account: once it has synced, it finds its approval and
+			// announces itself (§5.7).
+			if err := d.Node.ApproveDevice(a.Device()); err != nil {
 				return err
 			}
 			if err := e.Write(msg); err != nil {
