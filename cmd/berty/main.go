@@ -119,15 +119,22 @@ libp2p host on loopback (127.0.0.1: nothing leaves this machine), and runs the
 group protocol between them — or, with --net memnet, through an in-process
 network that shuffles and duplicates every entry:
 
-  - alice and bob derive their contact group from each other's key and chat;
+  - bob adds alice from her contact link: his request finds her at her
+    rendezvous point over a Noise handshake, she accepts, they chat;
   - alice creates a group, invites bob and carol, everyone writes;
   - bob restarts from his database file;
+  - alice links her phone with a one-time device link: it follows her
+    account into her conversations and writes as her;
   - alice removes carol, the group rotates its keys, and carol provably cannot
     read what follows;
+  - alice revokes her phone: it receives bob's next message but cannot read it;
   - alice sends bob a burst, to show throughput on durable storage.
 
+(On --net memnet there is no handshake transport: the contact group is derived
+directly and device linking is skipped.)
+
 It prints a transcript and timings. Nothing to install.`,
-		Example: "  berty demo\n  berty demo --burst 20000\n  berty demo --net memnet --seed 7 --dup 0.5\n  berty demo --dir ./demo-data   # keep the databases to inspect with sqlite3",
+		Example: "  berty demo\n  berty demo --qr   # also draw alice's contact link as a QR code\n  berty demo --burst 20000\n  berty demo --net memnet --seed 7 --dup 0.5\n  berty demo --dir ./demo-data   # keep the databases to inspect with sqlite3",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Net != "libp2p" && o.Net != "memnet" {
@@ -154,5 +161,6 @@ It prints a transcript and timings. Nothing to install.`,
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the delivery order (--net memnet)")
 	f.Float64Var(&o.Dup, "dup", 0.3, "probability that an entry is delivered twice (--net memnet)")
 	f.IntVar(&o.Burst, "burst", 5000, "messages in the closing burst (0 to skip)")
+	f.BoolVar(&o.QR, "qr", false, "draw alice's contact link as a QR code in the terminal")
 	return c
 }

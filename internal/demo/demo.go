@@ -28,6 +28,7 @@ type Options struct {
 	Dup     float64 // probability of a duplicate delivery (memnet)
 	Burst   int     // messages in the closing burst (0: none)
 	KeepDir bool    // keep a temporary directory for inspection
+	QR      bool    // draw alice's contact link as a QR code
 	Out     io.Writer
 }
 
@@ -94,7 +95,7 @@ func Run(o Options) error {
 	}
 
 	done := step("bob adds alice from her contact link; she accepts")
-	if err := net.befriend(w, bob, alice, wt); err != nil {
+	if err := net.befriend(w, bob, alice, wt, o.QR); err != nil {
 		return fmt.Errorf("contact request: %w", err)
 	}
 	ab, err := contactTopic(alice, bob)

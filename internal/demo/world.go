@@ -12,6 +12,7 @@ import (
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/internal/qr"
 	"github.com/berty-go/berty/internal/wait"
 	"github.com/berty-go/berty/net/memnet"
 	"github.com/berty-go/berty/net/p2p"
@@ -66,7 +67,7 @@ type world interface {
 	// befriend makes from and to contacts: by a contact request over the
 	// network where there is one (§11), else by deriving the contact group
 	// on both sides.
-	befriend(w io.Writer, from, to *peer, wt *waiter) error
+	befriend(w io.Writer, from, to *peer, wt *waiter, qr bool) error
 	// link makes phone a new device of p's account (§11.7); errNoLinking
 	// where the network cannot carry it.
 	link(w io.Writer, p, phone *peer, wt *waiter) error
@@ -124,7 +125,7 @@ func (m *memWorld) reopen(p *peer, w *waiter) error { p.close(); return m.open(p
 func (m *memWorld) connect([]*peer) error           { return nil }
 func (m *memWorld) settle() error                   { return m.hub.Run() }
 func (m *memWorld) limit() time.Duration            { return 0 }
-func (m *memWorld) befriend(w io.Writer, from, to *peer, _ *waiter) error {
+func (m *memWorld) befriend(w io.Writer, from, to *peer, _ *waiter, _ bool) error {
 	fmt.Fprintf(w, "   (in-process network: no handshake transport, so both sides derive the contact group directly)\n")
 	if _, err := from.n.AddContact(to.n.AccountKey(), to.name); err != nil {
 		return err
@@ -172,12 +173,19 @@ func (p2pWorld) connect(ps []*peer) error {
 	return nil
 }
 
-func (x p2pWorld) befriend(w io.Writer, from, to *peer, wt *waiter) error {
+func (x p2pWorld) befriend(w io.Writer, from, to *peer, wt *waiter, drawQR bool) error {
 	l, err := to.dev.ContactLink()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "   %s shares her link (%d characters, fits a QR code):\n     %s\n", to.name, len(l.URL()), l.URL())
+	if drawQR {
+		code, err := qr.Terminal(l.Compact())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "   as a QR code (its compact form, %s…):\n%s", l.Compact()[:12], code)
+	}
 	parsed, err := link.ParseContact(l.URL())
 	if err != nil {
 		return err
