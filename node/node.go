@@ -406,6 +406,6 @@ func (n *Node) accountPost(ev *state.Event) error {
 		return err
 	}
 	// The post may record a group this device just joined: let the
-	// account's other devices in there (§5.7).
-	return n.approveSiblings()
+	// account's other devices in there (§5.7), and show the account's name.
+	return errors.Join(n.approveSiblings(), n.syncProfile())
 }

@@ -45,7 +45,8 @@ func (n *Node) reconcile() error {
 			return run.rep.AnnounceMember(lk)
 		}))
 	}
-	errs = append(errs, n.propagateRevocations(), n.approveSiblings())
+	n.followName()
+	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile())
 	return errors.Join(errs...)
 }
 

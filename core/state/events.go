@@ -16,6 +16,7 @@ package state
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/wire"
@@ -38,14 +39,17 @@ const (
 	TypeRendezvousSeed EventType = 10
 	TypeDeviceRevoked  EventType = 11
 	TypeDeviceApproved EventType = 12
+	TypeProfile        EventType = 13
 )
 
 // Limits on metadata events.
 const (
-	MaxName       = 256
-	MaxRecipients = 1024
-	MaxCutoffs    = 256
-	boxSize       = 32 + 40 + 32 + 4 // ephemeral key, nonce+tag, chain key, counter
+	MaxName = 256
+	// MaxProfileName bounds a member's display name, in bytes.
+	MaxProfileName = 64
+	MaxRecipients  = 1024
+	MaxCutoffs     = 256
+	boxSize        = 32 + 40 + 32 + 4 // ephemeral key, nonce+tag, chain key, counter
 )
 
 // ProofKind says why a device may write in a group.
@@ -73,6 +77,14 @@ type Event struct {
 	Seed     *RendezvousSeed
 	Revoked  *DeviceRevoked
 	Approved *DeviceApproved
+	Profile  *Profile
+}
+
+// Profile is the author's member's display name in this group (§5.8): in
+// metadata, so members who join later see it too. The last one in fold
+// order wins.
+type Profile struct {
+	Name string
 }
 
 // DeviceApproved lets one more device of the author's member into the group
@@ -252,6 +264,8 @@ func (e *Event) Type() EventType {
 		return TypeDeviceRevoked
 	case e.Approved != nil:
 		return TypeDeviceApproved
+	case e.Profile != nil:
+		return TypeProfile
 	}
 	return 0
 }
@@ -312,6 +326,8 @@ func (e *Event) Encode() []byte {
 		b = wire.AppendUvarint(b, e.Revoked.Seq)
 	case e.Approved != nil:
 		b = append(b, e.Approved.Device[:]...)
+	case e.Profile != nil:
+		b = wire.AppendString(b, e.Profile.Name)
 	}
 	return b
 }
@@ -377,6 +393,11 @@ func Decode(b []byte) (*Event, error) {
 		e.Revoked = &DeviceRevoked{Device: r.Fixed32(), Seq: r.Uvarint(1 << 48)}
 	case TypeDeviceApproved:
 		e.Approved = &DeviceApproved{Device: r.Fixed32()}
+	case TypeProfile:
+		e.Profile = &Profile{Name: r.String(MaxProfileName)}
+		if r.Err() == nil && !utf8.ValidString(e.Profile.Name) {
+			r.Fail("profile name is not UTF-8")
+		}
 	default:
 		r.Fail("unknown event type %d", t)
 	}

@@ -77,6 +77,7 @@ func eventVectors() []kat.Vector {
 		v("rendezvous-seed", map[string]string{"type": "10", "seed": kat.H(kat.Seq(0x55, 32))}),
 		v("device-revoked", map[string]string{"type": "11", "device": pub(katDevice), "seq": "300"}),
 		v("device-approved", map[string]string{"type": "12", "device": pub(katDevice)}),
+		v("profile", map[string]string{"type": "13", "name": kat.H([]byte("Zoë 🌻"))}),
 	}
 }
 
@@ -139,6 +140,8 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key")}}
 	case state.TypeRendezvousSeed:
 		return &state.Event{Seed: &state.RendezvousSeed{Seed: kat.Hex32(t, in, "seed")}}
+	case state.TypeProfile:
+		return &state.Event{Profile: &state.Profile{Name: string(kat.Hex(t, in, "name"))}}
 	case state.TypeDeviceApproved:
 		return &state.Event{Approved: &state.DeviceApproved{Device: kat.Hex32(t, in, "device")}}
 	case state.TypeDeviceRevoked:
@@ -194,7 +197,9 @@ func decodeRejects(t testing.TB) map[string][]byte {
 	cases := map[string][]byte{
 		"empty":                   {},
 		"type 0":                  {0},
-		"type 13":                 cat([]byte{13}, key),
+		"type 14":                 cat([]byte{14}, key),
+		"profile name too long":   cat([]byte{13}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxProfileName+1)))),
+		"profile name not UTF-8":  cat([]byte{13}, wire.AppendString(nil, "a\xc0")),
 		"revoked seq above limit": cat([]byte{11}, key, wire.AppendUvarint(nil, 1<<48+1)),
 		"unknown proof":           cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
 		"epoch above uint32":      {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},

@@ -58,6 +58,8 @@ type Member struct {
 	// Revoked devices of a current member (no longer in Devices): the last
 	// valid seq of each (§5.6).
 	Revoked map[keys.Public]uint64
+	// Name is the member's display name (§5.8), "" until it sets one.
+	Name string
 }
 
 // Device is a member device.
@@ -340,6 +342,8 @@ func (s *State) apply(op *Op) {
 		s.applyRevoked(op, m, ev.Revoked)
 	case ev.Approved != nil:
 		s.applyApproved(op, m, ev.Approved.Device)
+	case ev.Profile != nil:
+		m.Name = ev.Profile.Name
 	case ev.Admin != nil:
 		if t := s.members[ev.Admin.Member]; t != nil && m.Admin && !t.Removed && s.group.Kind == group.KindMulti {
 			t.Admin = true

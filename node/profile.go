@@ -1,0 +1,90 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/state"
+)
+
+// SetName changes the account's display name (§5.8): on the account group,
+// so the account's other devices follow, and in every group the account is
+// in, so contacts and members — those who join later too — see it.
+func (n *Node) SetName(name string) error {
+	if len(name) > state.MaxProfileName || !utf8.ValidString(name) {
+		return fmt.Errorf("a name is UTF-8 of at most %d bytes", state.MaxProfileName)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.revoked() {
+		return ErrRevoked
+	}
+	acc, err := n.st.Account()
+	if err != nil {
+		return &StorageError{Err: err}
+	}
+	acc.Name = name
+	if err := n.st.SetAccount(acc); err != nil {
+		return &StorageError{Err: err}
+	}
+	n.name = name
+	return n.syncProfile()
+}
+
+// syncProfile posts the account's name where this device's member shows
+// another one: the account group first (its name is the account's), then
+// every group. The account's devices converge on the account group's name.
+func (n *Node) syncProfile() error {
+	if n.revoked() || n.name == "" {
+		return nil
+	}
+	var errs []error
+	for _, run := range n.groups {
+		if !run.rep.Joined() {
+			continue
+		}
+		s := run.rep.State()
+		me := s.Member(run.rep.MemberKey())
+		if me == nil || me.Removed || s.Device(run.rep.DeviceKey()) == nil || me.Name == n.name {
+			continue
+		}
+		ev := &state.Event{Profile: &state.Profile{Name: n.name}}
+		errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.Post(ev, lk) }))
+	}
+	return errors.Join(errs...)
+}
+
+// followName takes the account's name from the account group, where another
+// device of the account may have changed it.
+func (n *Node) followName() {
+	me := n.acct.rep.State().Member(n.account.Public())
+	if me == nil || me.Name == "" || me.Name == n.name {
+		return
+	}
+	if acc, err := n.st.Account(); err == nil {
+		acc.Name = me.Name
+		if n.st.SetAccount(acc) == nil {
+			n.name = me.Name
+		}
+	}
+}
+
+// MemberName returns a member's display name in a group ("" if it set none).
+func (n *Node) MemberName(topic [32]byte, member [32]byte) (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return "", err
+	}
+	if m := run.rep.State().Member(member); m != nil {
+		return m.Name, nil
+	}
+	return "", nil
+}
