@@ -18,6 +18,8 @@ type GroupInfo struct {
 	Kind    group.Kind
 	Name    string
 	Members []MemberInfo
+	// Contact is the other account of a contact group.
+	Contact keys.Public
 }
 
 // MemberInfo describes a group member.
@@ -26,6 +28,7 @@ type MemberInfo struct {
 	Admin   bool
 	Removed bool
 	Devices int
+	Name    string // the member's display name (§5.8)
 }
 
 // AddContact makes the contact group with another account (§3.3.2) and
@@ -316,7 +319,7 @@ func (n *Node) Group(topic [32]byte) (*GroupInfo, error) {
 	s := run.rep.State()
 	gi := &GroupInfo{Topic: topic, Kind: run.g.Kind, Name: s.Name()}
 	for _, m := range s.Members() {
-		gi.Members = append(gi.Members, MemberInfo{Key: m.Key, Admin: m.Admin, Removed: m.Removed, Devices: len(m.Devices)})
+		gi.Members = append(gi.Members, MemberInfo{Key: m.Key, Admin: m.Admin, Removed: m.Removed, Devices: len(m.Devices), Name: m.Name})
 	}
 	return gi, nil
 }

@@ -29,9 +29,10 @@ type Store struct {
 	db   *sql.DB
 	path string
 
-	mu      sync.Mutex // serialises Commit and guards closed and relaxed
-	closed  bool
-	relaxed bool // the connection runs synchronous=NORMAL (a Recoverable batch)
+	mu        sync.Mutex // serialises Commit and guards closed and relaxed
+	closed    bool
+	relaxed   bool // the connection runs synchronous=NORMAL (a Recoverable batch)
+	projector Projector
 
 	insEntry, insMsg, getEntry, entriesAfter *sql.Stmt
 }
@@ -210,6 +211,11 @@ func (s *Store) write(tx *sql.Tx, b *store.Batch) error {
 		}
 	}
 	for _, t := range b.Truncations {
+		if s.projector != nil {
+			if err := s.projector.Truncate(tx, t); err != nil {
+				return fmt.Errorf("project a truncation: %w", err)
+			}
+		}
 		for _, table := range []string{"entries", "messages"} {
 			if _, err := tx.Exec(`DELETE FROM `+table+` WHERE topic = ? AND device = ? AND seq > ?`, t.Topic[:], t.Device[:], t.After); err != nil {
 				return fmt.Errorf("truncate %s: %w", table, err)
@@ -229,6 +235,11 @@ func (s *Store) write(tx *sql.Tx, b *store.Batch) error {
 		for _, m := range b.Messages {
 			if _, err := st.Exec(m.Topic[:], m.Device[:], m.Seq, m.Member[:], m.Lamport, m.ID[:], m.Own, m.Body); err != nil {
 				return fmt.Errorf("write message: %w", err)
+			}
+		}
+		if s.projector != nil {
+			if err := s.projector.Project(tx, b.Messages); err != nil {
+				return fmt.Errorf("project messages: %w", err)
 			}
 		}
 	}

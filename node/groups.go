@@ -1,0 +1,67 @@
+package node
+
+import (
+	"errors"
+	"sort"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/state"
+)
+
+// ErrNotMulti is returned for an operation that only multi-member groups have.
+var ErrNotMulti = errors.New("only a multi-member group can be left: block the contact instead")
+
+// Topics returns the conversations of the account: the contact group of
+// every accepted contact and every multi-member group the account is in,
+// as this device knows them, sorted by topic.
+func (n *Node) Topics() []GroupInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.acct.rep.State()
+	var out []GroupInfo
+	for topic, run := range n.groups {
+		if run == n.acct || !run.rep.Joined() {
+			continue
+		}
+		switch run.g.Kind {
+		case group.KindContact:
+			other := run.g.Owners[0]
+			if other == n.account.Public() {
+				other = run.g.Owners[1]
+			}
+			c := s.Contacts()[other]
+			if c == nil || c.State != state.ContactAccepted {
+				continue
+			}
+			out = append(out, GroupInfo{Topic: topic, Kind: run.g.Kind, Name: c.Name, Contact: other})
+		case group.KindMulti:
+			if j := s.Groups()[run.g.ID]; j != nil && j.Left {
+				continue
+			}
+			out = append(out, GroupInfo{Topic: topic, Kind: run.g.Kind, Name: run.rep.State().Name()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].Topic[:]) < string(out[j].Topic[:]) })
+	return out
+}
+
+// Leave leaves a multi-member group: the account's removal of itself, with
+// the cut-offs of its devices (§5.3), and the group recorded as left on the
+// account group so the account's other devices leave too.
+func (n *Node) Leave(topic [32]byte) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	run, err := n.run(topic)
+	if err != nil {
+		return err
+	}
+	if run.g.Kind != group.KindMulti {
+		return ErrNotMulti
+	}
+	if err := n.stepAll(run, func(lk feed.Lookup) error { return run.rep.Remove(run.rep.MemberKey(), lk) }); err != nil {
+		return err
+	}
+	return n.accountPost(&state.Event{Left: &state.GroupLeft{ID: run.g.ID}})
+}
