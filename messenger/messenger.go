@@ -50,13 +50,19 @@ var (
 
 // Messenger is one account's messenger. It is safe for concurrent use.
 type Messenger struct {
-	st  *sqlite.Store
-	now func() time.Time
+	st   *sqlite.Store
+	now  func() time.Time
+	proj *projector
 
 	mu   sync.Mutex // guards node and subs
 	node *node.Node
 	subs map[int]func(Event)
 	next int
+
+	// The background indexer (index.go): dirty is signalled after
+	// commits with messages; stop and indexed end it.
+	dirty, stop, indexed chan struct{}
+	closeOnce            sync.Once
 }
 
 // Config configures New.
@@ -67,12 +73,14 @@ type Config struct {
 
 // New installs the messenger on an account's store: its tables (created,
 // or rebuilt from the messages if they are of an older version) and its
-// projector. Call it before node.Open.
+// projector, and starts its search indexer. Call it before node.Open; Close
+// it before closing the store.
 func New(st *sqlite.Store, cfg Config) (*Messenger, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Messenger{st: st, now: cfg.Now, subs: map[int]func(Event){}}
+	m := &Messenger{st: st, now: cfg.Now, subs: map[int]func(Event){},
+		dirty: make(chan struct{}, 1), stop: make(chan struct{}), indexed: make(chan struct{})}
 	var version int
 	err := st.View(func(db *sql.DB) error {
 		err := db.QueryRow(`SELECT value FROM m_meta WHERE key = 'schema'`).Scan(&version)
@@ -84,12 +92,23 @@ func New(st *sqlite.Store, cfg Config) (*Messenger, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.SetProjector(projector{})
 	if version != schemaVersion {
 		if err := m.Rebuild(nil); err != nil {
 			return nil, err
 		}
 	}
+	// The statements need the tables: prepare them once these exist.
+	err = st.View(func(db *sql.DB) error {
+		var err error
+		m.proj, err = newProjector(db)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	m.proj.dirty = m.dirty
+	st.SetProjector(m.proj)
+	go m.runIndexer()
 	return m, nil
 }
 

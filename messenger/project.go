@@ -35,7 +35,7 @@ type row struct {
 // bad field — is kept as unsupported: never an error, never a crash.
 func decode(body []byte) (row, *payloadpb.Payload) {
 	var p payloadpb.Payload
-	if err := proto.Unmarshal(body, &p); err != nil || p.Version != 1 {
+	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &p); err != nil || p.Version != 1 {
 		return row{kind: kindUnsupported}, nil
 	}
 	r := row{sentAt: p.SentAtMs}
@@ -99,26 +99,61 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 	return r, &p
 }
 
-// projector writes the messenger's rows inside the store's commits.
-type projector struct{}
+// projector writes the messenger's rows inside the store's commits. Its
+// statements are prepared once on the store's connection.
+type projector struct {
+	insert, deleted *sql.Stmt
+	dirty           chan struct{} // wakes the indexer (nil: none)
+}
+
+const (
+	insertSQL = `INSERT OR IGNORE INTO m_interactions(topic, lamport, id, device, seq, member, kind, body, target, emoji, flag, sent_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// deletedSQL: has the author of text ?1 (member ?2) deleted it? The
+	// delete may have arrived first.
+	deletedSQL = `SELECT EXISTS(SELECT 1 FROM m_interactions WHERE target = ? AND kind = 4 AND member = ?)`
+)
+
+// stmts are the projector's statements bound to one transaction.
+type stmts struct{ insert, deleted *sql.Stmt }
+
+func newProjector(db *sql.DB) (*projector, error) {
+	var p projector
+	for _, x := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&p.insert, insertSQL}, {&p.deleted, deletedSQL}} {
+		st, err := db.Prepare(x.q)
+		if err != nil {
+			return nil, err
+		}
+		*x.st = st
+	}
+	return &p, nil
+}
 
 // Project implements sqlite.Projector: one row per message, a search entry
 // per text, and the effects of deletes (the text scrubbed from the
 // database, the protocol's messages table included).
-func (projector) Project(tx *sql.Tx, msgs []store.Message) error {
+func (p *projector) Project(tx *sql.Tx, msgs []store.Message) error {
+	st := stmts{tx.Stmt(p.insert), tx.Stmt(p.deleted)}
 	for i := range msgs {
-		if err := projectOne(tx, &msgs[i]); err != nil {
+		if err := projectOne(tx, st, &msgs[i]); err != nil {
 			return err
+		}
+	}
+	if p.dirty != nil {
+		select {
+		case p.dirty <- struct{}{}:
+		default:
 		}
 	}
 	return nil
 }
 
-func projectOne(tx *sql.Tx, m *store.Message) error {
+func projectOne(tx *sql.Tx, st stmts, m *store.Message) error {
 	r, _ := decode(m.Body)
-	res, err := tx.Exec(`INSERT OR IGNORE INTO m_interactions(topic, lamport, id, device, seq, member, kind, body, target, emoji, flag, sent_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Topic[:], m.Lamport, m.ID[:], m.Device[:], m.Seq, m.Member[:], r.kind, r.body, r.target, r.emoji, r.flag, r.sentAt)
+	res, err := st.insert.Exec(m.Topic[:], m.Lamport, m.ID[:], m.Device[:], m.Seq, m.Member[:], r.kind, r.body, r.target, r.emoji, r.flag, r.sentAt)
 	if err != nil {
 		return fmt.Errorf("project message: %w", err)
 	}
@@ -133,20 +168,13 @@ func projectOne(tx *sql.Tx, m *store.Message) error {
 		if r.kind == kindEdit {
 			target = r.target
 		}
-		if err := tx.QueryRow(`SELECT EXISTS(SELECT 1 FROM m_interactions t JOIN m_interactions d ON d.target = t.id AND d.kind = ? AND d.member = t.member
-			WHERE t.id = ? AND t.member = ?)`, kindDelete, target, m.Member[:]).Scan(&deleted); err != nil {
+		if err := st.deleted.QueryRow(target, m.Member[:]).Scan(&deleted); err != nil {
 			return fmt.Errorf("project message: %w", err)
 		}
 		if deleted {
 			return scrub(tx, m.Topic[:], m.ID[:])
 		}
-		if r.searchs && r.body.String != "" {
-			_, err = tx.Exec(`INSERT INTO m_search(rowid, body) SELECT rowid, ? FROM messages WHERE topic = ? AND device = ? AND seq = ?`,
-				r.body.String, m.Topic[:], m.Device[:], m.Seq)
-			if err != nil {
-				return fmt.Errorf("index message: %w", err)
-			}
-		}
+		// Indexed for search later, off the commit path (index.go).
 	case kindDelete:
 		// The author's delete of its own text: scrub it and its edits.
 		rows, err := tx.Query(`SELECT id FROM m_interactions WHERE member = ? AND (id = ? OR (target = ? AND kind = ?))`,
@@ -220,12 +248,24 @@ func scrub(tx *sql.Tx, _ []byte, id []byte) error {
 
 // Truncate implements sqlite.Projector: a cut-off removes the feed's
 // messages after a seq, and their rows and search entries with them.
-func (projector) Truncate(tx *sql.Tx, t store.Truncation) error {
-	if _, err := tx.Exec(`DELETE FROM m_search WHERE rowid IN (SELECT rowid FROM messages WHERE topic = ? AND device = ? AND seq > ?)`,
-		t.Topic[:], t.Device[:], t.After); err != nil {
+func (*projector) Truncate(tx *sql.Tx, t store.Truncation) error {
+	// The deleted rowids may be handed out again to new messages (SQLite
+	// reuses the largest): move the index cursor back before the first of
+	// them and drop the index entries after it, to be indexed again.
+	var first sql.NullInt64
+	if err := tx.QueryRow(`SELECT min(rowid) FROM messages WHERE topic = ? AND device = ? AND seq > ?`,
+		t.Topic[:], t.Device[:], t.After).Scan(&first); err != nil {
 		return fmt.Errorf("project truncation: %w", err)
 	}
-	if _, err := tx.Exec(`DELETE FROM m_interactions WHERE topic = ? AND device = ? AND seq > ?`, t.Topic[:], t.Device[:], t.After); err != nil {
+	if first.Valid {
+		if _, err := tx.Exec(`DELETE FROM m_search WHERE rowid >= ?`, first.Int64); err != nil {
+			return fmt.Errorf("project truncation: %w", err)
+		}
+		if _, err := tx.Exec(`UPDATE m_meta SET value = min(value, ?) WHERE key = 'indexed'`, first.Int64-1); err != nil {
+			return fmt.Errorf("project truncation: %w", err)
+		}
+	}
+	if _, err := tx.Exec(`DELETE FROM m_interactions WHERE id IN (SELECT entry_id FROM messages WHERE topic = ? AND device = ? AND seq > ?)`, t.Topic[:], t.Device[:], t.After); err != nil {
 		return fmt.Errorf("project truncation: %w", err)
 	}
 	return nil

@@ -503,6 +503,9 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 	if query == "" {
 		return nil, nil
 	}
+	if err := m.IndexPending(); err != nil {
+		return nil, err
+	}
 	type hit struct {
 		topic [32]byte
 		id    [32]byte
@@ -513,7 +516,7 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 		// edit no longer matches once a later edit replaced it.
 		rows, err := db.Query(`SELECT i.topic, CASE WHEN i.kind = ? THEN i.target ELSE i.id END
 			FROM m_search s JOIN messages msg ON msg.rowid = s.rowid
-			JOIN m_interactions i ON i.topic = msg.topic AND i.device = msg.device AND i.seq = msg.seq
+			JOIN m_interactions i ON i.id = msg.entry_id
 			WHERE m_search MATCH ? ORDER BY rank LIMIT ?`, kindEdit, ftsQuery(query), limit*2)
 		if err != nil {
 			return fmt.Errorf("search %q: %w", query, err)

@@ -14,7 +14,9 @@ const rebuildBatch = 2000
 type Progress func(done, total int)
 
 // Rebuild drops the messenger's tables and projects every stored message
-// again, in batches, reporting progress. The protocol's logs are the source
+// again, in batches, reporting progress. The store must not be committing
+// meanwhile through an older projector whose statements name dropped
+// tables: the store serialises both, and New installs the projector after. The protocol's logs are the source
 // of truth: the tables come back identical. The node may run meanwhile —
 // new messages are projected by their own commits, and a batch that
 // meets them skips them.
@@ -65,7 +67,24 @@ func (m *Messenger) Rebuild(progress Progress) error {
 				return err
 			}
 			n = len(batch)
-			return projector{}.Project(tx, batch)
+			var st stmts
+			for _, x := range []struct {
+				st **sql.Stmt
+				q  string
+			}{{&st.insert, insertSQL}, {&st.deleted, deletedSQL}} {
+				s, err := tx.Prepare(x.q)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				*x.st = s
+			}
+			for i := range batch {
+				if err := projectOne(tx, st, &batch[i]); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
@@ -75,7 +94,7 @@ func (m *Messenger) Rebuild(progress Progress) error {
 			progress(min(done, total), total)
 		}
 		if n < rebuildBatch {
-			return nil
+			return m.IndexPending()
 		}
 	}
 }

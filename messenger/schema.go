@@ -34,17 +34,14 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS m_by_id ON m_interactions (id)`,
 	`CREATE INDEX IF NOT EXISTS m_by_target ON m_interactions (target, kind) WHERE target IS NOT NULL`,
-	`CREATE INDEX IF NOT EXISTS m_by_feed ON m_interactions (topic, device, seq)`,
-	`CREATE INDEX IF NOT EXISTS m_by_kind ON m_interactions (topic, kind, lamport, id)`,
 	// Full-text search over text bodies (and edits), keyed by the
-	// messages table's rowid: contentless, so the text is stored once.
+	// messages table's rowid: contentless, so the text is stored once;
+	// filled behind a cursor by the indexer (index.go).
 	`CREATE VIRTUAL TABLE IF NOT EXISTS m_search USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
 }
 
 var dropSchema = []string{
 	`DROP TABLE IF EXISTS m_search`,
-	`DROP INDEX IF EXISTS m_by_kind`,
-	`DROP INDEX IF EXISTS m_by_feed`,
 	`DROP INDEX IF EXISTS m_by_target`,
 	`DROP INDEX IF EXISTS m_by_id`,
 	`DROP TABLE IF EXISTS m_interactions`,
@@ -57,7 +54,7 @@ func createSchema(tx *sql.Tx) error {
 			return fmt.Errorf("create messenger tables: %w", err)
 		}
 	}
-	_, err := tx.Exec(`INSERT OR REPLACE INTO m_meta(key, value) VALUES ('schema', ?)`, schemaVersion)
+	_, err := tx.Exec(`INSERT OR REPLACE INTO m_meta(key, value) VALUES ('schema', ?), ('indexed', 0)`, schemaVersion)
 	return err
 }
 

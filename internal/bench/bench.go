@@ -17,6 +17,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/berty-go/berty/messenger/payloadpb"
 )
 
 // Options configure a run. Zero values are documented per field.
@@ -163,7 +167,7 @@ func latency(o Options, dir string) ([]Result, error) {
 	lat := make([]float64, 0, n)
 	base := c.members[1].received()
 	for i := range n {
-		body := fmt.Sprintf("latency %d", i)
+		body := string(textPayload(fmt.Sprintf("latency %d", i)))
 		start := time.Now()
 		if _, err := c.members[0].n.Send(c.topic, []byte(body)); err != nil {
 			return nil, err
@@ -214,7 +218,7 @@ func throughput(o Options, dir string) ([]Result, error) {
 		cpu0, t0 := cpuTime(), time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, members)
-		body := []byte(strings.Repeat("x", 200))
+		body := textPayload(strings.Repeat("x", 200))
 		for _, m := range c.members {
 			wg.Go(func() {
 				for sent := 0; sent < per; sent += 100 {
@@ -276,7 +280,7 @@ func catchup(o Options, dir string) ([]Result, error) {
 		for sent := 0; sent < n; sent += 100 {
 			bodies := make([][]byte, min(100, n-sent))
 			for i := range bodies {
-				bodies[i] = []byte(fmt.Sprintf("while away %d", sent+i))
+				bodies[i] = textPayload(fmt.Sprintf("while away %d", sent+i))
 			}
 			if _, err := a.n.SendBatch(c.topic, bodies); err != nil {
 				c.close()
@@ -389,4 +393,14 @@ func peakRSS() float64 {
 		}
 	}
 	return 0
+}
+
+// textPayload is a text message as the messenger encodes it (§12.1): what
+// real clients send, and what the receivers' messenger projects.
+func textPayload(text string) []byte {
+	b, err := proto.Marshal(&payloadpb.Payload{Version: 1, Kind: &payloadpb.Payload_Text{Text: &payloadpb.Text{Body: text}}})
+	if err != nil {
+		panic("bench: encode a text payload: " + err.Error())
+	}
+	return b
 }

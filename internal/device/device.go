@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/messenger"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
 	"github.com/berty-go/berty/store/sqlite"
@@ -35,13 +37,17 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between tries of an outgoing
 	// contact request (zero: 1 s and 1 min).
 	RetryMin, RetryMax time.Duration
+	// NoMessenger leaves out the messenger's tables and projection (the
+	// protocol alone: what `berty bench --layer protocol` measures).
+	NoMessenger bool
 }
 
 // Device is a running device. Close it.
 type Device struct {
-	Store *sqlite.Store
-	Node  *node.Node
-	Host  *p2p.Host
+	Store     *sqlite.Store
+	Node      *node.Node
+	Host      *p2p.Host
+	Messenger *messenger.Messenger // nil with Config.NoMessenger
 
 	cfg      Config
 	contacts *contacts
@@ -59,10 +65,23 @@ func Open(cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	var msgr *messenger.Messenger
+	if !cfg.NoMessenger {
+		if msgr, err = openMessenger(st, &cfg.Node); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	nc := cfg.Node
 	nc.Store, nc.Name = st, cfg.Name
+	closeMessenger := func() {
+		if msgr != nil {
+			msgr.Close()
+		}
+	}
 	n, err := node.Open(nc)
 	if err != nil {
+		closeMessenger()
 		st.Close()
 		return nil, err
 	}
@@ -71,10 +90,11 @@ func Open(cfg Config) (*Device, error) {
 	h, err := p2p.New(hc)
 	if err != nil {
 		n.Close()
+		closeMessenger()
 		st.Close()
 		return nil, err
 	}
-	d := &Device{Store: st, Node: n, Host: h, cfg: cfg, cancel: func() {}}
+	d := &Device{Store: st, Node: n, Host: h, Messenger: msgr, cfg: cfg, cancel: func() {}}
 	if err := d.start(); err != nil {
 		d.Close()
 		return nil, err
@@ -101,6 +121,9 @@ func defaults(cfg Config) Config {
 // start attaches the node to the host and starts the device's loops.
 func (d *Device) start() error {
 	n, h := d.Node, d.Host
+	if d.Messenger != nil {
+		d.Messenger.Attach(n)
+	}
 	d.contacts = newContacts(d)
 	if err := n.Attach(h); err != nil {
 		return err
@@ -129,9 +152,33 @@ func (d *Device) start() error {
 
 // changed tells the application that something it shows changed.
 func (d *Device) changed() {
+	if d.Messenger != nil {
+		d.Messenger.ContactsChanged()
+	}
 	if d.cfg.OnChange != nil {
 		d.cfg.OnChange()
 	}
+}
+
+// openMessenger installs the messenger on the store and chains its handlers
+// before the node's configured callbacks.
+func openMessenger(st *sqlite.Store, nc *node.Config) (*messenger.Messenger, error) {
+	m, err := messenger.New(st, messenger.Config{Now: nc.Now})
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	deliver, events := m.Handlers()
+	if prev := nc.Deliver; prev != nil {
+		nc.Deliver = func(d node.Delivery) { deliver(d); prev(d) }
+	} else {
+		nc.Deliver = deliver
+	}
+	if prev := nc.Events; prev != nil {
+		nc.Events = func(t [32]byte, ev replica.Event) { events(t, ev); prev(t, ev) }
+	} else {
+		nc.Events = events
+	}
+	return m, nil
 }
 
 // backoff is the wait after the n-th failed try (n ≥ 1).
@@ -149,7 +196,11 @@ func (d *Device) Close() error {
 	d.once.Do(func() {
 		d.cancel()
 		d.wg.Wait()
-		d.closeErr = errors.Join(d.Host.Close(), d.Node.Close(), d.Store.Close())
+		var merr error
+		if d.Messenger != nil {
+			merr = d.Messenger.Close()
+		}
+		d.closeErr = errors.Join(d.Host.Close(), d.Node.Close(), merr, d.Store.Close())
 	})
 	return d.closeErr
 }

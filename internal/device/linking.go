@@ -13,6 +13,7 @@ import (
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/rendezvous"
+	"github.com/berty-go/berty/messenger"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
 	"github.com/berty-go/berty/store"
@@ -173,17 +174,30 @@ func awaitLink(ctx context.Context, st *sqlite.Store, cfg LinkConfig) (*Device, 
 	h.ServePoints(nil)
 	nc := cfg.Node
 	nc.Store = st
+	var msgr *messenger.Messenger
+	if !cfg.NoMessenger {
+		if msgr, err = openMessenger(st, &nc); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
 	n, err := node.Open(nc)
 	if err != nil {
 		h.Close()
+		if msgr != nil {
+			msgr.Close()
+		}
 		return nil, err
 	}
-	d := &Device{Store: st, Node: n, Host: h, cfg: cfg.Config, cancel: func() {}}
+	d := &Device{Store: st, Node: n, Host: h, Messenger: msgr, cfg: cfg.Config, cancel: func() {}}
 	if err := d.start(); err != nil {
 		d.cancel()
 		d.wg.Wait()
 		h.Close()
 		n.Close()
+		if msgr != nil {
+			msgr.Close()
+		}
 		return nil, err
 	}
 	return d, nil

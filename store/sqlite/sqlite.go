@@ -233,7 +233,14 @@ func (s *Store) write(tx *sql.Tx, b *store.Batch) error {
 	if len(b.Messages) > 0 {
 		st := tx.Stmt(s.insMsg)
 		for _, m := range b.Messages {
-			if _, err := st.Exec(m.Topic[:], m.Device[:], m.Seq, m.Member[:], m.Lamport, m.ID[:], m.Own, m.Body); err != nil {
+			// An empty body arrives as nil, which the driver binds as NULL:
+			// the NOT NULL column would make INSERT OR IGNORE drop the
+			// message without a word.
+			body := m.Body
+			if body == nil {
+				body = []byte{}
+			}
+			if _, err := st.Exec(m.Topic[:], m.Device[:], m.Seq, m.Member[:], m.Lamport, m.ID[:], m.Own, body); err != nil {
 				return fmt.Errorf("write message: %w", err)
 			}
 		}
