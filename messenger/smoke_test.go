@@ -1,7 +1,12 @@
 package messenger_test
 
 import (
+	"errors"
 	"testing"
+
+	"github.com/berty-go/berty/core/link"
+	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/messenger"
 )
 
 func TestSmoke(t *testing.T) {
@@ -41,5 +46,57 @@ func TestSmoke(t *testing.T) {
 		}
 		res, err := d.m.Search("hello", 10)
 		t.Logf("%s: search %d %v", d.name, len(res), err)
+	}
+}
+
+// TestPeopleAndLinks: the contact list, a group's members with its creator,
+// a group link that another account joins with, and leaving.
+func TestPeopleAndLinks(t *testing.T) {
+	w := newWorld(t, 2)
+	alice, bob := w.add("alice", nil), w.add("bob", nil)
+	w.run()
+	ct := must[[32]byte](t)(alice.n.AddContact(bob.n.AccountKey(), "bob"))
+	gt := must[[32]byte](t)(alice.n.CreateGroup("climbing"))
+	w.run()
+	cs, err := alice.m.Contacts()
+	if err != nil || len(cs) != 1 || cs[0].Name != "bob" || cs[0].Topic == nil || *cs[0].Topic != ct {
+		t.Fatalf("contacts %+v, %v", cs, err)
+	}
+	l, err := alice.m.InvitationLink(gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := link.ParseGroup(l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := replica.DecodeInvitation(back.Invitation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.n.Join(inv); err != nil {
+		t.Fatal(err)
+	}
+	w.run()
+	ms, err := bob.m.Members(gt)
+	if err != nil || len(ms) != 2 || !ms[0].Creator || ms[0].Name != "alice" || !ms[1].Self {
+		t.Fatalf("bob sees members %+v, %v", ms, err)
+	}
+	if _, err := alice.m.InvitationLink(ct); !errors.Is(err, messenger.ErrNotInvitation) {
+		t.Errorf("a link for a 1:1 conversation: %v", err)
+	}
+	if err := bob.m.Leave(gt); err != nil {
+		t.Fatal(err)
+	}
+	w.run()
+	ms, _ = alice.m.Members(gt)
+	if len(ms) != 2 || !ms[1].Removed {
+		t.Errorf("alice sees %+v after bob left", ms)
+	}
+	convs, _ := bob.m.Conversations()
+	for _, c := range convs {
+		if c.Topic == gt {
+			t.Error("bob still lists the group he left")
+		}
 	}
 }

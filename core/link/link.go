@@ -59,6 +59,7 @@ type kind byte
 const (
 	kindContact kind = 1
 	kindDevice  kind = 2
+	kindGroup   kind = 3
 )
 
 func (k kind) String() string {
@@ -67,6 +68,8 @@ func (k kind) String() string {
 		return "contact link"
 	case kindDevice:
 		return "device link"
+	case kindGroup:
+		return "group link"
 	}
 	return fmt.Sprintf("link of kind %d", byte(k))
 }
@@ -74,8 +77,11 @@ func (k kind) String() string {
 // minSize is the size of the shortest link of kind k: the one with an empty
 // name (and, for a device link, an expiry that fits one byte).
 func (k kind) minSize() int {
-	if k == kindContact {
+	switch k {
+	case kindContact:
 		return 2 + 32 + 32 + 1 + contactSigSize
+	case kindGroup:
+		return 2 + 1 + 1 + deviceSumSize
 	}
 	return 2 + 32 + 32 + 1 + 1 + deviceSumSize
 }
@@ -138,7 +144,7 @@ func checkHeader(p []byte, want kind) error {
 	if len(p) >= 1 {
 		switch k := kind(p[0]); k {
 		case want:
-		case kindContact, kindDevice:
+		case kindContact, kindDevice, kindGroup:
 			return invalid("this is a %s, not a %s", k, want)
 		default:
 			return invalid("unknown link kind %d: it was altered or mistyped, or it needs a newer Berty", p[0])

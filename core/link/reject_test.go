@@ -74,7 +74,7 @@ func TestParseContactRejects(t *testing.T) {
 	cases := append(textCases(c.Compact(), "contact link", 131),
 		rejectCase{"device link", d.Compact(), errDevice},
 		rejectCase{"kind 0", text(sign(alice, contactBody(0, 1, alice.Public(), aliceSeed, "Alice"))), errKind + "0"},
-		rejectCase{"kind 3", text(sign(alice, contactBody(3, 1, alice.Public(), aliceSeed, "Alice"))), errKind + "3"},
+		rejectCase{"kind 4", text(sign(alice, contactBody(4, 1, alice.Public(), aliceSeed, "Alice"))), errKind + "4"},
 		rejectCase{"version 2", text(sign(alice, contactBody(1, 2, alice.Public(), aliceSeed, "Alice"))), errNewer},
 		rejectCase{"version 0", text(sign(alice, contactBody(1, 0, alice.Public(), aliceSeed, "Alice"))), errVersion0},
 		rejectCase{"truncated", text(p[:130]), errTruncated + "130 bytes, a contact link has at least 131"},
@@ -106,7 +106,7 @@ func TestParseDeviceRejects(t *testing.T) {
 
 	cases := append(textCases(d.Compact(), "device link", 72),
 		rejectCase{"contact link", c.Compact(), errContact},
-		rejectCase{"kind 3", text(sum(deviceBody(3, 1, secret, expiresVarint, "phone"))), errKind + "3"},
+		rejectCase{"kind 4", text(sum(deviceBody(4, 1, secret, expiresVarint, "phone"))), errKind + "4"},
 		rejectCase{"version 2", text(sum(deviceBody(2, 2, secret, expiresVarint, "phone"))), errNewer},
 		rejectCase{"version 0", text(sum(deviceBody(2, 0, secret, expiresVarint, "phone"))), errVersion0},
 		rejectCase{"truncated", text(p[:71]), errTruncated + "71 bytes, a device link has at least 72"},
@@ -200,6 +200,8 @@ func TestBitFlipsEverywhere(t *testing.T) {
 				q[i/8] ^= 1 << (i % 8)
 				want := dm.damaged
 				switch {
+				case i/8 == 0 && q[0] == 3:
+					want = "this is a group link"
 				case i/8 == 0:
 					want = errKind
 				case i/8 == 1 && q[1] == 0:
@@ -242,7 +244,7 @@ func TestTyposEverywhere(t *testing.T) {
 					typo := s[:i] + string(c) + s[i+1:]
 					err := dm.parse(typo)
 					ok := false
-					for _, want := range []string{dm.damaged, errKind, "unsupported link version ", errBase32, errDevice, errContact} {
+					for _, want := range []string{dm.damaged, errKind, "unsupported link version ", errBase32, errDevice, errContact, "this is a group link"} {
 						ok = ok || err != nil && strings.HasPrefix(err.Error(), want)
 					}
 					if !ok {
