@@ -41,23 +41,28 @@ func (n *Node) SetName(name string) error {
 // another one: the account group first (its name is the account's), then
 // every group. The account's devices converge on the account group's name.
 func (n *Node) syncProfile() error {
-	if n.revoked() || n.name == "" {
-		return nil
-	}
 	var errs []error
 	for _, run := range n.groups {
-		if !run.rep.Joined() {
-			continue
-		}
-		s := run.rep.State()
-		me := s.Member(run.rep.MemberKey())
-		if me == nil || me.Removed || s.Device(run.rep.DeviceKey()) == nil || me.Name == n.name {
-			continue
-		}
-		ev := &state.Event{Profile: &state.Profile{Name: n.name}}
-		errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.Post(ev, lk) }))
+		errs = append(errs, n.syncProfileIn(run))
 	}
 	return errors.Join(errs...)
+}
+
+// syncProfileIn posts the account's name in one group if this device counts
+// there and its member shows another name. A device that has just joined
+// may count only once it has synced (its invitation's record, its
+// approval): Receive calls this again.
+func (n *Node) syncProfileIn(run *groupRun) error {
+	if n.revoked() || n.name == "" || !run.rep.Joined() {
+		return nil
+	}
+	s := run.rep.State()
+	me := s.Member(run.rep.MemberKey())
+	if me == nil || me.Removed || s.Device(run.rep.DeviceKey()) == nil || me.Name == n.name {
+		return nil
+	}
+	ev := &state.Event{Profile: &state.Profile{Name: n.name}}
+	return n.step(run, func(lk feed.Lookup) error { return run.rep.Post(ev, lk) })
 }
 
 // followName takes the account's name from the account group, where another

@@ -120,7 +120,8 @@ group protocol between them — or, with --net memnet, through an in-process
 network that shuffles and duplicates every entry:
 
   - bob adds alice from her contact link: his request finds her at her
-    rendezvous point over a Noise handshake, she accepts, they chat;
+    rendezvous point over a Noise handshake, she accepts, they chat — a
+    reply, a reaction, an edit, a read receipt;
   - alice creates a group, invites bob and carol, everyone writes;
   - bob restarts from his database file;
   - alice links her phone with a one-time device link: it follows her

@@ -15,9 +15,9 @@ import (
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/net/memnet"
-	"github.com/berty-go/berty/store"
 )
 
 // Options configure a demo run.
@@ -110,19 +110,51 @@ func Run(o Options) error {
 		return fmt.Errorf("alice and bob derived different contact groups")
 	}
 	fmt.Fprintf(w, "   both derived contact group topic %x… from the two account keys\n", ab[:4])
-	if _, err := alice.n.Send(ab, []byte("hi bob! this is end-to-end encrypted")); err != nil {
+	a1, err := alice.m.SendText(ab, "hi bob! this is end-to-end encrypted", nil)
+	if err != nil {
 		return err
 	}
-	if _, err := bob.n.Send(ab, []byte("hi alice, loud and clear")); err != nil {
+	if err := until("bob to get alice's message", func() bool { return has(bob, ab, a1) }); err != nil {
 		return err
 	}
-	if err := until("the contact chat", func() bool { return count(alice, ab) == 2 && count(bob, ab) == 2 }); err != nil {
+	b1, err := bob.m.SendText(ab, "hi alice, loud and clear", &a1) // a reply
+	if err != nil {
+		return err
+	}
+	if err := until("alice to get bob's reply", func() bool { return has(alice, ab, b1) }); err != nil {
+		return err
+	}
+	if err := alice.m.React(ab, b1, "👍", false); err != nil {
+		return err
+	}
+	if err := alice.m.Edit(ab, a1, "hi bob! this is end-to-end encrypted, and signed"); err != nil {
+		return err
+	}
+	if err := until("bob to see the reaction and the edit", func() bool {
+		h, err := bob.m.History(ab, nil, 10)
+		return err == nil && len(h) == 2 && h[0].ID == b1 && len(h[0].Reactions) == 1 && h[1].Edited
+	}); err != nil {
+		return err
+	}
+	if err := bob.m.MarkRead(ab, b1); err != nil {
+		return err
+	}
+	if err := until("alice to see bob's read marker", func() bool { return readBy(alice, ab, bob.n.AccountKey()) == b1 }); err != nil {
 		return err
 	}
 	names := map[keys.Public]string{alice.n.AccountKey(): "alice", bob.n.AccountKey(): "bob", carol.n.AccountKey(): "carol"}
-	if err := transcript(w, bob, ab, names); err != nil {
+	if err := transcript(w, bob, ab); err != nil {
 		return err
 	}
+	unread := func(p *peer, topic [32]byte) int {
+		c, err := p.m.Conversation(topic)
+		if err != nil {
+			return -1
+		}
+		return c.Unread
+	}
+	fmt.Fprintf(w, "   bob's read receipt is one \"read up to\" marker, not an ack per message: alice sees it at his reply;\n")
+	fmt.Fprintf(w, "   unread: bob %d, alice %d (her own messages never count)\n", unread(bob, ab), unread(alice, ab))
 	done()
 
 	done = step("alice creates #climbing and invites bob and carol")
@@ -135,7 +167,9 @@ func Run(o Options) error {
 		return err
 	}
 	raw := inv.Encode()
-	fmt.Fprintf(w, "   invitation: %d bytes (a link or QR code in the contacts work)\n", len(raw))
+	if gl, err := link.NewGroup(raw); err == nil {
+		fmt.Fprintf(w, "   invitation: %d bytes, a group link of %d characters (share it like a password)\n", len(raw), len(gl.URL()))
+	}
 	for _, p := range []*peer{bob, carol} {
 		got, err := replica.DecodeInvitation(raw)
 		if err != nil {
@@ -168,7 +202,7 @@ func Run(o Options) error {
 		names[k] = p.name
 	}
 	for _, p := range peers {
-		if _, err := p.n.Send(gt, []byte(fmt.Sprintf("%s here, ready for saturday", p.name))); err != nil {
+		if _, err := p.m.SendText(gt, fmt.Sprintf("%s here, ready for saturday", p.name), nil); err != nil {
 			return fmt.Errorf("%s sends: %w", p.name, err)
 		}
 	}
@@ -177,7 +211,7 @@ func Run(o Options) error {
 	}); err != nil {
 		return err
 	}
-	if err := transcript(w, carol, gt, names); err != nil {
+	if err := transcript(w, carol, gt); err != nil {
 		return err
 	}
 	done()
@@ -220,14 +254,14 @@ func Run(o Options) error {
 			return 0
 		}
 		if err := until("the phone to follow alice's account into her conversations", func() bool {
-			return count(phone, ab) == 2 && aliceDevices(bob) == 2
+			return count(phone, ab) == count(alice, ab) && aliceDevices(bob) == 2
 		}); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "   the phone synced alice's account group, reads her contact chat's history (%d messages: contact groups\n", count(phone, ab))
 		fmt.Fprintf(w, "   hand a new device of an owner the epoch's base key) and announced itself in #climbing (bob sees %d devices for alice;\n", aliceDevices(bob))
 		fmt.Fprintf(w, "   a device added to a multi-member group reads from the moment it joins)\n")
-		if _, err := phone.n.Send(gt, []byte("alice from her phone: I booked the gym")); err != nil {
+		if _, err := phone.m.SendText(gt, "alice from her phone: I booked the gym", nil); err != nil {
 			return err
 		}
 		if err := until("bob to read the phone's message", func() bool { return count(bob, gt) == count(alice, gt) && count(bob, gt) == before+1 }); err != nil {
@@ -259,13 +293,13 @@ func Run(o Options) error {
 		return err
 	}
 	carolBefore, undecBefore, bobBefore := count(carol, gt), carol.undec.Load(), count(bob, gt)
-	if _, err := alice.n.Send(gt, []byte("planning the next trip without carol")); err != nil {
+	if _, err := alice.m.SendText(gt, "planning the next trip without carol", nil); err != nil {
 		return err
 	}
-	if _, err := bob.n.Send(gt, []byte("agreed, see you there")); err != nil {
+	if _, err := bob.m.SendText(gt, "agreed, see you there", nil); err != nil {
 		return err
 	}
-	if _, err := carol.n.Send(gt, []byte("wait, I am still here?")); err == nil {
+	if _, err := carol.m.SendText(gt, "wait, I am still here?", nil); err == nil {
 		fmt.Fprintf(w, "   carol could still write (she has not learned of her removal)\n")
 	} else {
 		fmt.Fprintf(w, "   carol's own node refuses: %v\n", err)
@@ -277,7 +311,7 @@ func Run(o Options) error {
 	}); err != nil {
 		return err
 	}
-	if err := transcript(w, bob, gt, names); err != nil {
+	if err := transcript(w, bob, gt); err != nil {
 		return err
 	}
 	gi, _ := bob.n.Group(gt)
@@ -324,16 +358,16 @@ func Run(o Options) error {
 		}); err != nil {
 			return err
 		}
-		phoneBefore, undecBefore := count(phone, ab), phone.undec.Load()
-		if _, err := bob.n.Send(ab, []byte("alice, did you find your phone?")); err != nil {
+		phoneBefore, undecBefore, aliceBefore := count(phone, ab), phone.undec.Load(), count(alice, ab)
+		if _, err := bob.m.SendText(ab, "alice, did you find your phone?", nil); err != nil {
 			return err
 		}
 		if err := until("alice to read bob and the phone to receive it", func() bool {
-			return count(alice, ab) == 3 && phone.undec.Load() > undecBefore
+			return count(alice, ab) == aliceBefore+1 && phone.undec.Load() > undecBefore
 		}); err != nil {
 			return err
 		}
-		_, sendErr := phone.n.Send(ab, []byte("x"))
+		_, sendErr := phone.m.SendText(ab, "x", nil)
 		fmt.Fprintf(w, "   alice reads bob's new message; the phone received it but could decrypt nothing new (%d readable, %d undecryptable)\n",
 			count(phone, ab)-phoneBefore, phone.undec.Load()-undecBefore)
 		fmt.Fprintf(w, "   the phone itself refuses to send: %v\n", sendErr)
@@ -369,24 +403,58 @@ func Run(o Options) error {
 	return nil
 }
 
-func transcript(w io.Writer, p *peer, topic [32]byte, names map[keys.Public]string) error {
-	ms, err := p.n.Messages(topic, store.Cursor{}, 1000)
+// transcript prints a conversation as p's messenger shows it: names,
+// replies, edits, reactions.
+func transcript(w io.Writer, p *peer, topic [32]byte) error {
+	page, err := p.m.History(topic, nil, 1000)
 	if err != nil {
 		return err
 	}
-	gi, err := p.n.Group(topic)
+	c, err := p.m.Conversation(topic)
 	if err != nil {
 		return err
 	}
-	label := gi.Name
-	if label == "" {
-		label = "contact group"
+	label := c.Name
+	if c.Kind == group.KindContact {
+		label = "the conversation with " + c.Name
 	}
 	fmt.Fprintf(w, "   %s's view of %s:\n", p.name, label)
-	for _, m := range ms {
-		fmt.Fprintf(w, "     [%3d] %-6s %s\n", m.Lamport, names[m.Member], m.Body)
+	for i := len(page) - 1; i >= 0; i-- {
+		it := page[i]
+		line := it.Body
+		if it.ReplyTo != nil {
+			line = fmt.Sprintf("↪ %q: %s", it.ReplyText, line)
+		}
+		if it.Edited {
+			line += " (edited)"
+		}
+		for _, r := range it.Reactions {
+			line += fmt.Sprintf(" [%s %d]", r.Emoji, r.Count)
+		}
+		fmt.Fprintf(w, "     [%3d] %-6s %s\n", it.Lamport, it.Name, line)
 	}
 	return nil
+}
+
+// has reports whether p holds the message id of a conversation.
+func has(p *peer, topic, id [32]byte) bool {
+	page, err := p.m.Around(topic, id, 0)
+	return err == nil && len(page) == 1
+}
+
+// readBy returns how far (which message) account has read in a conversation
+// as p sees it.
+func readBy(p *peer, topic [32]byte, account keys.Public) [32]byte {
+	ms, err := p.m.Receipts(topic)
+	if err != nil {
+		return [32]byte{}
+	}
+	for _, mk := range ms {
+		if mk.Member == account && mk.Read != nil {
+			return mk.Read.ID
+		}
+	}
+	return [32]byte{}
 }
 
 // contactTopic is the contact group of a and b as a derives it.

@@ -23,6 +23,9 @@ func TestDemo(t *testing.T) {
 				"carol (removed)",
 				"could decrypt none: 0 new messages readable",
 				"bob holds all 500 burst messages",
+				"hi bob! this is end-to-end encrypted, and signed (edited)",
+				"hi alice, loud and clear [👍 1]",
+				"unread: bob 0, alice 1",
 			} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())

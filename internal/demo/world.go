@@ -14,6 +14,7 @@ import (
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/internal/qr"
 	"github.com/berty-go/berty/internal/wait"
+	"github.com/berty-go/berty/messenger"
 	"github.com/berty-go/berty/net/memnet"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
@@ -30,6 +31,7 @@ type peer struct {
 	undec atomic.Int64 // messages this device could not decrypt
 	ep    *memnet.Endpoint
 	dev   *device.Device
+	m     *messenger.Messenger
 }
 
 const (
@@ -110,14 +112,25 @@ func (m *memWorld) open(p *peer, w *waiter) error {
 	} else {
 		p.ep.SetDeliver(deliver)
 	}
-	cfg := nodeConfig(p, w)
-	cfg.Store, cfg.Transport = st, p.ep
-	if n, err = node.Open(cfg); err != nil {
+	msgr, err := messenger.New(st, messenger.Config{})
+	if err != nil {
 		st.Close()
 		return fmt.Errorf("open %s: %w", p.name, err)
 	}
-	p.st, p.n = st, n
-	p.close = func() { n.Close(); st.Close() }
+	cfg := nodeConfig(p, w)
+	md, me := msgr.Handlers()
+	deliverNext, eventsNext := cfg.Deliver, cfg.Events
+	cfg.Deliver = func(d node.Delivery) { md(d); deliverNext(d) }
+	cfg.Events = func(t [32]byte, ev replica.Event) { me(t, ev); eventsNext(t, ev) }
+	cfg.Store, cfg.Transport = st, p.ep
+	if n, err = node.Open(cfg); err != nil {
+		msgr.Close()
+		st.Close()
+		return fmt.Errorf("open %s: %w", p.name, err)
+	}
+	msgr.Attach(n)
+	p.st, p.n, p.m = st, n, msgr
+	p.close = func() { n.Close(); msgr.Close(); st.Close() }
 	return nil
 }
 
@@ -153,7 +166,7 @@ func (p2pWorld) open(p *peer, w *waiter) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", p.name, err)
 	}
-	p.dev, p.st, p.n = d, d.Store, d.Node
+	p.dev, p.st, p.n, p.m = d, d.Store, d.Node, d.Messenger
 	p.close = func() { d.Close() }
 	return nil
 }
@@ -251,7 +264,7 @@ func (x p2pWorld) link(w io.Writer, p, phone *peer, wt *waiter) error {
 	if r.err != nil {
 		return r.err
 	}
-	phone.dev, phone.st, phone.n = r.d, r.d.Store, r.d.Node
+	phone.dev, phone.st, phone.n, phone.m = r.d, r.d.Store, r.d.Node, r.d.Messenger
 	phone.close = func() { r.d.Close() }
 	fmt.Fprintf(w, "   %s's device approves it over Noise (NKpsk0): the new device holds the account, with its own device key %s…\n",
 		p.name, phone.n.DeviceKey())
