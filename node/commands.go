@@ -263,7 +263,7 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 		err = n.reconcile()
 	}
 	if err == nil && st.Appended > 0 {
-		err = errors.Join(n.noticeAccepted(run), n.syncProfileIn(run))
+		err = errors.Join(n.noticeAccepted(run), n.approveSiblingsIn(run), n.syncProfileIn(run))
 	}
 	return st, err
 }

@@ -114,33 +114,39 @@ func (n *Node) Linked() bool {
 // approveSiblings approves, in every group this device is in, the account's
 // current devices (as the account group lists them) that are not in yet.
 func (n *Node) approveSiblings() error {
-	if n.revoked() {
+	var errs []error
+	for _, run := range n.groups {
+		errs = append(errs, n.approveSiblingsIn(run))
+	}
+	return errors.Join(errs...)
+}
+
+// approveSiblingsIn is approveSiblings for one group. A device that has
+// just joined counts there only once it has synced (its invitation's
+// record, its own approval): Receive calls this again.
+func (n *Node) approveSiblingsIn(run *groupRun) error {
+	if n.revoked() || run == n.acct || !run.rep.Joined() {
 		return nil
 	}
 	m := n.acct.rep.State().Member(n.account.Public())
 	if m == nil || len(m.Devices) < 2 {
 		return nil
 	}
+	s := run.rep.State()
+	me := s.Member(run.rep.MemberKey())
+	if me == nil || me.Removed || !containsKey(me.Devices, run.rep.DeviceKey()) {
+		return nil
+	}
 	var errs []error
-	for _, run := range n.groups {
-		if run == n.acct || !run.rep.Joined() {
+	for _, d := range m.Devices {
+		key := run.g.DeviceKey(n.account, d)
+		if d == n.device.Public() || s.Device(key) != nil || s.Approved(key, run.rep.MemberKey()) {
 			continue
 		}
-		s := run.rep.State()
-		me := s.Member(run.rep.MemberKey())
-		if me == nil || me.Removed || !containsKey(me.Devices, run.rep.DeviceKey()) {
+		if _, revoked := me.Revoked[key]; revoked {
 			continue
 		}
-		for _, d := range m.Devices {
-			key := run.g.DeviceKey(n.account, d)
-			if d == n.device.Public() || s.Device(key) != nil || s.Approved(key, run.rep.MemberKey()) {
-				continue
-			}
-			if _, revoked := me.Revoked[key]; revoked {
-				continue
-			}
-			errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.ApproveDevice(key, lk) }))
-		}
+		errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.ApproveDevice(key, lk) }))
 	}
 	return errors.Join(errs...)
 }
