@@ -153,6 +153,11 @@ func (m *Messenger) Invite(contactTopic, groupTopic [32]byte) error {
 	if gi.Kind != group.KindMulti {
 		return ErrNotInvitation
 	}
+	// Check where it goes before n.Invite writes the invitation's record
+	// in the group.
+	if _, err := n.Group(contactTopic); err != nil {
+		return fmt.Errorf("%w %x", ErrUnknownConv, contactTopic[:4])
+	}
 	inv, err := n.Invite(groupTopic)
 	if err != nil {
 		return err
@@ -203,6 +208,11 @@ func (m *Messenger) Mute(topic [32]byte, until time.Time) error {
 // lookup returns the place of a message of the conversation.
 func (m *Messenger) lookup(topic, id [32]byte) (Cursor, error) {
 	c := Cursor{ID: id}
+	if n, err := m.attached(); err == nil {
+		if _, err := n.Group(topic); errors.Is(err, node.ErrUnknownGroup) {
+			return c, fmt.Errorf("%w %x", ErrUnknownConv, topic[:4])
+		}
+	}
 	err := m.st.View(func(db *sql.DB) error {
 		return db.QueryRow(`SELECT lamport FROM m_interactions WHERE topic = ? AND id = ? AND kind IN `+displayKinds, topic[:], id[:]).Scan(&c.Lamport)
 	})

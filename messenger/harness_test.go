@@ -100,6 +100,9 @@ func (w *world) restart(d *dev, change func(db *sql.DB) error) {
 	if err := d.n.Close(); err != nil {
 		w.t.Fatal(err)
 	}
+	if err := d.m.Close(); err != nil {
+		w.t.Fatal(err)
+	}
 	if err := d.st.Close(); err != nil {
 		w.t.Fatal(err)
 	}

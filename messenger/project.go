@@ -50,6 +50,9 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 		if len(k.Text.ReplyTo) > 0 {
 			r.target = k.Text.ReplyTo
 		}
+		if k.Text.Scrubbed {
+			r.flag, r.body.String, r.searchs = 1, "", false
+		}
 	case *payloadpb.Payload_Reaction:
 		if !okID(k.Reaction.Target) || k.Reaction.Emoji == "" || !okText(k.Reaction.Emoji, MaxEmoji) {
 			return row{kind: kindUnsupported, sentAt: p.SentAtMs}, nil
@@ -65,6 +68,9 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 		}
 		r.kind, r.target, r.searchs = kindEdit, k.Edit.Target, true
 		r.body = sql.NullString{String: k.Edit.Body, Valid: true}
+		if k.Edit.Scrubbed {
+			r.flag, r.body.String, r.searchs = 1, "", false
+		}
 	case *payloadpb.Payload_Delete:
 		if !okID(k.Delete.Target) {
 			return row{kind: kindUnsupported, sentAt: p.SentAtMs}, nil
@@ -109,9 +115,9 @@ type projector struct {
 const (
 	insertSQL = `INSERT OR IGNORE INTO m_interactions(topic, lamport, id, device, seq, member, kind, body, target, emoji, flag, sent_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	// deletedSQL: has the author of text ?1 (member ?2) deleted it? The
-	// delete may have arrived first.
-	deletedSQL = `SELECT EXISTS(SELECT 1 FROM m_interactions WHERE target = ? AND kind = 4 AND member = ?)`
+	// deletedSQL: has the author of text ?1 (member ?2) deleted it in its
+	// conversation (?3)? The delete may have arrived first.
+	deletedSQL = `SELECT EXISTS(SELECT 1 FROM m_interactions WHERE target = ? AND kind = 4 AND member = ? AND +topic = ?)`
 )
 
 // stmts are the projector's statements bound to one transaction.
@@ -168,7 +174,7 @@ func projectOne(tx *sql.Tx, st stmts, m *store.Message) error {
 		if r.kind == kindEdit {
 			target = r.target
 		}
-		if err := st.deleted.QueryRow(target, m.Member[:]).Scan(&deleted); err != nil {
+		if err := st.deleted.QueryRow(target, m.Member[:], m.Topic[:]).Scan(&deleted); err != nil {
 			return fmt.Errorf("project message: %w", err)
 		}
 		if deleted {
@@ -176,9 +182,13 @@ func projectOne(tx *sql.Tx, st stmts, m *store.Message) error {
 		}
 		// Indexed for search later, off the commit path (index.go).
 	case kindDelete:
-		// The author's delete of its own text: scrub it and its edits.
-		rows, err := tx.Query(`SELECT id FROM m_interactions WHERE member = ? AND (id = ? OR (target = ? AND kind = ?))`,
-			m.Member[:], r.target, r.target, kindEdit)
+		// The author's delete of its own text: scrub it and its edits —
+		// in this conversation only (a member key can be the same in two
+		// 1:1 conversations: the account key).
+		// (+topic: filter, do not scan by topic — the id and target
+		// indexes find the rows.)
+		rows, err := tx.Query(`SELECT id FROM m_interactions WHERE member = ? AND (id = ? OR (target = ? AND kind = ?)) AND +topic = ?`,
+			m.Member[:], r.target, r.target, kindEdit, m.Topic[:])
 		if err != nil {
 			return fmt.Errorf("project delete: %w", err)
 		}
@@ -217,9 +227,9 @@ func scrub(tx *sql.Tx, _ []byte, id []byte) error {
 	empty := &payloadpb.Payload{Version: 1, SentAtMs: sentAt}
 	switch kind {
 	case kindText:
-		empty.Kind = &payloadpb.Payload_Text{Text: &payloadpb.Text{ReplyTo: target}}
+		empty.Kind = &payloadpb.Payload_Text{Text: &payloadpb.Text{ReplyTo: target, Scrubbed: true}}
 	case kindEdit:
-		empty.Kind = &payloadpb.Payload_Edit{Edit: &payloadpb.Edit{Target: target}}
+		empty.Kind = &payloadpb.Payload_Edit{Edit: &payloadpb.Edit{Target: target, Scrubbed: true}}
 	default:
 		return nil
 	}
@@ -236,7 +246,7 @@ func scrub(tx *sql.Tx, _ []byte, id []byte) error {
 		args []any
 	}{
 		{`UPDATE messages SET body = ? WHERE rowid = ?`, []any{body, rowid}},
-		{`UPDATE m_interactions SET body = '' WHERE id = ?`, []any{id}},
+		{`UPDATE m_interactions SET body = '', flag = 1 WHERE id = ?`, []any{id}},
 		{`DELETE FROM m_search WHERE rowid = ?`, []any{rowid}},
 	} {
 		if _, err := tx.Exec(q.sql, q.args...); err != nil {

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,8 +93,8 @@ func (m *Messenger) History(topic [32]byte, before *Cursor, limit int) ([]Intera
 	var out []Interaction
 	err = m.st.View(func(db *sql.DB) error {
 		rows, err := db.Query(`SELECT lamport, id, member, kind, body, target, sent_at FROM m_interactions
-			WHERE topic = ? AND kind IN `+displayKinds+` AND (lamport < ? OR (lamport = ? AND id < ?))
-			ORDER BY lamport DESC, id DESC LIMIT ?`, topic[:], lam, lam, id, limit)
+			WHERE topic = ? AND kind IN `+displayKinds+` AND (lamport, id) < (?, ?)
+			ORDER BY lamport DESC, id DESC LIMIT ?`, topic[:], lam, id, limit)
 		if err != nil {
 			return err
 		}
@@ -124,8 +125,8 @@ func (m *Messenger) Around(topic [32]byte, id [32]byte, n int) ([]Interaction, e
 			return err
 		}
 		older, err := db.Query(`SELECT lamport, id, member, kind, body, target, sent_at FROM m_interactions
-			WHERE topic = ? AND kind IN `+displayKinds+` AND (lamport < ? OR (lamport = ? AND id < ?))
-			ORDER BY lamport DESC, id DESC LIMIT ?`, topic[:], lam, lam, id[:], n)
+			WHERE topic = ? AND kind IN `+displayKinds+` AND (lamport, id) < (?, ?)
+			ORDER BY lamport DESC, id DESC LIMIT ?`, topic[:], lam, id[:], n)
 		if err != nil {
 			return err
 		}
@@ -134,8 +135,8 @@ func (m *Messenger) Around(topic [32]byte, id [32]byte, n int) ([]Interaction, e
 			return err
 		}
 		newer, err := db.Query(`SELECT lamport, id, member, kind, body, target, sent_at FROM m_interactions
-			WHERE topic = ? AND kind IN `+displayKinds+` AND (lamport > ? OR (lamport = ? AND id >= ?))
-			ORDER BY lamport, id LIMIT ?`, topic[:], lam, lam, id[:], n+1)
+			WHERE topic = ? AND kind IN `+displayKinds+` AND (lamport, id) >= (?, ?)
+			ORDER BY lamport, id LIMIT ?`, topic[:], lam, id[:], n+1)
 		if err != nil {
 			return err
 		}
@@ -267,7 +268,14 @@ func (v *conv) dress(db *sql.DB, its []Interaction) error {
 // effective applies the author's own edits and delete to a text: only the
 // author's devices count (§12.2).
 func (v *conv) effective(db *sql.DB, id [32]byte, author keys.Public, body *string, edited, deleted *bool) error {
-	err := db.QueryRow(`SELECT EXISTS(SELECT 1 FROM m_interactions WHERE target = ? AND kind = ? AND member = ?)`, id[:], kindDelete, author[:]).Scan(deleted)
+	// Only what was written in this conversation counts: the same member
+	// key (the account key, in 1:1s) writes in others too.
+	// A text its author deleted is a tombstone: by the delete, or by the
+	// mark a device leaves when it scrubs the words (§12.2), which stays
+	// even if the delete is later cut off (§5.3).
+	err := db.QueryRow(`SELECT EXISTS(SELECT 1 FROM m_interactions WHERE target = ? AND kind = ? AND member = ? AND +topic = ?)
+		OR EXISTS(SELECT 1 FROM m_interactions WHERE id = ? AND kind = ? AND flag = 1)`,
+		id[:], kindDelete, author[:], v.topic[:], id[:], kindText).Scan(deleted)
 	if err != nil {
 		return err
 	}
@@ -276,8 +284,8 @@ func (v *conv) effective(db *sql.DB, id [32]byte, author keys.Public, body *stri
 		return nil
 	}
 	var b sql.NullString
-	err = db.QueryRow(`SELECT body FROM m_interactions WHERE target = ? AND kind = ? AND member = ? ORDER BY lamport DESC, id DESC LIMIT 1`,
-		id[:], kindEdit, author[:]).Scan(&b)
+	err = db.QueryRow(`SELECT body FROM m_interactions WHERE target = ? AND kind = ? AND member = ? AND +topic = ? AND flag = 0 ORDER BY lamport DESC, id DESC LIMIT 1`,
+		id[:], kindEdit, author[:], v.topic[:]).Scan(&b)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -291,7 +299,8 @@ func (v *conv) effective(db *sql.DB, id [32]byte, author keys.Public, body *stri
 // reactions folds a message's reactions in display order: each member's
 // last word on each emoji stands.
 func (v *conv) reactions(db *sql.DB, id [32]byte) ([]Reaction, error) {
-	rows, err := db.Query(`SELECT member, emoji, flag FROM m_interactions WHERE target = ? AND kind = ? ORDER BY lamport, id`, id[:], kindReaction)
+	rows, err := db.Query(`SELECT member, emoji, flag FROM m_interactions WHERE target = ? AND kind = ? AND +topic = ? ORDER BY lamport, id`,
+		id[:], kindReaction, v.topic[:])
 	if err != nil {
 		return nil, err
 	}
@@ -375,15 +384,18 @@ func (m *Messenger) Receipts(topic [32]byte) ([]Marker, error) {
 // receipts say it read (or, with read false, received: a read is a
 // delivery too).
 func marker(db *sql.DB, topic [32]byte, member keys.Public, read bool) (*Cursor, error) {
-	q := `SELECT t.lamport, t.id FROM m_interactions r JOIN m_interactions t ON t.id = r.target AND t.topic = r.topic
-		WHERE r.topic = ? AND r.kind = ? AND r.member = ?`
+	// The member's receipts first (few, through m_receipts, whose WHERE
+	// needs the kind as a literal), then what they point at: the other
+	// join order walks the whole conversation when there is no receipt.
+	q := `SELECT t.lamport, t.id FROM m_interactions r CROSS JOIN m_interactions t ON t.id = r.target AND t.topic = r.topic
+		WHERE r.topic = ? AND r.kind = ` + strconv.Itoa(kindReceipt) + ` AND r.member = ?`
 	if read {
 		q += ` AND r.flag = 0`
 	}
 	q += ` ORDER BY t.lamport DESC, t.id DESC LIMIT 1`
 	var c Cursor
 	var id []byte
-	err := db.QueryRow(q, topic[:], kindReceipt, member[:]).Scan(&c.Lamport, &id)
+	err := db.QueryRow(q, topic[:], member[:]).Scan(&c.Lamport, &id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -394,6 +406,9 @@ func marker(db *sql.DB, topic [32]byte, member keys.Public, read bool) (*Cursor,
 	return &c, nil
 }
 
+// MaxUnread caps a conversation's unread count: a UI shows "999+".
+const MaxUnread = 1000
+
 // Conversation is one entry of the conversation list.
 type Conversation struct {
 	Topic      [32]byte
@@ -401,7 +416,7 @@ type Conversation struct {
 	Name       string
 	Contact    keys.Public // the other account of a 1:1 conversation
 	Last       *Interaction
-	Unread     int
+	Unread     int // others' messages after the account's read marker and own last message, at most MaxUnread
 	MutedUntil time.Time // zero: not muted
 }
 
@@ -470,9 +485,23 @@ func (m *Messenger) conversation(n *node.Node, gi node.GroupInfo) (*Conversation
 		if read == nil {
 			read = &Cursor{}
 		}
-		if err := db.QueryRow(`SELECT count(*) FROM m_interactions WHERE topic = ? AND kind IN `+displayKinds+`
-			AND member != ? AND (lamport > ? OR (lamport = ? AND id > ?))`,
-			gi.Topic[:], me[:], read.Lamport, read.Lamport, read.ID[:]).Scan(&c.Unread); err != nil {
+		// Writing in a conversation reads it: unread starts after the later
+		// of the read marker and the account's own last message. Scanning
+		// back from the end, this stops at the first own message.
+		var lam uint64
+		var id []byte
+		err = db.QueryRow(`SELECT lamport, id FROM m_interactions WHERE topic = ? AND (lamport, id) > (?, ?) AND member = ? AND kind IN `+displayKinds+`
+			ORDER BY lamport DESC, id DESC LIMIT 1`, gi.Topic[:], read.Lamport, read.ID[:], me[:]).Scan(&lam, &id)
+		switch {
+		case err == nil:
+			read = &Cursor{Lamport: lam}
+			copy(read.ID[:], id)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if err := db.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM m_interactions WHERE topic = ? AND kind IN `+displayKinds+`
+			AND member != ? AND (lamport, id) > (?, ?) LIMIT ?)`,
+			gi.Topic[:], me[:], read.Lamport, read.ID[:], MaxUnread).Scan(&c.Unread); err != nil {
 			return err
 		}
 		var until int64
@@ -495,6 +524,9 @@ func cursorLess(a, b Cursor) bool {
 	return string(a.ID[:]) < string(b.ID[:])
 }
 
+// searchRanked bounds how many matches Search ranks, newest first.
+const searchRanked = 2000
+
 // Search returns up to limit text messages, across conversations, whose
 // current text matches query (full-text: words, prefixes with *, phrases
 // in quotes), best matches first.
@@ -507,17 +539,22 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 		return nil, err
 	}
 	type hit struct {
-		topic [32]byte
-		id    [32]byte
+		topic  [32]byte
+		id     [32]byte
+		byEdit bool // found through an edit's words
 	}
 	var hits []hit
 	err := m.st.View(func(db *sql.DB) error {
 		// An edit's words find the message it edits; a superseded text or
 		// edit no longer matches once a later edit replaced it.
-		rows, err := db.Query(`SELECT i.topic, CASE WHEN i.kind = ? THEN i.target ELSE i.id END
-			FROM m_search s JOIN messages msg ON msg.rowid = s.rowid
+		// Ranking scores every match; a word in most messages would take
+		// it past its budget, so only the newest searchRanked matches are
+		// ranked (older ones show once the newer do not fill the page).
+		rows, err := db.Query(`SELECT i.topic, CASE WHEN i.kind = ? THEN i.target ELSE i.id END, i.kind = ?
+			FROM (SELECT rowid, bm25(m_search) AS score FROM m_search WHERE m_search MATCH ? ORDER BY rowid DESC LIMIT ?) s
+			JOIN messages msg ON msg.rowid = s.rowid
 			JOIN m_interactions i ON i.id = msg.entry_id
-			WHERE m_search MATCH ? ORDER BY rank LIMIT ?`, kindEdit, ftsQuery(query), limit*2)
+			ORDER BY s.score LIMIT ?`, kindEdit, kindEdit, ftsQuery(query), searchRanked, limit*2)
 		if err != nil {
 			return fmt.Errorf("search %q: %w", query, err)
 		}
@@ -525,10 +562,10 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 		seen := map[[32]byte]bool{}
 		for rows.Next() {
 			var topic, id []byte
-			if err := rows.Scan(&topic, &id); err != nil {
+			var h hit
+			if err := rows.Scan(&topic, &id, &h.byEdit); err != nil {
 				return err
 			}
-			var h hit
 			copy(h.topic[:], topic)
 			copy(h.id[:], id)
 			if !seen[h.id] {
@@ -554,6 +591,9 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 		it := page[0]
 		if it.Deleted || it.Kind != KindText {
 			continue
+		}
+		if h.byEdit && !it.Edited {
+			continue // matched an edit that does not show: not by the author
 		}
 		if it.Edited && !matchesWords(it.Body, lower) {
 			continue // matched a text its author has since edited away

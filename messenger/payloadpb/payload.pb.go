@@ -215,7 +215,12 @@ type Text struct {
 	// body is UTF-8, at most 16 KiB.
 	Body string `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
 	// reply_to is the entry ID (32 bytes) of the message this one answers.
-	ReplyTo       []byte `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	ReplyTo []byte `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// scrubbed marks, in a device's own storage, a text whose author deleted
+	// it and whose words the device has removed (docs/protocol.md §12.2): it
+	// stays a tombstone even if the delete itself is later cut off. Senders
+	// leave it unset; a text that arrives with it set is a tombstone.
+	Scrubbed      bool `protobuf:"varint,15,opt,name=scrubbed,proto3" json:"scrubbed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +267,13 @@ func (x *Text) GetReplyTo() []byte {
 		return x.ReplyTo
 	}
 	return nil
+}
+
+func (x *Text) GetScrubbed() bool {
+	if x != nil {
+		return x.Scrubbed
+	}
+	return false
 }
 
 // Reaction adds or removes an emoji on a message.
@@ -329,9 +341,11 @@ func (x *Reaction) GetRemove() bool {
 
 // Edit replaces the text of one of the author's own messages.
 type Edit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Target        []byte                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	Body          string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Target []byte                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Body   string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// scrubbed: as for Text; a scrubbed edit is not shown.
+	Scrubbed      bool `protobuf:"varint,15,opt,name=scrubbed,proto3" json:"scrubbed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -378,6 +392,13 @@ func (x *Edit) GetBody() string {
 		return x.Body
 	}
 	return ""
+}
+
+func (x *Edit) GetScrubbed() bool {
+	if x != nil {
+		return x.Scrubbed
+	}
+	return false
 }
 
 // Delete removes the text of one of the author's own messages everywhere,
@@ -609,17 +630,19 @@ const file_berty_messenger_v1_payload_proto_rawDesc = "" +
 	"\areceipt\x18\x0e \x01(\v2\x1b.berty.messenger.v1.ReceiptH\x00R\areceipt\x12P\n" +
 	"\x10group_invitation\x18\x0f \x01(\v2#.berty.messenger.v1.GroupInvitationH\x00R\x0fgroupInvitation\x12F\n" +
 	"\bsettings\x18\x10 \x01(\v2(.berty.messenger.v1.ConversationSettingsH\x00R\bsettingsB\x06\n" +
-	"\x04kind\"5\n" +
+	"\x04kind\"Q\n" +
 	"\x04Text\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\tR\x04body\x12\x19\n" +
-	"\breply_to\x18\x02 \x01(\fR\areplyTo\"P\n" +
+	"\breply_to\x18\x02 \x01(\fR\areplyTo\x12\x1a\n" +
+	"\bscrubbed\x18\x0f \x01(\bR\bscrubbed\"P\n" +
 	"\bReaction\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\fR\x06target\x12\x14\n" +
 	"\x05emoji\x18\x02 \x01(\tR\x05emoji\x12\x16\n" +
-	"\x06remove\x18\x03 \x01(\bR\x06remove\"2\n" +
+	"\x06remove\x18\x03 \x01(\bR\x06remove\"N\n" +
 	"\x04Edit\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\fR\x06target\x12\x12\n" +
-	"\x04body\x18\x02 \x01(\tR\x04body\" \n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12\x1a\n" +
+	"\bscrubbed\x18\x0f \x01(\bR\bscrubbed\" \n" +
 	"\x06Delete\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\fR\x06target\"O\n" +
 	"\aReceipt\x12\x1c\n" +
