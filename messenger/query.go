@@ -416,7 +416,7 @@ type Conversation struct {
 	Name       string
 	Contact    keys.Public // the other account of a 1:1 conversation
 	Last       *Interaction
-	Unread     int // others' messages after the account's read marker and own last message, at most MaxUnread
+	Unread     int       // others' messages after the account's read marker and own last message, at most MaxUnread
 	MutedUntil time.Time // zero: not muted
 }
 
