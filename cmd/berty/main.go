@@ -101,6 +101,7 @@ the like-for-like setup of the predecessor's published figures.`,
 	f.IntVar(&o.Messages, "messages", 0, "messages per scenario (default: latency 1000, throughput 10000, catch-up 1000 and 10000)")
 	f.StringVar(&o.Transport, "transport", "tcp", "tcp or quic (libp2p on loopback), or memnet (in-process)")
 	f.StringVar(&o.Store, "store", "sqlite", "sqlite (durable) or mem (with --transport memnet only)")
+	f.BoolVar(&o.Protocol, "protocol-only", false, "leave the messenger out: the protocol layer alone (tcp and quic; memnet never has it)")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object per line per scenario")
 	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up on a scenario after this long")
 	f.StringVar(&o.Dir, "dir", "", "directory for the databases (default: a temporary directory, removed afterwards)")

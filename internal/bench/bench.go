@@ -30,6 +30,9 @@ type Options struct {
 	Messages  int      // messages per scenario (0: latency 1 000, throughput 10 000, catch-up 1 000 and 10 000)
 	Transport string   // tcp (default), quic, or memnet (in-process)
 	Store     string   // sqlite (default, durable) or mem
+	// Protocol leaves the messenger out (its projection in every commit):
+	// the protocol's own cost, what issue 3's targets are about.
+	Protocol bool
 	JSON      bool     // one JSON object per line per scenario
 	Timeout   time.Duration
 	Dir       string    // for the databases ("": a temporary directory)
@@ -52,6 +55,7 @@ type Result struct {
 	PeakRSSMiB  float64 `json:"peak_rss_mib"`
 	Transport   string  `json:"transport"`
 	Store       string  `json:"store"`
+	Layer       string  `json:"layer"` // messenger (the full stack) or protocol
 	FirstMillis float64 `json:"first_ms,omitempty"` // catch-up: until the first message
 }
 
@@ -101,7 +105,10 @@ func Run(o Options) ([]Result, error) {
 	}
 	var out []Result
 	emit := func(r Result) error {
-		r.Transport, r.Store = o.Transport, o.Store
+		r.Transport, r.Store, r.Layer = o.Transport, o.Store, "messenger"
+		if o.Protocol || o.Transport == "memnet" {
+			r.Layer = "protocol"
+		}
 		out = append(out, r)
 		if o.JSON {
 			b, _ := json.Marshal(r)
@@ -110,7 +117,7 @@ func Run(o Options) ([]Result, error) {
 		}
 		_, err := fmt.Fprintf(o.Out, "%-10s %7d %8d %9d %8.3f %10.0f %8.2f %8.2f %8.1f %9.1f %8s\n", r.Scenario, r.Members,
 			r.Messages, r.Delivered, r.Seconds, r.MsgsPerSec, r.LatencyP50, r.LatencyP99, r.CPUPerMsg, r.PeakRSSMiB,
-			o.Transport+"/"+o.Store)
+			o.Transport+"/"+o.Store+"/"+r.Layer)
 		return err
 	}
 	for i, sc := range o.Scenarios {

@@ -137,7 +137,7 @@ func (c *cluster) open(m *member) error {
 		if c.o.Transport == "quic" {
 			addr = "/ip4/127.0.0.1/udp/0/quic-v1"
 		}
-		d, err := device.Open(device.Config{Path: m.path, Net: p2p.Config{Listen: []string{addr}}, Node: ncfg})
+		d, err := device.Open(device.Config{Path: m.path, Net: p2p.Config{Listen: []string{addr}}, Node: ncfg, NoMessenger: c.o.Protocol})
 		if err != nil {
 			return err
 		}
