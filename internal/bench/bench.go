@@ -33,11 +33,11 @@ type Options struct {
 	// Protocol leaves the messenger out (its projection in every commit):
 	// the protocol's own cost, what issue 3's targets are about.
 	Protocol bool
-	JSON      bool     // one JSON object per line per scenario
-	Timeout   time.Duration
-	Dir       string    // for the databases ("": a temporary directory)
-	Out       io.Writer // results
-	Progress  io.Writer // progress lines (nil: none)
+	JSON     bool // one JSON object per line per scenario
+	Timeout  time.Duration
+	Dir      string    // for the databases ("": a temporary directory)
+	Out      io.Writer // results
+	Progress io.Writer // progress lines (nil: none)
 }
 
 // Result is one scenario's figures; its JSON form is what --json prints.
@@ -55,7 +55,7 @@ type Result struct {
 	PeakRSSMiB  float64 `json:"peak_rss_mib"`
 	Transport   string  `json:"transport"`
 	Store       string  `json:"store"`
-	Layer       string  `json:"layer"` // messenger (the full stack) or protocol
+	Layer       string  `json:"layer"`              // messenger (the full stack) or protocol
 	FirstMillis float64 `json:"first_ms,omitempty"` // catch-up: until the first message
 }
 
