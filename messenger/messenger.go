@@ -202,7 +202,7 @@ func (m *Messenger) Handlers() (deliver func(node.Delivery), events func([32]byt
 	}
 	events = func(topic [32]byte, ev replica.Event) {
 		switch ev.Kind {
-		case replica.EventMemberJoined, replica.EventMemberRemoved, replica.EventDeviceRevoked:
+		case replica.EventMemberJoined, replica.EventMemberRemoved, replica.EventDeviceRevoked, replica.EventProfile:
 			m.emit(Event{Kind: MemberUpdated, Topic: topic})
 		}
 	}

@@ -121,6 +121,11 @@ func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
 	if ev.Announce != nil && r.state.Device(e.Author) != nil && len(r.state.Members()) > before {
 		r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberJoined, Member: ev.Announce.Cert.Member, Device: e.Author})
 	}
+	if ev.Profile != nil {
+		if m := r.state.MemberOf(e.Author); m != nil {
+			r.rd.Events = append(r.rd.Events, Event{Kind: EventProfile, Member: m.Key, Device: e.Author})
+		}
+	}
 	r.applyCutoffs(lk)
 }
 

@@ -122,6 +122,7 @@ const (
 	EventUndecryptable // a message this device holds no key for
 	EventRotated       // this device started a new chain epoch
 	EventDeviceRevoked // a member's device was revoked (Member, Device)
+	EventProfile       // a member set its display name (Member)
 )
 
 // Event is something a UI or a log may want to know.

@@ -302,6 +302,9 @@ func (s *State) Cutoff(device keys.Public) (uint64, bool) {
 	return c, ok
 }
 
+// MemberOf returns the member of a device with a counting announce, or nil.
+func (s *State) MemberOf(device keys.Public) *Member { return s.memberOf(device) }
+
 func (s *State) memberOf(device keys.Public) *Member {
 	d, ok := s.devices[device]
 	if !ok {
