@@ -302,9 +302,7 @@ func TestArrivalOrderDoesNotMatter(t *testing.T) {
 		for k := range 2 {
 			o := slices.Clone(orders["delivery"])
 			rng.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
-			for _, i := range o[:len(o)/3] {
-				o = append(o, i) // delivered again
-			}
+			o = append(o, o[:len(o)/3]...) // a third delivered again
 			orders[fmt.Sprintf("shuffle %d", k)] = o
 		}
 		if n := early(d.got, orders["delivery"]); n != 0 {
