@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	connectrpc.com/connect v1.21.1
+	connectrpc.com/grpcreflect v1.3.1
 	filippo.io/edwards25519 v1.1.0
 	github.com/flynn/noise v1.1.0
 	github.com/ipfs/go-cid v0.6.2

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -20,7 +21,11 @@ import (
 func main() {
 	if err := root().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "berty:", err)
-		os.Exit(1)
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(exitFailed)
 	}
 }
 
@@ -28,10 +33,16 @@ func root() *cobra.Command {
 	c := &cobra.Command{
 		Use:           "berty",
 		Short:         "Peer-to-peer, offline-first, end-to-end encrypted messenger",
+		Long: `Berty: peer-to-peer, offline-first, end-to-end encrypted messaging.
+
+Start a device with "berty daemon"; the other verbs talk to it (same --data).
+Exit codes: 0 done, 1 failed, 2 bad arguments or input, 3 no daemon (or a wrong
+token, or one already running), 4 not found, 5 not allowed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	c.AddCommand(demoCmd(), benchCmd())
+	c.AddCommand(demoCmd(), benchCmd(), daemonCmd())
+	c.AddCommand(cliCmds()...)
 	return c
 }
 

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berty-go/berty/daemon"
+)
+
+// dataFlag is the --data flag every daemon-facing command shares.
+func dataFlag(c *cobra.Command, dir *string) {
+	c.PersistentFlags().StringVar(dir, "data", daemon.DefaultDir(), "data directory (account database, socket, token); $BERTY_DATA sets the default")
+}
+
+func daemonCmd() *cobra.Command {
+	var (
+		cfg     daemon.Config
+		p2pAddr []string
+		jsonLog bool
+	)
+	c := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run this device: the account, its network presence and the API",
+		Long: `daemon opens the account in the data directory (creating it on first run), joins
+the network and serves the berty.v1 API (Connect, gRPC and gRPC-Web, with server
+reflection) on the unix socket DATA/daemon.sock, and optionally on a loopback TCP
+address. Every call needs the bearer token in DATA/token (mode 0600), rewritten at
+each start. A second daemon on the same data directory refuses to start.
+
+Stop it with Ctrl-C or SIGTERM: calls in flight get 5 s, then everything is
+flushed and closed.`,
+		Example: "  berty daemon\n  berty daemon --data /tmp/alice --name alice\n  berty daemon --listen 127.0.0.1:7777   # also on TCP, for grpcurl or a web page",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var h slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+			if jsonLog {
+				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+			}
+			cfg.Logger = slog.New(h)
+			cfg.Net.Listen = p2pAddr
+			err := daemon.Run(ctx, cfg)
+			if errors.Is(err, daemon.ErrRunning) {
+				return exitError{code: exitNoDaemon, err: err}
+			}
+			return err
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.Dir, "data", daemon.DefaultDir(), "data directory; $BERTY_DATA sets the default")
+	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account")
+	f.StringVar(&cfg.Listen, "listen", "", "also serve the API on this TCP address (loopback only, unless --allow-remote)")
+	f.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow --listen on a non-loopback address")
+	f.StringSliceVar(&p2pAddr, "p2p-listen", nil, "libp2p listen multiaddrs (default: TCP and QUIC on 127.0.0.1)")
+	f.StringSliceVar(&cfg.Net.Peers, "peer", nil, "static peer multiaddr (…/p2p/ID), repeatable")
+	f.BoolVar(&cfg.Net.MDNS, "mdns", false, "find peers on the local network by mDNS")
+	f.BoolVar(&cfg.Net.DHT, "dht", false, "run the DHT (with --bootstrap peers)")
+	f.StringSliceVar(&cfg.Net.Bootstrap, "bootstrap", nil, "DHT bootstrap peer multiaddr, repeatable")
+	f.BoolVar(&jsonLog, "log-json", false, "structured logs as JSON")
+	return c
+}
+
+// Exit codes (documented in `berty --help`).
+const (
+	exitFailed   = 1 // something failed
+	exitUsage    = 2 // bad arguments or input
+	exitNoDaemon = 3 // no daemon on the data directory, a wrong token, or one already running
+	exitNotFound = 4 // no such contact, conversation, message, device
+	exitRefused  = 5 // not allowed: not the author, not an admin, blocked, revoked
+)
+
+// exitError carries an exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// run is the background context of a command, cancelled by Ctrl-C.
+func run(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+}

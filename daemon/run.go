@@ -1,0 +1,245 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"connectrpc.com/grpcreflect"
+
+	"github.com/berty-go/berty/api/bertyv1/bertyv1connect"
+	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/net/p2p"
+)
+
+// Files in a data directory (docs/api.md).
+const (
+	DBFile     = "berty.db"
+	SocketFile = "daemon.sock"
+	TokenFile  = "token"
+	LockFile   = "daemon.lock"
+	AddrFile   = "daemon.addr" // the TCP address, when the daemon also listens on one
+)
+
+// ErrRunning is returned when another daemon holds the data directory.
+var ErrRunning = errors.New("another berty daemon is running on this data directory")
+
+// Config configures Run.
+type Config struct {
+	// Dir is the data directory (created 0700 if missing).
+	Dir string
+	// Name is the display name of a new account.
+	Name string
+	// Listen is an optional TCP address for the API besides the unix
+	// socket; it must be a loopback address unless AllowRemote is set.
+	Listen      string
+	AllowRemote bool
+	// Net configures the libp2p host (zero: TCP and QUIC on 127.0.0.1).
+	Net p2p.Config
+	// Logger receives structured logs (nil: text on stderr).
+	Logger *slog.Logger
+	// Ready, if set, is called once the API is served.
+	Ready func()
+}
+
+// DefaultDir is the data directory when none is given: $BERTY_DATA, else
+// $XDG_DATA_HOME/berty, else ~/.local/share/berty.
+func DefaultDir() string {
+	if d := os.Getenv("BERTY_DATA"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "berty")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "berty")
+	}
+	return "berty-data"
+}
+
+// Run opens the device of a data directory and serves the API until ctx
+// ends, then shuts down in order: the API (in-flight calls get 5 s), then
+// the device (host, node, messenger, store), everything flushed.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lock(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if cfg.Listen != "" && !cfg.AllowRemote {
+		if err := checkLoopback(cfg.Listen); err != nil {
+			return err
+		}
+	}
+	token, err := newToken(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	d, err := device.Open(device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net})
+	if err != nil {
+		return fmt.Errorf("open the device: %w", err)
+	}
+	defer func() {
+		if err := d.Close(); err != nil {
+			log.Error("close the device", "err", err)
+		}
+	}()
+	srv, err := NewServer(d, log)
+	if err != nil {
+		return err
+	}
+	handler := Handler(srv, token)
+
+	sock := filepath.Join(cfg.Dir, SocketFile)
+	os.Remove(sock) // a stale socket of a daemon that died (the lock says none runs)
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ul.Close()
+		return err
+	}
+	listeners := []net.Listener{ul}
+	if cfg.Listen != "" {
+		tl, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			ul.Close()
+			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+		listeners = append(listeners, tl)
+		if err := os.WriteFile(filepath.Join(cfg.Dir, AddrFile), []byte(tl.Addr().String()), 0o600); err != nil {
+			return err
+		}
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true) // gRPC clients speak h2c
+	errs := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { errs <- hs.Serve(l) }()
+	}
+	ak := d.Node.AccountKey()
+	log.Info("daemon ready", "dir", cfg.Dir, "socket", sock, "tcp", cfg.Listen, "account", ak.String(), "peer", d.Host.ID().String())
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errs:
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("API shutdown", "err", err)
+	}
+	os.Remove(sock)
+	os.Remove(filepath.Join(cfg.Dir, AddrFile))
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// Handler serves both services and gRPC reflection behind the bearer token.
+func Handler(srv *Server, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(bertyv1connect.NewNodeServiceHandler(srv))
+	mux.Handle(bertyv1connect.NewMessengerServiceHandler(srv))
+	reflector := grpcreflect.NewStaticReflector(bertyv1connect.NodeServiceName, bertyv1connect.MessengerServiceName)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="berty"`)
+			// gRPC clients read the status from trailers-only responses.
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+				w.Header().Set("Content-Type", "application/grpc")
+				w.Header().Set("Grpc-Status", "16") // UNAUTHENTICATED
+				w.Header().Set("Grpc-Message", "missing or wrong token: read it from the data directory's token file")
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			// The Connect protocol's error body.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"code":"unauthenticated","message":"missing or wrong token: read it from the data directory's token file"}`))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// newToken writes a fresh bearer token, readable by the owner only.
+func newToken(dir string) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b[:])
+	path := filepath.Join(dir, TokenFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the token: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("write the token: %w", err)
+	}
+	return tok, nil
+}
+
+// lock takes the data directory's lock, or says who holds it.
+func lock(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock the data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		pid := strings.TrimSpace(string(b))
+		if pid == "" {
+			pid = "unknown"
+		}
+		return nil, fmt.Errorf("%w (%s, pid %s): stop it first, or use another --data", ErrRunning, dir, pid)
+	}
+	f.Truncate(0)
+	f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	return func() { f.Truncate(0); f.Close() }, nil
+}
+
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("--listen %q is not a loopback address: the API would be reachable from the network (pass --allow-remote if that is what you want)", addr)
+}
