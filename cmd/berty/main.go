@@ -31,8 +31,8 @@ func main() {
 
 func root() *cobra.Command {
 	c := &cobra.Command{
-		Use:           "berty",
-		Short:         "Peer-to-peer, offline-first, end-to-end encrypted messenger",
+		Use:   "berty",
+		Short: "Peer-to-peer, offline-first, end-to-end encrypted messenger",
 		Long: `Berty: peer-to-peer, offline-first, end-to-end encrypted messaging.
 
 Start a device with "berty daemon"; the other verbs talk to it (same --data).
