@@ -46,6 +46,9 @@ type Config struct {
 	// socket; it must be a loopback address unless AllowRemote is set.
 	Listen      string
 	AllowRemote bool
+	// Metrics, if set, serves Prometheus metrics at http://Metrics/metrics
+	// (loopback only, unless AllowRemote).
+	Metrics string
 	// Net configures the libp2p host (zero: TCP and QUIC on 127.0.0.1).
 	Net p2p.Config
 	// Logger receives structured logs (nil: text on stderr).
@@ -106,6 +109,13 @@ func Run(ctx context.Context, cfg Config) error {
 	srv, err := NewServer(d, log)
 	if err != nil {
 		return err
+	}
+	if cfg.Metrics != "" {
+		stopMetrics, err := serveMetrics(cfg.Metrics, cfg.AllowRemote, d, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
 	}
 	handler := Handler(srv, token)
 
