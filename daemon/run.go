@@ -20,6 +20,7 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/berty-go/berty/api/bertyv1/bertyv1connect"
+	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/net/p2p"
 )
@@ -55,6 +56,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready, if set, is called once the API is served.
 	Ready func()
+	// Link makes this a new device of an existing account (§11.7): on an
+	// empty data directory, the daemon shows a one-time device link
+	// through ShowLink and waits until a device of the account approves
+	// it (`berty device approve LINK` there) or the link expires.
+	Link       bool
+	DeviceName string
+	ShowLink   func(*link.Device)
 }
 
 // DefaultDir is the data directory when none is given: $BERTY_DATA, else
@@ -97,7 +105,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	d, err := device.Open(device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net})
+	dcfg := device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net}
+	var d *device.Device
+	if cfg.Link {
+		log.Info("waiting to be approved by a device of the account", "ttl", device.DefaultLinkTTL)
+		d, err = device.Link(ctx, device.LinkConfig{Config: dcfg, DeviceName: cfg.DeviceName, Show: cfg.ShowLink})
+	} else {
+		d, err = device.Open(dcfg)
+	}
 	if err != nil {
 		return fmt.Errorf("open the device: %w", err)
 	}

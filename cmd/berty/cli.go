@@ -476,7 +476,7 @@ func cliCmds() []*cobra.Command {
 	})
 
 	dev := withData(&cobra.Command{Use: "device", Short: "This account's devices"})
-	dev.AddCommand(&cobra.Command{
+	dev.AddCommand(deviceLinkCmd(), &cobra.Command{
 		Use: "approve LINK", Short: "Hand this account to the new device that shows LINK (it gets the account's secrets)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := link.ParseDevice(args[0]); err != nil {

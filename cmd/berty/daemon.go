@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -10,7 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/daemon"
+	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/internal/qr"
 )
 
 // dataFlag is the --data flag every daemon-facing command shares.
@@ -65,6 +69,60 @@ flushed and closed.`,
 	f.StringSliceVar(&cfg.Net.Bootstrap, "bootstrap", nil, "DHT bootstrap peer multiaddr, repeatable")
 	f.BoolVar(&jsonLog, "log-json", false, "structured logs as JSON")
 	f.StringVar(&cfg.Metrics, "metrics", "", "serve Prometheus metrics on this address (loopback only, unless --allow-remote), at /metrics")
+	return c
+}
+
+// deviceLinkCmd is `berty device link`: a daemon that starts as a new device
+// of an existing account.
+func deviceLinkCmd() *cobra.Command {
+	var (
+		cfg     daemon.Config
+		p2pAddr []string
+		showQR  bool
+	)
+	c := &cobra.Command{
+		Use:   "link",
+		Short: "Make this data directory a new device of your account, then run it as a daemon",
+		Long: `link, on an empty data directory, shows a one-time device link (and, with --qr,
+its QR code). On a device that already has the account, run
+  berty device approve LINK
+within 10 minutes: it hands this device the account over an encrypted handshake.
+This device then syncs the account and follows it into every contact and group,
+and keeps running as "berty daemon" does.`,
+		Example: "  berty device link --data ~/.local/share/berty-laptop --peer /ip4/127.0.0.1/tcp/4001/p2p/12D3…",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			cfg.Net.Listen = p2pAddr
+			cfg.Link = true
+			out := cmd.OutOrStdout()
+			cfg.ShowLink = func(l *link.Device) {
+				fmt.Fprintf(out, "On a device of your account, run:\n  berty device approve %s\n", l.URL())
+				if showQR {
+					if code, err := qr.Terminal(l.Compact()); err == nil {
+						fmt.Fprint(out, code)
+					}
+				}
+			}
+			err := daemon.Run(ctx, cfg)
+			switch {
+			case errors.Is(err, daemon.ErrRunning):
+				return exitError{code: exitNoDaemon, err: err}
+			case errors.Is(err, device.ErrHasAccount):
+				return exitError{code: exitUsage, err: err}
+			}
+			return err
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.Dir, "data", daemon.DefaultDir(), "data directory (must hold no account yet)")
+	f.StringVar(&cfg.DeviceName, "device-name", "", "this device's name, shown to the approving device")
+	f.BoolVar(&showQR, "qr", false, "also draw the link as a QR code")
+	f.StringSliceVar(&p2pAddr, "p2p-listen", nil, "libp2p listen multiaddrs (default: TCP and QUIC on 127.0.0.1)")
+	f.StringSliceVar(&cfg.Net.Peers, "peer", nil, "static peer multiaddr (…/p2p/ID), repeatable")
+	f.BoolVar(&cfg.Net.MDNS, "mdns", false, "find peers on the local network by mDNS")
 	return c
 }
 
