@@ -21,6 +21,7 @@ import (
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/messenger"
+	"github.com/berty-go/berty/store"
 )
 
 // Server implements the API's services over one running device. It is safe
@@ -498,6 +499,74 @@ func (s *Server) Subscribe(ctx context.Context, _ *bv1.SubscribeRequest, stream 
 		t, id := ev.Topic, ev.ID
 		if err := stream.Send(&bv1.SubscribeResponse{Kind: bv1.EventKind(ev.Kind), Topic: t[:], Id: id[:]}); err != nil {
 			return nil
+		}
+	}
+}
+
+// Tail implements NodeService: the stored messages after since up to
+// until, then with follow the new ones, woken by the messenger's events.
+func (s *Server) Tail(ctx context.Context, req *bv1.TailRequest, stream *connect.ServerStream[bv1.TailResponse]) error {
+	t, err := key32(req.Topic, "topic")
+	if err != nil {
+		return s.apiError("Tail", err)
+	}
+	var after, until store.Cursor
+	if req.Since != nil {
+		id, err := key32(req.Since.Id, "since.id")
+		if err != nil {
+			return s.apiError("Tail", err)
+		}
+		after = store.Cursor{Lamport: req.Since.Lamport, ID: id}
+	}
+	bounded := req.Until != nil
+	if bounded {
+		id, err := key32(req.Until.Id, "until.id")
+		if err != nil {
+			return s.apiError("Tail", err)
+		}
+		until = store.Cursor{Lamport: req.Until.Lamport, ID: id}
+	}
+	wake := make(chan struct{}, 1)
+	if req.Follow && !bounded {
+		cancel := s.dev.Messenger.Subscribe(func(ev messenger.Event) {
+			if ev.Topic == t && ev.Kind == messenger.ConversationUpdated {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		})
+		defer cancel()
+	}
+	for {
+		for {
+			ms, err := s.dev.Node.Messages(t, after, 256)
+			if err != nil {
+				return s.apiError("Tail", err)
+			}
+			for _, m := range ms {
+				if bounded && until.Before(&m) {
+					return nil // past until
+				}
+				c := store.Cursor{Lamport: m.Lamport, ID: m.ID}
+				id, mem, dev := m.ID, m.Member, m.Device
+				if err := stream.Send(&bv1.TailResponse{Id: id[:], Lamport: m.Lamport, Member: mem[:], Device: dev[:],
+					Seq: m.Seq, Own: m.Own, Payload: m.Body}); err != nil {
+					return nil
+				}
+				after = c
+			}
+			if len(ms) < 256 {
+				break
+			}
+		}
+		if !req.Follow || bounded {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
 		}
 	}
 }

@@ -1818,6 +1818,223 @@ func (x *PeersResponse) GetGroups() []*GroupPeers {
 	return nil
 }
 
+// Cursor is a place in a conversation's display order: Lamport clock, then
+// entry ID (docs/protocol.md §12.3).
+type Cursor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Lamport       uint64                 `protobuf:"varint,1,opt,name=lamport,proto3" json:"lamport,omitempty"`
+	Id            []byte                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cursor) Reset() {
+	*x = Cursor{}
+	mi := &file_berty_v1_node_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cursor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cursor) ProtoMessage() {}
+
+func (x *Cursor) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
+func (*Cursor) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Cursor) GetLamport() uint64 {
+	if x != nil {
+		return x.Lamport
+	}
+	return 0
+}
+
+func (x *Cursor) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+type TailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Since         *Cursor                `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	Until         *Cursor                `protobuf:"bytes,3,opt,name=until,proto3" json:"until,omitempty"`
+	Follow        bool                   `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TailRequest) Reset() {
+	*x = TailRequest{}
+	mi := &file_berty_v1_node_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TailRequest) ProtoMessage() {}
+
+func (x *TailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TailRequest.ProtoReflect.Descriptor instead.
+func (*TailRequest) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *TailRequest) GetTopic() []byte {
+	if x != nil {
+		return x.Topic
+	}
+	return nil
+}
+
+func (x *TailRequest) GetSince() *Cursor {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *TailRequest) GetUntil() *Cursor {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *TailRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+// TailResponse is one stored message of the conversation.
+type TailResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Lamport uint64                 `protobuf:"varint,2,opt,name=lamport,proto3" json:"lamport,omitempty"`
+	Member  []byte                 `protobuf:"bytes,3,opt,name=member,proto3" json:"member,omitempty"`
+	Device  []byte                 `protobuf:"bytes,4,opt,name=device,proto3" json:"device,omitempty"`
+	Seq     uint64                 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	Own     bool                   `protobuf:"varint,6,opt,name=own,proto3" json:"own,omitempty"`
+	// payload is the app payload (berty.messenger.v1.Payload for the
+	// messenger's messages).
+	Payload       []byte `protobuf:"bytes,7,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TailResponse) Reset() {
+	*x = TailResponse{}
+	mi := &file_berty_v1_node_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TailResponse) ProtoMessage() {}
+
+func (x *TailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TailResponse.ProtoReflect.Descriptor instead.
+func (*TailResponse) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *TailResponse) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *TailResponse) GetLamport() uint64 {
+	if x != nil {
+		return x.Lamport
+	}
+	return 0
+}
+
+func (x *TailResponse) GetMember() []byte {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *TailResponse) GetDevice() []byte {
+	if x != nil {
+		return x.Device
+	}
+	return nil
+}
+
+func (x *TailResponse) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *TailResponse) GetOwn() bool {
+	if x != nil {
+		return x.Own
+	}
+	return false
+}
+
+func (x *TailResponse) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 var File_berty_v1_node_proto protoreflect.FileDescriptor
 
 const file_berty_v1_node_proto_rawDesc = "" +
@@ -1922,7 +2139,23 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\tconnected\x18\x03 \x01(\x05R\tconnected\"S\n" +
 	"\rPeersResponse\x12\x14\n" +
 	"\x05peers\x18\x01 \x03(\tR\x05peers\x12,\n" +
-	"\x06groups\x18\x02 \x03(\v2\x14.berty.v1.GroupPeersR\x06groups*\xe9\x01\n" +
+	"\x06groups\x18\x02 \x03(\v2\x14.berty.v1.GroupPeersR\x06groups\"2\n" +
+	"\x06Cursor\x12\x18\n" +
+	"\alamport\x18\x01 \x01(\x04R\alamport\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\fR\x02id\"\x8b\x01\n" +
+	"\vTailRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\fR\x05topic\x12&\n" +
+	"\x05since\x18\x02 \x01(\v2\x10.berty.v1.CursorR\x05since\x12&\n" +
+	"\x05until\x18\x03 \x01(\v2\x10.berty.v1.CursorR\x05until\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\bR\x06follow\"\xa6\x01\n" +
+	"\fTailResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x18\n" +
+	"\alamport\x18\x02 \x01(\x04R\alamport\x12\x16\n" +
+	"\x06member\x18\x03 \x01(\fR\x06member\x12\x16\n" +
+	"\x06device\x18\x04 \x01(\fR\x06device\x12\x10\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12\x10\n" +
+	"\x03own\x18\x06 \x01(\bR\x03own\x12\x18\n" +
+	"\apayload\x18\a \x01(\fR\apayload*\xe9\x01\n" +
 	"\fContactState\x12\x1d\n" +
 	"\x19CONTACT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CONTACT_STATE_OUTGOING\x10\x01\x12\x1a\n" +
@@ -1931,7 +2164,7 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x17CONTACT_STATE_DISCARDED\x10\x04\x12\x19\n" +
 	"\x15CONTACT_STATE_BLOCKED\x10\x05\x12\x16\n" +
 	"\x12CONTACT_STATE_SENT\x10\x06\x12\x16\n" +
-	"\x12CONTACT_STATE_NONE\x10\a2\xf8\b\n" +
+	"\x12CONTACT_STATE_NONE\x10\a2\xb1\t\n" +
 	"\vNodeService\x12J\n" +
 	"\vAccountInfo\x12\x1c.berty.v1.AccountInfoRequest\x1a\x1d.berty.v1.AccountInfoResponse\x12J\n" +
 	"\vContactLink\x12\x1c.berty.v1.ContactLinkRequest\x1a\x1d.berty.v1.ContactLinkResponse\x12S\n" +
@@ -1948,7 +2181,8 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\rDeviceApprove\x12\x1e.berty.v1.DeviceApproveRequest\x1a\x1f.berty.v1.DeviceApproveResponse\x12M\n" +
 	"\fDeviceRevoke\x12\x1d.berty.v1.DeviceRevokeRequest\x1a\x1e.berty.v1.DeviceRevokeResponse\x12>\n" +
 	"\aSendRaw\x12\x18.berty.v1.SendRawRequest\x1a\x19.berty.v1.SendRawResponse\x128\n" +
-	"\x05Peers\x12\x16.berty.v1.PeersRequest\x1a\x17.berty.v1.PeersResponseB/Z-github.com/berty-go/berty/api/bertyv1;bertyv1b\x06proto3"
+	"\x05Peers\x12\x16.berty.v1.PeersRequest\x1a\x17.berty.v1.PeersResponse\x127\n" +
+	"\x04Tail\x12\x15.berty.v1.TailRequest\x1a\x16.berty.v1.TailResponse0\x01B/Z-github.com/berty-go/berty/api/bertyv1;bertyv1b\x06proto3"
 
 var (
 	file_berty_v1_node_proto_rawDescOnce sync.Once
@@ -1963,7 +2197,7 @@ func file_berty_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_berty_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_berty_v1_node_proto_goTypes = []any{
 	(ContactState)(0),                // 0: berty.v1.ContactState
 	(ContactUpdateRequest_Action)(0), // 1: berty.v1.ContactUpdateRequest.Action
@@ -2001,6 +2235,9 @@ var file_berty_v1_node_proto_goTypes = []any{
 	(*PeersRequest)(nil),             // 33: berty.v1.PeersRequest
 	(*GroupPeers)(nil),               // 34: berty.v1.GroupPeers
 	(*PeersResponse)(nil),            // 35: berty.v1.PeersResponse
+	(*Cursor)(nil),                   // 36: berty.v1.Cursor
+	(*TailRequest)(nil),              // 37: berty.v1.TailRequest
+	(*TailResponse)(nil),             // 38: berty.v1.TailResponse
 }
 var file_berty_v1_node_proto_depIdxs = []int32{
 	2,  // 0: berty.v1.AccountInfoResponse.devices:type_name -> berty.v1.Device
@@ -2011,41 +2248,45 @@ var file_berty_v1_node_proto_depIdxs = []int32{
 	11, // 5: berty.v1.ContactListResponse.contacts:type_name -> berty.v1.Contact
 	22, // 6: berty.v1.GroupMembersResponse.members:type_name -> berty.v1.Member
 	34, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
-	3,  // 8: berty.v1.NodeService.AccountInfo:input_type -> berty.v1.AccountInfoRequest
-	5,  // 9: berty.v1.NodeService.ContactLink:input_type -> berty.v1.ContactLinkRequest
-	7,  // 10: berty.v1.NodeService.ContactRequest:input_type -> berty.v1.ContactRequestRequest
-	9,  // 11: berty.v1.NodeService.ContactUpdate:input_type -> berty.v1.ContactUpdateRequest
-	12, // 12: berty.v1.NodeService.ContactList:input_type -> berty.v1.ContactListRequest
-	14, // 13: berty.v1.NodeService.GroupCreate:input_type -> berty.v1.GroupCreateRequest
-	16, // 14: berty.v1.NodeService.GroupInvite:input_type -> berty.v1.GroupInviteRequest
-	18, // 15: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
-	20, // 16: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
-	23, // 17: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
-	25, // 18: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
-	27, // 19: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
-	29, // 20: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
-	31, // 21: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
-	33, // 22: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
-	4,  // 23: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
-	6,  // 24: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
-	8,  // 25: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
-	10, // 26: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
-	13, // 27: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
-	15, // 28: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
-	17, // 29: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
-	19, // 30: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
-	21, // 31: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
-	24, // 32: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
-	26, // 33: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
-	28, // 34: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
-	30, // 35: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
-	32, // 36: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
-	35, // 37: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
-	23, // [23:38] is the sub-list for method output_type
-	8,  // [8:23] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	36, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
+	36, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
+	3,  // 10: berty.v1.NodeService.AccountInfo:input_type -> berty.v1.AccountInfoRequest
+	5,  // 11: berty.v1.NodeService.ContactLink:input_type -> berty.v1.ContactLinkRequest
+	7,  // 12: berty.v1.NodeService.ContactRequest:input_type -> berty.v1.ContactRequestRequest
+	9,  // 13: berty.v1.NodeService.ContactUpdate:input_type -> berty.v1.ContactUpdateRequest
+	12, // 14: berty.v1.NodeService.ContactList:input_type -> berty.v1.ContactListRequest
+	14, // 15: berty.v1.NodeService.GroupCreate:input_type -> berty.v1.GroupCreateRequest
+	16, // 16: berty.v1.NodeService.GroupInvite:input_type -> berty.v1.GroupInviteRequest
+	18, // 17: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
+	20, // 18: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
+	23, // 19: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
+	25, // 20: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
+	27, // 21: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
+	29, // 22: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
+	31, // 23: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
+	33, // 24: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
+	37, // 25: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
+	4,  // 26: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
+	6,  // 27: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
+	8,  // 28: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
+	10, // 29: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
+	13, // 30: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
+	15, // 31: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
+	17, // 32: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
+	19, // 33: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
+	21, // 34: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
+	24, // 35: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
+	26, // 36: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
+	28, // 37: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
+	30, // 38: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
+	32, // 39: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
+	35, // 40: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
+	38, // 41: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
+	26, // [26:42] is the sub-list for method output_type
+	10, // [10:26] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_berty_v1_node_proto_init() }
@@ -2059,7 +2300,7 @@ func file_berty_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_berty_v1_node_proto_rawDesc), len(file_berty_v1_node_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   34,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -73,6 +73,8 @@ const (
 	NodeServiceSendRawProcedure = "/berty.v1.NodeService/SendRaw"
 	// NodeServicePeersProcedure is the fully-qualified name of the NodeService's Peers RPC.
 	NodeServicePeersProcedure = "/berty.v1.NodeService/Peers"
+	// NodeServiceTailProcedure is the fully-qualified name of the NodeService's Tail RPC.
+	NodeServiceTailProcedure = "/berty.v1.NodeService/Tail"
 )
 
 // NodeServiceClient is a client for the berty.v1.NodeService service.
@@ -110,6 +112,10 @@ type NodeServiceClient interface {
 	// Peers lists connected peers and, per conversation, how many of its
 	// peers are connected.
 	Peers(context.Context, *bertyv1.PeersRequest) (*bertyv1.PeersResponse, error)
+	// Tail streams a conversation's raw messages in display order: those
+	// after `since` (all with no since) up to `until` (no bound without), then,
+	// with follow, new ones as they are stored, until the client goes away.
+	Tail(context.Context, *bertyv1.TailRequest) (*connect.ServerStreamForClient[bertyv1.TailResponse], error)
 }
 
 // NewNodeServiceClient constructs a client for the berty.v1.NodeService service. By default, it
@@ -213,6 +219,12 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(nodeServiceMethods.ByName("Peers")),
 			connect.WithClientOptions(opts...),
 		),
+		tail: connect.NewClient[bertyv1.TailRequest, bertyv1.TailResponse](
+			httpClient,
+			baseURL+NodeServiceTailProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("Tail")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -233,6 +245,7 @@ type nodeServiceClient struct {
 	deviceRevoke   *connect.Client[bertyv1.DeviceRevokeRequest, bertyv1.DeviceRevokeResponse]
 	sendRaw        *connect.Client[bertyv1.SendRawRequest, bertyv1.SendRawResponse]
 	peers          *connect.Client[bertyv1.PeersRequest, bertyv1.PeersResponse]
+	tail           *connect.Client[bertyv1.TailRequest, bertyv1.TailResponse]
 }
 
 // AccountInfo calls berty.v1.NodeService.AccountInfo.
@@ -370,6 +383,11 @@ func (c *nodeServiceClient) Peers(ctx context.Context, req *bertyv1.PeersRequest
 	return nil, err
 }
 
+// Tail calls berty.v1.NodeService.Tail.
+func (c *nodeServiceClient) Tail(ctx context.Context, req *bertyv1.TailRequest) (*connect.ServerStreamForClient[bertyv1.TailResponse], error) {
+	return c.tail.CallServerStream(ctx, connect.NewRequest(req))
+}
+
 // NodeServiceHandler is an implementation of the berty.v1.NodeService service.
 type NodeServiceHandler interface {
 	// AccountInfo returns the account, this device and the account's devices.
@@ -405,6 +423,10 @@ type NodeServiceHandler interface {
 	// Peers lists connected peers and, per conversation, how many of its
 	// peers are connected.
 	Peers(context.Context, *bertyv1.PeersRequest) (*bertyv1.PeersResponse, error)
+	// Tail streams a conversation's raw messages in display order: those
+	// after `since` (all with no since) up to `until` (no bound without), then,
+	// with follow, new ones as they are stored, until the client goes away.
+	Tail(context.Context, *bertyv1.TailRequest, *connect.ServerStream[bertyv1.TailResponse]) error
 }
 
 // NewNodeServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -504,6 +526,12 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(nodeServiceMethods.ByName("Peers")),
 		connect.WithHandlerOptions(opts...),
 	)
+	nodeServiceTailHandler := connect.NewServerStreamHandlerSimple(
+		NodeServiceTailProcedure,
+		svc.Tail,
+		connect.WithSchema(nodeServiceMethods.ByName("Tail")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/berty.v1.NodeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case NodeServiceAccountInfoProcedure:
@@ -536,6 +564,8 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 			nodeServiceSendRawHandler.ServeHTTP(w, r)
 		case NodeServicePeersProcedure:
 			nodeServicePeersHandler.ServeHTTP(w, r)
+		case NodeServiceTailProcedure:
+			nodeServiceTailHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -603,4 +633,8 @@ func (UnimplementedNodeServiceHandler) SendRaw(context.Context, *bertyv1.SendRaw
 
 func (UnimplementedNodeServiceHandler) Peers(context.Context, *bertyv1.PeersRequest) (*bertyv1.PeersResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.Peers is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) Tail(context.Context, *bertyv1.TailRequest, *connect.ServerStream[bertyv1.TailResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.Tail is not implemented"))
 }
