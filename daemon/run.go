@@ -91,6 +91,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	// It holds the account's secrets: owner only, even if it existed.
+	if err := os.Chmod(cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
 	unlock, err := lock(cfg.Dir)
 	if err != nil {
 		return err
@@ -157,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	hs.RegisterOnShutdown(srv.shutdown) // streams end at once, not after the grace period
 	hs.Protocols = new(http.Protocols)
 	hs.Protocols.SetHTTP1(true)
 	hs.Protocols.SetUnencryptedHTTP2(true) // gRPC clients speak h2c
@@ -178,7 +183,8 @@ func Run(ctx context.Context, cfg Config) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
-		log.Warn("API shutdown", "err", err)
+		log.Warn("API shutdown: closing the calls still running", "err", err)
+		hs.Close()
 	}
 	os.Remove(sock)
 	os.Remove(filepath.Join(cfg.Dir, AddrFile))
@@ -200,9 +206,10 @@ func Handler(srv *Server, token string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="berty"`)
-			// gRPC clients read the status from trailers-only responses.
-			if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-				w.Header().Set("Content-Type", "application/grpc")
+			// gRPC and gRPC-Web clients read the status from trailers-only
+			// responses, of their own content type.
+			if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/grpc") {
+				w.Header().Set("Content-Type", ct)
 				w.Header().Set("Grpc-Status", "16") // UNAUTHENTICATED
 				w.Header().Set("Grpc-Message", "missing or wrong token: read it from the data directory's token file")
 				w.WriteHeader(http.StatusOK)

@@ -8,8 +8,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"connectrpc.com/connect"
 
@@ -27,9 +29,15 @@ import (
 // Server implements the API's services over one running device. It is safe
 // for concurrent use (the device's parts are).
 type Server struct {
-	dev *device.Device
-	log *slog.Logger
+	dev  *device.Device
+	log  *slog.Logger
+	done chan struct{} // closed at shutdown: streams end
+	once sync.Once
 }
+
+// shutdown ends the streams (Subscribe, Tail follow) so that the daemon's
+// shutdown does not wait for their clients to go away.
+func (s *Server) shutdown() { s.once.Do(func() { close(s.done) }) }
 
 // NewServer returns the services of a device. The device must run its
 // messenger.
@@ -40,7 +48,7 @@ func NewServer(d *device.Device, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{dev: d, log: log}, nil
+	return &Server{dev: d, log: log, done: make(chan struct{})}, nil
 }
 
 func key32(b []byte, what string) ([32]byte, error) {
@@ -484,11 +492,18 @@ func (s *Server) Subscribe(ctx context.Context, _ *bv1.SubscribeRequest, stream 
 		}
 	})
 	defer cancel()
+	// Send the headers now: a client's Subscribe call returns only once it
+	// has them, and there may be no event for a long time.
+	if err := stream.Send(nil); err != nil {
+		return nil
+	}
 	for {
 		var ev messenger.Event
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.done:
+			return connect.NewError(connect.CodeUnavailable, errors.New("the daemon is shutting down"))
 		case <-overflow:
 			if err := stream.Send(&bv1.SubscribeResponse{Kind: bv1.EventKind_EVENT_KIND_UNSPECIFIED}); err != nil {
 				return nil
@@ -566,6 +581,8 @@ func (s *Server) Tail(ctx context.Context, req *bv1.TailRequest, stream *connect
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.done:
+			return connect.NewError(connect.CodeUnavailable, errors.New("the daemon is shutting down"))
 		case <-wake:
 		}
 	}

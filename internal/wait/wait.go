@@ -38,21 +38,22 @@ func (w *Cond) Until(ctx context.Context, ok func() bool) error {
 	w.init()
 	stop := context.AfterFunc(ctx, w.Signal)
 	defer stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	for {
+		w.mu.Lock()
 		seen := w.gen
 		w.mu.Unlock()
-		done := ok()
-		w.mu.Lock()
-		if done {
+		// No lock is held, nor deferred, while ok runs: it may panic or
+		// end its goroutine (t.Fatal in a test).
+		if ok() {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		w.mu.Lock()
 		for w.gen == seen {
 			w.c.Wait()
 		}
+		w.mu.Unlock()
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -41,6 +42,13 @@ var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path.
 func Open(path string) (*Store, error) {
+	// The database holds the account's secrets: create it readable by its
+	// owner only (SQLite gives the -wal and -shm files the database's mode).
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	} else {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(5000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
