@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berty-go/berty/internal/device"
@@ -41,7 +42,7 @@ func serveMetrics(addr string, allowRemote bool, d *device.Device, log *slog.Log
 		func() float64 { return float64(len(d.Node.Topics())) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "berty", Name: "contact_requests_pending", Help: "Outgoing contact requests not yet delivered."},
 		func() float64 { return float64(len(d.Requests())) }))
-	reg.MustRegister(prometheus.NewGoCollector())
+	reg.MustRegister(collectors.NewGoCollector())
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	l, err := net.Listen("tcp", addr)

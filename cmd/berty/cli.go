@@ -34,7 +34,7 @@ func (x *cli) dial() (*client.Client, error) {
 
 // apiErr turns an API error into a CLI error with its exit code and the
 // daemon's message (meant for a person).
-func apiErr(err error) error {
+func (x *cli) apiErr(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -46,7 +46,10 @@ func apiErr(err error) error {
 	switch ce.Code() {
 	case connect.CodeInvalidArgument:
 		code = exitUsage
-	case connect.CodeUnauthenticated, connect.CodeUnavailable:
+	case connect.CodeUnavailable:
+		// The socket is there but nobody answers: a daemon that died.
+		return exitError{code: exitNoDaemon, err: fmt.Errorf("%w (%s): start one with `berty daemon --data %s`", client.ErrNoDaemon, ce.Message(), x.dir)}
+	case connect.CodeUnauthenticated:
 		code = exitNoDaemon
 	case connect.CodeNotFound:
 		code = exitNotFound
@@ -83,10 +86,10 @@ func short(b []byte) string {
 
 // conv resolves a conversation given by name or by a hex prefix of its
 // topic (at least 4 digits).
-func conv(cmd *cobra.Command, c *client.Client, q string) (*bv1.Conversation, error) {
+func (x *cli) conv(cmd *cobra.Command, c *client.Client, q string) (*bv1.Conversation, error) {
 	resp, err := c.Messenger.Conversations(cmd.Context(), &bv1.ConversationsRequest{})
 	if err != nil {
-		return nil, apiErr(err)
+		return nil, x.apiErr(err)
 	}
 	var found []*bv1.Conversation
 	for _, cv := range resp.Conversations {
@@ -124,11 +127,11 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			info, err := c.Node.AccountInfo(cmd.Context(), &bv1.AccountInfoRequest{})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			l, err := c.Node.ContactLink(cmd.Context(), &bv1.ContactLinkRequest{Reset_: reset})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			return x.out(cmd, map[string]any{"name": info.Name, "account": hex.EncodeToString(info.AccountKey),
 				"device": hex.EncodeToString(info.DeviceKey), "peer": info.PeerId, "listen": info.Listen, "link": l.Url, "compact": l.Compact},
@@ -163,7 +166,7 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			r, err := c.Node.ContactRequest(cmd.Context(), &bv1.ContactRequestRequest{Link: args[0]})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			return x.out(cmd, map[string]any{"account": hex.EncodeToString(r.Account), "state": stateName(r.State)}, func(w io.Writer) {
 				fmt.Fprintf(w, "request to %x: %s (the daemon keeps trying until it is delivered)\n", r.Account, stateName(r.State))
@@ -195,7 +198,7 @@ func cliCmds() []*cobra.Command {
 				defer c.Close()
 				r, err := c.Node.ContactUpdate(cmd.Context(), &bv1.ContactUpdateRequest{Account: acc, Action: a.action})
 				if err != nil {
-					return apiErr(err)
+					return x.apiErr(err)
 				}
 				return x.out(cmd, map[string]any{"state": stateName(r.State)}, func(w io.Writer) { fmt.Fprintln(w, stateName(r.State)) })
 			},
@@ -211,7 +214,7 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			r, err := c.Node.ContactList(cmd.Context(), &bv1.ContactListRequest{})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			var rows []map[string]any
 			for _, ct := range r.Contacts {
@@ -241,7 +244,7 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			r, err := c.Node.GroupCreate(cmd.Context(), &bv1.GroupCreateRequest{Name: args[0]})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			return x.out(cmd, map[string]any{"topic": hex.EncodeToString(r.Topic)}, func(w io.Writer) { fmt.Fprintf(w, "%x\n", r.Topic) })
 		},
@@ -253,13 +256,13 @@ func cliCmds() []*cobra.Command {
 				return err
 			}
 			defer c.Close()
-			cv, err := conv(cmd, c, args[0])
+			cv, err := x.conv(cmd, c, args[0])
 			if err != nil {
 				return err
 			}
 			r, err := c.Node.GroupInvite(cmd.Context(), &bv1.GroupInviteRequest{Topic: cv.Topic})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			return x.out(cmd, map[string]any{"link": r.Url, "compact": r.Compact}, func(w io.Writer) { fmt.Fprintln(w, r.Url) })
 		},
@@ -276,7 +279,7 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			r, err := c.Node.GroupJoin(cmd.Context(), &bv1.GroupJoinRequest{Link: args[0]})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			return x.out(cmd, map[string]any{"topic": hex.EncodeToString(r.Topic), "name": r.Name}, func(w io.Writer) {
 				fmt.Fprintf(w, "joined %q (%x)\n", r.Name, r.Topic)
@@ -290,12 +293,12 @@ func cliCmds() []*cobra.Command {
 				return err
 			}
 			defer c.Close()
-			cv, err := conv(cmd, c, args[0])
+			cv, err := x.conv(cmd, c, args[0])
 			if err != nil {
 				return err
 			}
 			_, err = c.Node.GroupLeave(cmd.Context(), &bv1.GroupLeaveRequest{Topic: cv.Topic})
-			return apiErr(err)
+			return x.apiErr(err)
 		},
 	}, &cobra.Command{
 		Use: "members CONV", Short: "List a conversation's members", Args: cobra.ExactArgs(1),
@@ -305,15 +308,20 @@ func cliCmds() []*cobra.Command {
 				return err
 			}
 			defer c.Close()
-			cv, err := conv(cmd, c, args[0])
+			cv, err := x.conv(cmd, c, args[0])
 			if err != nil {
 				return err
 			}
 			r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
-			return x.out(cmd, r.Members, func(w io.Writer) {
+			var rows []map[string]any
+			for _, m := range r.Members {
+				rows = append(rows, map[string]any{"key": hex.EncodeToString(m.Key), "name": m.Name, "admin": m.Admin,
+					"creator": m.Creator, "removed": m.Removed, "devices": m.Devices, "self": m.Self})
+			}
+			return x.out(cmd, rows, func(w io.Writer) {
 				for _, m := range r.Members {
 					var tags []string
 					for _, t := range []struct {
@@ -340,9 +348,24 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			r, err := c.Messenger.Conversations(cmd.Context(), &bv1.ConversationsRequest{})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
-			return x.out(cmd, r.Conversations, func(w io.Writer) {
+			var rows []map[string]any
+			for _, cv := range r.Conversations {
+				row := map[string]any{"topic": hex.EncodeToString(cv.Topic), "name": cv.Name, "unread": cv.Unread,
+					"kind": strings.ToLower(strings.TrimPrefix(cv.Kind.String(), "CONVERSATION_KIND_"))}
+				if len(cv.Contact) > 0 {
+					row["contact"] = hex.EncodeToString(cv.Contact)
+				}
+				if cv.MutedUntilMs > 0 {
+					row["muted_until"] = time.UnixMilli(cv.MutedUntilMs).UTC().Format(time.RFC3339)
+				}
+				if cv.Last != nil {
+					row["last"] = interactionJSON(cv.Last)
+				}
+				rows = append(rows, row)
+			}
+			return x.out(cmd, rows, func(w io.Writer) {
 				for _, cv := range r.Conversations {
 					last := ""
 					if cv.Last != nil {
@@ -362,13 +385,13 @@ func cliCmds() []*cobra.Command {
 				return err
 			}
 			defer c.Close()
-			cv, err := conv(cmd, c, args[0])
+			cv, err := x.conv(cmd, c, args[0])
 			if err != nil {
 				return err
 			}
 			r, err := c.Messenger.SendText(cmd.Context(), &bv1.SendTextRequest{Topic: cv.Topic, Body: args[1]})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			return x.out(cmd, map[string]any{"id": hex.EncodeToString(r.Id)}, func(w io.Writer) {})
 		},
@@ -389,7 +412,7 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			var only []byte
 			if len(args) == 1 {
-				cv, err := conv(cmd, c, args[0])
+				cv, err := x.conv(cmd, c, args[0])
 				if err != nil {
 					return err
 				}
@@ -399,7 +422,7 @@ func cliCmds() []*cobra.Command {
 			show := func(topic []byte, n int) error {
 				h, err := c.Messenger.History(ctx, &bv1.HistoryRequest{Topic: topic, Limit: int32(n)})
 				if err != nil {
-					return apiErr(err)
+					return x.apiErr(err)
 				}
 				for i := len(h.Interactions) - 1; i >= 0; i-- {
 					it := h.Interactions[i]
@@ -408,7 +431,7 @@ func cliCmds() []*cobra.Command {
 					}
 					seen[string(it.Id)] = true
 					if x.json {
-						b, _ := json.Marshal(it)
+						b, _ := json.Marshal(interactionJSON(it))
 						fmt.Fprintln(cmd.OutOrStdout(), string(b))
 						continue
 					}
@@ -420,17 +443,26 @@ func cliCmds() []*cobra.Command {
 			// stream.
 			stream, err := c.Messenger.Subscribe(ctx, &bv1.SubscribeRequest{})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			defer stream.Close()
 			convs, err := c.Messenger.Conversations(ctx, &bv1.ConversationsRequest{})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
 			for _, cv := range convs.Conversations {
-				if only == nil || string(cv.Topic) == string(only) {
+				if last > 0 && (only == nil || string(cv.Topic) == string(only)) {
 					if err := show(cv.Topic, last); err != nil {
 						return err
+					}
+				} else if last == 0 {
+					// Mark what is there as seen: only new messages print.
+					h, err := c.Messenger.History(ctx, &bv1.HistoryRequest{Topic: cv.Topic, Limit: 500})
+					if err != nil {
+						return x.apiErr(err)
+					}
+					for _, it := range h.Interactions {
+						seen[string(it.Id)] = true
 					}
 				}
 			}
@@ -446,7 +478,7 @@ func cliCmds() []*cobra.Command {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return apiErr(stream.Err())
+			return x.apiErr(stream.Err())
 		},
 	})
 	tail.Flags().IntVar(&last, "last", 10, "messages of history to print first")
@@ -461,9 +493,13 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			r, err := c.Node.Peers(cmd.Context(), &bv1.PeersRequest{})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
-			return x.out(cmd, r, func(w io.Writer) {
+			groups := []map[string]any{}
+			for _, g := range r.Groups {
+				groups = append(groups, map[string]any{"topic": hex.EncodeToString(g.Topic), "name": g.Name, "connected": g.Connected})
+			}
+			return x.out(cmd, map[string]any{"peers": r.Peers, "groups": groups}, func(w io.Writer) {
 				fmt.Fprintf(w, "%d peers connected\n", len(r.Peers))
 				for _, p := range r.Peers {
 					fmt.Fprintf(w, "  %s\n", p)
@@ -488,7 +524,7 @@ func cliCmds() []*cobra.Command {
 			}
 			defer c.Close()
 			_, err = c.Node.DeviceApprove(cmd.Context(), &bv1.DeviceApproveRequest{Link: args[0]})
-			return apiErr(err)
+			return x.apiErr(err)
 		},
 	}, &cobra.Command{
 		Use: "revoke DEVICE", Short: "Revoke another device of this account (hex, as `berty device list` prints it)", Args: cobra.ExactArgs(1),
@@ -503,7 +539,7 @@ func cliCmds() []*cobra.Command {
 			}
 			defer c.Close()
 			_, err = c.Node.DeviceRevoke(cmd.Context(), &bv1.DeviceRevokeRequest{Device: k})
-			return apiErr(err)
+			return x.apiErr(err)
 		},
 	}, &cobra.Command{
 		Use: "list", Short: "List this account's devices", Args: cobra.NoArgs,
@@ -515,9 +551,13 @@ func cliCmds() []*cobra.Command {
 			defer c.Close()
 			info, err := c.Node.AccountInfo(cmd.Context(), &bv1.AccountInfoRequest{})
 			if err != nil {
-				return apiErr(err)
+				return x.apiErr(err)
 			}
-			return x.out(cmd, info.Devices, func(w io.Writer) {
+			var rows []map[string]any
+			for _, d := range info.Devices {
+				rows = append(rows, map[string]any{"key": hex.EncodeToString(d.Key), "self": d.Self, "revoked": d.Revoked})
+			}
+			return x.out(cmd, rows, func(w io.Writer) {
 				for _, d := range info.Devices {
 					tag := ""
 					if d.Self {
@@ -533,6 +573,25 @@ func cliCmds() []*cobra.Command {
 	})
 
 	return []*cobra.Command{id, contact, grp, conversations, send, tail, peers, dev}
+}
+
+// interactionJSON is an interaction as --json prints it: keys in hex.
+func interactionJSON(it *bv1.Interaction) map[string]any {
+	m := map[string]any{"topic": hex.EncodeToString(it.Topic), "id": hex.EncodeToString(it.Id), "lamport": it.Lamport,
+		"member": hex.EncodeToString(it.Member), "name": it.Name, "own": it.Own,
+		"sent_at": time.UnixMilli(it.SentAtMs).UTC().Format(time.RFC3339Nano), "body": it.Body,
+		"kind": strings.ToLower(strings.TrimPrefix(it.Kind.String(), "INTERACTION_KIND_")), "edited": it.Edited, "deleted": it.Deleted}
+	if len(it.ReplyTo) > 0 {
+		m["reply_to"], m["reply_text"] = hex.EncodeToString(it.ReplyTo), it.ReplyText
+	}
+	var rs []map[string]any
+	for _, r := range it.Reactions {
+		rs = append(rs, map[string]any{"emoji": r.Emoji, "count": r.Count, "mine": r.Mine})
+	}
+	if rs != nil {
+		m["reactions"] = rs
+	}
+	return m
 }
 
 func stateName(s bv1.ContactState) string {

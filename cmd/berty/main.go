@@ -29,6 +29,23 @@ func main() {
 	}
 }
 
+// usageErrors makes argument and flag errors exit with exitUsage, as
+// `berty --help` says, on c and every command below it.
+func usageErrors(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitError{code: exitUsage, err: err} })
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return exitError{code: exitUsage, err: fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
+}
+
 func root() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "berty",
@@ -43,6 +60,8 @@ token, or one already running), 4 not found, 5 not allowed.`,
 	}
 	c.AddCommand(demoCmd(), benchCmd(), daemonCmd())
 	c.AddCommand(cliCmds()...)
+	c.AddCommand(miniCmd())
+	usageErrors(c)
 	return c
 }
 

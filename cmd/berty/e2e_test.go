@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/daemon"
+)
+
+// TestEndToEnd: alice, bob and carol, three daemon processes, become
+// contacts and a group through the CLI; every message reaches every member;
+// bob's daemon restarts (SIGTERM, exit 0) without losing anything, and
+// messages still flow both ways; `berty tail` prints the history and then
+// a new message.
+func TestEndToEnd(t *testing.T) {
+	start := time.Now()
+	alice := startDaemon(t, "alice")
+	aliceID := alice.id()
+	bob := startDaemon(t, "bob", aliceID.Listen[0])
+	bobID := bob.id()
+	carol := startDaemon(t, "carol", aliceID.Listen[0], bobID.Listen[0])
+	carolID := carol.id()
+	t.Logf("three daemons up in %v", time.Since(start).Round(time.Millisecond))
+
+	// Contacts: bob and carol ask alice from her link; she accepts both.
+	for _, p := range []*proc{bob, carol} {
+		var r struct{ Account, State string }
+		p.cliJSON(&r, "contact", "add", aliceID.Link)
+		if r.Account != aliceID.Account || r.State != "outgoing" {
+			t.Fatalf("berty contact add (%s): %+v", p.name, r)
+		}
+	}
+	type contact struct{ Account, Name, State, Topic string }
+	contacts := func(p *proc) map[string]contact {
+		var cs []contact
+		p.cliJSON(&cs, "contact", "list")
+		m := map[string]contact{}
+		for _, c := range cs {
+			m[c.Account] = c
+		}
+		return m
+	}
+	incoming := bv1.ContactState_CONTACT_STATE_INCOMING
+	alice.until("bob's and carol's requests", func() bool {
+		return alice.contactState(bobID.Account) == incoming && alice.contactState(carolID.Account) == incoming
+	})
+	cs := contacts(alice)
+	for _, want := range []contact{{Account: bobID.Account, Name: "bob", State: "incoming"}, {Account: carolID.Account, Name: "carol", State: "incoming"}} {
+		if got := cs[want.Account]; got.Name != want.Name || got.State != want.State {
+			t.Errorf("alice's contact list has %+v, want %+v", got, want)
+		}
+		if out := alice.cli("contact", "accept", want.Account); strings.TrimSpace(out) != "accepted" {
+			t.Errorf("berty contact accept %s printed %q", want.Name, out)
+		}
+	}
+	for _, p := range []*proc{bob, carol} {
+		p.until("alice's acceptance", func() bool {
+			return p.contactState(aliceID.Account) == bv1.ContactState_CONTACT_STATE_ACCEPTED && p.conversation("alice") != nil
+		})
+		if c := contacts(p)[aliceID.Account]; c.State != "accepted" || len(c.Topic) != 64 {
+			t.Errorf("%s's contact alice: %+v", p.name, c)
+		}
+	}
+	t.Logf("contacts in %v", time.Since(start).Round(time.Millisecond))
+
+	// The 1:1 conversations, both ways.
+	for _, p := range []*proc{bob, carol} {
+		p.cli("send", "alice", "hi alice, "+p.name+" here")
+		alice.cli("send", p.name, "hi "+p.name)
+	}
+	for _, p := range []*proc{bob, carol} {
+		at := alice.conversation(p.name)
+		if at == nil {
+			t.Fatalf("alice has no conversation with %s", p.name)
+		}
+		alice.until(p.name+"'s message", func() bool { return alice.has(at.Topic, p.name, "hi alice, "+p.name+" here") })
+		pt := p.conversation("alice")
+		p.until("alice's message", func() bool { return p.has(pt.Topic, "alice", "hi "+p.name) })
+		if string(at.Topic) != string(pt.Topic) {
+			t.Errorf("alice and %s are in different 1:1 conversations: %x, %x", p.name, at.Topic, pt.Topic)
+		}
+	}
+	t.Logf("1:1 messages in %v", time.Since(start).Round(time.Millisecond))
+
+	// The group: alice creates it and invites with a group link; bob and
+	// carol join; everyone writes; everyone reads everyone.
+	var created struct{ Topic string }
+	alice.cliJSON(&created, "group", "create", "friends")
+	var invite struct{ Link, Compact string }
+	alice.cliJSON(&invite, "group", "invite", created.Topic[:8])
+	for _, p := range []*proc{bob, carol} {
+		var joined struct{ Topic, Name string }
+		p.cliJSON(&joined, "group", "join", invite.Link)
+		if joined.Topic != created.Topic || joined.Name != "friends" {
+			t.Errorf("berty group join (%s): %+v, want topic %s", p.name, joined, created.Topic)
+		}
+	}
+	everyone := []*proc{alice, bob, carol}
+	var gt []byte
+	for _, p := range everyone {
+		p.until("the group", func() bool { return p.conversation("friends") != nil })
+		gt = p.conversation("friends").Topic
+		if fmt.Sprintf("%x", gt) != created.Topic {
+			t.Fatalf("%s's friends is %x, want %s", p.name, gt, created.Topic)
+		}
+	}
+	for _, p := range everyone {
+		p.cli("send", "friends", "hello friends from "+p.name)
+	}
+	for _, p := range everyone {
+		for _, from := range everyone {
+			p.until(from.name+"'s group message", func() bool { return p.has(gt, from.name, "hello friends from "+from.name) })
+		}
+	}
+	t.Logf("group messages in %v", time.Since(start).Round(time.Millisecond))
+
+	// `berty conversations --json` lists each member's conversations.
+	for _, x := range []struct {
+		p    *proc
+		want []string
+	}{{alice, []string{"bob", "carol", "friends"}}, {bob, []string{"alice", "friends"}}, {carol, []string{"alice", "friends"}}} {
+		var convs []struct{ Name string }
+		x.p.cliJSON(&convs, "conversations")
+		var names []string
+		for _, c := range convs {
+			names = append(names, c.Name)
+		}
+		if slices.Sort(names); !slices.Equal(names, x.want) {
+			t.Errorf("%s's conversations: %v, want %v", x.p.name, names, x.want)
+		}
+	}
+
+	// Bob's daemon restarts; alice writes to him while he is down.
+	bobAlice := bob.conversation("alice").Topic
+	before := map[string][]*bv1.Interaction{"alice": bob.history(bobAlice), "friends": bob.history(gt)}
+	bob.stop()
+	alice.cli("send", "bob", "while you were away")
+	alice.cli("send", "friends", "group, while bob was away")
+	bob.start()
+	after := map[string][]*bv1.Interaction{"alice": bob.history(bobAlice), "friends": bob.history(gt)}
+	for conv, b := range before {
+		a := after[conv]
+		if len(a) < len(b) {
+			t.Errorf("bob's %s has %d interactions after the restart, %d before", conv, len(a), len(b))
+			continue
+		}
+		for i := range b {
+			if !proto.Equal(a[i], b[i]) {
+				t.Errorf("bob's %s differs after the restart at %d: %v, was %v", conv, i, a[i], b[i])
+			}
+		}
+	}
+	bob.until("what alice wrote while he was down", func() bool {
+		return bob.has(bobAlice, "alice", "while you were away") && bob.has(gt, "alice", "group, while bob was away")
+	})
+	bob.cli("send", "alice", "back, bob")
+	bob.cli("send", "friends", "back in the group, bob")
+	alice.cli("send", "bob", "welcome back")
+	carol.cli("send", "friends", "welcome back from carol")
+	alice.until("bob's messages after his restart", func() bool {
+		return alice.has(bobAlice, "bob", "back, bob") && alice.has(gt, "bob", "back in the group, bob")
+	})
+	carol.until("bob's group message after his restart", func() bool { return carol.has(gt, "bob", "back in the group, bob") })
+	bob.until("messages after his restart", func() bool {
+		return bob.has(bobAlice, "alice", "welcome back") && bob.has(gt, "carol", "welcome back from carol")
+	})
+	t.Logf("restart checked in %v", time.Since(start).Round(time.Millisecond))
+
+	// `berty tail`: the conversation's latest messages, then a new one.
+	tail(t, alice, "bob", "back, bob", func() { bob.cli("send", "alice", "tail sees this") }, "tail sees this")
+
+	// No daemon logged a message's text or its API token.
+	for _, p := range everyone {
+		b, err := os.ReadFile(p.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := os.ReadFile(filepath.Join(p.dir, daemon.TokenFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"hello friends from", "while you were away", "tail sees this", strings.TrimSpace(string(tok))} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s's daemon log contains %q", p.name, secret)
+			}
+		}
+	}
+	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// tail runs `berty tail CONV` on p: it must print old (from the history)
+// first, then, after send, fresh (from the stream); then it must exit 0 on
+// SIGTERM.
+func tail(t *testing.T, p *proc, conv, old string, send func(), fresh string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), "tail", conv, "--data", p.dir)
+	cmd.Env = env()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "tail.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stderr = stderr
+	errText := func() string { b, _ := os.ReadFile(stderr.Name()); return strings.TrimSpace(string(b)) }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- cmd.Wait() // after the pipe is drained, as Wait wants
+	}()
+	defer func() {
+		cmd.Process.Kill()
+		for range lines {
+		}
+	}()
+	timeout := time.After(30 * time.Second)
+	waitLine := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("berty tail ended before printing %q: %s", want, errText())
+				}
+				if strings.HasSuffix(l, want) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("berty tail has not printed %q after 30 s", want)
+			}
+		}
+	}
+	waitLine(old)
+	send()
+	waitLine(fresh)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("berty tail exited with %v on SIGTERM, want status 0 (%s)", err, errText())
+		}
+	case <-timeout:
+		t.Fatalf("berty tail still running after SIGTERM")
+	}
+}

@@ -1,0 +1,333 @@
+package mini
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/internal/qr"
+)
+
+// outputMsg is what a command or a send produced.
+type outputMsg struct {
+	what    string // the command, for its error line
+	topic   string // the conversation shown when it ran: its lines go there
+	lines   []outLine
+	err     error
+	sel     string // a conversation to select once it is listed
+	reload  string // a conversation whose history to read again
+	account bool   // read the account again (the name changed)
+	clip    string // text for the terminal's clipboard (OSC 52)
+}
+
+type outLine struct {
+	kind lineKind
+	text string
+}
+
+func info(format string, a ...any) outLine { return outLine{lineInfo, fmt.Sprintf(format, a...)} }
+
+// call runs fn off the UI goroutine with a bounded context; its result
+// comes back as an outputMsg.
+func (m *Model) call(what string, fn func(ctx context.Context) (outputMsg, error)) tea.Cmd {
+	topic := m.sel
+	return func() tea.Msg {
+		ctx, cancel := m.callCtx()
+		defer cancel()
+		out, err := fn(ctx)
+		out.what, out.topic, out.err = what, topic, err
+		return out
+	}
+}
+
+// output shows a command's result.
+func (m *Model) output(o outputMsg) tea.Cmd {
+	if o.err != nil {
+		if m.ctx.Err() == nil && !m.lost(o.err) {
+			m.sys(o.topic, lineError, o.what+": "+errText(o.err))
+		}
+		return nil
+	}
+	m.reachable()
+	topic := o.topic
+	if o.sel != "" {
+		topic = o.sel // where the person is taken
+	}
+	for _, l := range o.lines {
+		m.sys(topic, l.kind, l.text)
+	}
+	var cmds []tea.Cmd
+	if o.clip != "" {
+		cmds = append(cmds, tea.SetClipboard(o.clip))
+	}
+	if o.sel != "" {
+		if m.index(o.sel) >= 0 {
+			cmds = append(cmds, m.selectTopic(o.sel))
+		} else {
+			m.want = o.sel
+			cmds = append(cmds, m.loadConvs())
+		}
+	}
+	if o.reload != "" && o.reload == m.sel {
+		cmds = append(cmds, m.loadHistory(o.reload), m.loadConvs())
+	}
+	if o.account {
+		cmds = append(cmds, m.loadAccount())
+	}
+	return tea.Batch(cmds...)
+}
+
+// commandHelp is /help's text, one command a line.
+var commandHelp = []string{
+	"/contact share [qr]  your contact link (qr: its QR code)",
+	"/contact add LINK    ask the account of LINK to be a contact",
+	"/accept [N|NAME]     accept a contact request",
+	"/group new NAME      create a group",
+	"/invite [qr]         a link to the selected group",
+	"/join LINK           join a group from its link",
+	"/react EMOJI         react to the selected or latest message",
+	"/name NAME           set your display name",
+	"/peers               connected peers",
+	"/debug               keys, peer id, addresses, data directory",
+	"/quit                quit (also ctrl+c, esc)",
+	"keys: tab switches pane, ↑/↓ select, pgup/pgdown scroll;",
+	"in the history pane: enter or r replies, + reacts 👍",
+}
+
+// command runs a slash command.
+func (m *Model) command(line string) tea.Cmd {
+	name, rest, _ := strings.Cut(line, " ")
+	rest = strings.TrimSpace(rest)
+	args := strings.Fields(rest)
+	arg := func(i int) string {
+		if i < len(args) {
+			return args[i]
+		}
+		return ""
+	}
+	usage := func(u string) tea.Cmd {
+		m.say(lineError, "usage: "+u)
+		return nil
+	}
+	switch name {
+	case "/help", "/?":
+		for _, h := range commandHelp {
+			m.say(lineInfo, h)
+		}
+		return nil
+	case "/quit", "/exit":
+		return tea.Quit
+	case "/contact":
+		switch arg(0) {
+		case "share":
+			return m.shareContact(arg(1) == "qr")
+		case "add":
+			if len(args) != 2 {
+				return usage("/contact add LINK (the link /contact share prints on the other side)")
+			}
+			return m.addContact(args[1])
+		}
+		return usage("/contact share [qr] or /contact add LINK")
+	case "/accept":
+		return m.accept(rest)
+	case "/group":
+		if (arg(0) != "new" && arg(0) != "create") || len(args) < 2 {
+			return usage("/group new NAME")
+		}
+		gname := strings.TrimSpace(strings.TrimPrefix(rest, arg(0)))
+		return m.call("/group new", func(ctx context.Context) (outputMsg, error) {
+			r, err := m.api.GroupCreate(ctx, &bv1.GroupCreateRequest{Name: gname})
+			return outputMsg{sel: string(r.GetTopic()),
+				lines: []outLine{info("created the group %q: /invite prints a link to share with its members", gname)}}, err
+		})
+	case "/invite":
+		return m.invite(arg(0) == "qr")
+	case "/join":
+		if len(args) != 1 {
+			return usage("/join LINK (the link /invite prints on the other side)")
+		}
+		return m.call("/join", func(ctx context.Context) (outputMsg, error) {
+			r, err := m.api.GroupJoin(ctx, &bv1.GroupJoinRequest{Link: args[0]})
+			return outputMsg{sel: string(r.GetTopic()), lines: []outLine{info("joined the group %q", r.GetName())}}, err
+		})
+	case "/name":
+		if rest == "" {
+			return usage("/name NAME")
+		}
+		return m.call("/name", func(ctx context.Context) (outputMsg, error) {
+			_, err := m.api.SetProfile(ctx, &bv1.SetProfileRequest{Name: rest})
+			return outputMsg{account: true, lines: []outLine{info("your name is now %s", rest)}}, err
+		})
+	case "/react":
+		if len(args) != 1 {
+			return usage("/react EMOJI (to the message selected in the history pane, or the latest)")
+		}
+		it := m.selectedMessage()
+		if it == nil && len(m.hist) > 0 {
+			it = m.hist[len(m.hist)-1]
+		}
+		if it == nil {
+			m.say(lineError, "/react: no message to react to")
+			return nil
+		}
+		return m.react(it, args[0])
+	case "/peers":
+		return m.call("/peers", func(ctx context.Context) (outputMsg, error) {
+			r, err := m.api.Peers(ctx, &bv1.PeersRequest{})
+			if err != nil {
+				return outputMsg{}, err
+			}
+			out := outputMsg{lines: []outLine{info("%d peer(s) connected", len(r.Peers))}}
+			for _, p := range r.Peers {
+				out.lines = append(out.lines, info("  %s", p))
+			}
+			for _, g := range r.Groups {
+				out.lines = append(out.lines, info("%s: %d peer(s) of this conversation connected", g.Name, g.Connected))
+			}
+			return out, nil
+		})
+	case "/debug":
+		return m.call("/debug", func(ctx context.Context) (outputMsg, error) {
+			r, err := m.api.AccountInfo(ctx, &bv1.AccountInfoRequest{})
+			if err != nil {
+				return outputMsg{}, err
+			}
+			out := outputMsg{lines: []outLine{
+				info("name     %s", r.Name),
+				info("account  %x", r.AccountKey),
+				info("device   %x", r.DeviceKey),
+				info("peer     %s", r.PeerId),
+			}}
+			for _, a := range r.Listen {
+				out.lines = append(out.lines, info("listen   %s", a))
+			}
+			out.lines = append(out.lines, info("data     %s", m.dir))
+			if m.mode != "" {
+				out.lines = append(out.lines, info("mode     %s", m.mode))
+			}
+			return out, nil
+		})
+	}
+	m.say(lineError, "unknown command "+name+": /help lists them")
+	return nil
+}
+
+func (m *Model) shareContact(showQR bool) tea.Cmd {
+	return m.call("/contact share", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.ContactLink(ctx, &bv1.ContactLinkRequest{})
+		if err != nil {
+			return outputMsg{}, err
+		}
+		return linkOutput("your contact link (the other side types /contact add LINK):", r.Url, r.Compact, showQR), nil
+	})
+}
+
+func (m *Model) invite(showQR bool) tea.Cmd {
+	c := m.selected()
+	if c == nil || c.Kind != bv1.ConversationKind_CONVERSATION_KIND_GROUP {
+		m.say(lineError, "/invite: select a group first (/group new NAME creates one)")
+		return nil
+	}
+	req, title := &bv1.GroupInviteRequest{Topic: c.Topic}, fmt.Sprintf("a link to %q (share it like a password; the other side types /join LINK):", c.Name)
+	return m.call("/invite", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.GroupInvite(ctx, req)
+		if err != nil {
+			return outputMsg{}, err
+		}
+		return linkOutput(title, r.Url, r.Compact, showQR), nil
+	})
+}
+
+// linkOutput shows a link on a line of its own (so that it can be copied
+// whole), and its QR code if asked.
+func linkOutput(title, url, compact string, showQR bool) outputMsg {
+	out := outputMsg{clip: url, lines: []outLine{info("%s", title), {lineLink, url}}}
+	if !showQR {
+		return out
+	}
+	out.lines = append(out.lines, info("its QR code (pgup scrolls up; a terminal of 34 rows shows it whole):"))
+	code, err := qr.Terminal(compact)
+	if err != nil {
+		out.lines = append(out.lines, outLine{lineError, err.Error()})
+		return out
+	}
+	for _, l := range strings.Split(strings.TrimRight(code, "\n"), "\n") {
+		out.lines = append(out.lines, outLine{linePre, l})
+	}
+	return out
+}
+
+func (m *Model) addContact(link string) tea.Cmd {
+	return m.call("/contact add", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.ContactRequest(ctx, &bv1.ContactRequestRequest{Link: link})
+		if err != nil {
+			return outputMsg{}, err
+		}
+		return outputMsg{lines: []outLine{info("contact request to %s: %s (the node keeps trying until it is delivered)",
+			shortHex(r.Account), stateName(r.State))}}, nil
+	})
+}
+
+// accept accepts an incoming contact request: the only one, or the one
+// that sel names (its number in the list, or its name).
+func (m *Model) accept(sel string) tea.Cmd {
+	return m.call("/accept", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.ContactList(ctx, &bv1.ContactListRequest{})
+		if err != nil {
+			return outputMsg{}, err
+		}
+		var incoming []*bv1.Contact
+		for _, c := range r.Contacts {
+			if c.State == bv1.ContactState_CONTACT_STATE_INCOMING {
+				incoming = append(incoming, c)
+			}
+		}
+		if len(incoming) == 0 {
+			return outputMsg{lines: []outLine{info("no contact request is waiting")}}, nil
+		}
+		var pick []*bv1.Contact
+		if n, err := strconv.Atoi(sel); err == nil && n >= 1 && n <= len(incoming) {
+			pick = incoming[n-1 : n]
+		} else {
+			for _, c := range incoming {
+				if sel == "" || strings.EqualFold(c.Name, sel) || (len(sel) >= 4 && strings.HasPrefix(hex.EncodeToString(c.Account), strings.ToLower(sel))) {
+					pick = append(pick, c)
+				}
+			}
+		}
+		if len(pick) != 1 {
+			out := outputMsg{}
+			if len(pick) == 0 {
+				out.lines = append(out.lines, outLine{lineError, fmt.Sprintf("no waiting request matches %q", sel)})
+			}
+			out.lines = append(out.lines, info("%d contact request(s) waiting: /accept N accepts the N-th", len(incoming)))
+			for i, c := range incoming {
+				out.lines = append(out.lines, info("  %d. %s (%s)", i+1, contactName(c), shortHex(c.Account)))
+			}
+			return out, nil
+		}
+		c := pick[0]
+		if _, err := m.api.ContactUpdate(ctx, &bv1.ContactUpdateRequest{Account: c.Account, Action: bv1.ContactUpdateRequest_ACTION_ACCEPT}); err != nil {
+			return outputMsg{}, err
+		}
+		out := outputMsg{lines: []outLine{info("accepted %s's contact request", contactName(c))}}
+		// The conversation's topic is known once accepted: select it.
+		if r, err := m.api.ContactList(ctx, &bv1.ContactListRequest{}); err == nil {
+			for _, a := range r.Contacts {
+				if string(a.Account) == string(c.Account) {
+					out.sel = string(a.Topic)
+				}
+			}
+		}
+		return out, nil
+	})
+}
+
+func stateName(s bv1.ContactState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "CONTACT_STATE_"))
+}
