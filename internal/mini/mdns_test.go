@@ -1,0 +1,102 @@
+package mini
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTwoMinisFindEachOtherByMDNS: two `berty mini` started as the README
+// says — no peer, no address, mDNS on by default — on one machine find each
+// other and chat. The machine is a network namespace the test creates (a
+// veth pair on private addresses that exist only inside the namespaces),
+// so mDNS never touches a real network card; tmux runs inside it. Needs
+// root, iproute2 and tmux (.ci/run provides them).
+func TestTwoMinisFindEachOtherByMDNS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs two nodes")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace (CI runs as root)")
+	}
+	tmuxBin, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (.ci/run installs it)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip command (.ci/run installs it)")
+	}
+	id := rand.IntN(1 << 20)
+	ns, peerNS := fmt.Sprintf("bgm%x-a", id), fmt.Sprintf("bgm%x-b", id)
+	ip := func(args ...string) error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := ip("netns", "add", ns); err != nil {
+		t.Skipf("cannot create network namespaces here: %v", err)
+	}
+	t.Cleanup(func() { ip("netns", "del", ns) })
+	if err := ip("netns", "add", peerNS); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ip("netns", "del", peerNS) })
+	va, vb := fmt.Sprintf("bgm%xa", id), fmt.Sprintf("bgm%xb", id)
+	for _, args := range [][]string{
+		{"link", "add", va, "netns", ns, "type", "veth", "peer", "name", vb, "netns", peerNS},
+		{"-n", ns, "addr", "add", "10.231.9.1/24", "dev", va},
+		{"-n", peerNS, "addr", "add", "10.231.9.2/24", "dev", vb},
+		{"-n", ns, "link", "set", va, "up"},
+		{"-n", peerNS, "link", "set", vb, "up"},
+		{"-n", ns, "link", "set", "lo", "up"},
+	} {
+		if err := ip(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "berty")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/berty").CombinedOutput(); err != nil {
+		t.Fatalf("build berty: %v: %s", err, out)
+	}
+	conf := filepath.Join(dir, "tmux.conf")
+	if err := os.WriteFile(conf, []byte("set -g remain-on-exit on\nset -g escape-time 0\nset -g status off\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	server := fmt.Sprintf("berty-mini-mdns-%d", os.Getpid())
+	// tmux (and so both minis) runs inside the namespace.
+	tmux := func(args ...string) (string, error) {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, tmuxBin, "-u", "-L", server, "-f", conf}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() { tmux("kill-server") })
+	start := func(name string) *tmuxSession {
+		s := &tmuxSession{t: t, tmux: tmux, name: name, dir: filepath.Join(dir, name)}
+		// As the README says: a data directory and a name, nothing else.
+		shell := strings.Join([]string{bin, "mini", "--data", s.dir, "--name", name}, " ") + " 2>" + s.stderrFile()
+		if out, err := tmux("new-session", "-d", "-s", name, "-x", "300", "-y", "40", shell); err != nil {
+			t.Fatalf("start %s: %v: %s", name, err, out)
+		}
+		t.Cleanup(func() { tmux("kill-session", "-t", name) })
+		return s
+	}
+	alice, bob := start("alice"), start("bob")
+	alice.waitText("alice · ", bob)
+	bob.waitText("bob · ", alice)
+	alice.typeLine("/contact share")
+	link := contactLink.FindString(alice.waitFor("a contact link", contactLink.MatchString))
+	bob.typeLine("/contact add " + link)
+	alice.waitText("contact request from bob", bob)
+	alice.typeLine("/accept")
+	bob.waitText("alice is now a contact", alice)
+	bob.waitText("alice · contact", alice)
+	bob.typeLine("found you by mDNS")
+	alice.waitText("found you by mDNS", bob)
+}
