@@ -1,6 +1,6 @@
-// Command berty is the Berty in Go program: today the protocol demo; the
-// daemon, the terminal client and the infrastructure servers join it as they
-// land.
+// Command berty is the Berty in Go program: the device daemon and the CLI
+// verbs that drive it (docs/api.md), the terminal chat `berty mini`, the
+// demo and the bench. The infrastructure servers join it as they land.
 package main
 
 import (
