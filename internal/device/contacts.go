@@ -114,10 +114,7 @@ func (c *contacts) respond(_ context.Context, point [32]byte, e *p2p.Exchange) e
 	if msg, err = r.Reply(msg); err != nil {
 		return err
 	}
-	if err := e.Write(msg); err != nil {
-		return err
-	}
-	if msg, err = e.Read(); err != nil {
+	if msg, err = e.Call(msg); err != nil {
 		return err
 	}
 	card, err := r.Card(msg)
@@ -202,19 +199,13 @@ func (c *contacts) request(ctx context.Context, o state.Contact) error {
 		if err != nil {
 			return err
 		}
-		if err := e.Write(msg); err != nil {
-			return err
-		}
-		if msg, err = e.Read(); err != nil {
+		if msg, err = e.Call(msg); err != nil {
 			return err
 		}
 		if msg, err = r.Answer(msg); err != nil {
 			return err
 		}
-		if err := e.Write(msg); err != nil {
-			return err
-		}
-		if msg, err = e.Read(); err != nil {
+		if msg, err = e.Call(msg); err != nil {
 			return err
 		}
 		status, err = r.Done(msg)

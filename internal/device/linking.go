@@ -121,10 +121,7 @@ func awaitLink(ctx context.Context, st *sqlite.Store, cfg LinkConfig) (*Device, 
 		if msg, err = j.Reply(msg, keys.FromSeed(acc.DeviceSeed).Public()); err != nil {
 			return err
 		}
-		if err := e.Write(msg); err != nil {
-			return err
-		}
-		if msg, err = e.Read(); err != nil {
+		if msg, err = e.Call(msg); err != nil {
 			return err
 		}
 		g, err := j.Receive(msg)
@@ -233,10 +230,7 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) error {
 			if err != nil {
 				return err
 			}
-			if err := e.Write(msg); err != nil {
-				return err
-			}
-			if msg, err = e.Read(); err != nil {
+			if msg, err = e.Call(msg); err != nil {
 				return err
 			}
 			if msg, err = a.Grant(msg, d.Node.LinkGrant()); err != nil {
@@ -248,10 +242,7 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) error {
 			if err := d.Node.ApproveDevice(a.Device()); err != nil {
 				return err
 			}
-			if err := e.Write(msg); err != nil {
-				return err
-			}
-			if msg, err = e.Read(); err != nil {
+			if msg, err = e.Call(msg); err != nil {
 				return err
 			}
 			return a.Done(msg)

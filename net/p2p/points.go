@@ -75,6 +75,14 @@ func (e *Exchange) Read() ([]byte, error) {
 	return b, nil
 }
 
+// Call sends one frame and receives the answer: one step of a handshake.
+func (e *Exchange) Call(b []byte) ([]byte, error) {
+	if err := e.Write(b); err != nil {
+		return nil, err
+	}
+	return e.Read()
+}
+
 // Peer is the peer on the other end.
 func (e *Exchange) Peer() peer.ID { return e.s.Conn().RemotePeer() }
 
