@@ -3,12 +3,14 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/handshake"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/core/state"
 )
 
 // ErrRevoked is returned by commands on a device another device of the
@@ -125,18 +127,18 @@ func (n *Node) approveSiblings() error {
 // just joined counts there only once it has synced (its invitation's
 // record, its own approval): Receive calls this again.
 func (n *Node) approveSiblingsIn(run *groupRun) error {
-	if n.revoked() || run == n.acct || !run.rep.Joined() {
+	if run == n.acct {
 		return nil
 	}
 	m := n.acct.rep.State().Member(n.account.Public())
 	if m == nil || len(m.Devices) < 2 {
 		return nil
 	}
-	s := run.rep.State()
-	me := s.Member(run.rep.MemberKey())
-	if me == nil || me.Removed || !containsKey(me.Devices, run.rep.DeviceKey()) {
+	me := n.member(run)
+	if me == nil {
 		return nil
 	}
+	s := run.rep.State()
 	var errs []error
 	for _, d := range m.Devices {
 		key := run.g.DeviceKey(n.account, d)
@@ -170,12 +172,12 @@ func (n *Node) RevokeDevice(device keys.Public) error {
 		return replica.ErrRevokeSelf
 	}
 	m := n.acct.rep.State().Member(n.account.Public())
-	if m != nil && !containsKey(m.Devices, device) {
+	if m != nil && !slices.Contains(m.Devices, device) {
 		if _, ok := m.Revoked[device]; ok {
 			return nil // already revoked
 		}
 	}
-	if m == nil || !containsKey(m.Devices, device) {
+	if m == nil || !slices.Contains(m.Devices, device) {
 		return fmt.Errorf("%w: %v", replica.ErrNoSuchDevice, device)
 	}
 	if err := n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.RevokeDevice(device, lk) }); err != nil {
@@ -196,16 +198,13 @@ func (n *Node) propagateRevocations() error {
 	}
 	var errs []error
 	for _, run := range n.groups {
-		if run == n.acct || !run.rep.Joined() {
-			continue
-		}
-		me := run.rep.State().Member(run.rep.MemberKey())
-		if me == nil || me.Removed {
+		me := n.member(run)
+		if run == n.acct || me == nil {
 			continue
 		}
 		for d := range m.Revoked {
 			key := run.g.DeviceKey(n.account, d)
-			if !containsKey(me.Devices, key) {
+			if !slices.Contains(me.Devices, key) {
 				continue
 			}
 			errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.RevokeDevice(key, lk) }))
@@ -214,11 +213,16 @@ func (n *Node) propagateRevocations() error {
 	return errors.Join(errs...)
 }
 
-func containsKey(ks []keys.Public, k keys.Public) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
+// member returns this account's member in a group where this device counts
+// — it has joined, its member is current and it is one of the member's
+// devices — or nil. Only there may it approve, revoke or post.
+func (n *Node) member(run *groupRun) *state.Member {
+	if n.revoked() || !run.rep.Joined() {
+		return nil
 	}
-	return false
+	me := run.rep.State().Member(run.rep.MemberKey())
+	if me == nil || me.Removed || !slices.Contains(me.Devices, run.rep.DeviceKey()) {
+		return nil
+	}
+	return me
 }

@@ -53,12 +53,7 @@ func (n *Node) syncProfile() error {
 // may count only once it has synced (its invitation's record, its
 // approval): Receive calls this again.
 func (n *Node) syncProfileIn(run *groupRun) error {
-	if n.revoked() || n.name == "" || !run.rep.Joined() {
-		return nil
-	}
-	s := run.rep.State()
-	me := s.Member(run.rep.MemberKey())
-	if me == nil || me.Removed || s.Device(run.rep.DeviceKey()) == nil || me.Name == n.name {
+	if me := n.member(run); n.name == "" || me == nil || me.Name == n.name {
 		return nil
 	}
 	ev := &state.Event{Profile: &state.Profile{Name: n.name}}
