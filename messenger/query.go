@@ -114,7 +114,14 @@ func (m *Messenger) Around(topic [32]byte, id [32]byte, n int) ([]Interaction, e
 	if err != nil {
 		return nil, err
 	}
+	return m.around(v, id, n)
+}
+
+// around is Around with the conversation's view already built.
+func (m *Messenger) around(v *conv, id [32]byte, n int) ([]Interaction, error) {
+	topic := v.topic
 	var out []Interaction
+	var err error
 	err = m.st.View(func(db *sql.DB) error {
 		var lam uint64
 		err := db.QueryRow(`SELECT lamport FROM m_interactions WHERE topic = ? AND id = ?`, topic[:], id[:]).Scan(&lam)
@@ -580,11 +587,20 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 	}
 	var out []Interaction
 	lower := strings.ToLower(query)
+	views := map[[32]byte]*conv{}
 	for _, h := range hits {
 		if len(out) == limit {
 			break
 		}
-		page, err := m.Around(h.topic, h.id, 0)
+		// One view per conversation, not one per hit.
+		v, ok := views[h.topic]
+		if !ok {
+			if v, err = m.view(h.topic); err != nil {
+				continue
+			}
+			views[h.topic] = v
+		}
+		page, err := m.around(v, h.id, 0)
 		if err != nil || len(page) == 0 {
 			continue
 		}
