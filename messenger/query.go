@@ -121,8 +121,7 @@ func (m *Messenger) Around(topic [32]byte, id [32]byte, n int) ([]Interaction, e
 func (m *Messenger) around(v *conv, id [32]byte, n int) ([]Interaction, error) {
 	topic := v.topic
 	var out []Interaction
-	var err error
-	err = m.st.View(func(db *sql.DB) error {
+	err := m.st.View(func(db *sql.DB) error {
 		var lam uint64
 		err := db.QueryRow(`SELECT lamport FROM m_interactions WHERE topic = ? AND id = ?`, topic[:], id[:]).Scan(&lam)
 		if errors.Is(err, sql.ErrNoRows) {
