@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -410,14 +411,49 @@ func (x *Host) Close() error {
 
 type mdnsNotifee struct{ x *Host }
 
+// mdnsYield is how long the side with the larger peer ID lets the other dial
+// first after they find each other on the local network.
+const mdnsYield = time.Second
+
+// HandlePeerFound dials a peer found by mDNS. Two devices usually hear each
+// other at the same moment, and libp2p dials TCP from its listening port, so
+// their two dials can meet as one TCP simultaneous open: a single connection
+// on which both sides start the Noise handshake as initiator, and both fail.
+// mDNS reports an entry once per TTL (two minutes), so that failure would
+// hide the peer until then. Hence: the side with the smaller peer ID dials at
+// once, the other yields for mdnsYield and dials only if still unconnected,
+// and a failed dial is tried again up to three times with jittered backoff.
 func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
-	if ai.ID == n.x.h.ID() {
+	x := n.x
+	if ai.ID == x.h.ID() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.x.ctx, 10*time.Second)
-	defer cancel()
-	if err := n.x.h.Connect(ctx, ai); err != nil {
-		n.x.log.Debug("mdns: connect failed", "peer", ai.ID, "err", err)
+	var delay time.Duration
+	if x.h.ID() > ai.ID {
+		delay = mdnsYield
+	}
+	for try := range 4 {
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-x.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		if x.h.Network().Connectedness(ai.ID) == network.Connected {
+			return
+		}
+		ctx, cancel := context.WithTimeout(x.ctx, 10*time.Second)
+		err := x.h.Connect(ctx, ai)
+		cancel()
+		if err == nil || x.ctx.Err() != nil {
+			return
+		}
+		x.log.Debug("mdns: connect failed", "peer", ai.ID, "try", try+1, "err", err)
+		base := mdnsYield << try
+		delay = base + rand.N(base/2)
 	}
 }
 
