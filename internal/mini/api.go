@@ -28,6 +28,7 @@ type API interface {
 	GroupCreate(context.Context, *bv1.GroupCreateRequest) (*bv1.GroupCreateResponse, error)
 	GroupInvite(context.Context, *bv1.GroupInviteRequest) (*bv1.GroupInviteResponse, error)
 	GroupJoin(context.Context, *bv1.GroupJoinRequest) (*bv1.GroupJoinResponse, error)
+	GroupLeave(context.Context, *bv1.GroupLeaveRequest) (*bv1.GroupLeaveResponse, error)
 	GroupMembers(context.Context, *bv1.GroupMembersRequest) (*bv1.GroupMembersResponse, error)
 	Peers(context.Context, *bv1.PeersRequest) (*bv1.PeersResponse, error)
 
@@ -37,7 +38,10 @@ type API interface {
 	History(context.Context, *bv1.HistoryRequest) (*bv1.HistoryResponse, error)
 	SendText(context.Context, *bv1.SendTextRequest) (*bv1.SendTextResponse, error)
 	React(context.Context, *bv1.ReactRequest) (*bv1.ReactResponse, error)
+	Edit(context.Context, *bv1.EditRequest) (*bv1.EditResponse, error)
+	Delete(context.Context, *bv1.DeleteRequest) (*bv1.DeleteResponse, error)
 	MarkRead(context.Context, *bv1.MarkReadRequest) (*bv1.MarkReadResponse, error)
+	Search(context.Context, *bv1.SearchRequest) (*bv1.SearchResponse, error)
 	// Subscribe opens the event stream; it ends when ctx does.
 	Subscribe(ctx context.Context) (Stream, error)
 }
@@ -139,6 +143,10 @@ func (r *Remote) GroupJoin(ctx context.Context, q *bv1.GroupJoinRequest) (*bv1.G
 	return r.node().GroupJoin(ctx, q)
 }
 
+func (r *Remote) GroupLeave(ctx context.Context, q *bv1.GroupLeaveRequest) (*bv1.GroupLeaveResponse, error) {
+	return r.node().GroupLeave(ctx, q)
+}
+
 func (r *Remote) GroupMembers(ctx context.Context, q *bv1.GroupMembersRequest) (*bv1.GroupMembersResponse, error) {
 	return r.node().GroupMembers(ctx, q)
 }
@@ -169,8 +177,20 @@ func (r *Remote) React(ctx context.Context, q *bv1.ReactRequest) (*bv1.ReactResp
 	return r.messenger().React(ctx, q)
 }
 
+func (r *Remote) Edit(ctx context.Context, q *bv1.EditRequest) (*bv1.EditResponse, error) {
+	return r.messenger().Edit(ctx, q)
+}
+
+func (r *Remote) Delete(ctx context.Context, q *bv1.DeleteRequest) (*bv1.DeleteResponse, error) {
+	return r.messenger().Delete(ctx, q)
+}
+
 func (r *Remote) MarkRead(ctx context.Context, q *bv1.MarkReadRequest) (*bv1.MarkReadResponse, error) {
 	return r.messenger().MarkRead(ctx, q)
+}
+
+func (r *Remote) Search(ctx context.Context, q *bv1.SearchRequest) (*bv1.SearchResponse, error) {
+	return r.messenger().Search(ctx, q)
 }
 
 func (r *Remote) Subscribe(ctx context.Context) (Stream, error) {

@@ -21,6 +21,8 @@ type outputMsg struct {
 	err     error
 	sel     string // a conversation to select once it is listed
 	reload  string // a conversation whose history to read again
+	convs   bool   // read the conversation list again (a group was left)
+	global  bool   // the lines belong to every conversation (the one shown is gone)
 	account bool   // read the account again (the name changed)
 	clip    string // text for the terminal's clipboard (OSC 52)
 }
@@ -55,8 +57,11 @@ func (m *Model) output(o outputMsg) tea.Cmd {
 	}
 	m.reachable()
 	topic := o.topic
-	if o.sel != "" {
+	switch {
+	case o.sel != "":
 		topic = o.sel // where the person is taken
+	case o.global:
+		topic = ""
 	}
 	for _, l := range o.lines {
 		m.sys(topic, l.kind, l.text)
@@ -76,6 +81,9 @@ func (m *Model) output(o outputMsg) tea.Cmd {
 	if o.reload != "" && o.reload == m.sel {
 		cmds = append(cmds, m.loadHistory(o.reload), m.loadConvs())
 	}
+	if o.convs {
+		cmds = append(cmds, m.loadConvs())
+	}
 	if o.account {
 		cmds = append(cmds, m.loadAccount())
 	}
@@ -90,7 +98,11 @@ var commandHelp = []string{
 	"/group new NAME      create a group",
 	"/invite [qr]         a link to the selected group",
 	"/join LINK           join a group from its link",
+	"/leave NAME          leave the selected group (/leave alone asks first)",
 	"/react EMOJI         react to the selected or latest message",
+	"/edit TEXT           replace the text of your selected or latest message",
+	"/delete              delete your selected or latest message",
+	"/search TEXT         search the messages of every conversation",
 	"/name NAME           set your display name",
 	"/peers               connected peers",
 	"/debug               keys, peer id, addresses, data directory",
@@ -176,6 +188,23 @@ func (m *Model) command(line string) tea.Cmd {
 			return nil
 		}
 		return m.react(it, args[0])
+	case "/edit":
+		if rest == "" {
+			return usage("/edit TEXT (replaces your message selected in the history pane, or your latest)")
+		}
+		return m.edit(rest)
+	case "/delete":
+		if rest != "" {
+			return usage("/delete (deletes your message selected in the history pane, or your latest)")
+		}
+		return m.deleteMessage()
+	case "/search":
+		if rest == "" {
+			return usage("/search TEXT (searches the messages of every conversation)")
+		}
+		return m.search(rest)
+	case "/leave":
+		return m.leave(rest)
 	case "/peers":
 		return m.call("/peers", func(ctx context.Context) (outputMsg, error) {
 			r, err := m.api.Peers(ctx, &bv1.PeersRequest{})

@@ -1,7 +1,10 @@
 package mini
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
@@ -140,6 +144,21 @@ func (f *fake) GroupJoin(_ context.Context, q *bv1.GroupJoinRequest) (*bv1.Group
 	return &bv1.GroupJoinResponse{Topic: t, Name: "club"}, nil
 }
 
+func (f *fake) GroupLeave(_ context.Context, q *bv1.GroupLeaveRequest) (*bv1.GroupLeaveResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("GroupLeave", shortHex(q.Topic)); err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(f.convs, func(c *bv1.Conversation) bool { return string(c.Topic) == string(q.Topic) })
+	if i < 0 || f.convs[i].Kind != bv1.ConversationKind_CONVERSATION_KIND_GROUP {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("not a group"))
+	}
+	f.convs = slices.Delete(f.convs, i, i+1)
+	delete(f.hist, string(q.Topic))
+	return &bv1.GroupLeaveResponse{}, nil
+}
+
 func (f *fake) GroupMembers(_ context.Context, q *bv1.GroupMembersRequest) (*bv1.GroupMembersResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -190,6 +209,78 @@ func (f *fake) React(_ context.Context, q *bv1.ReactRequest) (*bv1.ReactResponse
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return &bv1.ReactResponse{}, f.record("React", shortHex(q.Target), " ", q.Emoji, " ", q.Remove)
+}
+
+// own returns one of alice's texts, or the error the daemon would return.
+func (f *fake) own(topic, target []byte) (*bv1.Interaction, error) {
+	for _, it := range f.hist[string(topic)] {
+		if string(it.Id) != string(target) {
+			continue
+		}
+		if !it.Own {
+			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("not the author of the message"))
+		}
+		return it, nil
+	}
+	return nil, connect.NewError(connect.CodeNotFound, errors.New("no such message"))
+}
+
+func (f *fake) Edit(_ context.Context, q *bv1.EditRequest) (*bv1.EditResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Edit", shortHex(q.Topic), " ", shortHex(q.Target), " ", q.Body); err != nil {
+		return nil, err
+	}
+	it, err := f.own(q.Topic, q.Target)
+	if err != nil {
+		return nil, err
+	}
+	it.Body, it.Edited = q.Body, true
+	return &bv1.EditResponse{}, nil
+}
+
+func (f *fake) Delete(_ context.Context, q *bv1.DeleteRequest) (*bv1.DeleteResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Delete", shortHex(q.Topic), " ", shortHex(q.Target)); err != nil {
+		return nil, err
+	}
+	it, err := f.own(q.Topic, q.Target)
+	if err != nil {
+		return nil, err
+	}
+	it.Body, it.Deleted = "", true
+	return &bv1.DeleteResponse{}, nil
+}
+
+// Search matches a case-insensitive substring of the texts of every
+// conversation, newest first (the daemon ranks full-text matches instead:
+// the model must not depend on the order).
+func (f *fake) Search(_ context.Context, q *bv1.SearchRequest) (*bv1.SearchResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Search", q.Query, " ", q.Limit); err != nil {
+		return nil, err
+	}
+	var out []*bv1.Interaction
+	for _, its := range f.hist {
+		for _, it := range its {
+			if !it.Deleted && it.Kind == bv1.InteractionKind_INTERACTION_KIND_TEXT &&
+				strings.Contains(strings.ToLower(it.Body), strings.ToLower(q.Query)) {
+				out = append(out, it)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *bv1.Interaction) int {
+		if c := cmp.Compare(b.SentAtMs, a.SentAtMs); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Id, b.Id) // f.hist is a map: a stable order for equal times
+	})
+	if q.Limit > 0 && len(out) > int(q.Limit) {
+		out = out[:q.Limit]
+	}
+	return clone(&bv1.SearchResponse{Interactions: out}), nil
 }
 
 func (f *fake) MarkRead(_ context.Context, q *bv1.MarkReadRequest) (*bv1.MarkReadResponse, error) {

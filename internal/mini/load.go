@@ -274,9 +274,15 @@ func (m *Model) setConvs(convs []*bv1.Conversation) tea.Cmd {
 	case m.want != "" && m.index(m.want) >= 0:
 		cmds = append(cmds, m.selectTopic(m.want))
 		m.want = ""
-	case m.selIndex() < 0 && len(convs) > 0:
-		m.sel = "" // gone (left), or none yet
-		cmds = append(cmds, m.selectIndex(0))
+	case m.selIndex() < 0:
+		if m.sel != "" { // gone (left): its history must not stay on screen
+			m.sel, m.hist, m.histOf, m.msgSel, m.scroll = "", nil, "", -1, 0
+			if m.replyTo != nil {
+				m.replyTo = nil
+				m.setPrompt()
+			}
+		}
+		cmds = append(cmds, m.selectIndex(0)) // none if none is listed
 	}
 	cmds = append(cmds, m.markRead())
 	return tea.Batch(cmds...)

@@ -11,7 +11,8 @@
 // socket and starts no goroutine, and the tests drive it with an in-memory
 // fake. load.go re-reads what the daemon's events name, and people.go turns
 // the differences in contacts and members into system lines; commands.go
-// runs the slash commands; view.go draws the screen. Run (run.go) is the I/O edge: it starts the
+// runs the slash commands (manage.go: /edit, /delete, /search, /leave);
+// view.go draws the screen. Run (run.go) is the I/O edge: it starts the
 // embedded daemon (or dials one with Config.Remote), opens the event stream
 // and the peer-status ticks, and runs the program.
 package mini

@@ -144,6 +144,14 @@ func convName(c *bv1.Conversation) string {
 	return shortHex(c.Topic)
 }
 
+// authorName is the name a message is shown under.
+func authorName(it *bv1.Interaction) string {
+	if it.Name != "" {
+		return it.Name
+	}
+	return shortHex(it.Member)
+}
+
 // connected is how many of a conversation's peers are connected.
 func (m *Model) connected(topic []byte) int32 {
 	for _, g := range m.peers.GetGroups() {
@@ -288,10 +296,7 @@ func (m *Model) messageLines(it *bv1.Interaction, w int, selected bool) []string
 	} else {
 		stamp = faint.Render(stamp)
 	}
-	name := it.Name
-	if name == "" {
-		name = shortHex(it.Member)
-	}
+	name := authorName(it)
 	if it.Own {
 		name = ownName.Render(name)
 	} else {

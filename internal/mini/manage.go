@@ -1,0 +1,144 @@
+package mini
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	bv1 "github.com/berty-go/berty/api/bertyv1"
+)
+
+// The commands on what is already there: /edit and /delete change one of
+// the account's own messages, /search finds messages in every
+// conversation, /leave leaves a group.
+
+// searchLimit is how many results /search asks for.
+const searchLimit = 20
+
+// ownTarget returns the message /edit and /delete act on (verb names the
+// command): the message selected in the history pane, which must be one of
+// the account's texts, or else the account's latest text in the
+// conversation shown. When there is none it says why and returns nil.
+func (m *Model) ownTarget(verb string) *bv1.Interaction {
+	fail := func(why string) *bv1.Interaction {
+		m.say(lineError, "/"+verb+": "+why)
+		return nil
+	}
+	if it := m.selectedMessage(); it != nil {
+		switch {
+		case !it.Own:
+			return fail("you can only " + verb + " your own messages (select one of yours in the history pane: tab, ↑/↓)")
+		case it.Deleted:
+			return fail("the selected message is deleted already")
+		case it.Kind != bv1.InteractionKind_INTERACTION_KIND_TEXT:
+			return fail("only texts can be edited or deleted")
+		}
+		return it
+	}
+	for i := len(m.hist) - 1; i >= 0; i-- {
+		if it := m.hist[i]; it.Own && !it.Deleted && it.Kind == bv1.InteractionKind_INTERACTION_KIND_TEXT {
+			return it
+		}
+	}
+	return fail("you have no message in this conversation to " + verb)
+}
+
+// edit replaces the text of the account's selected or latest message.
+func (m *Model) edit(body string) tea.Cmd {
+	it := m.ownTarget("edit")
+	if it == nil {
+		return nil
+	}
+	req := &bv1.EditRequest{Topic: it.Topic, Target: it.Id, Body: body}
+	return m.call("/edit", func(ctx context.Context) (outputMsg, error) {
+		_, err := m.api.Edit(ctx, req)
+		return outputMsg{reload: string(req.Topic)}, err
+	})
+}
+
+// deleteMessage deletes the account's selected or latest message; the
+// history keeps a tombstone in its place.
+func (m *Model) deleteMessage() tea.Cmd {
+	it := m.ownTarget("delete")
+	if it == nil {
+		return nil
+	}
+	req := &bv1.DeleteRequest{Topic: it.Topic, Target: it.Id}
+	return m.call("/delete", func(ctx context.Context) (outputMsg, error) {
+		_, err := m.api.Delete(ctx, req)
+		return outputMsg{reload: string(req.Topic)}, err
+	})
+}
+
+// search prints the messages of every conversation that match query, one
+// line each, in the conversation shown. The daemon ranks them best match
+// first, so a full page is told as the best matches, not the newest.
+func (m *Model) search(query string) tea.Cmd {
+	// The call runs off the UI goroutine: it gets its own copy of the names.
+	names := make(map[string]string, len(m.convs))
+	for _, c := range m.convs {
+		names[string(c.Topic)] = convName(c)
+	}
+	now := m.now()
+	return m.call("/search", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.Search(ctx, &bv1.SearchRequest{Query: query, Limit: searchLimit})
+		if err != nil {
+			return outputMsg{}, err
+		}
+		its := r.GetInteractions()
+		if len(its) == 0 {
+			return outputMsg{lines: []outLine{info("no message matches %q", query)}}, nil
+		}
+		head := info("%d message(s) match %q:", len(its), query)
+		if len(its) >= searchLimit {
+			head = info("the %d best matches for %q (add words to narrow the search):", len(its), query)
+		}
+		out := outputMsg{lines: []outLine{head}}
+		for _, it := range its {
+			conv, ok := names[string(it.Topic)]
+			if !ok {
+				conv = shortHex(it.Topic)
+			}
+			out.lines = append(out.lines, info("  %s · %s · %s: %s", dayStamp(it.SentAtMs, now), conv, authorName(it), oneLine(it.Body)))
+		}
+		return out, nil
+	})
+}
+
+// dayStamp is a message's time, with its date unless it is now's day.
+func dayStamp(ms int64, now time.Time) string {
+	t := time.UnixMilli(ms).In(now.Location())
+	if y, mo, d := t.Date(); y == now.Year() && mo == now.Month() && d == now.Day() {
+		return t.Format("15:04")
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
+// leave leaves the selected group once confirm names it: leaving is not
+// undone by a key, so /leave alone only says how.
+func (m *Model) leave(confirm string) tea.Cmd {
+	c := m.selected()
+	if c == nil || c.Kind != bv1.ConversationKind_CONVERSATION_KIND_GROUP {
+		m.say(lineError, "/leave: select a group (a contact's conversation cannot be left; block the contact instead)")
+		return nil
+	}
+	name := convName(c)
+	switch {
+	case confirm == "":
+		m.say(lineInfo, fmt.Sprintf("type /leave %s to leave the group %s (on all your devices)", name, name))
+		return nil
+	case !strings.EqualFold(oneLine(confirm), oneLine(name)):
+		m.say(lineError, fmt.Sprintf("/leave: the selected group is %s, not %s: type /leave %s to leave it", name, confirm, name))
+		return nil
+	}
+	req := &bv1.GroupLeaveRequest{Topic: c.Topic}
+	return m.call("/leave", func(ctx context.Context) (outputMsg, error) {
+		_, err := m.api.GroupLeave(ctx, req)
+		// The group's own lines would never show again: these go to every
+		// conversation.
+		return outputMsg{convs: true, global: true, lines: []outLine{info("you left the group %s", name)}}, err
+	})
+}
