@@ -398,6 +398,7 @@ func cliCmds() []*cobra.Command {
 	})
 
 	var last int
+	var ids bool
 	tail := withData(&cobra.Command{
 		Use:   "tail [CONV]",
 		Short: "Print a conversation's (or every conversation's) latest messages, then new ones as they come",
@@ -435,7 +436,11 @@ func cliCmds() []*cobra.Command {
 						fmt.Fprintln(cmd.OutOrStdout(), string(b))
 						continue
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s %s %-10s %s\n", time.UnixMilli(it.SentAtMs).Format("15:04:05"), short(it.Topic), it.Name, it.Body)
+					id := ""
+					if ids {
+						id = "  [" + short(it.Id) + "]"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s %-10s %s%s\n", time.UnixMilli(it.SentAtMs).Format("15:04:05"), short(it.Topic), it.Name, it.Body, id)
 				}
 				return nil
 			}
@@ -482,6 +487,7 @@ func cliCmds() []*cobra.Command {
 		},
 	})
 	tail.Flags().IntVar(&last, "last", 10, "messages of history to print first")
+	tail.Flags().BoolVar(&ids, "ids", false, "end each line with the message's ID, as edit, delete and react take it")
 
 	peers := withData(&cobra.Command{
 		Use: "peers", Short: "List connected peers and, per conversation, how many of its peers are connected", Args: cobra.NoArgs,
@@ -572,7 +578,7 @@ func cliCmds() []*cobra.Command {
 		},
 	})
 
-	return []*cobra.Command{id, contact, grp, conversations, send, tail, peers, dev}
+	return append([]*cobra.Command{id, contact, grp, conversations, send, tail, peers, dev}, messageCmds(x, withData)...)
 }
 
 // interactionJSON is an interaction as --json prints it: keys in hex.

@@ -126,6 +126,62 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Logf("group messages in %v", time.Since(start).Round(time.Millisecond))
 
+	// Edit, react, delete and search through the CLI: alice fixes a typo,
+	// bob reacts to the fixed message, alice deletes it; everyone sees each
+	// step. Bob may not edit alice's message; search finds by words.
+	alice.cli("send", "friends", "dinner at 8 in the gardn")
+	var edited struct{ ID string }
+	alice.cliJSON(&edited, "edit", "friends", "dinner at 8 in the garden")
+	find := func(p *proc, id string) *bv1.Interaction {
+		for _, it := range p.history(gt) {
+			if fmt.Sprintf("%x", it.Id) == id {
+				return it
+			}
+		}
+		return nil
+	}
+	for _, p := range everyone {
+		p.until("alice's edit", func() bool {
+			it := find(p, edited.ID)
+			return it != nil && it.Edited && it.Body == "dinner at 8 in the garden"
+		})
+	}
+	if r := berty(t, "edit", "friends", "--id", edited.ID[:8], "not yours", "--data", bob.dir); r.code != exitRefused {
+		t.Errorf("bob editing alice's message: exit %d (%s), want %d", r.code, strings.TrimSpace(r.stderr), exitRefused)
+	}
+	if r := berty(t, "edit", "friends", "--id", "xyz!", "x", "--data", bob.dir); r.code != exitUsage {
+		t.Errorf("berty edit --id xyz!: exit %d, want %d", r.code, exitUsage)
+	}
+	var reacted struct{ ID string }
+	bob.cliJSON(&reacted, "react", "friends", "🎉")
+	if reacted.ID != edited.ID {
+		t.Errorf("bob reacted to %s, want the latest message %s", reacted.ID, edited.ID)
+	}
+	alice.until("bob's reaction", func() bool {
+		it := find(alice, edited.ID)
+		return it != nil && len(it.Reactions) == 1 && it.Reactions[0].Emoji == "🎉" && it.Reactions[0].Count == 1
+	})
+	var hits []struct{ ID, Name, Body, Conversation string }
+	carol.cliJSON(&hits, "search", "gard")
+	if len(hits) != 1 || hits[0].ID != edited.ID || hits[0].Conversation != "friends" || hits[0].Name != "alice" {
+		t.Errorf("carol's search for gard: %+v, want alice's edited message in friends", hits)
+	}
+	var deleted struct{ ID string }
+	alice.cliJSON(&deleted, "delete", "friends")
+	if deleted.ID != edited.ID {
+		t.Errorf("alice deleted %s, want her latest message %s", deleted.ID, edited.ID)
+	}
+	for _, p := range everyone {
+		p.until("alice's delete", func() bool {
+			it := find(p, edited.ID)
+			return it != nil && it.Deleted && it.Body == ""
+		})
+	}
+	if out := carol.cli("search", "garden"); out != "" {
+		t.Errorf("search still finds the deleted message: %q", out)
+	}
+	t.Logf("edit, react, delete and search in %v", time.Since(start).Round(time.Millisecond))
+
 	// `berty conversations --json` lists each member's conversations.
 	for _, x := range []struct {
 		p    *proc
@@ -180,6 +236,16 @@ func TestEndToEnd(t *testing.T) {
 
 	// `berty tail`: the conversation's latest messages, then a new one.
 	tail(t, alice, "bob", "back, bob", func() { bob.cli("send", "alice", "tail sees this") }, "tail sees this")
+
+	// `berty name`: carol's new name reaches alice, in the group's members
+	// and on carol's messages.
+	carol.cli("name", "Caroline")
+	alice.until("carol's new name", func() bool {
+		var ms []struct{ Name string }
+		alice.cliJSON(&ms, "group", "members", "friends")
+		return slices.ContainsFunc(ms, func(m struct{ Name string }) bool { return m.Name == "Caroline" }) &&
+			alice.has(gt, "Caroline", "welcome back from carol")
+	})
 
 	// No daemon logged a message's text or its API token.
 	for _, p := range everyone {
