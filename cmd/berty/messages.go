@@ -14,16 +14,6 @@ import (
 	"github.com/berty-go/berty/client"
 )
 
-// withClient dials the daemon, runs fn, and closes the connection.
-func (x *cli) withClient(fn func(c *client.Client) error) error {
-	c, err := x.dial()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return fn(c)
-}
-
 // lookback is how many of a conversation's latest interactions a verb
 // searches for its target message (the daemon serves at most 500 a call).
 const lookback = 500
