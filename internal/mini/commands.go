@@ -99,6 +99,7 @@ var commandHelp = []string{
 	"/invite [qr]         a link to the selected group",
 	"/join LINK           join a group from its link",
 	"/leave NAME          leave the selected group (/leave alone asks first)",
+	"/members             who is in the selected conversation",
 	"/react EMOJI         react to the selected or latest message",
 	"/edit TEXT           replace the text of your selected or latest message",
 	"/delete              delete your selected or latest message",
@@ -205,6 +206,8 @@ func (m *Model) command(line string) tea.Cmd {
 		return m.search(rest)
 	case "/leave":
 		return m.leave(rest)
+	case "/members":
+		return m.listMembers()
 	case "/peers":
 		return m.call("/peers", func(ctx context.Context) (outputMsg, error) {
 			r, err := m.api.Peers(ctx, &bv1.PeersRequest{})

@@ -13,7 +13,8 @@ import (
 
 // The commands on what is already there: /edit and /delete change one of
 // the account's own messages, /search finds messages in every
-// conversation, /leave leaves a group.
+// conversation, /leave leaves a group, /members lists who is in the
+// conversation shown.
 
 // searchLimit is how many results /search asks for.
 const searchLimit = 20
@@ -140,5 +141,44 @@ func (m *Model) leave(confirm string) tea.Cmd {
 		// The group's own lines would never show again: these go to every
 		// conversation.
 		return outputMsg{convs: true, global: true, lines: []outLine{info("you left the group %s", name)}}, err
+	})
+}
+
+// listMembers lists the selected conversation's members: name, key, devices,
+// and what they are (you, creator, admin, removed).
+func (m *Model) listMembers() tea.Cmd {
+	c := m.selected()
+	if c == nil {
+		m.say(lineError, "/members: select a conversation first")
+		return nil
+	}
+	req, name := &bv1.GroupMembersRequest{Topic: c.Topic}, convName(c)
+	return m.call("/members", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.GroupMembers(ctx, req)
+		if err != nil {
+			return outputMsg{}, err
+		}
+		out := outputMsg{lines: []outLine{info("%d member(s) in %s:", len(r.Members), name)}}
+		for _, mb := range r.Members {
+			var tags []string
+			for _, t := range []struct {
+				on   bool
+				name string
+			}{{mb.Self, "you"}, {mb.Creator, "creator"}, {mb.Admin, "admin"}, {mb.Removed, "removed"}} {
+				if t.on {
+					tags = append(tags, t.name)
+				}
+			}
+			n := mb.Name
+			if n == "" {
+				n = "(no name yet)"
+			}
+			l := fmt.Sprintf("  %s  %s, %d device(s)", n, shortHex(mb.Key), mb.Devices)
+			if len(tags) > 0 {
+				l += " · " + strings.Join(tags, ", ")
+			}
+			out.lines = append(out.lines, info("%s", l))
+		}
+		return out, nil
 	})
 }

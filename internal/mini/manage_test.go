@@ -240,9 +240,30 @@ func TestHelpListsTheCommands(t *testing.T) {
 	drive(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	typeText(t, m, "/help")
 	s := screen(m)
-	for _, c := range []string{"/edit TEXT", "/delete", "/search TEXT", "/leave NAME"} {
+	for _, c := range []string{"/edit TEXT", "/delete", "/search TEXT", "/leave NAME", "/members"} {
 		if !strings.Contains(s, c) {
 			t.Errorf("/help does not list %s:\n%s", c, s)
 		}
+	}
+}
+
+func TestMembers(t *testing.T) {
+	f := withBob()
+	f.convs = append(f.convs, &bv1.Conversation{Topic: clubTopic, Name: "club", Kind: bv1.ConversationKind_CONVERSATION_KIND_GROUP})
+	f.members[string(clubTopic)] = []*bv1.Member{
+		{Key: id32(0xa1), Name: "alice", Self: true, Creator: true, Admin: true, Devices: 2},
+		{Key: id32(0xca), Name: "carol", Devices: 1},
+		{Key: id32(0xda), Devices: 1, Removed: true},
+	}
+	m := newModel(t, f)
+	drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})
+	press(t, m, tea.KeyDown) // club
+	typeText(t, m, "/members")
+	inOrder(t, screen(m), "3 member(s) in club:",
+		"alice  a1a1a1a1, 2 device(s) · you, creator, admin",
+		"carol  cacacaca, 1 device(s)",
+		"(no name yet)  dadadada, 1 device(s) · removed")
+	if got := f.called("GroupMembers"); !slices.Contains(got, "GroupMembers "+shortHex(clubTopic)) {
+		t.Fatalf("GroupMembers calls: %q", got)
 	}
 }

@@ -83,7 +83,7 @@ var contactLink = regexp.MustCompile(`https://berty\.tech/id#[A-Z0-9]+`)
 // TestTmuxTwoMinis runs two real `berty mini` binaries, each with its own
 // node, in a private tmux server, and goes through what two people do:
 // alice shares her link, bob adds it, alice accepts, bob says hello, alice
-// answers. Then both terminals shrink to 80x24, and both quit: one with
+// answers, bob edits his message and alice finds it by search. Then both terminals shrink to 80x24, and both quit: one with
 // ctrl+c, one on SIGTERM.
 func TestTmuxTwoMinis(t *testing.T) {
 	if testing.Short() {
@@ -150,6 +150,11 @@ func TestTmuxTwoMinis(t *testing.T) {
 	alice.waitText("hello from bob", bob)
 	alice.typeLine("hi bob")
 	bob.waitText("alice hi bob", alice)
+	// bob fixes his message; alice sees the edit and finds it by search.
+	bob.typeLine("/edit hello from bob, edited")
+	alice.waitText("hello from bob, edited (edited)", bob)
+	alice.typeLine("/search edited")
+	alice.waitText("1 message(s) match \"edited\"", bob)
 
 	// 80x24, as a person's terminal may be.
 	for _, s := range []*tmuxSession{alice, bob} {
