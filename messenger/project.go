@@ -3,6 +3,7 @@ package messenger
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
@@ -108,45 +109,70 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 // projector writes the messenger's rows inside the store's commits. Its
 // statements are prepared once on the store's connection.
 type projector struct {
-	insert, deleted *sql.Stmt
-	dirty           chan struct{} // wakes the indexer (nil: none)
+	st    stmts
+	dirty chan struct{} // wakes the indexer (nil: none)
 }
 
-const (
-	insertSQL = `INSERT OR IGNORE INTO m_interactions(topic, lamport, id, device, seq, member, kind, body, target, emoji, flag, sent_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	// deletedSQL: has the author of text ?1 (member ?2) deleted it in its
-	// conversation (?3)? The delete may have arrived first.
-	deletedSQL = `SELECT EXISTS(SELECT 1 FROM m_interactions WHERE target = ? AND kind = 4 AND member = ? AND +topic = ?)`
-)
+// chunk is how many targets one delete lookup carries: a lookup per new
+// text cost more, in statement overhead, than the B-tree work it did.
+const chunk = 32
 
-// stmts are the projector's statements bound to one transaction.
-type stmts struct{ insert, deleted *sql.Stmt }
+const insertSQL = `INSERT OR IGNORE INTO m_interactions(topic, lamport, id, device, seq, member, kind, body, target, emoji, flag, sent_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func newProjector(db *sql.DB) (*projector, error) {
-	var p projector
+// deletesSQL: the deletes of up to chunk targets (padded with repeats),
+// with their authors and conversations. A delete may arrive before its
+// text.
+var deletesSQL = `SELECT target, member, topic FROM m_interactions WHERE target IN (` +
+	strings.TrimSuffix(strings.Repeat(`?,`, chunk), ",") + `) AND kind = 4`
+
+// stmts are the projector's statements: prepared on the database (bound
+// to a transaction with Tx.Stmt), or on the transaction itself.
+type stmts struct{ insert, deletes *sql.Stmt }
+
+// prepare prepares the projector's statements with prep.
+func prepare(prep func(string) (*sql.Stmt, error)) (stmts, error) {
+	var st stmts
 	for _, x := range []struct {
 		st **sql.Stmt
 		q  string
-	}{{&p.insert, insertSQL}, {&p.deleted, deletedSQL}} {
-		st, err := db.Prepare(x.q)
+	}{{&st.insert, insertSQL}, {&st.deletes, deletesSQL}} {
+		s, err := prep(x.q)
 		if err != nil {
-			return nil, err
+			st.close()
+			return stmts{}, err
 		}
-		*x.st = st
+		*x.st = s
 	}
-	return &p, nil
+	return st, nil
+}
+
+func (st stmts) close() {
+	for _, s := range []*sql.Stmt{st.insert, st.deletes} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (st stmts) in(tx *sql.Tx) stmts {
+	return stmts{tx.Stmt(st.insert), tx.Stmt(st.deletes)}
+}
+
+func newProjector(db *sql.DB) (*projector, error) {
+	st, err := prepare(db.Prepare)
+	if err != nil {
+		return nil, err
+	}
+	return &projector{st: st}, nil
 }
 
 // Project implements sqlite.Projector: one row per message, a search entry
 // per text, and the effects of deletes (the text scrubbed from the
 // database, the protocol's messages table included).
 func (p *projector) Project(tx *sql.Tx, msgs []store.Message) error {
-	st := stmts{tx.Stmt(p.insert), tx.Stmt(p.deleted)}
-	for i := range msgs {
-		if err := projectOne(tx, st, &msgs[i]); err != nil {
-			return err
-		}
+	if err := project(tx, p.st.in(tx), msgs); err != nil {
+		return err
 	}
 	if p.dirty != nil {
 		select {
@@ -157,55 +183,148 @@ func (p *projector) Project(tx *sql.Tx, msgs []store.Message) error {
 	return nil
 }
 
-func projectOne(tx *sql.Tx, st stmts, m *store.Message) error {
-	r, _ := decode(m.Body)
-	res, err := st.insert.Exec(m.Topic[:], m.Lamport, m.ID[:], m.Device[:], m.Seq, m.Member[:], r.kind, r.body, r.target, r.emoji, r.flag, r.sentAt)
+// deleteKey is a delete as it counts: of target, by member, in topic.
+type deleteKey struct{ target, member, topic [32]byte }
+
+// project writes msgs' rows, then applies deletes. Every row goes in
+// first: a delete and its text in one batch then meet whichever comes
+// first, as they do across batches. Messages delivered again are skipped.
+func project(tx *sql.Tx, st stmts, msgs []store.Message) error {
+	rows := make([]row, len(msgs))
+	for i := range msgs {
+		rows[i], _ = decode(msgs[i].Body)
+	}
+	fresh, err := insertRows(st, msgs, rows)
 	if err != nil {
 		return fmt.Errorf("project message: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // delivered again
+	// The deletes already there (or in this batch) of the new texts and
+	// of the texts that new edits change.
+	var targets [][32]byte
+	for i := range msgs {
+		switch {
+		case !fresh[i]:
+		case rows[i].kind == kindText:
+			targets = append(targets, msgs[i].ID)
+		case rows[i].kind == kindEdit:
+			targets = append(targets, [32]byte(rows[i].target))
+		}
 	}
-	deleted := false
-	switch r.kind {
-	case kindText, kindEdit:
-		// A delete by the author may have come first.
-		target := m.ID[:]
-		if r.kind == kindEdit {
-			target = r.target
+	deletes, err := findDeletes(st, targets)
+	if err != nil {
+		return fmt.Errorf("project message: %w", err)
+	}
+	scrubbed := map[[32]byte]bool{}
+	for i := range msgs {
+		m, r := &msgs[i], &rows[i]
+		if !fresh[i] {
+			continue
 		}
-		if err := st.deleted.QueryRow(target, m.Member[:], m.Topic[:]).Scan(&deleted); err != nil {
-			return fmt.Errorf("project message: %w", err)
-		}
-		if deleted {
-			return scrub(tx, m.Topic[:], m.ID[:])
-		}
-		// Indexed for search later, off the commit path (index.go).
-	case kindDelete:
-		// The author's delete of its own text: scrub it and its edits —
-		// in this conversation only (a member key can be the same in two
-		// 1:1 conversations: the account key).
-		// (+topic: filter, do not scan by topic — the id and target
-		// indexes find the rows.)
-		rows, err := tx.Query(`SELECT id FROM m_interactions WHERE member = ? AND (id = ? OR (target = ? AND kind = ?)) AND +topic = ?`,
-			m.Member[:], r.target, r.target, kindEdit, m.Topic[:])
-		if err != nil {
-			return fmt.Errorf("project delete: %w", err)
-		}
-		var ids [][]byte
-		for rows.Next() {
-			var id []byte
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("project delete: %w", err)
+		switch r.kind {
+		case kindText, kindEdit:
+			// Indexed for search later, off the commit path (index.go),
+			// unless its author deleted it.
+			target := m.ID
+			if r.kind == kindEdit {
+				target = [32]byte(r.target)
 			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		for _, id := range ids {
-			if err := scrub(tx, nil, id); err != nil {
+			if deletes[deleteKey{target, m.Member, m.Topic}] && !scrubbed[m.ID] {
+				scrubbed[m.ID] = true
+				if err := scrub(tx, m.ID[:]); err != nil {
+					return err
+				}
+			}
+		case kindDelete:
+			if err := applyDelete(tx, m, r, scrubbed); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// insertRows inserts the rows and reports which were new.
+func insertRows(st stmts, msgs []store.Message, rows []row) ([]bool, error) {
+	fresh := make([]bool, len(msgs))
+	for i := range msgs {
+		m, r := &msgs[i], &rows[i]
+		res, err := st.insert.Exec(m.Topic[:], m.Lamport, m.ID[:], m.Device[:], m.Seq, m.Member[:], r.kind, r.body, r.target, r.emoji, r.flag, r.sentAt)
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		fresh[i] = n == 1 // 0: delivered again
+	}
+	return fresh, nil
+}
+
+// findDeletes looks up the deletes of targets, chunk at a time.
+func findDeletes(st stmts, targets [][32]byte) (map[deleteKey]bool, error) {
+	found := map[deleteKey]bool{}
+	args := make([]any, chunk)
+	for lo := 0; lo < len(targets); lo += chunk {
+		for j := range chunk {
+			t := targets[min(lo+j, len(targets)-1)] // padded with the last
+			args[j] = t[:]
+		}
+		rs, err := st.deletes.Query(args...)
+		if err != nil {
+			return nil, err
+		}
+		for rs.Next() {
+			var target, member, topic []byte
+			if err := rs.Scan(&target, &member, &topic); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			if len(target) == idSize && len(member) == idSize && len(topic) == idSize {
+				found[deleteKey{[32]byte(target), [32]byte(member), [32]byte(topic)}] = true
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return found, nil
+}
+
+// applyDelete applies the author's delete of its own text: it scrubs the
+// text and its edits — in this conversation only (a member key can be the
+// same in two 1:1 conversations: the account key).
+func applyDelete(tx *sql.Tx, m *store.Message, r *row, scrubbed map[[32]byte]bool) error {
+	// (+topic: filter, do not scan by topic — the id and target indexes
+	// find the rows.)
+	// Only a text is deleted (§12.2): a delete that names anything else,
+	// an edit included, is kept but changes nothing, whichever came first.
+	rows, err := tx.Query(`SELECT id FROM m_interactions WHERE member = ? AND ((id = ? AND kind = ?) OR (target = ? AND kind = ?)) AND +topic = ?`,
+		m.Member[:], r.target, kindText, r.target, kindEdit, m.Topic[:])
+	if err != nil {
+		return fmt.Errorf("project delete: %w", err)
+	}
+	var ids [][32]byte
+	for rows.Next() {
+		var id []byte
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("project delete: %w", err)
+		}
+		ids = append(ids, [32]byte(id))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("project delete: %w", err)
+	}
+	for _, id := range ids {
+		if scrubbed[id] {
+			continue
+		}
+		scrubbed[id] = true
+		if err := scrub(tx, id[:]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -215,7 +334,7 @@ func projectOne(tx *sql.Tx, st stmts, m *store.Message) error {
 // search entry, and the body in the protocol's messages table, which keeps
 // the message's place (and a canonical empty payload) so that the feed and
 // Rebuild stay as they are.
-func scrub(tx *sql.Tx, _ []byte, id []byte) error {
+func scrub(tx *sql.Tx, id []byte) error {
 	var topic, device []byte
 	var seq uint64
 	var kind int

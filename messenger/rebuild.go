@@ -67,24 +67,12 @@ func (m *Messenger) Rebuild(progress Progress) error {
 				return err
 			}
 			n = len(batch)
-			var st stmts
-			for _, x := range []struct {
-				st **sql.Stmt
-				q  string
-			}{{&st.insert, insertSQL}, {&st.deleted, deletedSQL}} {
-				s, err := tx.Prepare(x.q)
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				*x.st = s
+			st, err := prepare(tx.Prepare)
+			if err != nil {
+				return err
 			}
-			for i := range batch {
-				if err := projectOne(tx, st, &batch[i]); err != nil {
-					return err
-				}
-			}
-			return nil
+			defer st.close()
+			return project(tx, st, batch)
 		})
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
