@@ -82,6 +82,13 @@ func (m *Messenger) Rebuild(progress Progress) error {
 			progress(min(done, total), total)
 		}
 		if n < rebuildBatch {
+			err := m.st.Update(func(tx *sql.Tx) error {
+				_, err := tx.Exec(`UPDATE m_meta SET value = ? WHERE key = 'schema'`, schemaVersion)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("rebuild: %w", err)
+			}
 			return m.IndexPending()
 		}
 	}

@@ -58,7 +58,9 @@ func createSchema(tx *sql.Tx) error {
 			return fmt.Errorf("create messenger tables: %w", err)
 		}
 	}
-	_, err := tx.Exec(`INSERT OR REPLACE INTO m_meta(key, value) VALUES ('schema', ?), ('indexed', 0)`, schemaVersion)
+	// Version 0 until Rebuild has projected every message: a rebuild cut
+	// short (a crash, a full disk) is started again at the next open.
+	_, err := tx.Exec(`INSERT OR REPLACE INTO m_meta(key, value) VALUES ('schema', 0), ('indexed', 0)`)
 	return err
 }
 
