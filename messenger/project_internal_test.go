@@ -26,7 +26,7 @@ var (
 )
 
 // openProjection is a messenger on a fresh SQLite file.
-func openProjection(t *testing.T) *sqlite.Store {
+func openProjection(t testing.TB) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"))
 	if err != nil {
@@ -43,7 +43,7 @@ func openProjection(t *testing.T) *sqlite.Store {
 
 // authoring makes each member's messages in testTopic, with seqs and
 // Lamport clocks counting up per member and IDs that tell them apart.
-func authoring(t *testing.T) func(member [32]byte, p *payloadpb.Payload) store.Message {
+func authoring(t testing.TB) func(member [32]byte, p *payloadpb.Payload) store.Message {
 	seq := map[[32]byte]uint64{}
 	return func(member [32]byte, p *payloadpb.Payload) store.Message {
 		p = proto.Clone(p).(*payloadpb.Payload)

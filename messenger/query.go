@@ -1,9 +1,11 @@
 package messenger
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -383,33 +385,54 @@ func (m *Messenger) Receipts(topic [32]byte) ([]Marker, error) {
 		}
 		return nil
 	})
+	slices.SortFunc(out, func(a, b Marker) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Member[:], b.Member[:])
+	})
 	return out, err
 }
 
 // marker returns the furthest message (in display order) a member's
 // receipts say it read (or, with read false, received: a read is a
-// delivery too).
+// delivery too). A receipt counts only for a message before it, with a
+// smaller Lamport clock: its author had seen what it acknowledges (§12.3).
+// So the member's receipts are walked from the latest, and the walk stops
+// at the first one no later than the best message found: none after it
+// can name a later message. A member that marks every message read has
+// thousands of receipts; this reads a few.
 func marker(db *sql.DB, topic [32]byte, member keys.Public, read bool) (*Cursor, error) {
-	// The member's receipts first (few, through m_receipts, whose WHERE
-	// needs the kind as a literal), then what they point at: the other
-	// join order walks the whole conversation when there is no receipt.
-	q := `SELECT t.lamport, t.id FROM m_interactions r CROSS JOIN m_interactions t ON t.id = r.target AND t.topic = r.topic
+	// Through m_receipts (whose WHERE needs the kind as a literal), in
+	// the receipts' order; then what each points at, by entry ID.
+	q := `SELECT r.lamport, t.lamport, t.id FROM m_interactions r CROSS JOIN m_interactions t ON t.id = r.target AND t.topic = r.topic AND t.lamport < r.lamport
 		WHERE r.topic = ? AND r.kind = ` + strconv.Itoa(kindReceipt) + ` AND r.member = ?`
 	if read {
 		q += ` AND r.flag = 0`
 	}
-	q += ` ORDER BY t.lamport DESC, t.id DESC LIMIT 1`
-	var c Cursor
-	var id []byte
-	err := db.QueryRow(q, topic[:], member[:]).Scan(&c.Lamport, &id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	q += ` ORDER BY r.lamport DESC`
+	rows, err := db.Query(q, topic[:], member[:])
 	if err != nil {
 		return nil, err
 	}
-	copy(c.ID[:], id)
-	return &c, nil
+	defer rows.Close()
+	var best *Cursor
+	for rows.Next() {
+		var at uint64
+		var c Cursor
+		var id []byte
+		if err := rows.Scan(&at, &c.Lamport, &id); err != nil {
+			return nil, err
+		}
+		if best != nil && at <= best.Lamport {
+			break
+		}
+		copy(c.ID[:], id)
+		if best == nil || cursorLess(*best, c) {
+			best = &c
+		}
+	}
+	return best, rows.Err()
 }
 
 // MaxUnread caps a conversation's unread count: a UI shows "999+".
@@ -492,18 +515,11 @@ func (m *Messenger) conversation(n *node.Node, gi node.GroupInfo) (*Conversation
 			read = &Cursor{}
 		}
 		// Writing in a conversation reads it: unread starts after the later
-		// of the read marker and the account's own last message. Scanning
-		// back from the end, this stops at the first own message.
-		var lam uint64
-		var id []byte
-		err = db.QueryRow(`SELECT lamport, id FROM m_interactions WHERE topic = ? AND (lamport, id) > (?, ?) AND member = ? AND kind IN `+displayKinds+`
-			ORDER BY lamport DESC, id DESC LIMIT 1`, gi.Topic[:], read.Lamport, read.ID[:], me[:]).Scan(&lam, &id)
-		switch {
-		case err == nil:
-			read = &Cursor{Lamport: lam}
-			copy(read.ID[:], id)
-		case !errors.Is(err, sql.ErrNoRows):
+		// of the read marker and the account's own last message.
+		if own, err := ownLast(db, gi.Topic, me, *read); err != nil {
 			return err
+		} else if own != nil {
+			read = own
 		}
 		if err := db.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM m_interactions WHERE topic = ? AND kind IN `+displayKinds+`
 			AND member != ? AND (lamport, id) > (?, ?) LIMIT ?)`,
@@ -521,6 +537,27 @@ func (m *Messenger) conversation(n *node.Node, gi node.GroupInfo) (*Conversation
 		return nil
 	})
 	return c, err
+}
+
+// ownLast is the member's last displayable message after the cursor, if
+// it is among the last MaxUnread displayable messages: scanning back from
+// the end, it stops at the first one, and never goes further back than
+// MaxUnread, where the unread count is at its cap whichever cursor counts.
+func ownLast(db *sql.DB, topic [32]byte, me keys.Public, after Cursor) (*Cursor, error) {
+	var c Cursor
+	var id []byte
+	err := db.QueryRow(`SELECT lamport, id FROM (
+			SELECT member, lamport, id FROM m_interactions WHERE topic = ? AND (lamport, id) > (?, ?) AND kind IN `+displayKinds+`
+			ORDER BY lamport DESC, id DESC LIMIT ?)
+		WHERE member = ? ORDER BY lamport DESC, id DESC LIMIT 1`, topic[:], after.Lamport, after.ID[:], MaxUnread, me[:]).Scan(&c.Lamport, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	copy(c.ID[:], id)
+	return &c, nil
 }
 
 func cursorLess(a, b Cursor) bool {

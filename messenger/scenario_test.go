@@ -176,9 +176,9 @@ func render(its []messenger.Interaction, mine bool) string {
 	return b.String()
 }
 
-// renderReceipts renders a conversation's markers, by member.
+// renderReceipts renders a conversation's markers in the order Receipts
+// gives them (by name, then member key: the same on every device).
 func renderReceipts(ms []messenger.Marker) string {
-	slices.SortFunc(ms, func(a, b messenger.Marker) int { return bytes.Compare(a.Member[:], b.Member[:]) })
 	cur := func(c *messenger.Cursor) string {
 		if c == nil {
 			return "-"

@@ -7,7 +7,7 @@ import (
 
 // schemaVersion is the version of the messenger's tables, in m_meta; a
 // database with an older one is rebuilt from the protocol's messages.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // The messenger's tables live in the account's database beside the
 // protocol's (store/sqlite). They are a projection of the messages table:
@@ -36,7 +36,7 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS m_by_target ON m_interactions (target, kind) WHERE target IS NOT NULL`,
 	// A member's receipts, for its read and delivered markers (kind 5 is
 	// kindReceipt); covering, so that the planner prefers it to the table.
-	`CREATE INDEX IF NOT EXISTS m_receipts ON m_interactions (topic, member, flag, target) WHERE kind = 5`,
+	`CREATE INDEX IF NOT EXISTS m_receipts ON m_interactions (topic, member, lamport, flag, target) WHERE kind = 5`,
 	// Full-text search over text bodies (and edits), keyed by the
 	// messages table's rowid: contentless, so the text is stored once;
 	// filled behind a cursor by the indexer (index.go).
