@@ -50,6 +50,7 @@ func canonical(s string) string {
 	if len(s) >= 6 && strings.EqualFold(s[:6], "BERTY:") {
 		s = s[6:]
 	}
+	s = strings.NewReplacer(" ", "", "\t", "", "\r", "", "\n", "").Replace(s) // wrapped over lines
 	return "BERTY:" + strings.ToUpper(s)
 }
 

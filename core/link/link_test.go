@@ -124,7 +124,9 @@ func forms(compact string) []string {
 		compact, url, strings.ToLower(compact), strings.ToLower(url),
 		" \t\n" + compact + "\r\n ", "\n" + url + " ",
 		"berty:" + data, "Berty:" + strings.ToLower(data),
-		"https://berty.tech/id#BERTY:" + data, // a fragment may keep the prefix
+		"https://berty.tech/id#BERTY:" + data,              // a fragment may keep the prefix
+		url[:40] + "\n" + url[40:80] + "\r\n  " + url[80:], // wrapped by a terminal or a mail
+		compact[:20] + " " + compact[20:],
 	}
 }
 

@@ -26,9 +26,11 @@ func url(p []byte) string { return urlPrefix + b32.EncodeToString(p) }
 // base32 in any case. Without a '#' the "BERTY:" is required, so that a
 // stray word is not taken for a link.
 //
-// Only the canonical base32 of a payload is accepted — no line breaks in it,
-// no nonzero bits in the last character — so one payload has one text in
-// each form (up to case).
+// White space inside the base32 is skipped: a link that a terminal, a mail
+// or a chat wrapped over lines is pasted back with line breaks or spaces.
+// Otherwise only the canonical base32 of a payload is accepted — no
+// nonzero bits in the last character — so one payload has one text in each
+// form (up to case and white space).
 func decodeText(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	start := 0
@@ -40,15 +42,18 @@ func decodeText(s string) ([]byte, error) {
 	if hasPrefixFold(s[start:], compactPrefix) {
 		start += len(compactPrefix)
 	}
-	data := []byte(s[start:])
-	for i, c := range data {
-		c = upper(c)
-		if !('A' <= c && c <= 'Z' || '2' <= c && c <= '7') {
-			r, _ := utf8.DecodeRuneInString(s[start+i:])
+	data := make([]byte, 0, len(s)-start)
+	for i := start; i < len(s); i++ {
+		c := upper(s[i])
+		switch {
+		case 'A' <= c && c <= 'Z' || '2' <= c && c <= '7':
+			data = append(data, c)
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		default:
+			r, _ := utf8.DecodeRuneInString(s[i:])
 			return nil, invalid("link is not valid base32 (character %d is %q): it was mistyped or cut",
-				utf8.RuneCountInString(s[:start+i])+1, r)
+				utf8.RuneCountInString(s[:i])+1, r)
 		}
-		data[i] = c
 	}
 	p, err := b32.DecodeString(string(data))
 	if err != nil || b32.EncodeToString(p) != string(data) {
