@@ -2,7 +2,8 @@ package node
 
 import (
 	"errors"
-	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
@@ -68,8 +69,8 @@ func (n *Node) CreateGroup(name string) ([32]byte, error) {
 	if n.closed {
 		return [32]byte{}, ErrClosed
 	}
-	if len(name) > state.MaxName {
-		return [32]byte{}, fmt.Errorf("group name of %d bytes, limit %d", len(name), state.MaxName)
+	if len(name) > state.MaxName || !utf8.ValidString(name) || strings.TrimSpace(name) == "" {
+		return [32]byte{}, ErrBadGroupName
 	}
 	g, err := group.Create(n.cfg.Rand)
 	if err != nil {
@@ -121,10 +122,17 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 	}
 	g := inv.Group()
 	run := n.groups[g.Keys.Topic]
+	j := n.acct.rep.State().Groups()[g.ID]
+	if j != nil && j.Left {
+		return [32]byte{}, ErrLeftGroup
+	}
 	if run != nil && run.rep.Joined() {
+		if me := run.rep.State().Member(run.rep.MemberKey()); me != nil && me.Removed {
+			return [32]byte{}, ErrRemovedFromGroup
+		}
 		return g.Keys.Topic, nil
 	}
-	if j := n.acct.rep.State().Groups()[g.ID]; j != nil && !j.Left {
+	if j != nil {
 		// Another device of the account is in the group: this one follows
 		// it there once approved (§5.7), as for any joined group.
 		return g.Keys.Topic, n.reconcile()

@@ -231,6 +231,9 @@ func (n *Node) IncomingRequest(card *handshake.Card) (handshake.Status, error) {
 // sides are then in the contact group and can chat at once.
 func (n *Node) AcceptContact(account keys.Public) error {
 	return n.transition(account, func(c *state.Contact) (bool, error) {
+		if c.State == state.ContactAccepted {
+			return true, nil // accepted already: accepting again is a no-op
+		}
 		if c.State != state.ContactIncoming && c.State != state.ContactDiscarded {
 			return false, nil
 		}
@@ -279,13 +282,21 @@ func (n *Node) BlockContact(account keys.Public) error {
 	return n.setContact(state.Contact{Account: account, State: state.ContactBlocked, Name: name})
 }
 
-// UnblockContact lifts a block; the account is then no contact at all.
+// UnblockContact lifts a block. An account that was a contact before (this
+// account is in their contact group) is a contact again at once, with its
+// conversation; any other account is then no contact at all.
 func (n *Node) UnblockContact(account keys.Public) error {
 	return n.transition(account, func(c *state.Contact) (bool, error) {
 		if c.State != state.ContactBlocked {
 			return false, nil
 		}
-		return true, n.setContact(state.Contact{Account: account, State: state.ContactNone, Name: c.Name})
+		next := state.ContactNone
+		if g, err := group.Contact(n.account, account); err == nil {
+			if run := n.groups[g.Keys.Topic]; run != nil && run.rep.Joined() {
+				next = state.ContactAccepted
+			}
+		}
+		return true, n.setContact(state.Contact{Account: account, State: next, Name: c.Name})
 	})
 }
 

@@ -113,9 +113,40 @@ func TestContactStates(t *testing.T) {
 	if err := alice.n.DiscardContact(k.Public()); !errors.Is(err, node.ErrNoRequest) {
 		t.Errorf("discarding a contact: %v", err)
 	}
+	if err := alice.n.AcceptContact(k.Public()); err != nil {
+		t.Errorf("accepting a contact again: %v, want a no-op", err)
+	}
+	want(k, state.ContactAccepted)
+	// A contact blocked, then unblocked, is a contact again, with its
+	// conversation.
+	listed := func() bool {
+		for _, g := range alice.n.Topics() {
+			if g.Contact == k.Public() {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed() {
+		t.Fatal("the accepted contact has no conversation")
+	}
+	if err := alice.n.BlockContact(k.Public()); err != nil {
+		t.Fatal(err)
+	}
+	want(k, state.ContactBlocked)
+	if listed() {
+		t.Error("a blocked contact's conversation is listed")
+	}
+	if err := alice.n.UnblockContact(k.Public()); err != nil {
+		t.Fatal(err)
+	}
+	want(k, state.ContactAccepted)
+	if !listed() {
+		t.Error("an unblocked contact's conversation is not listed again")
+	}
 
-	// blocked: requests dropped (answered received), own requests refused,
-	// unblock → none.
+	// blocked (an account that was no contact): requests dropped (answered
+	// received), own requests refused, unblock → none.
 	k, l = other()
 	if err := alice.n.BlockContact(k.Public()); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/berty-go/berty/core/feed"
@@ -9,8 +10,19 @@ import (
 	"github.com/berty-go/berty/core/state"
 )
 
-// ErrNotMulti is returned for an operation that only multi-member groups have.
-var ErrNotMulti = errors.New("only a multi-member group can be left: block the contact instead")
+// Group errors callers branch on.
+var (
+	ErrNotMulti = errors.New("only a multi-member group can be left: block the contact instead")
+	// ErrLeftGroup: an account that left a group cannot join it again: its
+	// member key in the group is removed for good (§5.3, §9).
+	ErrLeftGroup = errors.New("this account left the group, and an account cannot join a group again once it left it (a new group is needed)")
+	// ErrRemovedFromGroup: likewise for an account an admin removed.
+	ErrRemovedFromGroup = errors.New("this account was removed from the group: it cannot join it again (a new group is needed)")
+	// ErrBadGroupName: a group's name is text a person can read.
+	ErrBadGroupName = fmt.Errorf("a group name is 1 to %d bytes of text (UTF-8, not only spaces)", state.MaxName)
+	// ErrBadName: likewise for the account's display name.
+	ErrBadName = fmt.Errorf("a name is 1 to %d bytes of text (UTF-8, not only spaces)", state.MaxProfileName)
+)
 
 // Topics returns the conversations of the account: the contact group of
 // every accepted contact and every multi-member group the account is in,

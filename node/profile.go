@@ -2,7 +2,7 @@ package node
 
 import (
 	"errors"
-	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/feed"
@@ -13,8 +13,8 @@ import (
 // so the account's other devices follow, and in every group the account is
 // in, so contacts and members — those who join later too — see it.
 func (n *Node) SetName(name string) error {
-	if len(name) > state.MaxProfileName || !utf8.ValidString(name) {
-		return fmt.Errorf("a name is UTF-8 of at most %d bytes", state.MaxProfileName)
+	if len(name) > state.MaxProfileName || !utf8.ValidString(name) || strings.TrimSpace(name) == "" {
+		return ErrBadName
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -1,6 +1,12 @@
 package node_test
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/berty-go/berty/node"
+)
 
 // TestProfile: alice's name reaches her contact and her group, a member who
 // joins after the rename sees it (it is metadata, not a message), and her
@@ -50,7 +56,56 @@ func TestProfile(t *testing.T) {
 	if alice2.n.Name() != "Alice Liddell" {
 		t.Errorf("alice's second device calls her %q", alice2.n.Name())
 	}
-	if err := alice.n.SetName(string(make([]byte, 65))); err == nil {
-		t.Error("a 65-byte name was accepted")
+	for _, bad := range []string{string(make([]byte, 65)), "", "  ", "\xff"} {
+		if err := alice.n.SetName(bad); !errors.Is(err, node.ErrBadName) {
+			t.Errorf("name %q: %v, want ErrBadName", bad, err)
+		}
+	}
+	for _, bad := range []string{strings.Repeat("g", 257), "", " \t", "caf\xe9"} {
+		if _, err := alice.n.CreateGroup(bad); !errors.Is(err, node.ErrBadGroupName) {
+			t.Errorf("group name %q: %v, want ErrBadGroupName", bad, err)
+		}
+	}
+}
+
+// TestNoJoinAgain: an account that left a group, or that an admin removed,
+// is told it cannot join again with the group's link, instead of being told
+// it joined while nothing happens (its member key is removed for good).
+func TestNoJoinAgain(t *testing.T) {
+	c := newCluster(t, 5, 0, false)
+	alice, bob, carol := c.add("alice", nil), c.add("bob", nil), c.add("carol", nil)
+	gt, err := alice.n.CreateGroup("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := alice.n.Invite(gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*device{bob, carol} {
+		if _, err := d.n.Join(inv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run()
+	if _, err := bob.n.Join(inv); err != nil {
+		t.Errorf("joining a group one is in: %v, want a no-op", err)
+	}
+	if err := bob.n.Leave(gt); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := carol.n.MemberKey(gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.n.Remove(gt, ck); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	if _, err := bob.n.Join(inv); !errors.Is(err, node.ErrLeftGroup) {
+		t.Errorf("bob joining again after leaving: %v, want ErrLeftGroup", err)
+	}
+	if _, err := carol.n.Join(inv); !errors.Is(err, node.ErrRemovedFromGroup) {
+		t.Errorf("carol joining again after her removal: %v, want ErrRemovedFromGroup", err)
 	}
 }
