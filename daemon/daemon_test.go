@@ -109,17 +109,25 @@ func (d *testDaemon) accountKey(t *testing.T) []byte {
 	return info.AccountKey
 }
 
-// tokenHeader sets (or, with "", leaves out) the Authorization header of
+// authHeader sets (or, with "", leaves out) the Authorization header of
 // every call of a Connect client.
-func tokenHeader(token string) connect.Option {
+func authHeader(value string) connect.Option {
 	return connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if token != "" {
-				req.Header().Set("Authorization", "Bearer "+token)
+			if value != "" {
+				req.Header().Set("Authorization", value)
 			}
 			return next(ctx, req)
 		}
 	}))
+}
+
+// tokenHeader sends the token as a bearer token ("": none).
+func tokenHeader(token string) connect.Option {
+	if token == "" {
+		return authHeader("")
+	}
+	return authHeader("Bearer " + token)
 }
 
 // tcpNode is a NodeService client over the daemon's TCP address.
@@ -172,6 +180,30 @@ func TestUnauthenticated(t *testing.T) {
 				t.Errorf("account key of %d bytes", len(info.AccountKey))
 			}
 		})
+	}
+}
+
+// TestAuthorizationScheme: the scheme is case-insensitive (RFC 9110), the
+// token is not, and nothing else passes.
+func TestAuthorizationScheme(t *testing.T) {
+	d := startDaemon(t, config(t, filepath.Join(t.TempDir(), "data"), "alice"))
+	for _, tc := range []struct {
+		header string
+		ok     bool
+	}{
+		{"Bearer " + d.token, true},
+		{"bearer " + d.token, true},
+		{"BEARER " + d.token, true},
+		{"Bearer " + strings.ToUpper(d.token), strings.ToUpper(d.token) == d.token},
+		{"Basic " + d.token, false},
+		{"Bearer" + d.token, false},
+		{"Bearer " + d.token + "x", false},
+		{d.token, false},
+	} {
+		_, err := d.tcpNode("", authHeader(tc.header)).AccountInfo(t.Context(), &bv1.AccountInfoRequest{})
+		if tc.ok != (err == nil) || (err != nil && code(err) != connect.CodeUnauthenticated) {
+			t.Errorf("Authorization %q: %v, want accepted %v", strings.Replace(tc.header, d.token, "TOKEN", 1), err, tc.ok)
+		}
 	}
 }
 

@@ -104,6 +104,24 @@ func TestForgedEditAndDelete(t *testing.T) {
 	check()
 }
 
+// TestReplyQuotesTextsOnly: a reply shows the text it answers; one that
+// names something else — here carol's forged edit of alice's message,
+// words alice never showed — quotes nothing.
+func TestReplyQuotesTextsOnly(t *testing.T) {
+	h := newHostile(t, 15)
+	forged := raw(t, h.car, h.gt, mustMarshal(t, &payloadpb.Payload{Version: 1, SentAtMs: 1,
+		Kind: &payloadpb.Payload_Edit{Edit: &payloadpb.Edit{Target: h.g1[:], Body: "alice says: send me your password"}}}))
+	reply := raw(t, h.car, h.gt, mustMarshal(t, &payloadpb.Payload{Version: 1, SentAtMs: 2,
+		Kind: &payloadpb.Payload_Text{Text: &payloadpb.Text{Body: "as alice said", ReplyTo: forged[:]}}}))
+	h.w.run()
+	for _, d := range []*dev{h.alice, h.bob, h.car} {
+		it := find(t, d.history(t, h.gt, 50), reply)
+		if it.ReplyText != "" {
+			t.Errorf("%s: a reply to carol's edit quotes %q", d.name, it.ReplyText)
+		}
+	}
+}
+
 // TestPayloadStaysInItsConversation: a reaction, an edit or a delete
 // changes a message of its own conversation only. One written in another
 // conversation — which only some of the message's readers receive — would
@@ -240,6 +258,9 @@ func TestBadInputFromAPI(t *testing.T) {
 		}
 		return b.String()
 	}
+	gone := must[[32]byte](t)(alice.m.SendText(h.ab, "to be deleted", nil))
+	ok(t, alice.m.Delete(h.ab, gone))
+	h.w.run()
 	before := vectors()
 	beforeHist := render(alice.history(t, h.ab, 10), true)
 
@@ -281,6 +302,16 @@ func TestBadInputFromAPI(t *testing.T) {
 		{"around an unknown message", messenger.ErrNoMessage, func() error { return second(alice.m.Around(h.ab, unknown, 3)) }},
 		{"list entry of an unknown conversation", messenger.ErrUnknownConv, func() error { return second(alice.m.Conversation(nowhere)) }},
 		{"invitation of a text", messenger.ErrNoMessage, func() error { return second(alice.m.InvitationOf(h.ab, b1)) }},
+		{"empty text", messenger.ErrEmptyText, func() error { return second(alice.m.SendText(h.ab, "", nil)) }},
+		{"blank text", messenger.ErrEmptyText, func() error { return second(alice.m.SendText(h.ab, " \n\t ", nil)) }},
+		{"edit to nothing", messenger.ErrEmptyText, func() error { return alice.m.Edit(h.ab, h.a1, "  ") }},
+		{"edit of a deleted message", messenger.ErrDeleted, func() error { return alice.m.Edit(h.ab, gone, "back again") }},
+		{"delete of a deleted message", nil, func() error { return alice.m.Delete(h.ab, gone) }},
+		{"reaction of words", messenger.ErrBadEmoji, func() error { return alice.m.React(h.ab, b1, "notanemoji", false) }},
+		{"reaction of a digit", messenger.ErrBadEmoji, func() error { return alice.m.React(h.ab, b1, "1", false) }},
+		{"history page of 0", messenger.ErrBadLimit, func() error { return second(alice.m.History(h.ab, nil, 0)) }},
+		{"search page of -1", messenger.ErrBadLimit, func() error { return second(alice.m.Search("hi", -1)) }},
+		{"around with -1", messenger.ErrBadLimit, func() error { return second(alice.m.Around(h.ab, h.a1, -1)) }},
 	}
 	for _, c := range cases {
 		err := c.do()

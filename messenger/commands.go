@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -43,6 +44,9 @@ func checkText(s string) error {
 	if !utf8.ValidString(s) {
 		return ErrBadText
 	}
+	if strings.TrimSpace(s) == "" {
+		return ErrEmptyText
+	}
 	return nil
 }
 
@@ -64,7 +68,7 @@ func (m *Messenger) SendText(topic [32]byte, body string, replyTo *[32]byte) ([3
 
 // React adds (or, with remove, takes back) an emoji on a message.
 func (m *Messenger) React(topic, target [32]byte, emoji string, remove bool) error {
-	if emoji == "" || len(emoji) > MaxEmoji || !utf8.ValidString(emoji) {
+	if !okEmoji(emoji) {
 		return ErrBadEmoji
 	}
 	if _, err := m.lookup(topic, target); err != nil {
@@ -89,7 +93,9 @@ func (m *Messenger) Edit(topic, target [32]byte, body string) error {
 // Delete deletes one of this account's messages: its text is removed on
 // every device of every member, a tombstone stays.
 func (m *Messenger) Delete(topic, target [32]byte) error {
-	if err := m.own(topic, target); err != nil {
+	if err := m.own(topic, target); errors.Is(err, ErrDeleted) {
+		return nil // deleted already
+	} else if err != nil {
 		return err
 	}
 	_, err := m.send(topic, &payloadpb.Payload{Kind: &payloadpb.Payload_Delete{Delete: &payloadpb.Delete{Target: target[:]}}})
@@ -234,8 +240,9 @@ func (m *Messenger) own(topic, id [32]byte) error {
 	}
 	var author []byte
 	var kind int
+	var scrubbed bool
 	err = m.st.View(func(db *sql.DB) error {
-		return db.QueryRow(`SELECT member, kind FROM m_interactions WHERE topic = ? AND id = ?`, topic[:], id[:]).Scan(&author, &kind)
+		return db.QueryRow(`SELECT member, kind, flag = 1 FROM m_interactions WHERE topic = ? AND id = ?`, topic[:], id[:]).Scan(&author, &kind, &scrubbed)
 	})
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && kind != kindText) {
 		return ErrNoMessage
@@ -245,6 +252,9 @@ func (m *Messenger) own(topic, id [32]byte) error {
 	}
 	if keys.Public(author) != me {
 		return ErrNotAuthor
+	}
+	if scrubbed {
+		return ErrDeleted
 	}
 	return nil
 }

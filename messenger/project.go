@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
@@ -55,7 +56,7 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 			r.flag, r.body.String, r.searchs = 1, "", false
 		}
 	case *payloadpb.Payload_Reaction:
-		if !okID(k.Reaction.Target) || k.Reaction.Emoji == "" || !okText(k.Reaction.Emoji, MaxEmoji) {
+		if !okID(k.Reaction.Target) || !okEmoji(k.Reaction.Emoji) {
 			return row{kind: kindUnsupported, sentAt: p.SentAtMs}, nil
 		}
 		r.kind, r.target = kindReaction, k.Reaction.Target
@@ -104,6 +105,29 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 		return row{kind: kindUnsupported, sentAt: p.SentAtMs}, nil
 	}
 	return r, &p
+}
+
+// okEmoji reports whether s is a reaction: 1 to MaxEmoji bytes of emoji —
+// pictographs and symbols, with the joiners, variation selectors, skin
+// tones and tags that compose them, and digits, # and * only as keycaps.
+// Words are not reactions: on a peer's message they show as unsupported.
+func okEmoji(s string) bool {
+	if s == "" || len(s) > MaxEmoji || !utf8.ValidString(s) {
+		return false
+	}
+	keycap := strings.ContainsRune(s, 0x20E3)
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.So, r):
+		case r >= 0x1F3FB && r <= 0x1F3FF: // skin tones
+		case r == 0x200D, r == 0xFE0E, r == 0xFE0F, r == 0x20E3: // joiner, presentation, keycap
+		case r >= 0xE0020 && r <= 0xE007F: // tags (subdivision flags)
+		case keycap && (r >= '0' && r <= '9' || r == '#' || r == '*'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // projector writes the messenger's rows inside the store's commits. Its

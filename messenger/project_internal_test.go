@@ -213,3 +213,16 @@ func TestInterruptedRebuildResumes(t *testing.T) {
 		t.Fatalf("%d rows after reopening, want all %d messages", got, n)
 	}
 }
+
+func TestOKEmoji(t *testing.T) {
+	for _, e := range []string{"👍", "👍🏽", "1️⃣", "#️⃣", "🏳️‍🌈", "🇫🇷", "❤️", "©️", "☺", "👩‍👩‍👧", "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"} {
+		if !okEmoji(e) {
+			t.Errorf("%q refused", e)
+		}
+	}
+	for _, e := range []string{"", "a", "ok", "1", "#", "👍a", " ", "👍 ", "\xff", "\u202e👍", "👍👍👍👍👍👍👍👍👍"} {
+		if okEmoji(e) {
+			t.Errorf("%q accepted", e)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
@@ -81,6 +82,9 @@ var displayKinds = fmt.Sprintf("(%d, %d, %d)", kindText, kindInvitation, kindUns
 // cursor (nil: the latest), newest first: the page a UI shows when it opens
 // the conversation, then "load older" with the last one's Cursor.
 func (m *Messenger) History(topic [32]byte, before *Cursor, limit int) ([]Interaction, error) {
+	if limit < 1 {
+		return nil, ErrBadLimit
+	}
 	v, err := m.view(topic)
 	if err != nil {
 		return nil, err
@@ -112,6 +116,9 @@ func (m *Messenger) History(topic [32]byte, before *Cursor, limit int) ([]Intera
 // Around returns the interaction id with up to n before and n after it,
 // oldest first: "jump to message" (from a search result or a reply).
 func (m *Messenger) Around(topic [32]byte, id [32]byte, n int) ([]Interaction, error) {
+	if n < 0 {
+		return nil, ErrBadLimit
+	}
 	v, err := m.view(topic)
 	if err != nil {
 		return nil, err
@@ -253,7 +260,9 @@ func (v *conv) dress(db *sql.DB, its []Interaction) error {
 		if it.ReplyTo != nil {
 			var author []byte
 			var body sql.NullString
-			err := db.QueryRow(`SELECT member, body FROM m_interactions WHERE id = ? AND topic = ?`, it.ReplyTo[:], v.topic[:]).Scan(&author, &body)
+			// Only a text is quoted: a reply that names an edit, say,
+			// must not show words its target never showed (§12.2).
+			err := db.QueryRow(`SELECT member, body FROM m_interactions WHERE id = ? AND topic = ? AND kind = ?`, it.ReplyTo[:], v.topic[:], kindText).Scan(&author, &body)
 			if err == nil {
 				it.ReplyText = body.String
 				var edited, deleted bool
@@ -574,8 +583,11 @@ const searchRanked = 2000
 // current text matches query (full-text: words, prefixes with *, phrases
 // in quotes), best matches first.
 func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
-	query = strings.TrimSpace(query)
-	if query == "" {
+	if limit < 1 {
+		return nil, ErrBadLimit
+	}
+	fts := ftsQuery(query)
+	if fts == "" {
 		return nil, nil
 	}
 	if err := m.IndexPending(); err != nil {
@@ -597,7 +609,7 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 			FROM (SELECT rowid, bm25(m_search) AS score FROM m_search WHERE m_search MATCH ? ORDER BY rowid DESC LIMIT ?) s
 			JOIN messages msg ON msg.rowid = s.rowid
 			JOIN m_interactions i ON i.id = msg.entry_id
-			ORDER BY s.score LIMIT ?`, kindEdit, kindEdit, ftsQuery(query), searchRanked, limit*2)
+			ORDER BY s.score LIMIT ?`, kindEdit, kindEdit, fts, searchRanked, limit*2)
 		if err != nil {
 			return fmt.Errorf("search %q: %w", query, err)
 		}
@@ -622,7 +634,6 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 		return nil, err
 	}
 	var out []Interaction
-	lower := strings.ToLower(query)
 	views := map[[32]byte]*conv{}
 	for _, h := range hits {
 		if len(out) == limit {
@@ -647,37 +658,54 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 		if h.byEdit && !it.Edited {
 			continue // matched an edit that does not show: not by the author
 		}
-		if it.Edited && !matchesWords(it.Body, lower) {
-			continue // matched a text its author has since edited away
+		if it.Edited {
+			// Matched a text its author may have edited away: the
+			// edit shown must match, by the index's own rules.
+			var match bool
+			err := m.st.View(func(db *sql.DB) error {
+				var err error
+				match, err = shownEditMatches(db, it, fts)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			if !match {
+				continue
+			}
 		}
 		out = append(out, it)
 	}
 	return out, nil
 }
 
+// shownEditMatches reports whether the edit an edited text shows (its
+// author's last in display order) matches the full-text query.
+func shownEditMatches(db *sql.DB, it Interaction, fts string) (bool, error) {
+	var match bool
+	err := db.QueryRow(`SELECT EXISTS(SELECT 1 FROM m_search WHERE m_search MATCH ?1 AND rowid = (
+			SELECT msg.rowid FROM m_interactions e JOIN messages msg ON msg.topic = e.topic AND msg.device = e.device AND msg.seq = e.seq
+			WHERE e.target = ?2 AND e.kind = ?3 AND e.member = ?4 AND +e.topic = ?5
+			ORDER BY e.lamport DESC, e.id DESC LIMIT 1))`,
+		fts, it.ID[:], kindEdit, it.Member[:], it.Topic[:]).Scan(&match)
+	return match, err
+}
+
 // ftsQuery turns what a person typed into an FTS5 query: words are ANDed,
 // each a prefix; FTS syntax characters are taken literally.
 func ftsQuery(q string) string {
+	// Control characters (a NUL ends an FTS5 string early) are no part of
+	// any word.
+	q = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, q)
 	var parts []string
 	for _, w := range strings.Fields(q) {
 		w = strings.ReplaceAll(w, `"`, `""`)
 		parts = append(parts, `"`+w+`"*`)
 	}
 	return strings.Join(parts, " ")
-}
-
-// matchesWords is a plain check that every word of q starts some word of
-// body, case-insensitively, for results FTS found in a superseded text.
-func matchesWords(body, lowerQuery string) bool {
-	words := strings.Fields(strings.ToLower(body))
-	for _, q := range strings.Fields(lowerQuery) {
-		found := false
-		for _, w := range words {
-			found = found || strings.HasPrefix(w, q)
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }

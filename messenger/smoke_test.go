@@ -1,7 +1,9 @@
 package messenger_test
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/berty-go/berty/core/link"
@@ -97,6 +99,47 @@ func TestPeopleAndLinks(t *testing.T) {
 	for _, c := range convs {
 		if c.Topic == gt {
 			t.Error("bob still lists the group he left")
+		}
+	}
+}
+
+// TestSearchShownText: an edited message is found by the words it shows,
+// by the same rules as any text (punctuation splits words, case and
+// diacritics do not count), and no longer by the words edited away; what a
+// person types never makes Search fail (a NUL, FTS syntax).
+func TestSearchShownText(t *testing.T) {
+	w := newWorld(t, 3)
+	alice, bob := w.add("alice", nil), w.add("bob", nil)
+	w.run()
+	ct := must[[32]byte](t)(alice.n.AddContact(bob.n.AccountKey(), "bob"))
+	must[[32]byte](t)(bob.n.AddContact(alice.n.AccountKey(), "alice"))
+	w.run()
+	sent := must[[32]byte](t)(alice.m.SendText(ct, "see you at the Café,tomorrow", nil))
+	edited := must[[32]byte](t)(alice.m.SendText(ct, "lunch at noon", nil))
+	w.run()
+	ok(t, alice.m.Edit(ct, edited, "see you at the Café,tomorrow"))
+	w.run()
+	for _, d := range []*dev{alice, bob} {
+		for q, want := range map[string][][32]byte{
+			"cafe":     {sent, edited},
+			"TOMORROW": {sent, edited},
+			"café tom": {sent, edited},
+			"lunch":    nil,
+		} {
+			var got [][32]byte
+			for _, it := range must[[]messenger.Interaction](t)(d.m.Search(q, 10)) {
+				got = append(got, it.ID)
+			}
+			slices.SortFunc(got, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+			slices.SortFunc(want, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: search %q found %d messages, want %d", d.name, q, len(got), len(want))
+			}
+		}
+		for _, q := range []string{"hel\x00lo", `"`, "NEAR(a b)", "a:b", "(", "-x", "*", "\xff"} {
+			if _, err := d.m.Search(q, 10); err != nil {
+				t.Errorf("%s: search %q: %v", d.name, q, err)
+			}
 		}
 	}
 }
