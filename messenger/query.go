@@ -2,6 +2,7 @@ package messenger
 
 import (
 	"bytes"
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -456,6 +457,8 @@ type Conversation struct {
 	Last       *Interaction
 	Unread     int       // others' messages after the account's read marker and own last message, at most MaxUnread
 	MutedUntil time.Time // zero: not muted
+
+	stored int64 // the messages rowid of Last: when this device stored it (0: no message)
 }
 
 // Conversations returns the account's conversations, the most recently
@@ -473,17 +476,10 @@ func (m *Messenger) Conversations() ([]Conversation, error) {
 		}
 		out = append(out, *c)
 	}
-	last := func(c *Conversation) Cursor {
-		if c.Last == nil {
-			return Cursor{}
-		}
-		return c.Last.Cursor()
-	}
-	for i := 1; i < len(out); i++ { // insertion sort: few conversations
-		for j := i; j > 0 && cursorLess(last(&out[j-1]), last(&out[j])); j-- {
-			out[j-1], out[j] = out[j], out[j-1]
-		}
-	}
+	// Latest activity first: by when this device stored each one's last
+	// message. Lamport clocks order a conversation, not two: one of
+	// 10 000 messages would stay above a new contact's first.
+	slices.SortStableFunc(out, func(a, b Conversation) int { return cmp.Compare(b.stored, a.stored) })
 	return out, nil
 }
 
@@ -525,6 +521,13 @@ func (m *Messenger) conversation(n *node.Node, gi node.GroupInfo) (*Conversation
 		}
 		// Writing in a conversation reads it: unread starts after the later
 		// of the read marker and the account's own last message.
+		if c.Last != nil {
+			err := db.QueryRow(`SELECT msg.rowid FROM m_interactions i JOIN messages msg ON msg.topic = i.topic AND msg.device = i.device AND msg.seq = i.seq
+				WHERE i.id = ? AND +i.topic = ?`, c.Last.ID[:], gi.Topic[:]).Scan(&c.stored)
+			if err != nil {
+				return err
+			}
+		}
 		if own, err := ownLast(db, gi.Topic, me, *read); err != nil {
 			return err
 		} else if own != nil {
@@ -652,8 +655,8 @@ func (m *Messenger) Search(query string, limit int) ([]Interaction, error) {
 			continue
 		}
 		it := page[0]
-		if it.Deleted || it.Kind != KindText {
-			continue
+		if it.ID != h.id || it.Deleted || it.Kind != KindText {
+			continue // (an edit of something that does not show: around gave a neighbour)
 		}
 		if h.byEdit && !it.Edited {
 			continue // matched an edit that does not show: not by the author

@@ -3,6 +3,7 @@ package messenger_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -142,4 +143,42 @@ func TestSearchShownText(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConversationsLatestFirst: the conversation list puts first the one
+// whose last message this device stored last. A busy group's Lamport
+// clocks run far ahead of a new contact's: ordering by them kept a new
+// contact's first message below the group.
+func TestConversationsLatestFirst(t *testing.T) {
+	w := newWorld(t, 4)
+	alice, bob, carol := w.add("alice", nil), w.add("bob", nil), w.add("carol", nil)
+	w.run()
+	busy := must[[32]byte](t)(alice.n.CreateGroup("busy"))
+	ok(t, second(bob.n.Join(must[*replica.Invitation](t)(alice.n.Invite(busy)))))
+	w.run()
+	for i := range 30 {
+		must[[32]byte](t)(bob.m.SendText(busy, fmt.Sprint("message ", i), nil))
+	}
+	w.run()
+	ca := must[[32]byte](t)(alice.n.AddContact(carol.n.AccountKey(), "carol"))
+	must[[32]byte](t)(carol.n.AddContact(alice.n.AccountKey(), "alice"))
+	w.run()
+	first := func(want string) {
+		t.Helper()
+		cs := must[[]messenger.Conversation](t)(alice.m.Conversations())
+		if len(cs) == 0 || cs[0].Name != want {
+			var names []string
+			for _, c := range cs {
+				names = append(names, c.Name)
+			}
+			t.Errorf("alice's conversations %q, want %s first", names, want)
+		}
+	}
+	first("busy")
+	must[[32]byte](t)(carol.m.SendText(ca, "hello alice", nil))
+	w.run()
+	first("carol")
+	must[[32]byte](t)(bob.m.SendText(busy, "and one more", nil))
+	w.run()
+	first("busy")
 }
