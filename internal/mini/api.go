@@ -30,6 +30,7 @@ type API interface {
 	GroupJoin(context.Context, *bv1.GroupJoinRequest) (*bv1.GroupJoinResponse, error)
 	GroupLeave(context.Context, *bv1.GroupLeaveRequest) (*bv1.GroupLeaveResponse, error)
 	GroupMembers(context.Context, *bv1.GroupMembersRequest) (*bv1.GroupMembersResponse, error)
+	MemberRemove(context.Context, *bv1.MemberRemoveRequest) (*bv1.MemberRemoveResponse, error)
 	Peers(context.Context, *bv1.PeersRequest) (*bv1.PeersResponse, error)
 
 	// MessengerService
@@ -149,6 +150,10 @@ func (r *Remote) GroupLeave(ctx context.Context, q *bv1.GroupLeaveRequest) (*bv1
 
 func (r *Remote) GroupMembers(ctx context.Context, q *bv1.GroupMembersRequest) (*bv1.GroupMembersResponse, error) {
 	return r.node().GroupMembers(ctx, q)
+}
+
+func (r *Remote) MemberRemove(ctx context.Context, q *bv1.MemberRemoveRequest) (*bv1.MemberRemoveResponse, error) {
+	return r.node().MemberRemove(ctx, q)
 }
 
 func (r *Remote) Peers(ctx context.Context, q *bv1.PeersRequest) (*bv1.PeersResponse, error) {

@@ -2,15 +2,14 @@ package mini
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
 	"github.com/berty-go/berty/internal/qr"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // outputMsg is what a command or a send produced.
@@ -95,11 +94,16 @@ var commandHelp = []string{
 	"/contact share [qr]  your contact link (qr: its QR code)",
 	"/contact add LINK    ask the account of LINK to be a contact",
 	"/accept [N|NAME]     accept a contact request",
+	"/discard [N|NAME]    decline a contact request (they are not told)",
+	"/cancel [N|NAME]     take back a contact request of yours",
+	"/block NAME          block the selected contact (/block alone asks first)",
+	"/unblock NAME        lift a block (/unblock alone lists them)",
 	"/group new NAME      create a group",
 	"/invite [qr]         a link to the selected group",
 	"/join LINK           join a group from its link",
 	"/leave NAME          leave the selected group (/leave alone asks first)",
 	"/members             who is in the selected conversation",
+	"/remove NAME         remove a member from the selected group (admins)",
 	"/react EMOJI         react to the selected or latest message",
 	"/edit TEXT           replace the text of your selected or latest message",
 	"/delete              delete your selected or latest message",
@@ -147,7 +151,15 @@ func (m *Model) command(line string) tea.Cmd {
 		}
 		return usage("/contact share [qr] or /contact add LINK")
 	case "/accept":
-		return m.accept(rest)
+		return m.updateContact(acceptVerb, rest)
+	case "/discard":
+		return m.updateContact(discardVerb, rest)
+	case "/cancel":
+		return m.updateContact(cancelVerb, rest)
+	case "/unblock":
+		return m.updateContact(unblockVerb, rest)
+	case "/block":
+		return m.block(rest)
 	case "/group":
 		if (arg(0) != "new" && arg(0) != "create") || len(args) < 2 {
 			return usage("/group new NAME")
@@ -166,7 +178,7 @@ func (m *Model) command(line string) tea.Cmd {
 		}
 		return m.call("/join", func(ctx context.Context) (outputMsg, error) {
 			r, err := m.api.GroupJoin(ctx, &bv1.GroupJoinRequest{Link: args[0]})
-			return outputMsg{sel: string(r.GetTopic()), lines: []outLine{info("joined the group %q", r.GetName())}}, err
+			return outputMsg{sel: string(r.GetTopic()), lines: []outLine{info("joined the group %q", term.Clean(r.GetName()))}}, err
 		})
 	case "/name":
 		if rest == "" {
@@ -208,18 +220,23 @@ func (m *Model) command(line string) tea.Cmd {
 		return m.leave(rest)
 	case "/members":
 		return m.listMembers()
+	case "/remove":
+		if rest == "" {
+			return usage("/remove NAME (a member of the selected group, by name or the start of its key: /members lists them)")
+		}
+		return m.removeMember(rest)
 	case "/peers":
 		return m.call("/peers", func(ctx context.Context) (outputMsg, error) {
 			r, err := m.api.Peers(ctx, &bv1.PeersRequest{})
 			if err != nil {
 				return outputMsg{}, err
 			}
-			out := outputMsg{lines: []outLine{info("%d peer(s) connected", len(r.Peers))}}
+			out := outputMsg{lines: []outLine{info("%s connected", count(len(r.Peers), "peer", "peers"))}}
 			for _, p := range r.Peers {
 				out.lines = append(out.lines, info("  %s", p))
 			}
 			for _, g := range r.Groups {
-				out.lines = append(out.lines, info("%s: %d peer(s) of this conversation connected", g.Name, g.Connected))
+				out.lines = append(out.lines, info("%s: %s of this conversation connected", g.Name, count(int(g.Connected), "peer", "peers")))
 			}
 			return out, nil
 		})
@@ -230,7 +247,7 @@ func (m *Model) command(line string) tea.Cmd {
 				return outputMsg{}, err
 			}
 			out := outputMsg{lines: []outLine{
-				info("name     %s", r.Name),
+				info("name     %s", term.Clean(r.Name)),
 				info("account  %x", r.AccountKey),
 				info("device   %x", r.DeviceKey),
 				info("peer     %s", r.PeerId),
@@ -265,7 +282,7 @@ func (m *Model) invite(showQR bool) tea.Cmd {
 		m.say(lineError, "/invite: select a group first (/group new NAME creates one)")
 		return nil
 	}
-	req, title := &bv1.GroupInviteRequest{Topic: c.Topic}, fmt.Sprintf("a link to %q (share it like a password; the other side types /join LINK):", c.Name)
+	req, title := &bv1.GroupInviteRequest{Topic: c.Topic}, fmt.Sprintf("a link to %q (share it like a password; the other side types /join LINK):", convName(c))
 	return m.call("/invite", func(ctx context.Context) (outputMsg, error) {
 		r, err := m.api.GroupInvite(ctx, req)
 		if err != nil {
@@ -275,8 +292,10 @@ func (m *Model) invite(showQR bool) tea.Cmd {
 	})
 }
 
-// linkOutput shows a link on a line of its own (so that it can be copied
-// whole), and its QR code if asked.
+// linkOutput shows a link on a line of its own, never word-wrapped: one
+// wider than the history pane takes whole rows of the screen (sysLines), so
+// that selecting it copies nothing else. It goes to the clipboard too
+// (OSC 52, where the terminal allows it), and its QR code shows if asked.
 func linkOutput(title, url, compact string, showQR bool) outputMsg {
 	out := outputMsg{clip: url, lines: []outLine{info("%s", title), {lineLink, url}}}
 	if !showQR {
@@ -302,61 +321,6 @@ func (m *Model) addContact(link string) tea.Cmd {
 		}
 		return outputMsg{lines: []outLine{info("contact request to %s: %s (the node keeps trying until it is delivered)",
 			shortHex(r.Account), stateName(r.State))}}, nil
-	})
-}
-
-// accept accepts an incoming contact request: the only one, or the one
-// that sel names (its number in the list, or its name).
-func (m *Model) accept(sel string) tea.Cmd {
-	return m.call("/accept", func(ctx context.Context) (outputMsg, error) {
-		r, err := m.api.ContactList(ctx, &bv1.ContactListRequest{})
-		if err != nil {
-			return outputMsg{}, err
-		}
-		var incoming []*bv1.Contact
-		for _, c := range r.Contacts {
-			if c.State == bv1.ContactState_CONTACT_STATE_INCOMING {
-				incoming = append(incoming, c)
-			}
-		}
-		if len(incoming) == 0 {
-			return outputMsg{lines: []outLine{info("no contact request is waiting")}}, nil
-		}
-		var pick []*bv1.Contact
-		if n, err := strconv.Atoi(sel); err == nil && n >= 1 && n <= len(incoming) {
-			pick = incoming[n-1 : n]
-		} else {
-			for _, c := range incoming {
-				if sel == "" || strings.EqualFold(c.Name, sel) || (len(sel) >= 4 && strings.HasPrefix(hex.EncodeToString(c.Account), strings.ToLower(sel))) {
-					pick = append(pick, c)
-				}
-			}
-		}
-		if len(pick) != 1 {
-			out := outputMsg{}
-			if len(pick) == 0 {
-				out.lines = append(out.lines, outLine{lineError, fmt.Sprintf("no waiting request matches %q", sel)})
-			}
-			out.lines = append(out.lines, info("%d contact request(s) waiting: /accept N accepts the N-th", len(incoming)))
-			for i, c := range incoming {
-				out.lines = append(out.lines, info("  %d. %s (%s)", i+1, contactName(c), shortHex(c.Account)))
-			}
-			return out, nil
-		}
-		c := pick[0]
-		if _, err := m.api.ContactUpdate(ctx, &bv1.ContactUpdateRequest{Account: c.Account, Action: bv1.ContactUpdateRequest_ACTION_ACCEPT}); err != nil {
-			return outputMsg{}, err
-		}
-		out := outputMsg{lines: []outLine{info("accepted %s's contact request", contactName(c))}}
-		// The conversation's topic is known once accepted: select it.
-		if r, err := m.api.ContactList(ctx, &bv1.ContactListRequest{}); err == nil {
-			for _, a := range r.Contacts {
-				if string(a.Account) == string(c.Account) {
-					out.sel = string(a.Topic)
-				}
-			}
-		}
-		return out, nil
 	})
 }
 

@@ -2,6 +2,7 @@ package mini
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/internal/qr"
 )
 
 func TestContactShare(t *testing.T) {
@@ -71,7 +73,7 @@ func TestPeersAndDebug(t *testing.T) {
 	typeText(t, m, "/debug")
 	s := screen(m)
 	for _, want := range []string{
-		"2 peer(s) connected", "12D3KooWcarol", "bob: 1 peer(s) of this conversation connected",
+		"2 peers connected", "12D3KooWcarol", "bob: 1 peer of this conversation connected",
 		"account  a1a1a1a1", "device   d1d1d1d1", "peer     12D3KooWalice", "listen   /ip4/127.0.0.1/tcp/4001",
 		"data     /data/alice", "mode     embedded node",
 	} {
@@ -123,4 +125,66 @@ func TestTick(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestLinkIsNeverWrapped: a contact link as long as a real one (about 240
+// characters) is wider than the history pane of an 80-column terminal.
+// mini does not word-wrap it or put anything inside it: it is cut into rows
+// across the whole screen, with nothing else on them, so that selecting
+// those rows copies the link and line breaks only (which the link parser
+// skips). Where it fits, it is one row.
+func TestLinkIsNeverWrapped(t *testing.T) {
+	url := "https://berty.tech/id#" + strings.Repeat("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 7)
+	f := withBob()
+	f.link = url
+	m := newModel(t, f) // 80x24
+	typeText(t, m, "/contact share")
+	rows := strings.Split(screen(m), "\n")
+	first := slices.IndexFunc(rows, func(r string) bool { return strings.HasPrefix(r, "https://berty.tech/id#") })
+	if first < 0 {
+		t.Fatalf("no row starts with the link:\n%s", screen(m))
+	}
+	var got string
+	for _, r := range rows[first:] {
+		if len(got) >= len(url) {
+			break
+		}
+		r = strings.TrimRight(r, " ")
+		if strings.ContainsAny(r, "│ ") {
+			t.Fatalf("a row of the link holds something else: %q\n%s", r, screen(m))
+		}
+		got += r
+	}
+	if got != url {
+		t.Fatalf("the link's rows make %q, want %q", got, url)
+	}
+	checkSize(t, m, 80, 24)
+	// The clipboard gets it whole, and a terminal wide enough shows it on
+	// one row.
+	drive(t, m, tea.WindowSizeMsg{Width: 300, Height: 24})
+	if !strings.Contains(screen(m), " "+url+" ") {
+		t.Fatalf("the link is not on one row at 300 columns:\n%s", screen(m))
+	}
+}
+
+// TestQRCodeIsWhole: the QR code of a contact link is wider than the
+// history pane of an 80-column terminal: it is drawn across the screen,
+// whole, rather than cut at the pane's edge.
+func TestQRCodeIsWhole(t *testing.T) {
+	f := withBob()
+	f.link = "https://berty.tech/id#" + strings.Repeat("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 7)
+	m := newModel(t, f)
+	drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 50})
+	typeText(t, m, "/contact share qr")
+	code, err := qr.Terminal("BERTY:" + strings.Repeat("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := screen(m)
+	for _, l := range strings.Split(strings.TrimRight(code, "\n"), "\n") {
+		if !strings.Contains(s, l) {
+			t.Fatalf("the QR code's row %q is not on the screen whole:\n%s", l, s)
+		}
+	}
+	checkSize(t, m, 80, 50)
 }

@@ -33,6 +33,7 @@ type fake struct {
 	errs     map[string]error // by method: the error it returns
 	calls    []string
 	events   chan *bv1.SubscribeResponse
+	link     string // the contact link's URL ("": a short one)
 	// onAccept, if set, runs when a contact request is accepted (f.mu held).
 	onAccept func(account []byte)
 }
@@ -89,7 +90,11 @@ func (f *fake) AccountInfo(context.Context, *bv1.AccountInfoRequest) (*bv1.Accou
 func (f *fake) ContactLink(context.Context, *bv1.ContactLinkRequest) (*bv1.ContactLinkResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return &bv1.ContactLinkResponse{Url: "https://berty.tech/id#ALICELINK", Compact: "BERTY:ALICELINK"}, f.record("ContactLink")
+	url := f.link
+	if url == "" {
+		url = "https://berty.tech/id#ALICELINK"
+	}
+	return &bv1.ContactLinkResponse{Url: url, Compact: "BERTY:" + strings.TrimPrefix(url, "https://berty.tech/id#")}, f.record("ContactLink")
 }
 
 func (f *fake) ContactRequest(_ context.Context, q *bv1.ContactRequestRequest) (*bv1.ContactRequestResponse, error) {
@@ -101,16 +106,52 @@ func (f *fake) ContactRequest(_ context.Context, q *bv1.ContactRequestRequest) (
 	return &bv1.ContactRequestResponse{Account: id32(0xb0), State: bv1.ContactState_CONTACT_STATE_OUTGOING}, nil
 }
 
+// ContactUpdate moves a contact between the states of docs/protocol.md
+// §11.6, as the node does, with the node's errors.
 func (f *fake) ContactUpdate(_ context.Context, q *bv1.ContactUpdateRequest) (*bv1.ContactUpdateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("ContactUpdate", shortHex(q.Account), " ", q.Action); err != nil {
 		return nil, err
 	}
-	if f.onAccept != nil {
+	i := slices.IndexFunc(f.contacts, func(c *bv1.Contact) bool { return string(c.Account) == string(q.Account) })
+	if i < 0 && q.Action == bv1.ContactUpdateRequest_ACTION_BLOCK { // any account can be blocked
+		f.contacts = append(f.contacts, &bv1.Contact{Account: q.Account})
+		i = len(f.contacts) - 1
+	}
+	if i < 0 {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no such contact request from %x", q.Account))
+	}
+	c := f.contacts[i]
+	is := func(states ...bv1.ContactState) bool { return slices.Contains(states, c.State) }
+	var ok bool
+	var next bv1.ContactState
+	switch q.Action {
+	case bv1.ContactUpdateRequest_ACTION_ACCEPT:
+		ok, next = is(bv1.ContactState_CONTACT_STATE_INCOMING, bv1.ContactState_CONTACT_STATE_DISCARDED), bv1.ContactState_CONTACT_STATE_ACCEPTED
+	case bv1.ContactUpdateRequest_ACTION_DISCARD:
+		ok, next = is(bv1.ContactState_CONTACT_STATE_INCOMING), bv1.ContactState_CONTACT_STATE_DISCARDED
+	case bv1.ContactUpdateRequest_ACTION_CANCEL:
+		ok, next = is(bv1.ContactState_CONTACT_STATE_OUTGOING, bv1.ContactState_CONTACT_STATE_SENT), bv1.ContactState_CONTACT_STATE_NONE
+	case bv1.ContactUpdateRequest_ACTION_BLOCK:
+		ok, next = true, bv1.ContactState_CONTACT_STATE_BLOCKED
+	case bv1.ContactUpdateRequest_ACTION_UNBLOCK:
+		ok, next = is(bv1.ContactState_CONTACT_STATE_BLOCKED), bv1.ContactState_CONTACT_STATE_NONE
+	default:
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("bad request: unknown action %v", q.Action))
+	}
+	if !ok {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no such contact request from %x: the contact is %v", q.Account, c.State))
+	}
+	c.State = next
+	if next != bv1.ContactState_CONTACT_STATE_ACCEPTED {
+		// Only an accepted contact's conversation is listed.
+		f.convs = slices.DeleteFunc(f.convs, func(v *bv1.Conversation) bool { return string(v.Contact) == string(q.Account) })
+	}
+	if next == bv1.ContactState_CONTACT_STATE_ACCEPTED && f.onAccept != nil {
 		f.onAccept(q.Account)
 	}
-	return &bv1.ContactUpdateResponse{State: bv1.ContactState_CONTACT_STATE_ACCEPTED}, nil
+	return &bv1.ContactUpdateResponse{State: next}, nil
 }
 
 func (f *fake) ContactList(context.Context, *bv1.ContactListRequest) (*bv1.ContactListResponse, error) {
@@ -163,6 +204,38 @@ func (f *fake) GroupMembers(_ context.Context, q *bv1.GroupMembersRequest) (*bv1
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return clone(&bv1.GroupMembersResponse{Members: f.members[string(q.Topic)]}), f.record("GroupMembers", shortHex(q.Topic))
+}
+
+// MemberRemove marks a member removed, with the replica's errors: an admin
+// may remove anyone, any member only itself.
+func (f *fake) MemberRemove(_ context.Context, q *bv1.MemberRemoveRequest) (*bv1.MemberRemoveResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("MemberRemove", shortHex(q.Topic), " ", shortHex(q.Member)); err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(f.convs, func(c *bv1.Conversation) bool { return string(c.Topic) == string(q.Topic) }) {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("unknown group"))
+	}
+	var me, target *bv1.Member
+	for _, mb := range f.members[string(q.Topic)] {
+		if mb.Self {
+			me = mb
+		}
+		if string(mb.Key) == string(q.Member) {
+			target = mb
+		}
+	}
+	switch {
+	case me == nil || me.Removed:
+		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("not a member of this group"))
+	case target == nil || target.Removed:
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no such member"))
+	case !me.Admin && target != me:
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only an admin can do this"))
+	}
+	target.Removed = true
+	return &bv1.MemberRemoveResponse{}, nil
 }
 
 func (f *fake) Peers(context.Context, *bv1.PeersRequest) (*bv1.PeersResponse, error) {

@@ -2,6 +2,7 @@ package mini
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -9,12 +10,13 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // The commands on what is already there: /edit and /delete change one of
 // the account's own messages, /search finds messages in every
 // conversation, /leave leaves a group, /members lists who is in the
-// conversation shown.
+// conversation shown and /remove removes one of them.
 
 // searchLimit is how many results /search asks for.
 const searchLimit = 20
@@ -93,7 +95,10 @@ func (m *Model) search(query string) tea.Cmd {
 		if len(its) == 0 {
 			return outputMsg{lines: []outLine{info("no message matches %q", query)}}, nil
 		}
-		head := info("%d message(s) match %q:", len(its), query)
+		head := info("1 message matches %q:", query)
+		if len(its) > 1 {
+			head = info("%d messages match %q:", len(its), query)
+		}
 		if len(its) >= searchLimit {
 			head = info("the %d best matches for %q (add words to narrow the search):", len(its), query)
 		}
@@ -103,7 +108,7 @@ func (m *Model) search(query string) tea.Cmd {
 			if !ok {
 				conv = shortHex(it.Topic)
 			}
-			out.lines = append(out.lines, info("  %s · %s · %s: %s", dayStamp(it.SentAtMs, now), conv, authorName(it), oneLine(it.Body)))
+			out.lines = append(out.lines, info("  %s · %s · %s: %s", dayStamp(it.SentAtMs, now), conv, authorName(it), oneLine(term.Clean(it.Body))))
 		}
 		return out, nil
 	})
@@ -123,7 +128,7 @@ func dayStamp(ms int64, now time.Time) string {
 func (m *Model) leave(confirm string) tea.Cmd {
 	c := m.selected()
 	if c == nil || c.Kind != bv1.ConversationKind_CONVERSATION_KIND_GROUP {
-		m.say(lineError, "/leave: select a group (a contact's conversation cannot be left; block the contact instead)")
+		m.say(lineError, "/leave: select a group (a contact's conversation cannot be left; /block blocks the contact instead)")
 		return nil
 	}
 	name := convName(c)
@@ -158,7 +163,7 @@ func (m *Model) listMembers() tea.Cmd {
 		if err != nil {
 			return outputMsg{}, err
 		}
-		out := outputMsg{lines: []outLine{info("%d member(s) in %s:", len(r.Members), name)}}
+		out := outputMsg{lines: []outLine{info("%s in %s:", count(len(r.Members), "member", "members"), name)}}
 		for _, mb := range r.Members {
 			var tags []string
 			for _, t := range []struct {
@@ -169,16 +174,59 @@ func (m *Model) listMembers() tea.Cmd {
 					tags = append(tags, t.name)
 				}
 			}
-			n := mb.Name
+			n := term.Clean(mb.Name)
 			if n == "" {
 				n = "(no name yet)"
 			}
-			l := fmt.Sprintf("  %s  %s, %d device(s)", n, shortHex(mb.Key), mb.Devices)
+			l := fmt.Sprintf("  %s  %s, %s", n, shortHex(mb.Key), count(int(mb.Devices), "device", "devices"))
 			if len(tags) > 0 {
 				l += " · " + strings.Join(tags, ", ")
 			}
 			out.lines = append(out.lines, info("%s", l))
 		}
 		return out, nil
+	})
+}
+
+// removeMember removes the member of the selected group that sel names: its
+// name (in any case) or the start of its key in hex. Naming the member is
+// the confirmation. Only an admin may remove another member: the daemon
+// says so otherwise.
+func (m *Model) removeMember(sel string) tea.Cmd {
+	c := m.selected()
+	if c == nil || c.Kind != bv1.ConversationKind_CONVERSATION_KIND_GROUP {
+		m.say(lineError, "/remove: select a group first (a contact's conversation has no one to remove; /block blocks the contact)")
+		return nil
+	}
+	topic, gname := c.Topic, convName(c)
+	return m.call("/remove", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.GroupMembers(ctx, &bv1.GroupMembersRequest{Topic: topic})
+		if err != nil {
+			return outputMsg{}, err
+		}
+		var pick []*bv1.Member
+		for _, mb := range r.Members {
+			if !mb.Removed && (sameName(memberName(mb), sel) || hexPrefix(mb.Key, sel)) {
+				pick = append(pick, mb)
+			}
+		}
+		switch {
+		case len(pick) == 0:
+			return outputMsg{lines: []outLine{{lineError, fmt.Sprintf("/remove: no member of %s matches %q (/members lists them)", gname, sel)}}}, nil
+		case len(pick) > 1:
+			out := outputMsg{lines: []outLine{info("%d members match %q: /remove KEY removes one, by the start of its key", len(pick), sel)}}
+			for _, mb := range pick {
+				k := hex.EncodeToString(mb.Key)
+				out.lines = append(out.lines, info("  %s  %s", memberName(mb), k[:min(len(k), 12)]))
+			}
+			return out, nil
+		case pick[0].Self:
+			return outputMsg{lines: []outLine{{lineError, "/remove: that is you: /leave leaves the group"}}}, nil
+		}
+		mb := pick[0]
+		if _, err := m.api.MemberRemove(ctx, &bv1.MemberRemoveRequest{Topic: topic, Member: mb.Key}); err != nil {
+			return outputMsg{}, err
+		}
+		return outputMsg{lines: []outLine{info("removed %s from %s", memberName(mb), gname)}}, nil
 	})
 }

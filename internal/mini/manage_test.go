@@ -140,7 +140,7 @@ func TestSearch(t *testing.T) {
 		count int      // result lines, -1: not checked
 	}{
 		{name: "matches", setup: lunch, line: "/search LUNCH", call: "Search LUNCH 20", count: 4, want: []string{
-			`4 message(s) match "LUNCH":`,
+			`4 messages match "LUNCH":`,
 			"11:07 · 77777777 · dave: late LUNCH",
 			"11:05 · club · carol: lunch is ready",
 			"11:02 · bob · alice: Lunch at noon?",
@@ -190,7 +190,7 @@ func TestLeave(t *testing.T) {
 		header string   // the history pane's title after
 	}{
 		{name: "a contact", down: 0, line: "/leave bob", header: "bob · contact",
-			want: []string{"/leave: select a group (a contact's conversation cannot be left; block the contact instead)"}},
+			want: []string{"/leave: select a group (a contact's conversation cannot be left; /block blocks the contact instead)"}},
 		{name: "asks first", down: 1, line: "/leave", header: "Book Club · group",
 			want: []string{"type /leave Book Club to leave the group Book Club", "welcome"}},
 		{name: "the wrong name", down: 1, line: "/leave bob", header: "Book Club · group",
@@ -240,7 +240,7 @@ func TestHelpListsTheCommands(t *testing.T) {
 	drive(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	typeText(t, m, "/help")
 	s := screen(m)
-	for _, c := range []string{"/edit TEXT", "/delete", "/search TEXT", "/leave NAME", "/members"} {
+	for _, c := range []string{"/edit TEXT", "/delete", "/search TEXT", "/leave NAME", "/members", "/remove NAME", "/discard [N|NAME]", "/cancel [N|NAME]", "/block NAME", "/unblock NAME"} {
 		if !strings.Contains(s, c) {
 			t.Errorf("/help does not list %s:\n%s", c, s)
 		}
@@ -259,11 +259,77 @@ func TestMembers(t *testing.T) {
 	drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})
 	press(t, m, tea.KeyDown) // club
 	typeText(t, m, "/members")
-	inOrder(t, screen(m), "3 member(s) in club:",
-		"alice  a1a1a1a1, 2 device(s) · you, creator, admin",
-		"carol  cacacaca, 1 device(s)",
-		"(no name yet)  dadadada, 1 device(s) · removed")
+	inOrder(t, screen(m), "3 members in club:",
+		"alice  a1a1a1a1, 2 devices · you, creator, admin",
+		"carol  cacacaca, 1 device",
+		"(no name yet)  dadadada, 1 device · removed")
 	if got := f.called("GroupMembers"); !slices.Contains(got, "GroupMembers "+shortHex(clubTopic)) {
 		t.Fatalf("GroupMembers calls: %q", got)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	dan := func(b byte) *bv1.Member { return &bv1.Member{Key: id32(b), Name: "dan", Devices: 1} }
+	for _, tc := range []struct {
+		name    string
+		admin   bool // alice is an admin of club
+		down    int  // presses of ↓ from bob's conversation
+		line    string
+		call    string   // the MemberRemove call, "" for none
+		removed byte     // the member removed after, 0 for none
+		want    []string // on the screen after
+	}{
+		{name: "a contact", line: "/remove bob", want: []string{"/remove: select a group first"}},
+		{name: "no name", admin: true, down: 1, line: "/remove", want: []string{"usage: /remove NAME"}},
+		{name: "by name", admin: true, down: 1, line: "/remove CAROL", call: "MemberRemove 50505050 cacacaca", removed: 0xca,
+			want: []string{"removed carol from club"}},
+		{name: "by key", admin: true, down: 1, line: "/remove d2d2", call: "MemberRemove 50505050 d2d2d2d2", removed: 0xd2,
+			want: []string{"removed dan from club"}},
+		{name: "by the name as shown", admin: true, down: 1, line: "/remove " + defused("zoe"), call: "MemberRemove 50505050 2e2e2e2e",
+			removed: 0x2e, want: []string{"removed " + defused("zoe") + " from club"}},
+		{name: "two of that name", admin: true, down: 1, line: "/remove dan",
+			want: []string{`2 members match "dan": /remove KEY removes one, by the start of its key`, "dan  d1d1d1d1d1d1", "dan  d2d2d2d2d2d2"}},
+		{name: "no such member", admin: true, down: 1, line: "/remove zed",
+			want: []string{`! /remove: no member of club matches "zed" (/members lists them)`}},
+		{name: "a removed member", admin: true, down: 1, line: "/remove erin",
+			want: []string{`! /remove: no member of club matches "erin"`}},
+		{name: "oneself", admin: true, down: 1, line: "/remove alice", want: []string{"! /remove: that is you: /leave leaves the group"}},
+		{name: "not an admin", down: 1, line: "/remove carol", call: "MemberRemove 50505050 cacacaca",
+			want: []string{"! /remove: only an admin can do this"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := withBob()
+			f.convs = append(f.convs, &bv1.Conversation{Topic: clubTopic, Name: "club", Kind: bv1.ConversationKind_CONVERSATION_KIND_GROUP})
+			f.members[string(clubTopic)] = []*bv1.Member{
+				{Key: id32(0xa1), Name: "alice", Self: true, Admin: tc.admin, Devices: 1},
+				{Key: id32(0xca), Name: "carol", Devices: 1},
+				dan(0xd1), dan(0xd2),
+				{Key: id32(0xee), Name: "erin", Devices: 1, Removed: true},
+				{Key: id32(0x2e), Name: evil("zoe"), Devices: 1},
+			}
+			m := newModel(t, f)
+			drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})
+			for range tc.down {
+				press(t, m, tea.KeyDown)
+			}
+			typeText(t, m, tc.line)
+			if got := f.called("MemberRemove"); tc.call == "" && len(got) != 0 || tc.call != "" && !slices.Equal(got, []string{tc.call}) {
+				t.Fatalf("MemberRemove calls %q, want %q", got, tc.call)
+			}
+			for _, mb := range f.members[string(clubTopic)] {
+				if want := mb.Key[0] == tc.removed || mb.Key[0] == 0xee; mb.Removed != want {
+					t.Errorf("%s (%x) removed: %v, want %v", mb.Name, mb.Key[0], mb.Removed, want)
+				}
+			}
+			s := screen(m)
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("no %q on the screen", w)
+				}
+			}
+			if t.Failed() {
+				t.Log(s)
+			}
+		})
 	}
 }

@@ -11,10 +11,20 @@
 // socket and starts no goroutine, and the tests drive it with an in-memory
 // fake. load.go re-reads what the daemon's events name, and people.go turns
 // the differences in contacts and members into system lines; commands.go
-// runs the slash commands (manage.go: /edit, /delete, /search, /leave);
-// view.go draws the screen. Run (run.go) is the I/O edge: it starts the
-// embedded daemon (or dials one with Config.Remote), opens the event stream
-// and the peer-status ticks, and runs the program.
+// runs the slash commands (contacts.go: the contact requests and blocks;
+// manage.go: /edit, /delete, /search, /leave, /members, /remove); view.go
+// draws the screen. Run (run.go) is the I/O edge: it starts the embedded
+// daemon (or dials one with Config.Remote), opens the event stream and the
+// peer-status ticks, and runs the program.
+//
+// # Other people's text
+//
+// Names, texts, reactions and group names are written by other people and
+// may hold escape sequences or direction overrides: every one goes through
+// package term before it is drawn (the name helpers in view.go and
+// people.go, term.Lines for a text, and sys for every system line), and a
+// text's further lines are indented to its column, so that they cannot pass
+// for lines of their own.
 package mini
 
 import (
@@ -28,6 +38,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // ModelConfig configures a Model.
@@ -70,7 +81,7 @@ type lineKind int
 const (
 	lineInfo  lineKind = iota
 	lineError          // an error: drawn in red
-	lineLink           // a link: on its own, without a bullet, so it copies whole
+	lineLink           // a link: on rows of its own, never word-wrapped (sysLines), so it copies whole
 	linePre            // preformatted (a QR code): neither wrapped nor styled
 )
 
@@ -295,7 +306,7 @@ func (m *Model) startReply() {
 func (m *Model) setPrompt() {
 	m.input.Prompt = "> "
 	if m.replyTo != nil {
-		m.input.Prompt = "↪ " + m.replyTo.Name + "> "
+		m.input.Prompt = "↪ " + clip(authorName(m.replyTo), 20) + "> "
 	}
 	m.resize(m.width, m.height)
 }
@@ -391,10 +402,12 @@ func (m *Model) selectTopic(topic string) tea.Cmd {
 // say appends a system line to the conversation shown.
 func (m *Model) say(kind lineKind, text string) { m.sys(m.sel, kind, text) }
 
-// sys appends a system line, stamped now.
+// sys appends a system line, stamped now. Its text is cleaned here, the
+// one way in: command output and the daemon's errors may quote what other
+// people wrote (a name, a message).
 func (m *Model) sys(topic string, kind lineKind, text string) {
 	m.seq++
-	m.lines = append(m.lines, sysLine{at: m.now(), seq: m.seq, topic: topic, kind: kind, text: text})
+	m.lines = append(m.lines, sysLine{at: m.now(), seq: m.seq, topic: topic, kind: kind, text: term.Clean(text)})
 	if len(m.lines) > maxLines {
 		m.lines = append(m.lines[:0:0], m.lines[len(m.lines)-maxLines:]...)
 	}

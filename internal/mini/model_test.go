@@ -12,8 +12,9 @@ import (
 )
 
 var (
-	bobTopic  = id32(0x40)
-	clubTopic = id32(0x50)
+	bobTopic   = id32(0x40)
+	bobAccount = id32(0xb0)
+	clubTopic  = id32(0x50)
 )
 
 func text(topic []byte, id byte, name, body string, minute int) *bv1.Interaction {
@@ -24,7 +25,7 @@ func text(topic []byte, id byte, name, body string, minute int) *bv1.Interaction
 // withBob is a fake where alice has one contact, bob, and one message from him.
 func withBob() *fake {
 	f := newFake()
-	f.convs = []*bv1.Conversation{{Topic: bobTopic, Name: "bob", Kind: bv1.ConversationKind_CONVERSATION_KIND_CONTACT}}
+	f.convs = []*bv1.Conversation{{Topic: bobTopic, Name: "bob", Contact: bobAccount, Kind: bv1.ConversationKind_CONVERSATION_KIND_CONTACT}}
 	f.hist[string(bobTopic)] = []*bv1.Interaction{text(bobTopic, 1, "bob", "hello alice", 1)}
 	return f
 }
@@ -170,7 +171,7 @@ func TestAcceptAmbiguousListsRequests(t *testing.T) {
 		{Account: id32(0xff), Name: "frank", State: bv1.ContactState_CONTACT_STATE_ACCEPTED},
 	}
 	m := newModel(t, f)
-	if !strings.Contains(screen(m), "2 contact request(s) waiting") {
+	if !strings.Contains(screen(m), "2 contact requests waiting") {
 		t.Fatalf("waiting requests not told at start:\n%s", screen(m))
 	}
 	typeText(t, m, "/accept")

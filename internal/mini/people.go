@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // The daemon's contact and member events say that something changed, not
@@ -26,7 +27,7 @@ func (m *Model) setContacts(list []*bv1.Contact) {
 			}
 		}
 		if n > 0 {
-			m.sys("", lineInfo, fmt.Sprintf("%d contact request(s) waiting: /accept", n))
+			m.sys("", lineInfo, count(n, "contact request", "contact requests")+" waiting: /accept or /discard")
 		}
 		m.contacts = next
 		return
@@ -39,7 +40,7 @@ func (m *Model) setContacts(list []*bv1.Contact) {
 		name := contactName(c)
 		switch c.State {
 		case bv1.ContactState_CONTACT_STATE_INCOMING:
-			m.sys("", lineInfo, "contact request from "+name+": /accept "+name+" to accept")
+			m.sys("", lineInfo, "contact request from "+name+": /accept "+name+" to accept, /discard "+name+" to decline")
 		case bv1.ContactState_CONTACT_STATE_SENT:
 			m.sys("", lineInfo, name+" received your contact request: waiting for them to accept")
 		case bv1.ContactState_CONTACT_STATE_ACCEPTED:
@@ -83,21 +84,23 @@ func (m *Model) setMembers(topic string, list []*bv1.Member) {
 		case had && o.Name != mb.Name && o.Name != "":
 			m.sys(topic, lineInfo, memberName(o)+" is now "+name)
 		case had && o.Devices != mb.Devices:
-			m.sys(topic, lineInfo, fmt.Sprintf("%s now has %d device(s): keys updated", name, mb.Devices))
+			m.sys(topic, lineInfo, fmt.Sprintf("%s now has %s: keys updated", name, count(int(mb.Devices), "device", "devices")))
 		}
 	}
 }
 
+// contactName and memberName are cleaned, like the names in view.go.
+
 func contactName(c *bv1.Contact) string {
 	if c.Name != "" {
-		return c.Name
+		return term.Clean(c.Name)
 	}
 	return shortHex(c.Account)
 }
 
 func memberName(mb *bv1.Member) string {
 	if mb.Name != "" {
-		return mb.Name
+		return term.Clean(mb.Name)
 	}
 	return shortHex(mb.Key)
 }

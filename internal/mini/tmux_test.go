@@ -154,7 +154,7 @@ func TestTmuxTwoMinis(t *testing.T) {
 	bob.typeLine("/edit hello from bob, edited")
 	alice.waitText("hello from bob, edited (edited)", bob)
 	alice.typeLine("/search edited")
-	alice.waitText("1 message(s) match \"edited\"", bob)
+	alice.waitText("1 message matches \"edited\"", bob)
 
 	// 80x24, as a person's terminal may be.
 	for _, s := range []*tmuxSession{alice, bob} {

@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // The screen, top to bottom: the two panes (conversations | history), a
@@ -69,7 +70,11 @@ func (m *Model) render() string {
 	right := m.historyPane(rw, ph)
 	rows := make([]string, 0, m.height)
 	for i := range ph {
-		rows = append(rows, fit(left[i], lw)+faint.Render("│")+fit(right[i], rw))
+		if right[i].wide {
+			rows = append(rows, fit(right[i].text, m.width))
+			continue
+		}
+		rows = append(rows, fit(left[i], lw)+faint.Render("│")+fit(right[i].text, rw))
 	}
 	rows = append(rows, faint.Render(strings.Repeat("─", lw)+"┴"+strings.Repeat("─", rw)))
 	rows = append(rows, fit(m.input.View(), m.width))
@@ -115,10 +120,7 @@ func (m *Model) listPane(w, h int) []string {
 		if m.connected(c.Topic) > 0 {
 			dot = green.Render("●")
 		}
-		name := convName(c)
-		if room := w - 3 - lipgloss.Width(badge); lipgloss.Width(name) > room {
-			name = lipgloss.NewStyle().MaxWidth(max(1, room-1)).Render(name) + "…"
-		}
+		name := clip(convName(c), w-3-lipgloss.Width(badge))
 		if string(c.Topic) == m.sel {
 			text := name + badge
 			if m.focus == focusList {
@@ -137,9 +139,20 @@ func (m *Model) listPane(w, h int) []string {
 	return rows
 }
 
+// clip cuts s to at most w cells, with an ellipsis if it was cut.
+func clip(s string, w int) string {
+	if lipgloss.Width(s) <= w {
+		return s
+	}
+	return lipgloss.NewStyle().MaxWidth(max(1, w-1)).Render(s) + "…"
+}
+
+// The names below are chosen by other people (a contact, a member, whoever
+// named a group): each comes out of term.Clean, so that it can be printed.
+
 func convName(c *bv1.Conversation) string {
 	if c.Name != "" {
-		return c.Name
+		return term.Clean(c.Name)
 	}
 	return shortHex(c.Topic)
 }
@@ -147,7 +160,7 @@ func convName(c *bv1.Conversation) string {
 // authorName is the name a message is shown under.
 func authorName(it *bv1.Interaction) string {
 	if it.Name != "" {
-		return it.Name
+		return term.Clean(it.Name)
 	}
 	return shortHex(it.Member)
 }
@@ -162,16 +175,24 @@ func (m *Model) connected(topic []byte) int32 {
 	return 0
 }
 
+// row is a row of the history pane, or one across the whole screen (wide):
+// a link or a QR code too wide for the pane is drawn from the screen's left
+// edge, with nothing else on its rows, so that it can be copied or scanned.
+type row struct {
+	text string
+	wide bool
+}
+
 // historyPane draws the selected conversation: its history and the system
 // lines merged in time order, the newest at the bottom.
-func (m *Model) historyPane(w, h int) []string {
+func (m *Model) historyPane(w, h int) []row {
 	head := "(no conversation)"
 	if c := m.selected(); c != nil {
 		kind := "contact"
 		if c.Kind == bv1.ConversationKind_CONVERSATION_KIND_GROUP {
 			kind = "group"
 		}
-		head = fmt.Sprintf("%s · %s · %d peer(s) online", convName(c), kind, m.connected(c.Topic))
+		head = fmt.Sprintf("%s · %s · %s online", convName(c), kind, count(int(m.connected(c.Topic)), "peer", "peers"))
 	}
 	lines, selFrom, selTo := m.historyLines(m.textWidth())
 	body := h - 1
@@ -185,19 +206,22 @@ func (m *Model) historyPane(w, h int) []string {
 		end = min(len(lines), selFrom+body)
 	}
 	start := max(0, end-body)
-	rows := []string{title(head, m.focus == focusHistory)}
+	rows := []row{{text: title(head, m.focus == focusHistory)}}
 	for range body - (end - start) {
-		rows = append(rows, "")
+		rows = append(rows, row{})
 	}
 	for _, l := range lines[start:end] {
-		rows = append(rows, " "+l)
+		if !l.wide {
+			l.text = " " + l.text
+		}
+		rows = append(rows, l)
 	}
 	return rows
 }
 
 // historyLines renders the history and the system lines at width w; the
 // selected message spans lines [from, to) (from is -1 if none is).
-func (m *Model) historyLines(w int) (lines []string, from, to int) {
+func (m *Model) historyLines(w int) (lines []row, from, to int) {
 	from, to = -1, -1
 	var hist []*bv1.Interaction
 	if m.histOf == m.sel {
@@ -220,7 +244,9 @@ func (m *Model) historyLines(w int) (lines []string, from, to int) {
 		if sel {
 			from = len(lines)
 		}
-		lines = append(lines, m.messageLines(hist[i], w, sel)...)
+		for _, l := range m.messageLines(hist[i], w, sel) {
+			lines = append(lines, row{text: l})
+		}
 		if sel {
 			to = len(lines)
 		}
@@ -229,28 +255,49 @@ func (m *Model) historyLines(w int) (lines []string, from, to int) {
 	return lines, from, to
 }
 
-func (m *Model) sysLines(l sysLine, w int) []string {
-	style, text := cyan, "· "+l.text
+// sysLines renders a system line. Its text is clean (sys cleans it); a
+// wrapped line goes on under the text, past the bullet, so that no part of
+// it can pass for a line of its own.
+func (m *Model) sysLines(l sysLine, w int) []row {
 	switch l.kind {
-	case linePre:
-		return []string{l.text}
-	case lineLink:
-		style, text = lipgloss.NewStyle(), l.text
-	case lineError:
-		style, text = red, "! "+l.text
+	case linePre, lineLink:
+		// Neither wrapped nor styled. A link wider than the pane is cut
+		// into rows across the whole screen, nothing added: what a person
+		// selects there is the link and line breaks, which the link parser
+		// skips (and /contact share and /invite put it on the clipboard).
+		if lipgloss.Width(l.text) <= w {
+			return []row{{text: l.text}}
+		}
+		var rows []row
+		for _, p := range hardWrap(l.text, m.width) {
+			rows = append(rows, row{text: p, wide: true})
+		}
+		return rows
+	}
+	style, head := cyan, "· "
+	if l.kind == lineError {
+		style, head = red, "! "
 	}
 	var lines []string
-	if longestWord(text) > w/2 {
-		// Keys, addresses and links: cut them at the edge rather than
-		// leave a label alone on its line.
-		lines = hardWrap(text, w)
+	if longestWord(l.text) > w/2 {
+		// Keys and addresses: cut them at the edge rather than leave a
+		// label alone on its line.
+		lines = hardWrap(l.text, max(1, w-2))
+		for i := range lines {
+			if i == 0 {
+				lines[i] = head + lines[i]
+			} else {
+				lines[i] = "  " + lines[i]
+			}
+		}
 	} else {
-		lines = wrap(text, w)
+		lines = hang(head, []string{l.text}, w)
 	}
+	rows := make([]row, len(lines))
 	for i, l := range lines {
-		lines[i] = style.Render(l)
+		rows[i] = row{text: style.Render(l)}
 	}
-	return lines
+	return rows
 }
 
 func longestWord(s string) int {
@@ -280,53 +327,80 @@ func hardWrap(s string, w int) []string {
 }
 
 // messageLines renders one interaction: the text it replies to, the
-// author and the text, and its reactions.
+// author and the text, and its reactions. Everything from the author is
+// cleaned; the lines of a text and its wrapped lines all start at the
+// text's column, so that a line of a text cannot pass for a message, a
+// reply or a system line.
 func (m *Model) messageLines(it *bv1.Interaction, w int, selected bool) []string {
 	var out []string
 	if len(it.ReplyTo) > 0 {
-		quoted := it.ReplyText
+		quoted := term.Clean(it.ReplyText)
 		if quoted == "" {
 			quoted = "a message not shown here"
 		}
-		out = append(out, fit(faint.Render("      ↪ "+oneLine(quoted)), w))
+		out = append(out, fit(faint.Render(replyIndent+"↪ "+oneLine(quoted)), w))
 	}
 	stamp := time.UnixMilli(it.SentAtMs).Format("15:04")
+	// A long name is cut, so that the text keeps half the width.
+	name := clip(authorName(it), w/2-lipgloss.Width(stamp)-2)
 	if selected {
 		stamp = reverse.Render(stamp)
 	} else {
 		stamp = faint.Render(stamp)
 	}
-	name := authorName(it)
 	if it.Own {
 		name = ownName.Render(name)
 	} else {
 		name = otherName.Render(name)
 	}
-	var body string
+	var body []string
 	switch {
 	case it.Deleted:
-		body = deleted.Render("message deleted")
+		body = []string{deleted.Render("message deleted")}
 	case it.Kind == bv1.InteractionKind_INTERACTION_KIND_INVITATION:
-		body = "invites to a group: " + it.Body
+		body = term.Lines(it.Body)
+		body[0] = "invites to a group: " + body[0]
 	case it.Kind == bv1.InteractionKind_INTERACTION_KIND_UNSUPPORTED:
-		body = faint.Render("(a kind of message this version cannot show)")
+		body = []string{faint.Render("(a kind of message this version cannot show)")}
 	default:
-		body = it.Body
+		body = term.Lines(it.Body)
 		if it.Edited {
-			body += faint.Render(" (edited)")
+			body[len(body)-1] += faint.Render(" (edited)")
 		}
 	}
-	out = append(out, wrap(stamp+" "+name+" "+body, w)...)
+	out = append(out, hang(stamp+" "+name+" ", body, w)...)
 	if len(it.Reactions) > 0 && !it.Deleted {
 		var rs []string
 		for _, r := range it.Reactions {
-			s := fmt.Sprintf("[%s %d]", r.Emoji, r.Count)
+			s := fmt.Sprintf("[%s %d]", term.Clean(r.Emoji), r.Count)
 			if r.Mine {
 				s = bold.Render(s)
 			}
 			rs = append(rs, s)
 		}
-		out = append(out, wrap("      "+strings.Join(rs, " "), w)...)
+		out = append(out, hang(replyIndent, []string{strings.Join(rs, " ")}, w)...)
+	}
+	return out
+}
+
+// replyIndent starts the lines around a message (what it replies to, its
+// reactions): less than a text's column, which is at least "15:04 x ".
+const replyIndent = "      "
+
+// hang lays out lines after head: the first starts after head, and every
+// other line, and every wrapped part of one, starts at head's width.
+func hang(head string, lines []string, w int) []string {
+	ind := lipgloss.Width(head)
+	pad := strings.Repeat(" ", ind)
+	var out []string
+	for i, l := range lines {
+		for j, p := range wrap(l, max(1, w-ind)) {
+			if i == 0 && j == 0 {
+				out = append(out, head+p)
+			} else {
+				out = append(out, pad+p)
+			}
+		}
 	}
 	return out
 }
@@ -342,13 +416,14 @@ func wrap(s string, w int) []string {
 func (m *Model) statusLine() string {
 	me := "…"
 	if m.me != nil {
-		me = m.me.Name
+		me = term.Clean(m.me.Name) // another device of the account may have set it
 	}
 	parts := []string{bold.Render(me)}
+	peers := len(m.peers.GetPeers())
 	if c := m.selected(); c != nil {
-		parts = append(parts, fmt.Sprintf("%s: %d/%d peers", convName(c), m.connected(c.Topic), len(m.peers.GetPeers())))
+		parts = append(parts, fmt.Sprintf("%s: %d/%s", convName(c), m.connected(c.Topic), count(peers, "peer", "peers")))
 	} else {
-		parts = append(parts, fmt.Sprintf("%d peers", len(m.peers.GetPeers())))
+		parts = append(parts, count(peers, "peer", "peers"))
 	}
 	if m.offline {
 		parts = append(parts, red.Render("daemon unreachable"))
@@ -360,6 +435,14 @@ func (m *Model) statusLine() string {
 		parts = append(parts, m.mode)
 	}
 	return faint.Render(" " + strings.Join(parts, " · "))
+}
+
+// count is n and the noun that goes with it: "1 peer", "2 peers".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // bindings are the help bar's keys, for the focused pane.

@@ -36,7 +36,7 @@ func TestViewAt80x24AndResize(t *testing.T) {
 	s := screen(m)
 	for _, want := range []string{
 		"Conversations", "▸● bob", "(12)", // the list, the selection, the badge
-		"bob · contact · 1 peer(s) online", "hello alice", // the history
+		"bob · contact · 1 peer online", "hello alice", // the history
 		"> ", // the input line
 		"alice · bob: 1/3 peers · embedded node",              // the status line
 		"tab switch pane", "↑/↓ select", "enter send", "quit", // the help bar
@@ -155,4 +155,48 @@ func TestScrollingKeepsTheSelectionInView(t *testing.T) {
 		t.Fatalf("the last conversation is not in view:\n%s", s)
 	}
 	checkSize(t, m, 80, 24)
+}
+
+// TestCountsAgreeWithTheirNouns: one peer, one device, one member, one
+// message, one request: no "1 peers".
+func TestCountsAgreeWithTheirNouns(t *testing.T) {
+	f := newFake()
+	f.contacts = []*bv1.Contact{{Account: id32(0xda), Name: "dave", State: bv1.ContactState_CONTACT_STATE_INCOMING}}
+	f.peers = &bv1.PeersResponse{Peers: []string{"12D3KooWbob"}}
+	m := newModel(t, f)
+	drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})
+	if s := screen(m); !strings.Contains(s, "alice · 1 peer · embedded node") || !strings.Contains(s, "1 contact request waiting") {
+		t.Fatalf("no singular in the status line or the requests:\n%s", s)
+	}
+	f.set(func(f *fake) {
+		f.convs = []*bv1.Conversation{{Topic: clubTopic, Name: "club", Kind: bv1.ConversationKind_CONVERSATION_KIND_GROUP}}
+		f.hist[string(clubTopic)] = []*bv1.Interaction{text(clubTopic, 5, "carol", "lunch?", 5)}
+		f.members[string(clubTopic)] = []*bv1.Member{{Key: id32(0xa1), Name: "alice", Self: true, Devices: 1}, {Key: id32(0xca), Name: "carol", Devices: 2}}
+		f.peers.Groups = []*bv1.GroupPeers{{Topic: clubTopic, Name: "club", Connected: 1}}
+	})
+	drive(t, m, eventMsg{&bv1.SubscribeResponse{Kind: bv1.EventKind_EVENT_KIND_CONVERSATION}})
+	drive(t, m, tickMsg{})
+	f.set(func(f *fake) { f.members[string(clubTopic)][1].Devices = 1 })
+	drive(t, m, eventMsg{&bv1.SubscribeResponse{Kind: bv1.EventKind_EVENT_KIND_MEMBER, Topic: clubTopic}})
+	typeText(t, m, "/peers")
+	typeText(t, m, "/search lunch")
+	typeText(t, m, "/members")
+	s := screen(m)
+	for _, want := range []string{
+		"club · group · 1 peer online", "club: 1/1 peer", "carol now has 1 device: keys updated",
+		"1 peer connected", "club: 1 peer of this conversation connected", `1 message matches "lunch":`,
+		"2 members in club:", "alice  a1a1a1a1, 1 device · you",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q on the screen", want)
+		}
+	}
+	for _, bad := range []string{"1 peers", "1 devices", "1 members", "1 messages", "(s)"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("%q on the screen", bad)
+		}
+	}
+	if t.Failed() {
+		t.Log(s)
+	}
 }
