@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,7 +17,9 @@ import (
 	bv1 "github.com/berty-go/berty/api/bertyv1"
 	"github.com/berty-go/berty/client"
 	"github.com/berty-go/berty/core/link"
+	"github.com/berty-go/berty/daemon"
 	"github.com/berty-go/berty/internal/qr"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // cli holds what every verb shares: the data directory and --json.
@@ -60,7 +64,9 @@ func (x *cli) apiErr(err error) error {
 		// The socket is there but nobody answers: a daemon that died.
 		return exitError{code: exitNoDaemon, err: fmt.Errorf("%w (%s): start one with `berty daemon --data %s`", client.ErrNoDaemon, ce.Message(), x.dir)}
 	case connect.CodeUnauthenticated:
-		code = exitNoDaemon
+		// The daemon's message cannot know which file this CLI read.
+		return exitError{code: exitNoDaemon, err: fmt.Errorf("%s (this CLI read %s: it is not the token of the daemon answering on %s, which rewrites it at each start)",
+			ce.Message(), filepath.Join(x.dir, daemon.TokenFile), filepath.Join(x.dir, daemon.SocketFile))}
 	case connect.CodeNotFound:
 		code = exitNotFound
 	case connect.CodePermissionDenied, connect.CodeFailedPrecondition:
@@ -69,6 +75,20 @@ func (x *cli) apiErr(err error) error {
 	return exitError{code: code, err: errors.New(ce.Message())}
 }
 
+// exitCode is the exit status err makes.
+func exitCode(err error) int {
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return exitFailed
+}
+
+// out prints v as JSON with --json, else calls text. A list must be a
+// non-nil slice, so that an empty one prints [] rather than null.
 func (x *cli) out(cmd *cobra.Command, v any, text func(w io.Writer)) error {
 	if x.json {
 		enc := json.NewEncoder(cmd.OutOrStdout())
@@ -79,10 +99,12 @@ func (x *cli) out(cmd *cobra.Command, v any, text func(w io.Writer)) error {
 	return nil
 }
 
-func hexKey(s, what string) ([]byte, error) {
+// hexKey decodes a 32-byte key given in hex; hint names the verb that
+// prints such keys.
+func hexKey(s, what, hint string) ([]byte, error) {
 	b, err := hex.DecodeString(strings.TrimSpace(s))
 	if err != nil || len(b) != 32 {
-		return nil, exitError{code: exitUsage, err: fmt.Errorf("%s must be 64 hex digits (as `berty contact list` or `berty conversations` print them)", what)}
+		return nil, usagef("%s must be 64 hex digits (as `%s` prints them), got %q", what, hint, term.Clean(s))
 	}
 	return b, nil
 }
@@ -111,9 +133,44 @@ func (x *cli) conv(cmd *cobra.Command, c *client.Client, q string) (*bv1.Convers
 	case 1:
 		return found[0], nil
 	case 0:
+		if len(q) < 4 && strings.Trim(strings.ToLower(q), "0123456789abcdef") == "" {
+			return nil, exitError{code: exitNotFound, err: fmt.Errorf("no conversation named %q; to name one by its topic, give at least 4 hex digits of the topic (`berty conversations` lists them)", q)}
+		}
 		return nil, exitError{code: exitNotFound, err: fmt.Errorf("no conversation named %q or with a topic starting with it: `berty conversations` lists them", q)}
 	}
 	return nil, exitError{code: exitUsage, err: fmt.Errorf("%q names %d conversations: give more of a topic (`berty conversations`)", q, len(found))}
+}
+
+// completeConv completes a CONV argument with the conversations' names
+// (their topic's first 8 hex digits for a name a shell could not take
+// as it is), asking the daemon of --data. Best effort: it completes
+// nothing, silently, if the daemon does not answer.
+func (x *cli) completeConv(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := client.Dial(x.dir)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+	defer cancel()
+	r, err := c.Messenger.Conversations(ctx, &bv1.ConversationsRequest{})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, cv := range r.Conversations {
+		name := cv.Name
+		if name == "" || term.Clean(name) != name || strings.ContainsAny(name, " \t'\"\\$`") {
+			name = short(cv.Topic)
+		}
+		if strings.HasPrefix(strings.ToLower(name), strings.ToLower(toComplete)) {
+			out = append(out, cobra.CompletionWithDesc(name, term.Clean(cv.Name)))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 func cliCmds() []*cobra.Command {
@@ -139,12 +196,15 @@ func cliCmds() []*cobra.Command {
 				if err != nil {
 					return x.apiErr(err)
 				}
+				listen := append([]string{}, info.Listen...)
 				return x.out(cmd, map[string]any{"name": info.Name, "account": hex.EncodeToString(info.AccountKey),
-					"device": hex.EncodeToString(info.DeviceKey), "peer": info.PeerId, "listen": info.Listen, "link": l.Url, "compact": l.Compact},
+					"device": hex.EncodeToString(info.DeviceKey), "peer": info.PeerId, "listen": listen, "link": l.Url, "compact": l.Compact},
 					func(w io.Writer) {
-						fmt.Fprintf(w, "name     %s\naccount  %x\ndevice   %x\npeer     %s\n", info.Name, info.AccountKey, info.DeviceKey, info.PeerId)
+						// The name may come from another device of the
+						// account: cleaned like a peer's.
+						fmt.Fprintf(w, "name     %s\naccount  %x\ndevice   %x\npeer     %s\n", term.Clean(info.Name), info.AccountKey, info.DeviceKey, term.Clean(info.PeerId))
 						for _, a := range info.Listen {
-							fmt.Fprintf(w, "listen   %s\n", a)
+							fmt.Fprintf(w, "listen   %s\n", term.Clean(a))
 						}
 						fmt.Fprintf(w, "link     %s\n", l.Url)
 						if showQR {
@@ -191,7 +251,7 @@ func cliCmds() []*cobra.Command {
 		contact.AddCommand(&cobra.Command{
 			Use: a.verb + " ACCOUNT", Short: a.short + " (ACCOUNT: hex, as `berty contact list` prints it)", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				acc, err := hexKey(args[0], "ACCOUNT")
+				acc, err := hexKey(args[0], "ACCOUNT", "berty contact list")
 				if err != nil {
 					return err
 				}
@@ -213,108 +273,18 @@ func cliCmds() []*cobra.Command {
 				if err != nil {
 					return x.apiErr(err)
 				}
-				var rows []map[string]any
+				rows := []map[string]any{}
 				for _, ct := range r.Contacts {
 					rows = append(rows, map[string]any{"account": hex.EncodeToString(ct.Account), "name": ct.Name, "state": stateName(ct.State),
 						"topic": hex.EncodeToString(ct.Topic), "attempts": ct.Attempts, "last_error": ct.LastError})
 				}
 				return x.out(cmd, rows, func(w io.Writer) {
 					for _, ct := range r.Contacts {
-						line := fmt.Sprintf("%x  %-9s %s", ct.Account, stateName(ct.State), ct.Name)
+						line := fmt.Sprintf("%x  %-9s %s", ct.Account, stateName(ct.State), term.Clean(ct.Name))
 						if ct.LastError != "" {
-							line += fmt.Sprintf("  (%d tries: %s)", ct.Attempts, ct.LastError)
+							line += fmt.Sprintf("  (%s: %s)", plural(int(ct.Attempts), "try", "tries"), term.Clean(ct.LastError))
 						}
 						fmt.Fprintln(w, line)
-					}
-				})
-			})
-		},
-	})
-
-	grp := withData(&cobra.Command{Use: "group", Short: "Groups"})
-	grp.AddCommand(&cobra.Command{
-		Use: "create NAME", Short: "Create a group", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				r, err := c.Node.GroupCreate(cmd.Context(), &bv1.GroupCreateRequest{Name: args[0]})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				return x.out(cmd, map[string]any{"topic": hex.EncodeToString(r.Topic)}, func(w io.Writer) { fmt.Fprintf(w, "%x\n", r.Topic) })
-			})
-		},
-	}, &cobra.Command{
-		Use: "invite CONV", Short: "Print a group link (share it like a password)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
-				r, err := c.Node.GroupInvite(cmd.Context(), &bv1.GroupInviteRequest{Topic: cv.Topic})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				return x.out(cmd, map[string]any{"link": r.Url, "compact": r.Compact}, func(w io.Writer) { fmt.Fprintln(w, r.Url) })
-			})
-		},
-	}, &cobra.Command{
-		Use: "join LINK", Short: "Join a group from a group link", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := link.ParseGroup(args[0]); err != nil {
-				return exitError{code: exitUsage, err: err}
-			}
-			return x.withClient(func(c *client.Client) error {
-				r, err := c.Node.GroupJoin(cmd.Context(), &bv1.GroupJoinRequest{Link: args[0]})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				return x.out(cmd, map[string]any{"topic": hex.EncodeToString(r.Topic), "name": r.Name}, func(w io.Writer) {
-					fmt.Fprintf(w, "joined %q (%x)\n", r.Name, r.Topic)
-				})
-			})
-		},
-	}, &cobra.Command{
-		Use: "leave CONV", Short: "Leave a group on all this account's devices", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
-				_, err = c.Node.GroupLeave(cmd.Context(), &bv1.GroupLeaveRequest{Topic: cv.Topic})
-				return x.apiErr(err)
-			})
-		},
-	}, &cobra.Command{
-		Use: "members CONV", Short: "List a conversation's members", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
-				r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				var rows []map[string]any
-				for _, m := range r.Members {
-					rows = append(rows, map[string]any{"key": hex.EncodeToString(m.Key), "name": m.Name, "admin": m.Admin,
-						"creator": m.Creator, "removed": m.Removed, "devices": m.Devices, "self": m.Self})
-				}
-				return x.out(cmd, rows, func(w io.Writer) {
-					for _, m := range r.Members {
-						var tags []string
-						for _, t := range []struct {
-							on   bool
-							name string
-						}{{m.Self, "you"}, {m.Creator, "creator"}, {m.Admin, "admin"}, {m.Removed, "removed"}} {
-							if t.on {
-								tags = append(tags, t.name)
-							}
-						}
-						fmt.Fprintf(w, "%x  %-16s %d devices %s\n", m.Key, m.Name, m.Devices, strings.Join(tags, ", "))
 					}
 				})
 			})
@@ -329,7 +299,7 @@ func cliCmds() []*cobra.Command {
 				if err != nil {
 					return x.apiErr(err)
 				}
-				var rows []map[string]any
+				rows := []map[string]any{}
 				for _, cv := range r.Conversations {
 					row := map[string]any{"topic": hex.EncodeToString(cv.Topic), "name": cv.Name, "unread": cv.Unread,
 						"kind": strings.ToLower(strings.TrimPrefix(cv.Kind.String(), "CONVERSATION_KIND_"))}
@@ -346,11 +316,13 @@ func cliCmds() []*cobra.Command {
 				}
 				return x.out(cmd, rows, func(w io.Writer) {
 					for _, cv := range r.Conversations {
-						last := ""
-						if cv.Last != nil {
-							last = cv.Last.Name + ": " + cv.Last.Body
+						prefix := fmt.Sprintf("%x  %s %3d unread  ", cv.Topic, pad(cv.Name, 16), cv.Unread)
+						if cv.Last == nil {
+							writeText(w, prefix, "", "")
+							continue
 						}
-						fmt.Fprintf(w, "%x  %-16s %3d unread  %s\n", cv.Topic, cv.Name, cv.Unread, last)
+						// The last message's text is indented under itself.
+						writeText(w, prefix+term.Clean(cv.Last.Name)+": ", body(cv.Last), "")
 					}
 				})
 			})
@@ -358,7 +330,15 @@ func cliCmds() []*cobra.Command {
 	})
 
 	send := withData(&cobra.Command{
-		Use: "send CONV TEXT", Short: "Send a text to a conversation (by name or topic prefix)", Args: cobra.ExactArgs(2),
+		Use:   "send CONV TEXT",
+		Short: "Send a text to a conversation (by name or topic prefix)",
+		Long: `send writes TEXT to CONV: a conversation's name (a contact's or a group's, as
+"berty conversations" prints it) or at least 4 hex digits of its topic. The daemon
+delivers it to every member, now or as soon as they are reachable.`,
+		Example: "  berty send alice \"hi\"\n  berty send friends \"dinner at 8?\"\n  berty send 3fa2 \"to the conversation whose topic starts with 3fa2\"\n" +
+			"  berty send alice \"$(cat note.txt)\"   # a multi-line text\n  berty send friends \"hi\" --json        # prints the message's ID",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return x.withClient(func(c *client.Client) error {
 				cv, err := x.conv(cmd, c, args[0])
@@ -374,95 +354,6 @@ func cliCmds() []*cobra.Command {
 		},
 	})
 
-	var last int
-	var ids bool
-	tail := withData(&cobra.Command{
-		Use:   "tail [CONV]",
-		Short: "Print a conversation's (or every conversation's) latest messages, then new ones as they come",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := run(cmd)
-			defer stop()
-			return x.withClient(func(c *client.Client) error {
-				var only []byte
-				if len(args) == 1 {
-					cv, err := x.conv(cmd, c, args[0])
-					if err != nil {
-						return err
-					}
-					only = cv.Topic
-				}
-				seen := map[string]bool{}
-				show := func(topic []byte, n int) error {
-					h, err := c.Messenger.History(ctx, &bv1.HistoryRequest{Topic: topic, Limit: int32(n)})
-					if err != nil {
-						return x.apiErr(err)
-					}
-					for i := len(h.Interactions) - 1; i >= 0; i-- {
-						it := h.Interactions[i]
-						if seen[string(it.Id)] {
-							continue
-						}
-						seen[string(it.Id)] = true
-						if x.json {
-							b, _ := json.Marshal(interactionJSON(it))
-							fmt.Fprintln(cmd.OutOrStdout(), string(b))
-							continue
-						}
-						id := ""
-						if ids {
-							id = "  [" + short(it.Id) + "]"
-						}
-						fmt.Fprintf(cmd.OutOrStdout(), "%s %s %-10s %s%s\n", time.UnixMilli(it.SentAtMs).Format("15:04:05"), short(it.Topic), it.Name, it.Body, id)
-					}
-					return nil
-				}
-				// Subscribe first, so nothing falls between the history and the
-				// stream.
-				stream, err := c.Messenger.Subscribe(ctx, &bv1.SubscribeRequest{})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				defer stream.Close()
-				convs, err := c.Messenger.Conversations(ctx, &bv1.ConversationsRequest{})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				for _, cv := range convs.Conversations {
-					if last > 0 && (only == nil || string(cv.Topic) == string(only)) {
-						if err := show(cv.Topic, last); err != nil {
-							return err
-						}
-					} else if last == 0 {
-						// Mark what is there as seen: only new messages print.
-						h, err := c.Messenger.History(ctx, &bv1.HistoryRequest{Topic: cv.Topic, Limit: 500})
-						if err != nil {
-							return x.apiErr(err)
-						}
-						for _, it := range h.Interactions {
-							seen[string(it.Id)] = true
-						}
-					}
-				}
-				for stream.Receive() {
-					ev := stream.Msg()
-					if ev.Kind != bv1.EventKind_EVENT_KIND_INTERACTION || (only != nil && string(ev.Topic) != string(only)) {
-						continue
-					}
-					if err := show(ev.Topic, 20); err != nil {
-						return err
-					}
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
-				return x.apiErr(stream.Err())
-			})
-		},
-	})
-	tail.Flags().IntVar(&last, "last", 10, "messages of history to print first")
-	tail.Flags().BoolVar(&ids, "ids", false, "end each line with the message's ID, as edit, delete and react take it")
-
 	peers := withData(&cobra.Command{
 		Use: "peers", Short: "List connected peers and, per conversation, how many of its peers are connected", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -475,13 +366,13 @@ func cliCmds() []*cobra.Command {
 				for _, g := range r.Groups {
 					groups = append(groups, map[string]any{"topic": hex.EncodeToString(g.Topic), "name": g.Name, "connected": g.Connected})
 				}
-				return x.out(cmd, map[string]any{"peers": r.Peers, "groups": groups}, func(w io.Writer) {
-					fmt.Fprintf(w, "%d peers connected\n", len(r.Peers))
+				return x.out(cmd, map[string]any{"peers": append([]string{}, r.Peers...), "groups": groups}, func(w io.Writer) {
+					fmt.Fprintf(w, "%s connected\n", plural(len(r.Peers), "peer", "peers"))
 					for _, p := range r.Peers {
-						fmt.Fprintf(w, "  %s\n", p)
+						fmt.Fprintf(w, "  %s\n", term.Clean(p))
 					}
 					for _, g := range r.Groups {
-						fmt.Fprintf(w, "%x  %-16s %d peers\n", g.Topic, g.Name, g.Connected)
+						fmt.Fprintf(w, "%x  %s %s\n", g.Topic, pad(g.Name, 16), plural(int(g.Connected), "peer", "peers"))
 					}
 				})
 			})
@@ -489,21 +380,10 @@ func cliCmds() []*cobra.Command {
 	})
 
 	dev := withData(&cobra.Command{Use: "device", Short: "This account's devices"})
-	dev.AddCommand(deviceLinkCmd(), &cobra.Command{
-		Use: "approve LINK", Short: "Hand this account to the new device that shows LINK (it gets the account's secrets)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := link.ParseDevice(args[0]); err != nil {
-				return exitError{code: exitUsage, err: err}
-			}
-			return x.withClient(func(c *client.Client) error {
-				_, err := c.Node.DeviceApprove(cmd.Context(), &bv1.DeviceApproveRequest{Link: args[0]})
-				return x.apiErr(err)
-			})
-		},
-	}, &cobra.Command{
+	dev.AddCommand(deviceLinkCmd(), approveCmd(x), &cobra.Command{
 		Use: "revoke DEVICE", Short: "Revoke another device of this account (hex, as `berty device list` prints it)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := hexKey(args[0], "DEVICE")
+			k, err := hexKey(args[0], "DEVICE", "berty device list")
 			if err != nil {
 				return err
 			}
@@ -520,7 +400,7 @@ func cliCmds() []*cobra.Command {
 				if err != nil {
 					return x.apiErr(err)
 				}
-				var rows []map[string]any
+				rows := []map[string]any{}
 				for _, d := range info.Devices {
 					rows = append(rows, map[string]any{"key": hex.EncodeToString(d.Key), "self": d.Self, "revoked": d.Revoked})
 				}
@@ -540,7 +420,8 @@ func cliCmds() []*cobra.Command {
 		},
 	})
 
-	return append([]*cobra.Command{id, contact, grp, conversations, send, tail, peers, dev}, messageCmds(x, withData)...)
+	cmds := []*cobra.Command{id, contact, groupCmd(x, withData), conversations, send, tailCmd(x, withData), peers, dev}
+	return append(cmds, messageCmds(x, withData)...)
 }
 
 // interactionJSON is an interaction as --json prints it: keys in hex.

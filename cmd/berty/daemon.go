@@ -4,17 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/client"
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/daemon"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/internal/qr"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // dataFlag is the --data flag every daemon-facing command shares.
@@ -42,6 +50,11 @@ flushed and closed.`,
 		Example: "  berty daemon\n  berty daemon --data /tmp/alice --name alice\n  berty daemon --listen 127.0.0.1:7777   # also on TCP, for grpcurl or a web page",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Net.Listen = p2pAddr
+			// Every flag is checked before daemon.Run writes to --data.
+			if err := checkDaemon(cfg); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var h slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
@@ -49,7 +62,9 @@ flushed and closed.`,
 				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
 			}
 			cfg.Logger = slog.New(h)
-			cfg.Net.Listen = p2pAddr
+			if cmd.Flags().Changed("name") && cfg.Name != "" && hasAccount(cfg.Dir) {
+				cfg.Ready = func() { warnName(cmd.ErrOrStderr(), cfg.Dir, cfg.Name) }
+			}
 			err := daemon.Run(ctx, cfg)
 			if errors.Is(err, daemon.ErrRunning) {
 				return exitError{code: exitNoDaemon, err: err}
@@ -59,7 +74,7 @@ flushed and closed.`,
 	}
 	f := c.Flags()
 	f.StringVar(&cfg.Dir, "data", daemon.DefaultDir(), "data directory; $BERTY_DATA sets the default")
-	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account")
+	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account (`berty name` renames an existing one)")
 	f.StringVar(&cfg.Listen, "listen", "", "also serve the API on this TCP address (loopback only, unless --allow-remote)")
 	f.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow --listen on a non-loopback address")
 	f.StringSliceVar(&p2pAddr, "p2p-listen", nil, "libp2p listen multiaddrs (default: TCP and QUIC on 127.0.0.1)")
@@ -92,10 +107,16 @@ and keeps running as "berty daemon" does.`,
 		Example: "  berty device link --data ~/.local/share/berty-laptop --peer /ip4/127.0.0.1/tcp/4001/p2p/12D3…",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Net.Listen = p2pAddr
+			if err := checkDaemon(cfg); err != nil {
+				return err
+			}
+			if !utf8.ValidString(cfg.DeviceName) || len(cfg.DeviceName) > link.MaxName {
+				return usagef("--device-name takes UTF-8 text of at most %d bytes, got %d bytes", link.MaxName, len(cfg.DeviceName))
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			cfg.Net.Listen = p2pAddr
 			cfg.Link = true
 			out := cmd.OutOrStdout()
 			cfg.ShowLink = func(l *link.Device) {
@@ -124,6 +145,55 @@ and keeps running as "berty daemon" does.`,
 	f.StringSliceVar(&cfg.Net.Peers, "peer", nil, "static peer multiaddr (…/p2p/ID), repeatable")
 	f.BoolVar(&cfg.Net.MDNS, "mdns", false, "find peers on the local network by mDNS")
 	return c
+}
+
+// checkDaemon checks the flags of a command that runs daemon.Run.
+func checkDaemon(cfg daemon.Config) error {
+	for _, err := range []error{
+		checkData(cfg.Dir),
+		checkName(cfg.Name),
+		checkTCP("--listen", cfg.Listen, "the API", cfg.AllowRemote),
+		checkTCP("--metrics", cfg.Metrics, "the metrics", cfg.AllowRemote),
+		checkNet(cfg.Net),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasAccount reports whether dir already holds an account's database.
+func hasAccount(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, daemon.DBFile))
+	return err == nil
+}
+
+// warnName tells the person, once the daemon serves its API, that --name
+// did not rename the existing account: --name only names a new one. It asks
+// the daemon through its own API, the one place that reads the account.
+func warnName(w io.Writer, dir, name string) {
+	c, err := client.Dial(dir)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := c.Node.AccountInfo(ctx, &bv1.AccountInfoRequest{})
+	if err != nil || info.Name == name {
+		return
+	}
+	fmt.Fprintf(w, "berty: warning: this account is named %q: --name only names a new account; to rename it, run `berty name %s --data %s`\n",
+		term.Clean(info.Name), shellQuote(name), shellQuote(dir))
+}
+
+// shellQuote quotes s for a command line the person may paste.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@+=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(term.Clean(s), "'", `'\''`) + "'"
 }
 
 // Exit codes (documented in `berty --help`).

@@ -126,6 +126,30 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Logf("group messages in %v", time.Since(start).Round(time.Millisecond))
 
+	// A hostile text: what alice's terminal gets of it is text, on lines
+	// indented under it; --json gives it exactly.
+	bob.cli("send", "friends", hostile)
+	alice.until("bob's hostile message", func() bool { return alice.has(gt, "bob", hostile) })
+	for _, args := range [][]string{{"tail", "friends", "--follow=false", "--last", "1"}, {"search", "fake"}, {"conversations"}} {
+		out := alice.cli(args...)
+		if r, bad := controls(out); bad {
+			t.Errorf("berty %s printed the control %U: %q", strings.Join(args, " "), r, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "12:00:00") || strings.HasPrefix(l, "third") {
+				t.Errorf("berty %s printed a line of bob's text as a line of its own: %q", strings.Join(args, " "), out)
+			}
+		}
+	}
+	var hostileJSON struct{ Body string }
+	alice.cliJSON(&hostileJSON, "tail", "friends", "--follow=false", "--last", "1")
+	if hostileJSON.Body != hostile {
+		t.Errorf("berty tail --json: body %q, want %q", hostileJSON.Body, hostile)
+	}
+	if out := alice.cli("group", "invite", "friends", "--qr"); !strings.HasPrefix(out, "https://berty.tech/") || strings.Count(out, "\n") < 10 {
+		t.Errorf("berty group invite --qr printed %q, want the link and a QR code", out)
+	}
+
 	// Edit, react, delete and search through the CLI: alice fixes a typo,
 	// bob reacts to the fixed message, alice deletes it; everyone sees each
 	// step. Bob may not edit alice's message; search finds by words.
@@ -157,10 +181,15 @@ func TestEndToEnd(t *testing.T) {
 	if reacted.ID != edited.ID {
 		t.Errorf("bob reacted to %s, want the latest message %s", reacted.ID, edited.ID)
 	}
-	alice.until("bob's reaction", func() bool {
-		it := find(alice, edited.ID)
-		return it != nil && len(it.Reactions) == 1 && it.Reactions[0].Emoji == "🎉" && it.Reactions[0].Count == 1
-	})
+	for _, p := range []*proc{alice, carol} {
+		p.until("bob's reaction", func() bool {
+			it := find(p, edited.ID)
+			return it != nil && len(it.Reactions) == 1 && it.Reactions[0].Emoji == "🎉" && it.Reactions[0].Count == 1
+		})
+	}
+	if out := carol.cli("tail", "friends", "--follow=false", "--last", "1"); !strings.HasSuffix(out, "alice      dinner at 8 in the garden (edited)  🎉 1\n") {
+		t.Errorf("carol's berty tail --follow=false shows alice's edited message with bob's reaction as %q", out)
+	}
 	var hits []struct{ ID, Name, Body, Conversation string }
 	carol.cliJSON(&hits, "search", "gard")
 	if len(hits) != 1 || hits[0].ID != edited.ID || hits[0].Conversation != "friends" || hits[0].Name != "alice" {
@@ -179,6 +208,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if out := carol.cli("search", "garden"); out != "" {
 		t.Errorf("search still finds the deleted message: %q", out)
+	}
+	if out := carol.cli("tail", "friends", "--follow=false", "--last", "1"); !strings.HasSuffix(out, "alice      [deleted]\n") {
+		t.Errorf("carol's berty tail --follow=false shows alice's deleted message as %q", out)
 	}
 	t.Logf("edit, react, delete and search in %v", time.Since(start).Round(time.Millisecond))
 
@@ -234,8 +266,26 @@ func TestEndToEnd(t *testing.T) {
 	})
 	t.Logf("restart checked in %v", time.Since(start).Round(time.Millisecond))
 
-	// `berty tail`: the conversation's latest messages, then a new one.
-	tail(t, alice, "bob", "back, bob", func() { bob.cli("send", "alice", "tail sees this") }, "tail sees this")
+	// `berty tail`: the conversation's latest messages, then a new one,
+	// then a line for each change to it: an edit, a reply to it, a
+	// reaction to the reply, the reply deleted.
+	tail(t, alice, "bob", "back, bob",
+		step{func() { bob.cli("send", "alice", "tail sees this") }, "bob        tail sees this"},
+		step{func() { bob.cli("edit", "alice", "tail sees this, edited") }, "bob        (edited) tail sees this, edited"},
+		step{func() {
+			var id []byte
+			for _, it := range bob.history(bobAlice) {
+				if it.Body == "tail sees this, edited" {
+					id = it.Id
+				}
+			}
+			if _, err := bob.c.Messenger.SendText(t.Context(), &bv1.SendTextRequest{Topic: bobAlice, Body: "a reply", ReplyTo: id}); err != nil {
+				t.Fatal(err)
+			}
+		}, "bob        (↳ bob: tail sees this, edited) a reply"},
+		step{func() { alice.cli("react", "bob", "👍") }, `bob        reactions to "a reply": 👍 1`},
+		step{func() { bob.cli("delete", "alice") }, "bob        [deleted]"},
+	)
 
 	// `berty name`: carol's new name reaches alice, in the group's members
 	// and on carol's messages.
@@ -246,6 +296,31 @@ func TestEndToEnd(t *testing.T) {
 		return slices.ContainsFunc(ms, func(m struct{ Name string }) bool { return m.Name == "Caroline" }) &&
 			alice.has(gt, "Caroline", "welcome back from carol")
 	})
+	if out := alice.cli("group", "members", "friends"); !strings.Contains(out, "Caroline         1 device\n") || strings.Contains(out, "1 devices") {
+		t.Errorf("berty group members:\n%s\nwant Caroline with \"1 device\"", out)
+	}
+
+	// `berty group remove`: bob is no admin; alice, the creator, removes
+	// Caroline by her name.
+	if r := berty(t, "group", "remove", "friends", "caroline", "--data", bob.dir); r.code != exitRefused {
+		t.Errorf("bob removing carol: exit %d (%s), want %d", r.code, strings.TrimSpace(r.stderr), exitRefused)
+	}
+	carolKey := carolMember(t, alice)
+	var removed struct{ Key, Name string }
+	alice.cliJSON(&removed, "group", "remove", "friends", "caroline")
+	if removed.Key != carolKey || removed.Name != "Caroline" {
+		t.Errorf("berty group remove friends caroline removed %+v, want Caroline", removed)
+	}
+	var ms []struct {
+		Name    string
+		Removed bool
+	}
+	alice.cliJSON(&ms, "group", "members", "friends")
+	for _, m := range ms {
+		if m.Removed != (m.Name == "Caroline") {
+			t.Errorf("after the removal, alice's members of friends: %+v", ms)
+		}
+	}
 
 	// No daemon logged a message's text or its API token.
 	for _, p := range everyone {
@@ -266,10 +341,30 @@ func TestEndToEnd(t *testing.T) {
 	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))
 }
 
+// carolMember is carol's member key in alice's friends, in hex.
+func carolMember(t *testing.T, alice *proc) string {
+	var ms []struct{ Key, Name string }
+	alice.cliJSON(&ms, "group", "members", "friends")
+	for _, m := range ms {
+		if m.Name == "Caroline" {
+			return m.Key
+		}
+	}
+	t.Fatalf("alice's friends has no Caroline: %+v", ms)
+	return ""
+}
+
+// step is something done while `berty tail` runs, and the end of the
+// line it must print then.
+type step struct {
+	do   func()
+	want string
+}
+
 // tail runs `berty tail CONV` on p: it must print old (from the history)
-// first, then, after send, fresh (from the stream); then it must exit 0 on
-// SIGTERM.
-func tail(t *testing.T, p *proc, conv, old string, send func(), fresh string) {
+// first, then, after each step, the step's line (from the stream); then it
+// must exit 0 on SIGTERM.
+func tail(t *testing.T, p *proc, conv, old string, steps ...step) {
 	t.Helper()
 	cmd := exec.Command(binary(t), "tail", conv, "--data", p.dir)
 	cmd.Env = env()
@@ -320,8 +415,10 @@ func tail(t *testing.T, p *proc, conv, old string, send func(), fresh string) {
 		}
 	}
 	waitLine(old)
-	send()
-	waitLine(fresh)
+	for _, s := range steps {
+		s.do()
+		waitLine(s.want)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,16 @@ func main() {
 }
 
 // usageErrors makes argument and flag errors exit with exitUsage, as
-// `berty --help` says, on c and every command below it.
+// `berty --help` says, on c and every command below it; an unknown verb
+// too, at any level ("berty frobnicate", "berty contact frobnicate"), which
+// cobra would otherwise report as a plain error or answer with help and
+// status 0.
 func usageErrors(c *cobra.Command) {
 	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitError{code: exitUsage, err: err} })
+	if c.HasSubCommands() && c.Args == nil && !c.Runnable() {
+		c.Args = unknownVerb
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 	if args := c.Args; args != nil {
 		c.Args = func(cmd *cobra.Command, a []string) error {
 			if err := args(cmd, a); err != nil {
@@ -44,6 +51,24 @@ func usageErrors(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		usageErrors(sub)
 	}
+}
+
+// unknownVerb is the Args of a command that only groups verbs: any
+// argument is a verb it does not have.
+func unknownVerb(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(": did you mean %q?", s[0])
+	}
+	return errors.New(msg)
+}
+
+// usagef is an error in what the person typed: exit status exitUsage.
+func usagef(format string, a ...any) error {
+	return exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
 }
 
 func root() *cobra.Command {
@@ -98,13 +123,30 @@ the like-for-like setup of the predecessor's published figures.`,
 				for _, m := range strings.Split(members, ",") {
 					n, err := strconv.Atoi(strings.TrimSpace(m))
 					if err != nil || n < 2 {
-						return fmt.Errorf("--members takes group sizes of 2 or more, like 2,3,5: got %q", m)
+						return usagef("--members takes group sizes of 2 or more, like 2,3,5: got %q", m)
 					}
 					o.Members = append(o.Members, n)
 				}
 			}
+			// Checked here too, not only by bench.Run: an unknown scenario
+			// would otherwise fail after the ones before it have run.
+			for _, sc := range o.Scenarios {
+				if sc != "latency" && sc != "throughput" && sc != "catchup" {
+					return usagef("--scenario takes latency, throughput or catchup, comma-separated: got %q", sc)
+				}
+			}
+			switch {
+			case o.Transport != "tcp" && o.Transport != "quic" && o.Transport != "memnet":
+				return usagef("--transport takes tcp, quic or memnet, got %q", o.Transport)
+			case o.Store != "sqlite" && o.Store != "mem":
+				return usagef("--store takes sqlite or mem, got %q", o.Store)
+			case o.Store == "mem" && o.Transport != "memnet":
+				return usagef("--store mem needs --transport memnet (a libp2p device keeps a SQLite file)")
+			case o.Timeout < 0:
+				return usagef("--timeout must not be negative, got %v", o.Timeout)
+			}
 			if o.Messages < 0 {
-				return fmt.Errorf("--messages must not be negative, got %d", o.Messages)
+				return usagef("--messages must not be negative, got %d", o.Messages)
 			}
 			o.Out = cmd.OutOrStdout()
 			if !quiet {
@@ -170,13 +212,13 @@ It prints a transcript and timings. Nothing to install.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Net != "libp2p" && o.Net != "memnet" {
-				return fmt.Errorf("--net must be libp2p or memnet, got %q", o.Net)
+				return usagef("--net must be libp2p or memnet, got %q", o.Net)
 			}
 			if o.Dup < 0 || o.Dup > 1 {
-				return fmt.Errorf("--dup must be between 0 and 1, got %g", o.Dup)
+				return usagef("--dup must be between 0 and 1, got %g", o.Dup)
 			}
 			if o.Burst < 0 {
-				return fmt.Errorf("--burst must not be negative, got %d", o.Burst)
+				return usagef("--burst must not be negative, got %d", o.Burst)
 			}
 			if o.Dir != "" {
 				if err := os.MkdirAll(o.Dir, 0o700); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
 	"github.com/berty-go/berty/client"
+	"github.com/berty-go/berty/internal/term"
 )
 
 // lookback is how many of a conversation's latest interactions a verb
@@ -43,9 +44,9 @@ func (x *cli) target(ctx context.Context, c *client.Client, cv *bv1.Conversation
 	}
 	switch {
 	case id == "":
-		return nil, exitError{code: exitNotFound, err: fmt.Errorf("%s in the latest %d of %s", none, lookback, cv.Name)}
+		return nil, exitError{code: exitNotFound, err: fmt.Errorf("%s in the latest %d of %s", none, lookback, term.Clean(cv.Name))}
 	case len(found) == 0:
-		return nil, exitError{code: exitNotFound, err: fmt.Errorf("no message with an ID starting with %s in the latest %d of %s", id, lookback, cv.Name)}
+		return nil, exitError{code: exitNotFound, err: fmt.Errorf("no message with an ID starting with %s in the latest %d of %s", id, lookback, term.Clean(cv.Name))}
 	case len(found) > 1:
 		return nil, exitError{code: exitUsage, err: fmt.Errorf("%d messages have an ID starting with %s: give more digits", len(found), id)}
 	}
@@ -88,8 +89,9 @@ func messageCmds(x *cli, withData func(*cobra.Command) *cobra.Command) []*cobra.
 		Long: `edit replaces the text of one of your messages, on every device of every member.
 Without --id it is your latest message in CONV that still has its text. Only the
 author's devices can edit a message: the others refuse an edit of someone else's.`,
-		Example: "  berty edit alice \"see you at 6, not 5\"\n  berty edit friends --id 3fa2c1 \"fixed\"",
-		Args:    cobra.ExactArgs(2),
+		Example:           "  berty edit alice \"see you at 6, not 5\"\n  berty edit friends --id 3fa2c1 \"fixed\"",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return x.withClient(func(c *client.Client) error {
 				cv, err := x.conv(cmd, c, args[0])
@@ -115,8 +117,9 @@ author's devices can edit a message: the others refuse an edit of someone else's
 		Long: `delete removes the text of one of your messages on every device of every member;
 the conversation shows that a message was deleted. Without --id it is your latest
 message in CONV that still has its text. Only the author's devices can delete it.`,
-		Example: "  berty delete alice\n  berty delete friends --id 3fa2c1",
-		Args:    cobra.ExactArgs(1),
+		Example:           "  berty delete alice\n  berty delete friends --id 3fa2c1",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return x.withClient(func(c *client.Client) error {
 				cv, err := x.conv(cmd, c, args[0])
@@ -137,10 +140,11 @@ message in CONV that still has its text. Only the author's devices can delete it
 	del.Flags().StringVar(&deleteID, "id", "", "the message's ID or a prefix of it (4+ hex digits)")
 
 	react := withData(&cobra.Command{
-		Use:     "react CONV EMOJI",
-		Short:   "React to the latest message in CONV (or the one --id names); --remove takes it back",
-		Example: "  berty react alice 👍\n  berty react friends --id 3fa2c1 🎉\n  berty react alice 👍 --remove",
-		Args:    cobra.ExactArgs(2),
+		Use:               "react CONV EMOJI",
+		Short:             "React to the latest message in CONV (or the one --id names); --remove takes it back",
+		Example:           "  berty react alice 👍\n  berty react friends --id 3fa2c1 🎉\n  berty react alice 👍 --remove",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return x.withClient(func(c *client.Client) error {
 				cv, err := x.conv(cmd, c, args[0])
@@ -205,10 +209,11 @@ and react take with --id.`,
 						if conv == "" {
 							conv = short(it.Topic)
 						}
-						fmt.Fprintf(w, "%s  %-12s %-10s %s  [%s]\n", time.UnixMilli(it.SentAtMs).Format("2006-01-02 15:04"), conv, it.Name, it.Body, short(it.Id))
+						prefix := fmt.Sprintf("%s  %s %s ", time.UnixMilli(it.SentAtMs).Format("2006-01-02 15:04"), pad(conv, 12), pad(it.Name, 10))
+						writeText(w, prefix, body(it), annotations(it, true, true))
 					}
 					if len(r.Interactions) == limit {
-						fmt.Fprintf(cmd.ErrOrStderr(), "the best %d matches; --limit shows more\n", limit)
+						fmt.Fprintf(cmd.ErrOrStderr(), "the best %s; --limit shows more\n", plural(limit, "match", "matches"))
 					}
 				})
 			})

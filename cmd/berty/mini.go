@@ -43,12 +43,24 @@ serving the data directory.`,
 					}
 				}
 			}
+			cfg.Net.Listen = p2pAddr
+			if err := checkData(cfg.Dir); err != nil {
+				return err
+			}
+			if !cfg.Remote {
+				// Before the embedded node writes to --data.
+				if err := checkName(cfg.Name); err != nil {
+					return err
+				}
+				if err := checkNet(cfg.Net); err != nil {
+					return err
+				}
+			}
 			ctx, stop := run(cmd)
 			defer stop()
 			// A closed terminal window hangs up: stop the node cleanly then too.
 			ctx, hangup := signal.NotifyContext(ctx, syscall.SIGHUP)
 			defer hangup()
-			cfg.Net.Listen = p2pAddr
 			err := mini.Run(ctx, cfg)
 			switch {
 			case errors.Is(err, daemon.ErrRunning):

@@ -98,6 +98,7 @@ type proc struct {
 	name  string
 	dir   string   // --data
 	peers []string // --peer
+	extra []string // more flags for the next start
 	log   string   // its stdout and stderr, appended across restarts
 
 	cmd    *exec.Cmd
@@ -140,6 +141,7 @@ func (p *proc) start() {
 	for _, a := range p.peers {
 		args = append(args, "--peer", a)
 	}
+	args = append(args, p.extra...)
 	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	bv1 "github.com/berty-go/berty/api/bertyv1"
+)
+
+// TestMember: `berty group remove` finds a member by name (any case) or by
+// 4 or more hex digits of its key, as `berty group members` prints them;
+// it never picks one of several, nor a member already removed.
+func TestMember(t *testing.T) {
+	ms := []*bv1.Member{
+		{Key: append([]byte{0xab, 0xcd, 0x01}, make([]byte, 29)...), Name: "carol"},
+		{Key: append([]byte{0xab, 0xcd, 0x02}, make([]byte, 29)...), Name: "dave"},
+		{Key: append([]byte{0x12, 0x34}, make([]byte, 30)...), Name: "erin", Removed: true},
+	}
+	for _, tc := range []struct {
+		q    string
+		want int // index in ms, or -1
+		code int
+	}{
+		{"Carol", 0, 0},
+		{"abcd02", 1, 0},
+		{"ABCD01", 0, 0},
+		{"abcd", -1, exitUsage},    // both
+		{"abc", -1, exitNotFound},  // too short to be a key
+		{"erin", -1, exitNotFound}, // removed already
+		{"1234", -1, exitNotFound}, // removed already
+		{"zoe", -1, exitNotFound},
+	} {
+		m, err := member(ms, tc.q, "friends")
+		if tc.want >= 0 {
+			if err != nil || !bytes.Equal(m.Key, ms[tc.want].Key) {
+				t.Errorf("member %q: %v, %v, want %s", tc.q, m, err, ms[tc.want].Name)
+			}
+			continue
+		}
+		if exitCode(err) != tc.code {
+			t.Errorf("member %q: %v (exit %d), want exit %d", tc.q, err, exitCode(err), tc.code)
+		}
+	}
+}
