@@ -234,10 +234,14 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 	if err != nil {
 		return st, err
 	}
-	entries, errs := verifyAll(run.rep, raws)
+	entries, errs, dup := verifyAll(run.rep, raws)
 	before := vectorSum(run.rep.Vector())
 	err = n.step(run, func(lk feed.Lookup) error {
 		for i, e := range entries {
+			if dup[i] {
+				st.Duplicates++
+				continue
+			}
 			out, err := feed.Refused, errs[i]
 			if err == nil {
 				out, err = run.rep.ReceiveVerified(e, lk)

@@ -236,3 +236,40 @@ func TestReceiveCountsReleased(t *testing.T) {
 		t.Fatalf("Appended adds up to %d for %d new entries", total, len(raws))
 	}
 }
+
+// TestCopiesCostNoVerification: a peer that replays entries this node has —
+// a thousand copies in one batch, or copies whose signature it spoiled — gets
+// them counted as duplicates, without a signature check each (a spoiled
+// signature on a known entry would otherwise be "refused" after checking
+// it), and a batch that repeats a new entry stores it once.
+func TestCopiesCostNoVerification(t *testing.T) {
+	ra, rb := &recorder{}, &recorder{}
+	a, b, topic := pair(t, mem.New(), mem.New(), ra, rb, nil)
+	for _, step := range []struct {
+		to   *node.Node
+		from *recorder
+	}{{b, ra}, {a, rb}, {b, ra}} {
+		if _, err := step.to.Receive(topic, step.from.published); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ra.published = nil
+	if _, err := a.SendBatch(topic, [][]byte{[]byte("once")}); err != nil {
+		t.Fatal(err)
+	}
+	raw := ra.published[len(ra.published)-1] // signed: the batch's last entry
+	fresh := make([][]byte, 1000)
+	for i := range fresh {
+		fresh[i] = raw
+	}
+	st, err := b.Receive(topic, fresh)
+	if err != nil || st.Appended != 1 || st.Duplicates != 999 || st.Refused != 0 {
+		t.Fatalf("a new entry 1 000 times: %+v, %v; want 1 appended, 999 duplicates", st, err)
+	}
+	spoiled := slices.Clone(raw)
+	spoiled[len(spoiled)-1] ^= 1 // in the signature
+	st, err = b.Receive(topic, [][]byte{spoiled, raw, spoiled})
+	if err != nil || st.Duplicates != 3 || st.Refused != 0 || st.Appended != 0 {
+		t.Fatalf("known entries, signatures spoiled: %+v, %v; want 3 duplicates", st, err)
+	}
+}

@@ -17,31 +17,48 @@ const minParallel = 16
 // ingest (docs/benchmarks.md) and needs nothing but the group's immutable
 // keys, so it runs here, at the edge, and the replica — one owner, in order —
 // takes only verified entries. The goroutines end before verifyAll returns.
-func verifyAll(rep *replica.Replica, raws [][]byte) ([]*feed.Entry, []error) {
-	entries := make([]*feed.Entry, len(raws))
-	errs := make([]error, len(raws))
-	one := func(i int) {
-		e, err := feed.Decode(raws[i])
-		if err == nil {
-			err = rep.Verify(e)
-		}
+//
+// Copies are not verified: an entry repeated in the batch, or one the
+// replica knows from memory (Replica.Known), is marked in dup. A peer that
+// replays an entry a thousand times then costs a thousand hash lookups, not
+// a thousand signature checks.
+func verifyAll(rep *replica.Replica, raws [][]byte) (entries []*feed.Entry, errs []error, dup []bool) {
+	entries = make([]*feed.Entry, len(raws))
+	errs = make([]error, len(raws))
+	dup = make([]bool, len(raws))
+	signed := make(map[feed.ID]bool, len(raws)) // IDs seen in the batch: signed or not
+	var todo []int
+	for i, raw := range raws {
+		e, err := feed.Decode(raw)
 		entries[i], errs[i] = e, err
+		if err != nil {
+			continue
+		}
+		// A signed copy after an unsigned one is no copy: its signature
+		// authenticates what was held (§4.5), as Offer knows.
+		if s, ok := signed[e.ID]; (ok && (s || !e.Signed)) || rep.Known(e) {
+			dup[i] = true
+			continue
+		}
+		signed[e.ID] = signed[e.ID] || e.Signed
+		todo = append(todo, i)
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(raws)/minParallel)
+	one := func(i int) { errs[i] = rep.Verify(entries[i]) }
+	workers := min(runtime.GOMAXPROCS(0), len(todo)/minParallel)
 	if workers <= 1 {
-		for i := range raws {
+		for _, i := range todo {
 			one(i)
 		}
-		return entries, errs
+		return entries, errs, dup
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(raws); i += workers {
-				one(i)
+			for k := w; k < len(todo); k += workers {
+				one(todo[k])
 			}
 		})
 	}
 	wg.Wait()
-	return entries, errs
+	return entries, errs, dup
 }

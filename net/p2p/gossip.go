@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"sync"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -82,8 +83,12 @@ func (x *Host) Publish(topicID [32]byte, raws [][]byte) {
 }
 
 // validator accepts a pubsub message only if it is a well-formed batch of
-// entries of this group whose MACs verify (§10.1). It runs for every message
-// before it is delivered or forwarded.
+// distinct entries of this group whose MACs verify (§10.1), and only if one
+// of them is new to this host: a batch made of entries seen before (a
+// replay, re-packed so that pubsub's own message IDs differ) is ignored —
+// neither delivered nor forwarded — so that a peer holding recorded
+// entries cannot make the mesh carry them again and again. It runs for
+// every message before it is delivered or forwarded.
 func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		if from == x.h.ID() {
@@ -94,15 +99,58 @@ func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
 			x.observe(GossipRefused, from)
 			return pubsub.ValidationReject
 		}
+		ids := make([]feed.ID, 0, len(raws))
+		in := make(map[feed.ID]bool, len(raws)) // an honest batch never repeats an entry
 		for _, raw := range raws {
 			e, err := feed.Decode(raw)
-			if err != nil || e.Topic != topicID || e.VerifyMAC(&replication) != nil {
+			if err != nil || e.Topic != topicID || e.VerifyMAC(&replication) != nil || in[e.ID] {
 				x.observe(GossipRefused, from)
 				return pubsub.ValidationReject
 			}
+			in[e.ID] = true
+			ids = append(ids, e.ID)
+		}
+		if !x.seen.add(ids) {
+			return pubsub.ValidationIgnore
 		}
 		return pubsub.ValidationAccept
 	}
+}
+
+// seenEntries remembers the IDs of the last maxSeenEntries entries that
+// gossip brought, oldest forgotten first (about 2.5 MiB).
+type seenEntries struct {
+	mu   sync.Mutex
+	ids  map[feed.ID]struct{}
+	ring []feed.ID
+	next int
+}
+
+const maxSeenEntries = 1 << 15
+
+// add remembers ids and reports whether one of them was new.
+func (s *seenEntries) add(ids []feed.ID) (fresh bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = make(map[feed.ID]struct{}, maxSeenEntries)
+		s.ring = make([]feed.ID, 0, maxSeenEntries)
+	}
+	for _, id := range ids {
+		if _, ok := s.ids[id]; ok {
+			continue
+		}
+		fresh = true
+		if len(s.ring) < maxSeenEntries {
+			s.ring = append(s.ring, id)
+		} else {
+			delete(s.ids, s.ring[s.next])
+			s.ring[s.next] = id
+			s.next = (s.next + 1) % maxSeenEntries
+		}
+		s.ids[id] = struct{}{}
+	}
+	return fresh
 }
 
 // read takes a topic's messages to the ingest loop.

@@ -178,6 +178,7 @@ type Host struct {
 	source  Source
 
 	points points
+	seen   seenEntries
 
 	gossipIn, gossipRefused, syncServed, syncFetched, syncErrors, pointRefused atomic.Int64
 }
