@@ -269,11 +269,17 @@ func TestContactRequestFlood(t *testing.T) {
 	if err := alice.d.Node.AcceptContact(bob.d.Node.AccountKey()); err != nil {
 		t.Fatal(err)
 	}
-	m := newAttacker(t, alice)
+	// Four attacking hosts, two requests in flight each: one peer gets two
+	// exchanges at once at most (§11.4), so a flood spreads over peers.
+	var ms []*attacker
+	for range 4 {
+		ms = append(ms, newAttacker(t, alice))
+	}
 	var received, busy, failed atomic.Int64
 	var wg sync.WaitGroup
 	work := make(chan int)
-	for range 8 {
+	for w := range 8 {
+		m := ms[w%len(ms)]
 		wg.Go(func() {
 			for range work {
 				_, st, err := m.request(newKey(t), "flood", l)

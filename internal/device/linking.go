@@ -216,6 +216,7 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) error {
 		return err
 	}
 	wait := d.cfg.RetryMin
+	var failed error // the last handshake that a peer at the point failed
 	for {
 		if l.Expired(uint64(d.cfg.Node.Now().Unix())) {
 			return ErrLinkExpired
@@ -251,9 +252,16 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, handshake.ErrHandshake):
-			return fmt.Errorf("the new device refused the link: %w", err)
+			// Any peer this host asks can answer at the point: one whose
+			// answer fails the handshake is not the new device (it would
+			// know the link's key), only someone in the way. Keep looking
+			// until the link expires.
+			failed = err
 		case ctx.Err() != nil:
 			if time.Now().After(expires) {
+				if failed != nil {
+					return fmt.Errorf("%w (a peer answered at the link's point but failed the handshake: it was not the new device: %v)", ErrLinkExpired, failed)
+				}
 				return ErrLinkExpired
 			}
 			return ctx.Err()

@@ -2,12 +2,18 @@ package device_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/replica"
@@ -179,5 +185,44 @@ func TestLinkExpires(t *testing.T) {
 	defer st.Close()
 	if _, err := st.Account(); err == nil {
 		t.Error("an expired link left an account behind")
+	}
+}
+
+// TestApproveNotStoppedByAPeerInTheWay: any peer the approving device is
+// connected to gets asked at the link's point, and mallory answers every
+// point with junk. Her failed handshake is not the new device refusing (the
+// new device would know the link's key): the approval goes on until it
+// reaches the phone. Before, the first such answer ended it ("the new device
+// refused the link").
+func TestApproveNotStoppedByAPeerInTheWay(t *testing.T) {
+	alice := newDev(t, "alice")
+	m, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	m.SetStreamHandler(p2p.ProtocolPoints, func(s network.Stream) {
+		defer s.Close()
+		var h [2]byte
+		for range 2 { // the point, then the approver's first message
+			if _, err := io.ReadFull(s, h[:]); err != nil {
+				return
+			}
+			if _, err := io.CopyN(io.Discard, s, int64(binary.BigEndian.Uint16(h[:]))); err != nil {
+				return
+			}
+		}
+		s.Write(append([]byte{0, 48}, make([]byte, 48)...)) // junk for an answer
+	})
+	ai, err := peer.AddrInfoFromString(alice.d.Host.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Connect(t.Context(), *ai); err != nil {
+		t.Fatal(err)
+	}
+	phone := linkDevice(t, alice, "phone")
+	if phone.d.Node.AccountKey() != alice.d.Node.AccountKey() {
+		t.Fatal("the phone is not alice's")
 	}
 }

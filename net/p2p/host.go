@@ -272,7 +272,6 @@ func New(cfg Config) (*Host, error) {
 	}
 	h.SetStreamHandler(ProtocolSync, x.serveSync)
 	x.points.wake = make(chan struct{}, 1)
-	x.points.slots = make(chan struct{}, maxPointExchanges)
 	h.SetStreamHandler(ProtocolPoints, x.servePoint)
 	for _, p := range cfg.Peers {
 		ai, err := peer.AddrInfoFromString(p)

@@ -22,12 +22,15 @@ import (
 const ProtocolPoints = protocol.ID("/berty/rendezvous/1.0.0")
 
 // Limits of point exchanges: frame size, frames per exchange, whole
-// exchange duration, exchanges served at once.
+// exchange duration, the wait for any one frame (and for the point that
+// opens a stream), exchanges served at once, and at once for one peer.
 const (
-	MaxPointFrame     = 2048
-	maxPointFrames    = 8
-	PointTimeout      = 10 * time.Second
-	maxPointExchanges = 16
+	MaxPointFrame            = 2048
+	maxPointFrames           = 8
+	PointTimeout             = 10 * time.Second
+	PointFrameTimeout        = 3 * time.Second
+	maxPointExchanges        = 16
+	maxPointExchangesPerPeer = 2
 )
 
 // ErrNotFound is returned by Reach when no peer serving the points was found
@@ -35,10 +38,18 @@ const (
 var ErrNotFound = errors.New("no peer answered at the rendezvous point")
 
 // Exchange is one stream at a rendezvous point: size-limited frames, a
-// bounded number of them, and a deadline for the whole exchange.
+// bounded number of them, a deadline for each and for the whole exchange.
 type Exchange struct {
-	s      network.Stream
-	frames int
+	s        network.Stream
+	frames   int
+	deadline time.Time // of the whole exchange
+}
+
+// newExchange starts an exchange on s that must end within PointTimeout.
+func newExchange(s network.Stream) *Exchange {
+	e := &Exchange{s: s, deadline: time.Now().Add(PointTimeout)}
+	s.SetDeadline(e.deadline)
+	return e
 }
 
 // Write sends one frame.
@@ -59,6 +70,13 @@ func (e *Exchange) Write(b []byte) error {
 func (e *Exchange) Read() ([]byte, error) {
 	if e.frames++; e.frames > maxPointFrames {
 		return nil, errors.New("too many frames in one exchange")
+	}
+	// A peer that trickles or stalls holds the stream PointFrameTimeout
+	// at most per frame.
+	if d := time.Now().Add(PointFrameTimeout); d.Before(e.deadline) {
+		e.s.SetReadDeadline(d)
+	} else {
+		e.s.SetReadDeadline(e.deadline)
 	}
 	var h [2]byte
 	if _, err := io.ReadFull(e.s, h[:]); err != nil {
@@ -92,11 +110,37 @@ type PointHandler func(ctx context.Context, point [32]byte, e *Exchange) error
 
 // points is the host's served points and what it announces.
 type points struct {
-	mu      sync.Mutex // guards served and the announce loop's wake-up
+	mu      sync.Mutex // guards served, busy, perPeer and the announce loop's start
 	served  map[[32]byte]PointHandler
 	wake    chan struct{}
-	slots   chan struct{} // exchanges served at once
+	busy    int             // exchanges served now
+	perPeer map[peer.ID]int // of them, per peer
 	started bool
+}
+
+// acquire takes a slot for an exchange with p, if one is free: at most
+// maxPointExchanges at once, maxPointExchangesPerPeer of them for one peer.
+func (p *points) acquire(from peer.ID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.busy >= maxPointExchanges || p.perPeer[from] >= maxPointExchangesPerPeer {
+		return false
+	}
+	if p.perPeer == nil {
+		p.perPeer = map[peer.ID]int{}
+	}
+	p.busy++
+	p.perPeer[from]++
+	return true
+}
+
+func (p *points) release(from peer.ID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.busy--
+	if p.perPeer[from]--; p.perPeer[from] == 0 {
+		delete(p.perPeer, from)
+	}
 }
 
 // ServePoints replaces the set of points this host serves with handlers:
@@ -152,21 +196,17 @@ func (x *Host) announcePoints() {
 	}
 }
 
+// servePoint answers a stream at a rendezvous point. The point comes
+// first, within PointFrameTimeout, and takes no slot: only an exchange for
+// a point this host serves does, so a peer that opens streams and sends
+// nothing, or names made-up points, keeps no one else out; and one peer
+// holds at most maxPointExchangesPerPeer slots.
 func (x *Host) servePoint(s network.Stream) {
-	select {
-	case x.points.slots <- struct{}{}:
-		defer func() { <-x.points.slots }()
-	default:
-		s.Reset() // busy: the dialer retries later
-		return
-	}
-	ctx, cancel := context.WithTimeout(x.ctx, PointTimeout)
-	defer cancel()
-	s.SetDeadline(time.Now().Add(PointTimeout))
-	e := &Exchange{s: s}
+	from := s.Conn().RemotePeer()
+	e := newExchange(s)
 	first, err := e.Read()
 	if err != nil || len(first) != 32 {
-		x.observe(PointRefused, s.Conn().RemotePeer())
+		x.observe(PointRefused, from)
 		s.Reset()
 		return
 	}
@@ -176,6 +216,13 @@ func (x *Host) servePoint(s network.Stream) {
 		s.Reset()
 		return
 	}
+	if !x.points.acquire(from) {
+		s.Reset() // busy: the dialer retries later
+		return
+	}
+	defer x.points.release(from)
+	ctx, cancel := context.WithDeadline(x.ctx, e.deadline)
+	defer cancel()
 	if err := h(ctx, point, e); err != nil {
 		x.log.Debug("rendezvous: exchange refused", "peer", s.Conn().RemotePeer(), "err", err)
 		x.observe(PointRefused, s.Conn().RemotePeer())
@@ -199,8 +246,7 @@ func (x *Host) Reach(ctx context.Context, pts [][32]byte, fn func(point [32]byte
 			return false, nil
 		}
 		defer s.Close()
-		s.SetDeadline(time.Now().Add(PointTimeout))
-		e := &Exchange{s: s}
+		e := newExchange(s)
 		if err := e.Write(point[:]); err != nil {
 			s.Reset()
 			return false, nil
