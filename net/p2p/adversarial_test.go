@@ -2,10 +2,12 @@ package p2p_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/berty-go/berty/net/p2p"
@@ -78,19 +81,29 @@ func TestMaliciousPeer(t *testing.T) {
 	if got := syncAttempt(t, m, alice, huge); len(got) != 0 {
 		t.Errorf("an oversized frame got %d bytes of answer", len(got))
 	}
-	// A well-formed request for the group, without the replication key:
-	// version, topic, a made-up proof, an empty vector.
-	req := append([]byte{1}, topic[:]...)
-	req = append(req, make([]byte, 32)...)
-	req = append(req, 0)
-	if got := syncAttempt(t, m, alice, frame(req)); len(got) != 0 {
-		t.Errorf("a request without the key's proof got %d bytes: entries leaked", len(got))
+	// A well-formed opening for the group, without the replication key:
+	// version, topic, a made-up proof. It gets no entry and no proof of
+	// alice's, and the same answer as an opening for a group alice is not
+	// in (one empty frame): nothing says she is in this one.
+	head := func(topic [32]byte) []byte {
+		return frame(append(append([]byte{2}, topic[:]...), make([]byte, 32)...))
+	}
+	var elsewhere [32]byte
+	rand.Read(elsewhere[:])
+	if got, other := syncAttempt(t, m, alice, head(topic)), syncAttempt(t, m, alice, head(elsewhere)); !bytes.Equal(got, []byte{0}) || !bytes.Equal(other, got) {
+		t.Errorf("an opening without the key's proof got %x (and one for another group %x), want the empty frame 00 both", got, other)
+	}
+	// An opening longer than its 65 bytes (the v1 request, vector and all,
+	// say) is refused before it is read.
+	long := binary.AppendUvarint(nil, 66+p2p.MaxVectorDevices*42)
+	if got := syncAttempt(t, m, alice, append(long, head(topic)[1:]...)); len(got) != 0 {
+		t.Errorf("a long opening got %x", got)
 	}
 	for range 50 { // a flood of streams
 		syncAttempt(t, m, alice, garbage[:10])
 	}
-	if got := alice.h.Stats().SyncErrors - errs0; got < 53 {
-		t.Errorf("alice counted %d sync errors, want at least 53", got)
+	if got := alice.h.Stats().SyncErrors - errs0; got < 54 {
+		t.Errorf("alice counted %d sync errors, want at least 54", got)
 	}
 
 	// Invalid gossip on the group's topic: rejected, not forwarded to bob.
@@ -150,5 +163,67 @@ drain:
 	alice.waitFor("still here")
 	if n := bob.h.Stats().GossipRefused; n != 0 {
 		t.Errorf("bob saw %d invalid messages: alice forwarded garbage", n)
+	}
+}
+
+// TestNoVectorForNonMembers: alice syncs with every peer that joins a
+// group's topic, and anyone can join a topic by its name. A peer that
+// cannot prove it holds the group's key (it answers her opening with junk)
+// never gets her version vector — which would tell it how much each
+// device of the group wrote.
+func TestNoVectorForNonMembers(t *testing.T) {
+	alice, _, topic := pair(t, nil)
+	m := newMallory(t, alice)
+	after := make(chan error, 1)
+	m.SetStreamHandler(p2p.ProtocolSync, func(s network.Stream) {
+		defer s.Close()
+		br := bufio.NewReader(s)
+		read := func() ([]byte, error) {
+			n, err := binary.ReadUvarint(br)
+			if err != nil {
+				return nil, err
+			}
+			b := make([]byte, n)
+			_, err = io.ReadFull(br, b)
+			return b, err
+		}
+		opening, err := read()
+		if err != nil || len(opening) != 65 { // version, topic, proof: no vector
+			after <- fmt.Errorf("alice's opening: %d bytes, %v", len(opening), err)
+			return
+		}
+		junk := make([]byte, 32)
+		rand.Read(junk)
+		s.Write(frame(junk))
+		b, err := read() // what alice sends next, if anything
+		if err == nil {
+			err = fmt.Errorf("alice sent %d more bytes", len(b))
+		} else {
+			err = nil
+		}
+		after <- err
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ps, err := pubsub.NewGossipSub(ctx, m, pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := ps.Join("/berty/1/" + hex.EncodeToString(topic[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := mt.Subscribe() // alice sees mallory join, and syncs with her
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Cancel()
+	select {
+	case err := <-after:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("alice never opened a sync with the peer that joined the topic")
 	}
 }

@@ -19,7 +19,7 @@ const (
 	MaxVectorDevices = 4096
 
 	batchVersion = 1
-	syncVersion  = 1
+	syncVersion  = 2
 )
 
 // encodeBatch encodes entries as one batch (§10.1): version, count, then
@@ -78,42 +78,54 @@ func decodeBatch(b []byte) ([][]byte, error) {
 	return raws, nil
 }
 
-// syncRequest asks a peer for what it has of a group beyond a vector.
-type syncRequest struct {
-	topic  [32]byte
-	proof  [32]byte // HMAC under the replication key (§10.2)
-	vector map[keys.Public]uint64
+// syncHeadSize is the first frame of a sync: version, topic, proof.
+const syncHeadSize = 1 + 32 + 32
+
+// encodeSyncHead opens a sync of a group (§10.2): the requester's proof
+// that it holds the group's replication key.
+func encodeSyncHead(topic, proof [32]byte) []byte {
+	b := make([]byte, 0, syncHeadSize)
+	b = append(b, syncVersion)
+	b = append(b, topic[:]...)
+	return append(b, proof[:]...)
 }
 
-func (q *syncRequest) encode() []byte {
-	b := []byte{syncVersion}
-	b = append(b, q.topic[:]...)
-	b = append(b, q.proof[:]...)
-	b = wire.AppendUvarint(b, uint64(len(q.vector)))
-	for d, s := range q.vector {
+func decodeSyncHead(b []byte) (topic, proof [32]byte, err error) {
+	r := wire.NewReader(b)
+	if v := r.Byte(); v != syncVersion && r.Err() == nil {
+		r.Fail("sync version %d", v)
+	}
+	topic, proof = r.Fixed32(), r.Fixed32()
+	if err := r.Done(); err != nil {
+		return topic, proof, fmt.Errorf("decode sync head: %w", err)
+	}
+	return topic, proof, nil
+}
+
+// encodeVector is a version vector: how far the requester has each feed.
+func encodeVector(v map[keys.Public]uint64) []byte {
+	b := wire.AppendUvarint(nil, uint64(len(v)))
+	for d, s := range v {
 		b = append(b, d[:]...)
 		b = wire.AppendUvarint(b, s)
 	}
 	return b
 }
 
-func decodeSyncRequest(b []byte) (*syncRequest, error) {
+func decodeVector(b []byte) (map[keys.Public]uint64, error) {
 	r := wire.NewReader(b)
-	if v := r.Byte(); v != syncVersion && r.Err() == nil {
-		r.Fail("sync version %d", v)
-	}
-	q := &syncRequest{topic: r.Fixed32(), proof: r.Fixed32(), vector: map[keys.Public]uint64{}}
+	v := map[keys.Public]uint64{}
 	n := r.Uvarint(MaxVectorDevices)
 	for i := uint64(0); i < n && r.Err() == nil; i++ {
 		d := keys.Public(r.Fixed32())
 		s := r.Uvarint(feed.MaxSeq)
-		if _, dup := q.vector[d]; dup && r.Err() == nil {
+		if _, dup := v[d]; dup && r.Err() == nil {
 			r.Fail("device twice in a vector")
 		}
-		q.vector[d] = s
+		v[d] = s
 	}
 	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("decode sync request: %w", err)
+		return nil, fmt.Errorf("decode version vector: %w", err)
 	}
-	return q, nil
+	return v, nil
 }

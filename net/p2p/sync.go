@@ -26,7 +26,7 @@ const ProtocolSync = protocol.ID("/berty/sync/1.0.0")
 
 const (
 	syncTimeout = time.Minute
-	maxRequest  = 1 + 32 + 32 + 10 + MaxVectorDevices*(32+10)
+	maxVector   = 10 + MaxVectorDevices*(32+10)
 	// syncChunk is how many entries of one feed the responder reads from
 	// storage at a time.
 	syncChunk = 256
@@ -35,8 +35,20 @@ const (
 // proof shows that a sync requester holds the group's replication key,
 // bound to both peers so it cannot be replayed to another (§10.2).
 func proof(replication [32]byte, requester, responder peer.ID) [32]byte {
-	m := hmac.New(sha256.New, replication[:])
-	m.Write([]byte("berty/v1/sync-proof\x00"))
+	return mac(replication, "berty/v1/sync-proof", requester, responder)
+}
+
+// answerProof is the responder's: it holds the key too. Only then does the
+// requester send its version vector, which tells how much each device of
+// the group wrote: nothing for a peer that only saw the topic's name.
+func answerProof(replication [32]byte, requester, responder peer.ID) [32]byte {
+	return mac(replication, "berty/v1/sync-answer", requester, responder)
+}
+
+func mac(key [32]byte, label string, requester, responder peer.ID) [32]byte {
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(label))
+	m.Write([]byte{0})
 	m.Write([]byte(requester))
 	m.Write([]byte{0})
 	m.Write([]byte(responder))
@@ -223,12 +235,25 @@ func (x *Host) syncWith(p peer.ID, topicID [32]byte) error {
 	}
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(syncTimeout))
-	q := syncRequest{topic: topicID, proof: proof(t.rep, x.h.ID(), p), vector: vec}
-	if err := writeFrame(s, q.encode()); err != nil {
+	if err := writeFrame(s, encodeSyncHead(topicID, proof(t.rep, x.h.ID(), p))); err != nil {
+		return err
+	}
+	br := bufio.NewReader(s)
+	answer, err := readFrame(br, 32)
+	switch {
+	case err != nil:
+		s.Reset()
+		return err
+	case len(answer) == 0:
+		return nil // not in the group (or not serving yet): nothing to get
+	case len(answer) != 32 || !hmac.Equal(answer, func() []byte { a := answerProof(t.rep, x.h.ID(), p); return a[:] }()):
+		s.Reset()
+		return fmt.Errorf("the peer did not prove it is in the group")
+	}
+	if err := writeFrame(s, encodeVector(vec)); err != nil {
 		return err
 	}
 	s.CloseWrite()
-	br := bufio.NewReader(s)
 	for {
 		b, err := readFrame(br, MaxFrame)
 		if err != nil {
@@ -269,39 +294,56 @@ func (x *Host) serveSync(s network.Stream) {
 	s.SetDeadline(time.Now().Add(syncTimeout))
 	br := bufio.NewReader(s)
 	remote := s.Conn().RemotePeer()
-	b, err := readFrame(br, maxRequest)
-	if err != nil {
-		x.observe(SyncRefused, remote)
-		s.Reset()
-		return
+	// The version, topic and proof come first, in a frame of their own:
+	// a peer outside the group costs 65 bytes, and gets the same answer as
+	// for a group this host is not in (nothing says which groups it is
+	// in). A member gets this host's proof, then sends its vector.
+	head, err := readFrame(br, syncHeadSize)
+	var topicID, got [32]byte
+	if err == nil {
+		topicID, got, err = decodeSyncHead(head)
 	}
-	q, err := decodeSyncRequest(b)
 	if err != nil {
 		x.observe(SyncRefused, remote)
 		s.Reset()
 		return
 	}
 	x.mu.Lock()
-	t, src := x.topics[q.topic], x.source
+	t, src := x.topics[topicID], x.source
 	x.mu.Unlock()
 	if t == nil || src == nil {
 		writeFrame(s, nil) // not a group of ours (or not serving yet): nothing to say
 		return
 	}
-	if want := proof(t.rep, remote, x.h.ID()); !hmac.Equal(want[:], q.proof[:]) {
+	if want := proof(t.rep, remote, x.h.ID()); !hmac.Equal(want[:], got[:]) {
+		x.observe(SyncRefused, remote)
+		writeFrame(s, nil)
+		return
+	}
+	answer := answerProof(t.rep, remote, x.h.ID())
+	if err := writeFrame(s, answer[:]); err != nil {
+		s.Reset()
+		return
+	}
+	b, err := readFrame(br, maxVector)
+	var vector map[keys.Public]uint64
+	if err == nil {
+		vector, err = decodeVector(b)
+	}
+	if err != nil {
 		x.observe(SyncRefused, remote)
 		s.Reset()
 		return
 	}
-	local, err := src.Vector(q.topic)
+	local, err := src.Vector(topicID)
 	if err != nil {
 		s.Reset()
 		return
 	}
 	bw := bufio.NewWriterSize(s, 64<<10)
-	m := &merger{src: src, topic: q.topic}
+	m := &merger{src: src, topic: topicID}
 	for d, have := range local {
-		if after := q.vector[d]; have > after {
+		if after := vector[d]; have > after {
 			m.add(d, after, have)
 		}
 	}
@@ -325,9 +367,9 @@ func (x *Host) serveSync(s network.Stream) {
 	// Sync is two-way: if the requester has entries we lack (it wrote
 	// while we did not know it was in the topic), fetch them now rather
 	// than at the next write or tick.
-	for d, theirs := range q.vector {
+	for d, theirs := range vector {
 		if theirs > local[d] {
-			x.syncLater(remote, q.topic, pullBackDelay)
+			x.syncLater(remote, topicID, pullBackDelay)
 			break
 		}
 	}
