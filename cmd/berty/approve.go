@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,15 +21,32 @@ import (
 // until when, and Ctrl-C gives up.
 func approveCmd(x *cli) *cobra.Command {
 	return &cobra.Command{
-		Use:   "approve LINK",
+		Use:   "approve [LINK|-]",
 		Short: "Hand this account to the new device that shows LINK (it gets the account's secrets)",
 		Long: `approve looks for the new device that shows LINK ("berty device link" there) at
 the link's rendezvous point, and hands it this account over an encrypted
 handshake: it gets the account's secrets. It waits until the new device answers
-or the link expires, saying so on stderr; Ctrl-C gives up.`,
-		Example: "  berty device approve https://berty.tech/id#…",
-		Args:    cobra.ExactArgs(1),
+or the link expires, saying so on stderr; Ctrl-C gives up.
+
+The link holds a one-time secret: whoever has it before you use it can reach the
+new device first. A command line is visible to the other users of this machine
+(ps), so without LINK, or with -, the link is read from stdin instead.`,
+		Example: "  berty device approve            # then paste the link and press enter\n  berty device approve https://berty.tech/id#…",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			text := ""
+			if len(args) == 1 {
+				text = args[0]
+			}
+			if text == "" || text == "-" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "paste the new device's link, then press enter:")
+				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if err != nil && line == "" {
+					return usagef("no link on stdin: paste the link that `berty device link` shows on the new device")
+				}
+				text = line
+			}
+			args = []string{strings.TrimSpace(text)}
 			l, err := link.ParseDevice(args[0])
 			if err != nil {
 				return exitError{code: exitUsage, err: err}

@@ -64,6 +64,7 @@ func TestExitCodes(t *testing.T) {
 		{"device revoke of this device", []string{"device", "revoke", "--data", alice.dir, id.Device}, 5, "", "", ""},
 		{"device revoke of a bad key", []string{"device", "revoke", "--data", alice.dir, "zz"}, 2, "`berty device list`", "contact list", ""},
 		{"device approve of an expired link", []string{"device", "approve", "--data", alice.dir, expired.URL()}, 2, "expired at", "", ""},
+		{"device approve with no link on stdin", []string{"device", "approve", "--data", alice.dir}, 2, "no link on stdin", "", ""},
 		{"no daemon", []string{"conversations", "--data", noDaemon}, 3, "berty daemon --data " + noDaemon, "", ""},
 		{"no daemon, id", []string{"id", "--data", noDaemon}, 3, "no berty daemon", "", ""},
 		{"wrong token", []string{"id", "--data", wrongToken}, 3, filepath.Join(wrongToken, daemon.TokenFile), "", ""},
