@@ -20,8 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
@@ -121,6 +123,11 @@ func Open(cfg Config) (*Node, error) {
 	acc, err := n.st.Account()
 	created := false
 	if errors.Is(err, store.ErrNoAccount) {
+		// A new account's name is its first display name (§5.8): the
+		// same rule as SetName's, but it may be empty (no name yet).
+		if cfg.Name != "" && (len(cfg.Name) > state.MaxProfileName || !utf8.ValidString(cfg.Name) || strings.TrimSpace(cfg.Name) == "") {
+			return nil, ErrBadName
+		}
 		created = true
 		acc = &store.Account{Name: cfg.Name}
 		if _, err := io.ReadFull(cfg.Rand, acc.AccountSeed[:]); err != nil {

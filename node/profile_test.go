@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/berty-go/berty/node"
+	"github.com/berty-go/berty/store/mem"
 )
 
 // TestProfile: alice's name reaches her contact and her group, a member who
@@ -59,6 +60,11 @@ func TestProfile(t *testing.T) {
 	for _, bad := range []string{string(make([]byte, 65)), "", "  ", "\xff"} {
 		if err := alice.n.SetName(bad); !errors.Is(err, node.ErrBadName) {
 			t.Errorf("name %q: %v, want ErrBadName", bad, err)
+		}
+	}
+	for _, bad := range []string{strings.Repeat("n", 65), " ", "\xff"} {
+		if _, err := node.Open(node.Config{Store: mem.New(), Name: bad}); !errors.Is(err, node.ErrBadName) {
+			t.Errorf("a new account named %q: %v, want ErrBadName", bad, err)
 		}
 	}
 	for _, bad := range []string{strings.Repeat("g", 257), "", " \t", "caf\xe9"} {

@@ -133,6 +133,15 @@ func (x *cli) conv(cmd *cobra.Command, c *client.Client, q string) (*bv1.Convers
 	case 1:
 		return found[0], nil
 	case 0:
+		// A blocked contact's conversation is not listed: say so rather
+		// than "no conversation".
+		if cs, err := c.Node.ContactList(cmd.Context(), &bv1.ContactListRequest{}); err == nil {
+			for _, ct := range cs.Contacts {
+				if ct.State == bv1.ContactState_CONTACT_STATE_BLOCKED && strings.EqualFold(ct.Name, q) {
+					return nil, exitError{code: exitRefused, err: fmt.Errorf("you blocked %s: `berty contact unblock %x` first", term.Clean(ct.Name), ct.Account)}
+				}
+			}
+		}
 		if len(q) < 4 && strings.Trim(strings.ToLower(q), "0123456789abcdef") == "" {
 			return nil, exitError{code: exitNotFound, err: fmt.Errorf("no conversation named %q; to name one by its topic, give at least 4 hex digits of the topic (`berty conversations` lists them)", q)}
 		}

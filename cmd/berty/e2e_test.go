@@ -300,6 +300,16 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("berty group members:\n%s\nwant Caroline with \"1 device\"", out)
 	}
 
+	// Blocking: bob blocks alice; sending to her says why it cannot (exit
+	// 5), and unblocking gives the conversation back at once.
+	bob.cli("contact", "block", aliceID.Account)
+	if r := berty(t, "send", "alice", "hi again", "--data", bob.dir); r.code != exitRefused || !strings.Contains(r.stderr, "you blocked alice") {
+		t.Errorf("sending to a blocked contact: exit %d, %q; want %d saying she is blocked", r.code, strings.TrimSpace(r.stderr), exitRefused)
+	}
+	bob.cli("contact", "unblock", aliceID.Account)
+	bob.cli("send", "alice", "unblocked")
+	alice.until("bob's message after unblocking her", func() bool { return alice.has(bobAlice, "bob", "unblocked") })
+
 	// `berty group remove`: bob is no admin; alice, the creator, removes
 	// Caroline by her name.
 	if r := berty(t, "group", "remove", "friends", "caroline", "--data", bob.dir); r.code != exitRefused {
