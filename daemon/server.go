@@ -247,10 +247,11 @@ func (s *Server) DeviceApprove(ctx context.Context, req *bv1.DeviceApproveReques
 	if err != nil {
 		return nil, s.apiError("DeviceApprove", err)
 	}
-	if err := s.dev.Approve(ctx, l); err != nil {
+	dev, err := s.dev.Approve(ctx, l)
+	if err != nil {
 		return nil, s.apiError("DeviceApprove", err)
 	}
-	return &bv1.DeviceApproveResponse{}, nil
+	return &bv1.DeviceApproveResponse{Device: dev[:]}, nil
 }
 
 // DeviceRevoke implements NodeService.

@@ -1459,7 +1459,9 @@ func (x *DeviceApproveRequest) GetLink() string {
 }
 
 type DeviceApproveResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// device is the new device's key, as `berty device list` shows it.
+	Device        []byte `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1492,6 +1494,13 @@ func (x *DeviceApproveResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use DeviceApproveResponse.ProtoReflect.Descriptor instead.
 func (*DeviceApproveResponse) Descriptor() ([]byte, []int) {
 	return file_berty_v1_node_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeviceApproveResponse) GetDevice() []byte {
+	if x != nil {
+		return x.Device
+	}
+	return nil
 }
 
 type DeviceRevokeRequest struct {
@@ -2121,8 +2130,9 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x06member\x18\x02 \x01(\fR\x06member\"\x16\n" +
 	"\x14MemberRemoveResponse\"*\n" +
 	"\x14DeviceApproveRequest\x12\x12\n" +
-	"\x04link\x18\x01 \x01(\tR\x04link\"\x17\n" +
-	"\x15DeviceApproveResponse\"-\n" +
+	"\x04link\x18\x01 \x01(\tR\x04link\"/\n" +
+	"\x15DeviceApproveResponse\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\fR\x06device\"-\n" +
 	"\x13DeviceRevokeRequest\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\fR\x06device\"\x16\n" +
 	"\x14DeviceRevokeResponse\"@\n" +

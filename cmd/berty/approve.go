@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -63,15 +64,15 @@ new device first. A command line is visible to the other users of this machine
 			defer stop()
 			return x.withClient(func(c *client.Client) error {
 				fmt.Fprintf(cmd.ErrOrStderr(), "looking for %s at its rendezvous point; the link expires at %s (Ctrl-C gives up)…\n", name, expires.Format("15:04:05"))
-				_, err := c.Node.DeviceApprove(ctx, &bv1.DeviceApproveRequest{Link: args[0]})
+				r, err := c.Node.DeviceApprove(ctx, &bv1.DeviceApproveRequest{Link: args[0]})
 				switch {
 				case err != nil && ctx.Err() != nil:
 					return exitError{code: exitFailed, err: errors.New("cancelled: the new device was not approved")}
 				case err != nil:
 					return x.apiErr(err)
 				}
-				return x.out(cmd, map[string]any{"approved": true, "name": l.Name}, func(w io.Writer) {
-					fmt.Fprintf(w, "approved %s: it syncs the account now, and `berty device list` shows it once it has\n", name)
+				return x.out(cmd, map[string]any{"approved": true, "name": l.Name, "device": hex.EncodeToString(r.Device)}, func(w io.Writer) {
+					fmt.Fprintf(w, "approved %s, device %x: it syncs the account now, and `berty device list` shows it once it has\n", name, r.Device)
 				})
 			})
 		},

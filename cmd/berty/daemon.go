@@ -100,8 +100,10 @@ func deviceLinkCmd() *cobra.Command {
 		Short: "Make this data directory a new device of your account, then run it as a daemon",
 		Long: `link, on an empty data directory, shows a one-time device link (and, with --qr,
 its QR code). On a device that already has the account, run
-  berty device approve LINK
-within 10 minutes: it hands this device the account over an encrypted handshake.
+  berty device approve
+and paste the link, within 10 minutes: it hands this device the account over an
+encrypted handshake. The link is for that device only: whoever has it first can
+hand this device another account.
 This device then syncs the account and follows it into every contact and group,
 and keeps running as "berty daemon" does.`,
 		Example: "  berty device link --data ~/.local/share/berty-laptop --peer /ip4/127.0.0.1/tcp/4001/p2p/12D3…",
@@ -120,7 +122,7 @@ and keeps running as "berty daemon" does.`,
 			cfg.Link = true
 			out := cmd.OutOrStdout()
 			cfg.ShowLink = func(l *link.Device) {
-				fmt.Fprintf(out, "On a device of your account, run:\n  berty device approve %s\n", l.URL())
+				fmt.Fprintf(out, "On a device of your account, run\n  berty device approve\nand paste this link (for that device only: whoever has it first can take this one):\n  %s\n", l.URL())
 				if showQR {
 					if code, err := qr.Terminal(l.Compact()); err == nil {
 						fmt.Fprint(out, code)

@@ -257,7 +257,7 @@ func (x p2pWorld) link(w io.Writer, p, phone *peer, wt *waiter) error {
 	fmt.Fprintf(w, "   the new device shows a one-time link (valid %s): %s…\n", device.DefaultLinkTTL, l.Compact()[:24])
 	ctx, cancel := context.WithTimeout(context.Background(), x.limit())
 	defer cancel()
-	if err := p.dev.Approve(ctx, l); err != nil {
+	if _, err := p.dev.Approve(ctx, l); err != nil {
 		return err
 	}
 	r := <-done

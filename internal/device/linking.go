@@ -204,22 +204,23 @@ func awaitLink(ctx context.Context, st *sqlite.Store, cfg LinkConfig) (*Device, 
 // looks for it at the link's rendezvous points until it answers, the link
 // expires or ctx ends. Approving is trusting: the new device gets the
 // account's secrets.
-func (d *Device) Approve(ctx context.Context, l *link.Device) error {
+func (d *Device) Approve(ctx context.Context, l *link.Device) (keys.Public, error) {
 	if d.Node.Revoked() {
-		return node.ErrRevoked
+		return keys.Public{}, node.ErrRevoked
 	}
 	expires := time.Unix(int64(l.Expires), 0)
 	ctx, cancel := context.WithDeadline(ctx, expires)
 	defer cancel()
 	connected, err := d.Host.PeerConnected()
 	if err != nil {
-		return err
+		return keys.Public{}, err
 	}
+	var approved keys.Public
 	wait := d.cfg.RetryMin
 	var failed error // the last handshake that a peer at the point failed
 	for {
 		if l.Expired(uint64(d.cfg.Node.Now().Unix())) {
-			return ErrLinkExpired
+			return keys.Public{}, ErrLinkExpired
 		}
 		_, look := rendezvous.Current(l.Secret[:], rendezvous.LabelDeviceLink, uint64(d.cfg.Node.Now().Unix()))
 		err := d.Host.Reach(ctx, look, func(_ [32]byte, e *p2p.Exchange) error {
@@ -246,11 +247,15 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) error {
 			if msg, err = e.Call(msg); err != nil {
 				return err
 			}
-			return a.Done(msg)
+			if err := a.Done(msg); err != nil {
+				return err
+			}
+			approved = a.Device()
+			return nil
 		})
 		switch {
 		case err == nil:
-			return nil
+			return approved, nil
 		case errors.Is(err, handshake.ErrHandshake):
 			// Any peer this host asks can answer at the point: one whose
 			// answer fails the handshake is not the new device (it would
@@ -260,11 +265,11 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) error {
 		case ctx.Err() != nil:
 			if time.Now().After(expires) {
 				if failed != nil {
-					return fmt.Errorf("%w (a peer answered at the link's point but failed the handshake: it was not the new device: %v)", ErrLinkExpired, failed)
+					return keys.Public{}, fmt.Errorf("%w (a peer answered at the link's point but failed the handshake: it was not the new device: %v)", ErrLinkExpired, failed)
 				}
-				return ErrLinkExpired
+				return keys.Public{}, ErrLinkExpired
 			}
-			return ctx.Err()
+			return keys.Public{}, ctx.Err()
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -55,12 +55,16 @@ func linkDevice(t *testing.T, x *dev, name string) *dev {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := x.d.Approve(ctx, l); err != nil {
+	approved, err := x.d.Approve(ctx, l)
+	if err != nil {
 		t.Fatal(err)
 	}
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
+	}
+	if approved != r.d.Node.DeviceKey() {
+		t.Errorf("Approve names device %x, the new device is %x", approved[:4], r.d.Node.DeviceKey())
 	}
 	nd.d = r.d
 	t.Cleanup(nd.stop)
