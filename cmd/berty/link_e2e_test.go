@@ -134,4 +134,3 @@ func TestDeviceLinkCLI(t *testing.T) {
 		t.Errorf("after berty device revoke, the phone is listed as %+v", d)
 	}
 }
-
