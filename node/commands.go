@@ -234,7 +234,7 @@ func (n *Node) Receive(topic [32]byte, raws [][]byte) (ReceiveStats, error) {
 	if err != nil {
 		return st, err
 	}
-	entries, errs, dup := verifyAll(run.rep, raws)
+	entries, errs, dup := verifyAll(run.rep, n.lookup(run), raws)
 	before := vectorSum(run.rep.Vector())
 	err = n.step(run, func(lk feed.Lookup) error {
 		for i, e := range entries {

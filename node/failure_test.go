@@ -272,4 +272,20 @@ func TestCopiesCostNoVerification(t *testing.T) {
 	if err != nil || st.Duplicates != 3 || st.Refused != 0 || st.Appended != 0 {
 		t.Fatalf("known entries, signatures spoiled: %+v, %v; want 3 duplicates", st, err)
 	}
+	// An entry further back than the tracker remembers (128 per feed) is
+	// read from storage, still without a signature check.
+	for i := range 150 {
+		if _, err := a.SendBatch(topic, [][]byte{{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Receive(topic, ra.published); err != nil {
+		t.Fatal(err)
+	}
+	old := slices.Clone(raw) // now 150 entries back
+	old[len(old)-1] ^= 1
+	st, err = b.Receive(topic, [][]byte{old})
+	if err != nil || st.Duplicates != 1 || st.Refused != 0 {
+		t.Fatalf("an old known entry, signature spoiled: %+v, %v; want a duplicate", st, err)
+	}
 }

@@ -19,10 +19,11 @@ const minParallel = 16
 // takes only verified entries. The goroutines end before verifyAll returns.
 //
 // Copies are not verified: an entry repeated in the batch, or one the
-// replica knows from memory (Replica.Known), is marked in dup. A peer that
+// replica holds (Replica.Known: from memory, or a stored entry read with
+// lk), is marked in dup. A peer that
 // replays an entry a thousand times then costs a thousand hash lookups, not
 // a thousand signature checks.
-func verifyAll(rep *replica.Replica, raws [][]byte) (entries []*feed.Entry, errs []error, dup []bool) {
+func verifyAll(rep *replica.Replica, lk feed.Lookup, raws [][]byte) (entries []*feed.Entry, errs []error, dup []bool) {
 	entries = make([]*feed.Entry, len(raws))
 	errs = make([]error, len(raws))
 	dup = make([]bool, len(raws))
@@ -36,7 +37,7 @@ func verifyAll(rep *replica.Replica, raws [][]byte) (entries []*feed.Entry, errs
 		}
 		// A signed copy after an unsigned one is no copy: its signature
 		// authenticates what was held (§4.5), as Offer knows.
-		if s, ok := signed[e.ID]; (ok && (s || !e.Signed)) || rep.Known(e) {
+		if s, ok := signed[e.ID]; (ok && (s || !e.Signed)) || rep.Known(e, lk) {
 			dup[i] = true
 			continue
 		}

@@ -167,20 +167,26 @@ func (t *Tracker) Restore(heads map[keys.Public]Head, limits map[keys.Public]uin
 	}
 }
 
-// Known reports, from memory alone, whether e is an entry the tracker has
-// already: its feed's head or one of its recent entries, or a held entry
-// that Offer would call a duplicate. Such a copy is dropped without
-// checking its signature (the ID is the hash of the signed content), so
-// that replaying known entries costs a peer as much as it costs us. false
-// means "not known from memory", not "new": Offer decides.
-func (t *Tracker) Known(e *Entry) bool {
+// Known reports whether e is an entry the tracker has already: its feed's
+// head or one of its recent entries, a held entry that Offer would call a
+// duplicate, or (with lk) a stored entry further back. Such a copy is
+// dropped without checking its signature (the ID is the hash of the signed
+// content), so that replaying known entries costs a peer as much as it
+// costs us. false means "not known", not "new": Offer decides.
+func (t *Tracker) Known(e *Entry, lk Lookup) bool {
 	h := t.heads[e.Author]
 	switch {
 	case h.Seq > 0 && e.Seq == h.Seq:
 		return e.ID == h.ID
 	case e.Seq < h.Seq:
-		r := t.recent[e.Author]
-		return r != nil && r[e.Seq%recentIDs].seq == e.Seq && r[e.Seq%recentIDs].id == e.ID
+		if r := t.recent[e.Author]; r != nil && r[e.Seq%recentIDs].seq == e.Seq {
+			return r[e.Seq%recentIDs].id == e.ID
+		}
+		if lk == nil {
+			return false
+		}
+		stored, ok, err := lk.Entry(e.Author, e.Seq)
+		return err == nil && ok && stored.ID == e.ID
 	}
 	other, ok := t.held[pos{e.Author, e.Seq}]
 	return ok && other.ID == e.ID && (other.Signed || !e.Signed)

@@ -42,9 +42,9 @@ func (r *Replica) Verify(e *feed.Entry) error {
 	return e.Verify(&r.g.Keys.Topic, &r.g.Keys.Replication)
 }
 
-// Known reports, from memory alone, whether e is an entry the replica has
-// already (feed.Tracker.Known): a copy it can drop without verifying it.
-func (r *Replica) Known(e *feed.Entry) bool { return r.tracker.Known(e) }
+// Known reports whether e is an entry the replica has already
+// (feed.Tracker.Known): a copy it can drop without verifying it.
+func (r *Replica) Known(e *feed.Entry, lk feed.Lookup) bool { return r.tracker.Known(e, lk) }
 
 // ReceiveVerified ingests an entry that Verify accepted. Passing an entry
 // that was not verified breaks the protocol's guarantees.

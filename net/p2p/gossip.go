@@ -117,12 +117,14 @@ func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
 	}
 }
 
-// seenEntries remembers the IDs of the last maxSeenEntries entries that
-// gossip brought, oldest forgotten first (about 2.5 MiB).
+// seenEntries remembers the last maxSeenEntries entries that gossip
+// brought, oldest forgotten first: by the first 16 bytes of their IDs
+// (SHA-256: finding two entries that share them takes 2^64 work), about
+// 1.5 MiB when full.
 type seenEntries struct {
 	mu   sync.Mutex
-	ids  map[feed.ID]struct{}
-	ring []feed.ID
+	ids  map[[16]byte]struct{}
+	ring [][16]byte
 	next int
 }
 
@@ -133,10 +135,10 @@ func (s *seenEntries) add(ids []feed.ID) (fresh bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ids == nil {
-		s.ids = make(map[feed.ID]struct{}, maxSeenEntries)
-		s.ring = make([]feed.ID, 0, maxSeenEntries)
+		s.ids = map[[16]byte]struct{}{}
 	}
-	for _, id := range ids {
+	for _, full := range ids {
+		id := [16]byte(full[:16])
 		if _, ok := s.ids[id]; ok {
 			continue
 		}
