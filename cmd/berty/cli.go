@@ -46,6 +46,18 @@ func (x *cli) withClient(fn func(c *client.Client) error) error {
 	return fn(c)
 }
 
+// withConv dials the daemon, resolves the conversation q names (x.conv),
+// and runs fn with both.
+func (x *cli) withConv(cmd *cobra.Command, q string, fn func(c *client.Client, cv *bv1.Conversation) error) error {
+	return x.withClient(func(c *client.Client) error {
+		cv, err := x.conv(cmd, c, q)
+		if err != nil {
+			return err
+		}
+		return fn(c, cv)
+	})
+}
+
 // apiErr turns an API error into a CLI error with its exit code and the
 // daemon's message (meant for a person).
 func (x *cli) apiErr(err error) error {
@@ -349,11 +361,7 @@ delivers it to every member, now or as soon as they are reachable.`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
 				r, err := c.Messenger.SendText(cmd.Context(), &bv1.SendTextRequest{Topic: cv.Topic, Body: args[1]})
 				if err != nil {
 					return x.apiErr(err)

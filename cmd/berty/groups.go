@@ -23,11 +23,7 @@ func groupCmd(x *cli, withData func(*cobra.Command) *cobra.Command) *cobra.Comma
 		Use: "invite CONV", Short: "Print a group link (share it like a password; --qr: also as a QR code)", Args: cobra.ExactArgs(1),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
 				r, err := c.Node.GroupInvite(cmd.Context(), &bv1.GroupInviteRequest{Topic: cv.Topic})
 				if err != nil {
 					return x.apiErr(err)
@@ -76,12 +72,8 @@ func groupCmd(x *cli, withData func(*cobra.Command) *cobra.Command) *cobra.Comma
 		Use: "leave CONV", Short: "Leave a group on all this account's devices", Args: cobra.ExactArgs(1),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
-				_, err = c.Node.GroupLeave(cmd.Context(), &bv1.GroupLeaveRequest{Topic: cv.Topic})
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
+				_, err := c.Node.GroupLeave(cmd.Context(), &bv1.GroupLeaveRequest{Topic: cv.Topic})
 				return x.apiErr(err)
 			})
 		},
@@ -89,11 +81,7 @@ func groupCmd(x *cli, withData func(*cobra.Command) *cobra.Command) *cobra.Comma
 		Use: "members CONV", Short: "List a conversation's members", Args: cobra.ExactArgs(1),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
 				r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
 				if err != nil {
 					return x.apiErr(err)
@@ -131,11 +119,7 @@ prints them. Only an admin can remove a member.`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
 				r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
 				if err != nil {
 					return x.apiErr(err)

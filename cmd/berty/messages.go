@@ -93,11 +93,7 @@ author's devices can edit a message: the others refuse an edit of someone else's
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
 				it, err := x.target(cmd.Context(), c, cv, editID, ownText, "you have no message to edit")
 				if err != nil {
 					return err
@@ -121,11 +117,7 @@ message in CONV that still has its text. Only the author's devices can delete it
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
 				it, err := x.target(cmd.Context(), c, cv, deleteID, ownText, "you have no message to delete")
 				if err != nil {
 					return err
@@ -146,11 +138,7 @@ message in CONV that still has its text. Only the author's devices can delete it
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return x.withClient(func(c *client.Client) error {
-				cv, err := x.conv(cmd, c, args[0])
-				if err != nil {
-					return err
-				}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
 				it, err := x.target(cmd.Context(), c, cv, reactID, func(it *bv1.Interaction) bool {
 					return !it.Deleted && it.Kind == bv1.InteractionKind_INTERACTION_KIND_TEXT
 				}, "there is no message to react to")

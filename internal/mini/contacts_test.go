@@ -92,20 +92,7 @@ func TestContactCommands(t *testing.T) {
 					t.Errorf("contact %x is %v, want %v", b, got, st)
 				}
 			}
-			s := screen(m)
-			for _, w := range tc.want {
-				if !strings.Contains(s, w) {
-					t.Errorf("no %q on the screen", w)
-				}
-			}
-			for _, g := range tc.gone {
-				if strings.Contains(s, g) {
-					t.Errorf("%q on the screen", g)
-				}
-			}
-			if t.Failed() {
-				t.Log(s)
-			}
+			onScreen(t, screen(m), tc.want, tc.gone)
 		})
 	}
 }

@@ -33,6 +33,25 @@ func selectMessage(t *testing.T, m *Model, n int) {
 	}
 }
 
+// onScreen fails for each of want that the screen s lacks and each of gone
+// that it shows, and then logs the screen.
+func onScreen(t *testing.T, s string, want, gone []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			t.Errorf("no %q on the screen", w)
+		}
+	}
+	for _, g := range gone {
+		if strings.Contains(s, g) {
+			t.Errorf("%q on the screen", g)
+		}
+	}
+	if t.Failed() {
+		t.Log(s)
+	}
+}
+
 // inOrder fails unless each of wants is on s, each below the one before.
 func inOrder(t *testing.T, s string, wants ...string) {
 	t.Helper()
@@ -98,20 +117,7 @@ func TestEditAndDelete(t *testing.T) {
 			if tc.call == "" && len(calls) != 0 || tc.call != "" && !slices.Equal(calls, []string{tc.call}) {
 				t.Fatalf("calls %q, want %q", calls, tc.call)
 			}
-			s := screen(m)
-			for _, w := range tc.want {
-				if !strings.Contains(s, w) {
-					t.Errorf("no %q on the screen", w)
-				}
-			}
-			for _, g := range tc.gone {
-				if strings.Contains(s, g) {
-					t.Errorf("%q still on the screen", g)
-				}
-			}
-			if t.Failed() {
-				t.Log(s)
-			}
+			onScreen(t, screen(m), tc.want, tc.gone)
 		})
 	}
 }
