@@ -266,6 +266,19 @@ func TestCopiesCostNoVerification(t *testing.T) {
 	if err != nil || st.Appended != 1 || st.Duplicates != 999 || st.Refused != 0 {
 		t.Fatalf("a new entry 1 000 times: %+v, %v; want 1 appended, 999 duplicates", st, err)
 	}
+	// A new entry behind a copy of it with a spoiled signature (the ID
+	// does not cover the signature): the copy is refused, the entry stored.
+	ra.published = nil
+	if _, err := a.SendBatch(topic, [][]byte{[]byte("twice")}); err != nil {
+		t.Fatal(err)
+	}
+	next := ra.published[len(ra.published)-1]
+	bad := slices.Clone(next)
+	bad[len(bad)-1] ^= 1
+	st, err = b.Receive(topic, [][]byte{bad, next})
+	if err != nil || st.Appended != 1 || st.Refused != 1 || st.Duplicates != 0 {
+		t.Fatalf("a spoiled copy, then the entry: %+v, %v; want 1 appended, 1 refused", st, err)
+	}
 	spoiled := slices.Clone(raw)
 	spoiled[len(spoiled)-1] ^= 1 // in the signature
 	st, err = b.Receive(topic, [][]byte{spoiled, raw, spoiled})

@@ -99,7 +99,7 @@ func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
 			x.observe(GossipRefused, from)
 			return pubsub.ValidationReject
 		}
-		ids := make([]feed.ID, 0, len(raws))
+		sums := make([][32]byte, 0, len(raws))
 		in := make(map[feed.ID]bool, len(raws)) // an honest batch never repeats an entry
 		for _, raw := range raws {
 			e, err := feed.Decode(raw)
@@ -108,9 +108,12 @@ func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
 				return pubsub.ValidationReject
 			}
 			in[e.ID] = true
-			ids = append(ids, e.ID)
+			// Remembered by the hash of all its bytes, not by its ID, which
+			// does not cover the signature: a copy with a spoiled signature,
+			// seen first, must not make the genuine entry look seen.
+			sums = append(sums, sha256.Sum256(raw))
 		}
-		if !x.seen.add(ids) {
+		if !x.seen.add(sums) {
 			return pubsub.ValidationIgnore
 		}
 		return pubsub.ValidationAccept
@@ -118,8 +121,8 @@ func (x *Host) validator(topicID, replication [32]byte) pubsub.ValidatorEx {
 }
 
 // seenEntries remembers the last maxSeenEntries entries that gossip
-// brought, oldest forgotten first: by the first 16 bytes of their IDs
-// (SHA-256: finding two entries that share them takes 2^64 work), about
+// brought, oldest forgotten first: by the first 16 bytes of the SHA-256 of
+// their encoding (finding two that share them takes 2^64 work), about
 // 1.5 MiB when full.
 type seenEntries struct {
 	mu   sync.Mutex
@@ -130,15 +133,15 @@ type seenEntries struct {
 
 const maxSeenEntries = 1 << 15
 
-// add remembers ids and reports whether one of them was new.
-func (s *seenEntries) add(ids []feed.ID) (fresh bool) {
+// add remembers entries by their hashes and reports whether one was new.
+func (s *seenEntries) add(sums [][32]byte) (fresh bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ids == nil {
 		s.ids = map[[16]byte]struct{}{}
 	}
-	for _, full := range ids {
-		id := [16]byte(full[:16])
+	for _, sum := range sums {
+		id := [16]byte(sum[:16])
 		if _, ok := s.ids[id]; ok {
 			continue
 		}

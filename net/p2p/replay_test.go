@@ -33,6 +33,9 @@ func TestGossipReplaysIgnored(t *testing.T) {
 	e1 := entry(1, feed.ID{})
 	e2 := entry(2, e1.ID)
 	e3 := entry(3, e2.ID)
+	e4 := entry(4, e3.ID).WithSignature(author)
+	spoiled := bytes.Clone(e4.Encoded)
+	spoiled[len(spoiled)-1] ^= 1 // in the signature
 	from := newHost(t).ID()
 	for _, tc := range []struct {
 		name string
@@ -46,6 +49,12 @@ func TestGossipReplaysIgnored(t *testing.T) {
 		{"an entry twice", [][]byte{e3.Encoded, e3.Encoded}, pubsub.ValidationReject},
 		{"old ones and a new one", [][]byte{e1.Encoded, e2.Encoded, e3.Encoded}, pubsub.ValidationAccept},
 		{"a wrong MAC", [][]byte{append(bytes.Clone(e3.Encoded[:len(e3.Encoded)-2]), 0xff, 0)}, pubsub.ValidationReject},
+		// The ID and the MAC do not cover the signature: a copy with a
+		// spoiled one, seen first, must not make the genuine entry look
+		// seen (the replica refuses the copy; the genuine must get through).
+		{"a spoiled copy first", [][]byte{spoiled}, pubsub.ValidationAccept},
+		{"then the genuine entry", [][]byte{e4.Encoded}, pubsub.ValidationAccept},
+		{"then the genuine entry again", [][]byte{e4.Encoded}, pubsub.ValidationIgnore},
 	} {
 		if got := p2p.Validate(x, topic, replication, from, p2p.EncodeBatch(tc.raws)); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
