@@ -40,12 +40,21 @@ new device first. A command line is visible to the other users of this machine
 				text = args[0]
 			}
 			if text == "" || text == "-" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "paste the new device's link, then press enter:")
-				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				if err != nil && line == "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "paste the new device's link, then press enter (twice if it does not go on):")
+				// A link copied from a terminal may come over several
+				// lines: read until it parses, a blank line or the end.
+				in := bufio.NewReader(cmd.InOrStdin())
+				text = ""
+				for {
+					line, err := in.ReadString('\n')
+					text += line
+					if _, perr := link.ParseDevice(text); perr == nil || strings.TrimSpace(line) == "" || err != nil {
+						break
+					}
+				}
+				if strings.TrimSpace(text) == "" {
 					return usagef("no link on stdin: paste the link that `berty device link` shows on the new device")
 				}
-				text = line
 			}
 			args = []string{strings.TrimSpace(text)}
 			l, err := link.ParseDevice(args[0])

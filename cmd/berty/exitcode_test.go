@@ -83,6 +83,7 @@ func TestExitCodes(t *testing.T) {
 		{"daemon with metrics on a public address", []string{"daemon", "--data", fresh, "--metrics", "0.0.0.0:9090"}, 2, "--metrics", "API", ""},
 		{"daemon with a name too long", []string{"daemon", "--data", fresh, "--name", strings.Repeat("n", 65)}, 2, "--name", "", ""},
 		{"device link with a bad peer", []string{"device", "link", "--data", fresh, "--peer", "garbage"}, 2, "--peer", "", ""},
+		{"daemon with a blank name", []string{"daemon", "--data", fresh, "--name", "   "}, 2, "only spaces", "", ""},
 		{"mini with a bad peer", []string{"mini", "--data", fresh, "--peer", "garbage"}, 2, "--peer", "", ""},
 		// Empty lists print [] in JSON, not null.
 		{name: "contact list --json", args: []string{"contact", "list", "--data", alice.dir, "--json"}, stdout: "[]\n"},

@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -32,6 +33,9 @@ func checkData(dir string) error {
 func checkName(name string) error {
 	if !utf8.ValidString(name) || len(name) > state.MaxProfileName {
 		return usagef("--name takes UTF-8 text of at most %d bytes, got %d bytes", state.MaxProfileName, len(name))
+	}
+	if name != "" && strings.TrimSpace(name) == "" {
+		return usagef("--name is only spaces: give a name, or leave it out")
 	}
 	return nil
 }

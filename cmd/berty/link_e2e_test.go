@@ -73,7 +73,8 @@ func TestDeviceLinkCLI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	approve := exec.CommandContext(ctx, binary(t), "device", "approve", "--data", alice.dir, "--json")
-	approve.Stdin, approve.Env = strings.NewReader(url+"\n"), env()
+	// Pasted as a terminal wrapped it: over two lines.
+	approve.Stdin, approve.Env = strings.NewReader(url[:50]+"\n"+url[50:]+"\n"), env()
 	out, err := approve.Output()
 	if err != nil {
 		t.Fatalf("berty device approve: %v: %s", err, out)

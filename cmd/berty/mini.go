@@ -24,9 +24,13 @@ func miniCmd() *cobra.Command {
 		Short: "Terminal chat client: conversations, history, slash commands (runs its own node, or --remote)",
 		Long: `mini is a terminal chat client: the conversation list with unread badges on the
 left, the selected conversation on the right, an input line, a status line with
-peer counts and a help bar. Type /help for the slash commands (/contact share,
-/contact add LINK, /accept, /group new NAME, /invite, /join LINK, /name, /peers,
-/debug).
+peer counts and a help bar. Type /help for the slash commands:
+  contacts   /contact share [qr], /contact add LINK, /accept, /discard, /cancel,
+             /block NAME, /unblock NAME
+  groups     /group new NAME, /invite [qr], /join LINK, /members, /remove NAME,
+             /leave NAME
+  messages   /react EMOJI, /edit TEXT, /delete, /search WORDS
+  you        /name NAME, /peers, /debug, /quit
 
 By default it runs its own node on the data directory, as "berty daemon" would
 (the API on DATA/daemon.sock, so the other verbs work meanwhile; its log in

@@ -140,7 +140,7 @@ func (d *Device) start() error {
 	}, n); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	connected, err := h.PeerConnected()
+	connected, _, err := h.PeerConnected() // for the device's life: the host's Close ends it
 	if err != nil {
 		return err
 	}

@@ -211,10 +211,11 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) (keys.Public, erro
 	expires := time.Unix(int64(l.Expires), 0)
 	ctx, cancel := context.WithDeadline(ctx, expires)
 	defer cancel()
-	connected, err := d.Host.PeerConnected()
+	connected, stop, err := d.Host.PeerConnected()
 	if err != nil {
 		return keys.Public{}, err
 	}
+	defer stop()
 	var approved keys.Public
 	wait := d.cfg.RetryMin
 	var failed error // the last handshake that a peer at the point failed

@@ -303,30 +303,34 @@ func (x *Host) Reach(ctx context.Context, pts [][32]byte, fn func(point [32]byte
 }
 
 // PeerConnected returns a channel that receives (without blocking the
-// host) whenever a new peer connects, until the host closes: the moment to
-// retry what waited for someone to reach. The channel has room for one
-// wake-up; missed ones collapse into it.
-func (x *Host) PeerConnected() (<-chan struct{}, error) {
+// host) whenever a new peer connects, until stop is called or the host
+// closes: the moment to retry what waited for someone to reach. The
+// channel has room for one wake-up; missed ones collapse into it.
+func (x *Host) PeerConnected() (ch <-chan struct{}, stop func(), err error) {
 	sub, err := x.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ch := make(chan struct{}, 1)
+	out := make(chan struct{}, 1)
+	done := make(chan struct{})
 	x.wg.Go(func() {
 		defer sub.Close()
 		for {
 			select {
 			case <-x.ctx.Done():
 				return
+			case <-done:
+				return
 			case ev := <-sub.Out():
 				if e, ok := ev.(event.EvtPeerConnectednessChanged); ok && e.Connectedness == network.Connected {
 					select {
-					case ch <- struct{}{}:
+					case out <- struct{}{}:
 					default:
 					}
 				}
 			}
 		}
 	})
-	return ch, nil
+	var once sync.Once
+	return out, func() { once.Do(func() { close(done) }) }, nil
 }

@@ -22,7 +22,7 @@ import (
 )
 
 // ProtocolSync is the sync protocol's libp2p protocol ID (§10.2).
-const ProtocolSync = protocol.ID("/berty/sync/1.0.0")
+const ProtocolSync = protocol.ID("/berty/sync/2.0.0")
 
 const (
 	syncTimeout = time.Minute
