@@ -219,6 +219,23 @@ func TestMalformedPayloadsShowUnsupported(t *testing.T) {
 	}
 	checkUntouched(t, h.ab, h.a1, h.aliceText, h.alice, h.bob)
 
+	// Words as a reaction (or an emoji newer than this program): stored,
+	// shown nowhere — no reaction, no "unsupported" line, no unread.
+	words := raw(t, h.bob, h.ab, v1(&payloadpb.Payload{Kind: &payloadpb.Payload_Reaction{Reaction: &payloadpb.Reaction{Target: h.a1[:], Emoji: "lol"}}}))
+	h.w.run()
+	for _, d := range []*dev{h.alice, h.bob} {
+		hist := d.history(t, h.ab, 50)
+		for _, it := range hist {
+			if it.ID == words {
+				t.Errorf("%s: a reaction of words shows as %s", d.name, it.Kind)
+			}
+		}
+		if rs := find(t, hist, h.a1).Reactions; len(rs) != 0 {
+			t.Errorf("%s: alice's message shows reactions %+v", d.name, rs)
+		}
+	}
+	checkUntouched(t, h.ab, h.a1, h.aliceText, h.alice, h.bob)
+
 	// The conversation goes on.
 	a2 := h.alice.text(t, h.ab, "are you ok?", nil)
 	h.w.run()

@@ -56,8 +56,13 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 			r.flag, r.body.String, r.searchs = 1, "", false
 		}
 	case *payloadpb.Payload_Reaction:
-		if !okID(k.Reaction.Target) || !okEmoji(k.Reaction.Emoji) {
+		if !okID(k.Reaction.Target) || k.Reaction.Emoji == "" || !okText(k.Reaction.Emoji, MaxEmoji) {
 			return row{kind: kindUnsupported, sentAt: p.SentAtMs}, nil
+		}
+		if !okEmoji(k.Reaction.Emoji) {
+			// Words, or an emoji newer than this program knows: nothing
+			// to show, and no line saying so.
+			return row{kind: kindIgnored, sentAt: p.SentAtMs}, nil
 		}
 		r.kind, r.target = kindReaction, k.Reaction.Target
 		r.emoji = sql.NullString{String: k.Reaction.Emoji, Valid: true}
@@ -107,22 +112,41 @@ func decode(body []byte) (row, *payloadpb.Payload) {
 	return r, &p
 }
 
-// okEmoji reports whether s is a reaction: 1 to MaxEmoji bytes of emoji —
-// pictographs and symbols, with the joiners, variation selectors, skin
-// tones and tags that compose them, and digits, # and * only as keycaps.
-// Words are not reactions: on a peer's message they show as unsupported.
+// okEmoji reports whether s is a reaction: 1 to MaxEmoji bytes of emoji.
+// Each base character is a pictograph or symbol (Unicode So), or any other
+// visible non-ASCII character that U+FE0F turns into an emoji (‼️ ↔️ ℹ️ 〽️), or a digit,
+// # or * as a keycap (with U+20E3 after it); skin tones, joiners, variation
+// selectors and tags compose them. Words are not reactions.
 func okEmoji(s string) bool {
 	if s == "" || len(s) > MaxEmoji || !utf8.ValidString(s) {
 		return false
 	}
-	keycap := strings.ContainsRune(s, 0x20E3)
-	for _, r := range s {
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		next := func(k int) rune {
+			if i+k < len(rs) {
+				return rs[i+k]
+			}
+			return 0
+		}
 		switch {
+		case r >= '0' && r <= '9' || r == '#' || r == '*':
+			// A keycap: the character, U+FE0F (optional), U+20E3.
+			switch {
+			case next(1) == 0x20E3:
+				i++
+			case next(1) == 0xFE0F && next(2) == 0x20E3:
+				i += 2
+			default:
+				return false
+			}
 		case unicode.Is(unicode.So, r):
+		case next(1) == 0xFE0F && r > 0x7F && unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Mn, r):
+			i++ // a (non-ASCII) character shown as an emoji
 		case r >= 0x1F3FB && r <= 0x1F3FF: // skin tones
-		case r == 0x200D, r == 0xFE0E, r == 0xFE0F, r == 0x20E3: // joiner, presentation, keycap
+		case r == 0x200D, r == 0xFE0E, r == 0xFE0F: // joiner, presentation
 		case r >= 0xE0020 && r <= 0xE007F: // tags (subdivision flags)
-		case keycap && (r >= '0' && r <= '9' || r == '#' || r == '*'):
 		default:
 			return false
 		}

@@ -216,12 +216,13 @@ func TestInterruptedRebuildResumes(t *testing.T) {
 }
 
 func TestOKEmoji(t *testing.T) {
-	for _, e := range []string{"👍", "👍🏽", "1️⃣", "#️⃣", "🏳️‍🌈", "🇫🇷", "❤️", "©️", "☺", "👩‍👩‍👧", "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"} {
+	for _, e := range []string{"👍", "👍🏽", "1️⃣", "#️⃣", "*⃣", "🏳️‍🌈", "🇫🇷", "❤️", "©️", "☺", "👩‍👩‍👧", "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F",
+		"‼️", "⁉️", "↔️", "ℹ️", "〰️", "〽️", "™️"} {
 		if !okEmoji(e) {
 			t.Errorf("%q refused", e)
 		}
 	}
-	for _, e := range []string{"", "a", "ok", "1", "#", "👍a", " ", "👍 ", "\xff", "\u202e👍", "👍👍👍👍👍👍👍👍👍"} {
+	for _, e := range []string{"", "a", "ok", "1", "#", "12⃣", "1️", "👍a", " ", "👍 ", "\xff", "\u202e👍", "👍👍👍👍👍👍👍👍👍", "a️", "\u0301️"} {
 		if okEmoji(e) {
 			t.Errorf("%q accepted", e)
 		}

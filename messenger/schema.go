@@ -83,4 +83,8 @@ const (
 	kindReceipt     = 5
 	kindInvitation  = 6
 	kindSettings    = 7
+	// kindIgnored: a well-formed payload that means nothing to show — a
+	// reaction that is not an emoji. Stored (the tables are the set of
+	// messages), never displayed or counted.
+	kindIgnored = 8
 )
