@@ -20,25 +20,39 @@ type Card struct {
 
 const cardVersion = 1
 
-func (c *Card) encode() []byte {
-	b := wire.AppendUvarint(nil, cardVersion)
-	b = append(b, c.Account[:]...)
-	return wire.AppendString(b, c.Name)
-}
+func (c *Card) encode() []byte { return encodeKeyName(cardVersion, c.Account, c.Name) }
 
 func decodeCard(b []byte) (*Card, error) {
+	account, name, err := decodeKeyName(b, cardVersion, "card")
+	if err != nil {
+		return nil, err
+	}
+	return &Card{Account: account, Name: name}, nil
+}
+
+// encodeKeyName is the layout of a card and of a grant: uvarint version ||
+// key[32] || string name.
+func encodeKeyName(version uint64, key [32]byte, name string) []byte {
+	b := wire.AppendUvarint(nil, version)
+	b = append(b, key[:]...)
+	return wire.AppendString(b, name)
+}
+
+// decodeKeyName reads that layout strictly: what names the message in
+// errors ("card", "grant").
+func decodeKeyName(b []byte, version uint64, what string) (key [32]byte, name string, err error) {
 	r := wire.NewReader(b)
-	if v := r.Uvarint(1 << 16); r.Err() == nil && v != cardVersion {
-		return nil, fail("card version %d", v)
+	if v := r.Uvarint(1 << 16); r.Err() == nil && v != version {
+		return key, "", fail("%s version %d", what, v)
 	}
-	c := &Card{Account: r.Fixed32(), Name: r.String(MaxName)}
+	key, name = r.Fixed32(), r.String(MaxName)
 	if err := r.Done(); err != nil {
-		return nil, fail("card: %v", err)
+		return key, "", fail("%s: %v", what, err)
 	}
-	if !utf8.ValidString(c.Name) {
-		return nil, fail("card name is not UTF-8")
+	if !utf8.ValidString(name) {
+		return key, "", fail("%s name is not UTF-8", what)
 	}
-	return c, nil
+	return key, name, nil
 }
 
 // Status is the responder's answer to a contact request.

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/keys"
-	"github.com/berty-go/berty/core/wire"
 	"github.com/flynn/noise"
 )
 
@@ -19,25 +18,14 @@ type Grant struct {
 
 const grantVersion = 1
 
-func (g *Grant) encode() []byte {
-	b := wire.AppendUvarint(nil, grantVersion)
-	b = append(b, g.AccountSeed[:]...)
-	return wire.AppendString(b, g.Name)
-}
+func (g *Grant) encode() []byte { return encodeKeyName(grantVersion, g.AccountSeed, g.Name) }
 
 func decodeGrant(b []byte) (*Grant, error) {
-	r := wire.NewReader(b)
-	if v := r.Uvarint(1 << 16); r.Err() == nil && v != grantVersion {
-		return nil, fail("grant version %d", v)
+	seed, name, err := decodeKeyName(b, grantVersion, "grant")
+	if err != nil {
+		return nil, err
 	}
-	g := &Grant{AccountSeed: r.Fixed32(), Name: r.String(MaxName)}
-	if err := r.Done(); err != nil {
-		return nil, fail("grant: %v", err)
-	}
-	if !utf8.ValidString(g.Name) {
-		return nil, fail("grant name is not UTF-8")
-	}
-	return g, nil
+	return &Grant{AccountSeed: seed, Name: name}, nil
 }
 
 var ack = []byte("ok")

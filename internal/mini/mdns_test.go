@@ -2,12 +2,13 @@ package mini
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berty-go/berty/internal/netns"
 )
 
 // TestTwoMinisFindEachOtherByMDNS: two `berty mini` started as the README
@@ -20,46 +21,11 @@ func TestTwoMinisFindEachOtherByMDNS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs two nodes")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace (CI runs as root)")
-	}
 	tmuxBin, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Skip("tmux is not installed (.ci/run installs it)")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip command (.ci/run installs it)")
-	}
-	id := rand.IntN(1 << 20)
-	ns, peerNS := fmt.Sprintf("bgm%x-a", id), fmt.Sprintf("bgm%x-b", id)
-	ip := func(args ...string) error {
-		out, err := exec.Command("ip", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	if err := ip("netns", "add", ns); err != nil {
-		t.Skipf("cannot create network namespaces here: %v", err)
-	}
-	t.Cleanup(func() { ip("netns", "del", ns) })
-	if err := ip("netns", "add", peerNS); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ip("netns", "del", peerNS) })
-	va, vb := fmt.Sprintf("bgm%xa", id), fmt.Sprintf("bgm%xb", id)
-	for _, args := range [][]string{
-		{"link", "add", va, "netns", ns, "type", "veth", "peer", "name", vb, "netns", peerNS},
-		{"-n", ns, "addr", "add", "10.231.9.1/24", "dev", va},
-		{"-n", peerNS, "addr", "add", "10.231.9.2/24", "dev", vb},
-		{"-n", ns, "link", "set", va, "up"},
-		{"-n", peerNS, "link", "set", vb, "up"},
-		{"-n", ns, "link", "set", "lo", "up"},
-	} {
-		if err := ip(args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ns, _ := netns.Pair(t, 9)
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "berty")
