@@ -102,19 +102,6 @@ func (m *Messenger) Delete(topic, target [32]byte) error {
 	return err
 }
 
-// invitationName is a group's name as an invitation carries it: a peer may
-// have named the group with bytes that are not UTF-8 (the group's events
-// carry any bytes), and the payload's string field must be, within 256
-// bytes, or the invitation would be recorded and never sent.
-func invitationName(name string) string {
-	name = strings.ToValidUTF8(name, "\uFFFD")
-	for len(name) > 256 {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
-	}
-	return name
-}
-
 // MarkRead says this account has read a conversation up to a message: one
 // receipt, sent only if it moves the account's marker forward.
 func (m *Messenger) MarkRead(topic, upTo [32]byte) error {
@@ -182,7 +169,7 @@ func (m *Messenger) Invite(contactTopic, groupTopic [32]byte) error {
 		return err
 	}
 	_, err = m.send(contactTopic, &payloadpb.Payload{Kind: &payloadpb.Payload_GroupInvitation{
-		GroupInvitation: &payloadpb.GroupInvitation{Invitation: inv.Encode(), GroupName: invitationName(gi.Name)}}})
+		GroupInvitation: &payloadpb.GroupInvitation{Invitation: inv.Encode(), GroupName: gi.Name}}})
 	return err
 }
 

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -225,19 +224,6 @@ func TestOKEmoji(t *testing.T) {
 	for _, e := range []string{"", "a", "ok", "1", "#", "12⃣", "1️", "👍a", " ", "👍 ", "\xff", "\u202e👍", "👍👍👍👍👍👍👍👍👍", "a️", "\u0301️"} {
 		if okEmoji(e) {
 			t.Errorf("%q accepted", e)
-		}
-	}
-}
-
-func TestInvitationName(t *testing.T) {
-	for in, want := range map[string]string{
-		"book club":                    "book club",
-		"caf\xe9":                      "caf\uFFFD",
-		strings.Repeat("\xff", 256):    "\uFFFD", // a run of bad bytes: one mark
-		strings.Repeat("é", 128) + "x": strings.Repeat("é", 128),
-	} {
-		if got := invitationName(in); got != want {
-			t.Errorf("invitationName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
@@ -106,6 +107,9 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 	inv.InviterDevice = r.Fixed32()
 	inv.InviterSeq = r.Uvarint(feed.MaxSeq)
 	inv.InviterLamport = r.Uvarint(feed.MaxLamport)
+	if r.Err() == nil && !utf8.ValidString(inv.Name) {
+		r.Fail("group name is not UTF-8")
+	}
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("decode invitation: %w", err)
 	}

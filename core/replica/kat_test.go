@@ -114,6 +114,8 @@ func katInvitationRejects(t testing.TB) map[string]katReject {
 		x := *inv
 		x.Name = string(bytes.Repeat([]byte("n"), state.MaxName+1))
 		add(v.Name+" name too long", x.Encode(), wire.ErrMalformed)
+		x.Name = "caf\xe9"
+		add(v.Name+" name not UTF-8", x.Encode(), wire.ErrMalformed)
 		x = *inv
 		x.InviterSeq = feed.MaxSeq + 1
 		add(v.Name+" seq above MaxSeq", x.Encode(), wire.ErrMalformed)

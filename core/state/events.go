@@ -371,10 +371,16 @@ func Decode(b []byte) (*Event, error) {
 		e.Admin = &AdminGranted{Member: r.Fixed32()}
 	case TypeGroupInfo:
 		e.Info = &GroupInfo{Name: r.String(MaxName)}
+		if r.Err() == nil && !utf8.ValidString(e.Info.Name) {
+			r.Fail("group name is not UTF-8")
+		}
 	case TypeGroupJoined:
 		j := &GroupJoined{Kind: r.Byte(), ID: r.Fixed32(), Secret: r.Fixed32(), Name: r.String(MaxName)}
 		if r.Err() == nil && (j.Kind < 2 || j.Kind > 3) {
 			r.Fail("joined group of kind %d", j.Kind)
+		}
+		if r.Err() == nil && !utf8.ValidString(j.Name) {
+			r.Fail("joined group's name is not UTF-8")
 		}
 		e.Joined = j
 	case TypeGroupLeft:
@@ -383,6 +389,9 @@ func Decode(b []byte) (*Event, error) {
 		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName), Seed: r.Fixed32()}
 		if r.Err() == nil && (c.State < ContactOutgoing || c.State > ContactNone) {
 			r.Fail("unknown contact state %d", c.State)
+		}
+		if r.Err() == nil && !utf8.ValidString(c.Name) {
+			r.Fail("contact name is not UTF-8")
 		}
 		e.Contact = c
 	case TypeInvitation:

@@ -213,6 +213,9 @@ func decodeRejects(t testing.TB) map[string][]byte {
 		"joined kind 4":           cat([]byte{6, 4}, key, key, []byte{0}),
 		"contact state 0":         cat([]byte{8}, key, []byte{0, 0}, key),
 		"contact state 8":         cat([]byte{8}, key, []byte{8, 0}, key),
+		"group name not UTF-8":    cat([]byte{5}, wire.AppendString(nil, "caf\xe9")),
+		"joined name not UTF-8":   cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff")),
+		"contact name not UTF-8":  cat([]byte{8}, key, []byte{3}, wire.AppendString(nil, "b\xc0b"), key),
 	}
 	for _, v := range eventVectors() {
 		enc := buildEvent(t, v.In).Encode()
