@@ -45,12 +45,23 @@ var (
 	ErrEquivocation = errors.New("equivocation: two entries at one position")
 	ErrCutOff       = errors.New("entry past its device's cut-off (member removed or device frozen)")
 	ErrHeldFull     = errors.New("too many entries waiting for predecessors")
-	ErrLamport      = errors.New("lamport clock does not advance")
+	// ErrLamport: the entry's clock is not exactly one more than the
+	// highest clock among its predecessor and dependencies (§4.3). A clock
+	// set higher would let one entry exhaust the group's clock space; one
+	// set lower would backdate the entry before what its author had seen.
+	ErrLamport = errors.New("lamport clock is not 1 + the highest of its predecessor and dependencies")
 	// ErrUnauthenticated: an unsigned entry that contradicts what the
 	// replica holds. Anyone with the replication key can forge one, so it
 	// is no evidence of equivocation; it is dropped.
 	ErrUnauthenticated = errors.New("unsigned entry contradicts an authenticated one")
 )
+
+// UnknownDepSlack bounds how far above the clocks it can check an entry's
+// clock may be when some of its dependencies are entries this replica will
+// never hold (past a frozen or removed device's cut-off, §4.3). Each such
+// entry can push the group's clock up by at most this much: exhausting
+// MaxLamport would take 2^42 of them.
+const UnknownDepSlack = 1 << 20
 
 // DefaultMaxHeld bounds the entries a Tracker keeps while their predecessors
 // are missing. An entry beyond it is dropped and comes back by sync.
@@ -78,7 +89,6 @@ type Tracker struct {
 	heads   map[keys.Public]Head
 	limit   map[keys.Public]uint64 // frozen or cut-off devices: highest acceptable seq
 	changed map[keys.Public]bool   // feeds advanced since our own last entry
-	maxLamp uint64
 
 	maxHeld int
 	held    map[pos]*Entry
@@ -99,8 +109,9 @@ type Tracker struct {
 const recentIDs = 128
 
 type recentID struct {
-	seq uint64
-	id  ID
+	seq     uint64
+	id      ID
+	lamport uint64
 }
 
 // NewTracker returns an empty tracker that holds at most maxHeld entries
@@ -158,9 +169,6 @@ func (t *Tracker) HeldCount() int { return len(t.held) }
 func (t *Tracker) Restore(heads map[keys.Public]Head, limits map[keys.Public]uint64) {
 	for d, h := range heads {
 		t.heads[d] = h
-		if h.Lamport > t.maxLamp {
-			t.maxLamp = h.Lamport
-		}
 	}
 	for d, s := range limits {
 		t.limit[d] = s
@@ -245,10 +253,10 @@ func (t *Tracker) Offer(e *Entry, lk Lookup) (Outcome, *Equivocation, error) {
 			// The author signed another entry at seq-1 than ours.
 			return Refused, &Equivocation{Device: e.Author, Seq: h.Seq, A: h.ID, B: e.Prev}, ErrEquivocation
 		}
-		if e.Seq > 1 && e.Lamport <= h.Lamport {
-			return Refused, nil, ErrLamport
-		}
 		if (e.Signed || t.authed[e.ID]) && t.depsMet(e) {
+			if err := t.checkClock(e, h, lk); err != nil {
+				return Refused, nil, err
+			}
 			return Ready, nil, nil
 		}
 	}
@@ -311,6 +319,63 @@ func (t *Tracker) authenticate(dev keys.Public, seq uint64) {
 	}
 }
 
+// checkClock enforces the clock rule (§4.3) on an entry whose predecessor
+// (head h) and dependencies are all present: its Lamport clock must be
+// exactly 1 + the highest clock among them. A dependency past a frozen
+// device's limit is an entry this replica will never hold; the clock may
+// then exceed the checked bound by at most UnknownDepSlack.
+func (t *Tracker) checkClock(e *Entry, h Head, lk Lookup) error {
+	var floor uint64
+	if e.Seq > 1 {
+		floor = h.Lamport
+	}
+	unknown := false
+	for _, d := range e.Deps {
+		l, ok, err := t.lamportAt(d, lk)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			unknown = true
+			continue
+		}
+		floor = max(floor, l)
+	}
+	switch {
+	case e.Lamport == floor+1:
+		return nil
+	case unknown && e.Lamport > floor && e.Lamport-floor <= UnknownDepSlack:
+		return nil
+	}
+	return fmt.Errorf("%w: clock %d, want %d", ErrLamport, e.Lamport, floor+1)
+}
+
+// lamportAt returns the clock of the dependency's entry, false if the replica
+// does not hold it (a frozen device past its limit).
+func (t *Tracker) lamportAt(d Dep, lk Lookup) (uint64, bool, error) {
+	h, ok := t.heads[d.Device]
+	switch {
+	case ok && d.Seq == h.Seq:
+		return h.Lamport, true, nil
+	case !ok || d.Seq > h.Seq || d.Seq == 0:
+		return 0, false, nil
+	}
+	if r := t.recent[d.Device]; r != nil && r[d.Seq%recentIDs].seq == d.Seq {
+		return r[d.Seq%recentIDs].lamport, true, nil
+	}
+	if lk == nil {
+		return 0, false, fmt.Errorf("no storage to look up dependency %d", d.Seq)
+	}
+	stored, ok, err := lk.Entry(d.Device, d.Seq)
+	if err != nil {
+		return 0, false, fmt.Errorf("look up dependency: %w", err)
+	}
+	if !ok {
+		return 0, false, nil
+	}
+	return stored.Lamport, true, nil
+}
+
 func (t *Tracker) depMet(d Dep) bool {
 	if _, ok := t.limit[d.Device]; ok {
 		return true // a frozen or removed device will not be waited for
@@ -337,11 +402,8 @@ func (t *Tracker) Append(e *Entry) {
 		r = new([recentIDs]recentID)
 		t.recent[e.Author] = r
 	}
-	r[e.Seq%recentIDs] = recentID{seq: e.Seq, id: e.ID}
+	r[e.Seq%recentIDs] = recentID{seq: e.Seq, id: e.ID, lamport: e.Lamport}
 	t.changed[e.Author] = true
-	if e.Lamport > t.maxLamp {
-		t.maxLamp = e.Lamport
-	}
 	t.wake(e.Author)
 }
 
@@ -427,7 +489,9 @@ func (t *Tracker) Limit(device keys.Public) (uint64, bool) {
 
 // NextLocal returns the seq, prev, lamport and deps for the next entry of the
 // local device: deps name every other feed that advanced since the device's
-// previous entry, sorted by device. Call Append with the signed entry after.
+// previous entry, sorted by device, and lamport is 1 + the highest clock of
+// the previous entry and the deps, as the clock rule demands (§4.3). Call
+// Append with the signed entry after.
 func (t *Tracker) NextLocal(self keys.Public) (seq uint64, prev ID, lamport uint64, deps []Dep) {
 	h := t.heads[self]
 	for d := range t.changed {
@@ -445,7 +509,11 @@ func (t *Tracker) NextLocal(self keys.Public) (seq uint64, prev ID, lamport uint
 		deps = deps[:MaxDeps]
 		sort.Slice(deps, func(i, j int) bool { return less(deps[i].Device, deps[j].Device) })
 	}
-	return h.Seq + 1, h.ID, t.maxLamp + 1, deps
+	lamport = h.Lamport
+	for _, d := range deps {
+		lamport = max(lamport, t.heads[d.Device].Lamport)
+	}
+	return h.Seq + 1, h.ID, lamport + 1, deps
 }
 
 // ClearChanged forgets which feeds advanced; called after a local append.

@@ -402,7 +402,7 @@ func TestTrackerFreeze(t *testing.T) {
 func TestTrackerRefusals(t *testing.T) {
 	a := trKey(0, 9)
 	c := &trChain{t: t, last: map[keys.Public]*Entry{}}
-	a1 := c.next(a, 5)
+	a1 := c.next(a, 1)
 	tr, st := NewTracker(0), trStore{}
 	if out, _, err := tr.Offer(a1, st); out != Ready || err != nil {
 		t.Fatal(out, err)
@@ -410,15 +410,15 @@ func TestTrackerRefusals(t *testing.T) {
 	tr.Append(a1)
 	st[a.Public()] = map[uint64]*Entry{1: a1}
 
-	stale := c.next(a, 5) // seq 2, same clock as seq 1
+	stale := c.next(a, 1) // seq 2, same clock as seq 1
 	if out, eq, err := tr.Offer(stale, st); out != Refused || eq != nil || !errors.Is(err, ErrLamport) {
 		t.Fatalf("stale clock: %d %v %v, want ErrLamport", out, eq, err)
 	}
 	// Two entries at seq 3 while seq 2 is missing.
 	c.last[a.Public()] = stale
-	x3 := c.next(a, 7)
+	x3 := c.next(a, 3)
 	c.last[a.Public()] = stale
-	y3 := c.next(a, 8)
+	y3 := c.next(a, 4)
 	if out, _, err := tr.Offer(x3, st); out != Held || err != nil {
 		t.Fatal(out, err)
 	}
@@ -431,9 +431,71 @@ func TestTrackerRefusals(t *testing.T) {
 	}
 	// A fork at seq 1: another first entry.
 	c.last[a.Public()] = nil
-	other := c.next(a, 6)
+	other := c.next(a, 6) // refused as a fork before its clock is looked at
 	out, eq, err = tr.Offer(other, st)
 	if out != Refused || !errors.Is(err, ErrEquivocation) || eq == nil || eq.Seq != 1 || eq.A != a1.ID {
 		t.Fatalf("second first entry: %d %+v %v", out, eq, err)
 	}
+}
+
+// TestTrackerClockRule: an entry's clock is exactly 1 + the highest clock of
+// its predecessor and dependencies (§4.3). A clock far ahead — one entry near
+// MaxLamport would stop every later entry — and a clock behind what the
+// author declares it saw (a backdated entry) are both refused; a dependency
+// the replica will never hold (past a freeze) allows at most UnknownDepSlack.
+func TestTrackerClockRule(t *testing.T) {
+	a, b, x := trKey(0, 1), trKey(0, 2), trKey(0, 3)
+	c := &trChain{t: t, last: map[keys.Public]*Entry{}}
+	tr, st := NewTracker(0), trStore{}
+	ingest := func(e *Entry) (Outcome, error) {
+		out, _, err := tr.Offer(e, st)
+		if out == Ready {
+			tr.Append(e)
+			if st[e.Author] == nil {
+				st[e.Author] = map[uint64]*Entry{}
+			}
+			st[e.Author][e.Seq] = e
+		}
+		return out, err
+	}
+	must := func(e *Entry) {
+		t.Helper()
+		if out, err := ingest(e); out != Ready || err != nil {
+			t.Fatalf("%d/%d clock %d: %d %v, want Ready", e.Seq, e.Lamport, e.Lamport, out, err)
+		}
+	}
+	refuse := func(what string, e *Entry) {
+		t.Helper()
+		if out, err := ingest(e); out != Refused || !errors.Is(err, ErrLamport) {
+			t.Fatalf("%s: %d %v, want ErrLamport", what, out, err)
+		}
+		delete(c.last, e.Author)
+		if e.Seq > 1 {
+			c.last[e.Author] = st[e.Author][e.Seq-1]
+		}
+	}
+	refuse("a first entry near MaxLamport", c.next(a, MaxLamport-1))
+	refuse("a first entry at 2", c.next(a, 2))
+	must(c.next(a, 1))
+	must(c.next(b, 1))
+	b2 := c.next(b, 2)
+	must(b2)
+	refuse("a clock that jumps", c.next(a, 1000, Dep{Device: b.Public(), Seq: 2}))
+	refuse("a clock that ignores a dependency (backdated)", c.next(a, 2, Dep{Device: b.Public(), Seq: 2}))
+	must(c.next(a, 3, Dep{Device: b.Public(), Seq: 2}))
+	// An older dependency is looked up where it is stored, not at the head.
+	must(c.next(b, 3))
+	must(c.next(b, 4))
+	refuse("a clock one below an older dependency's", c.next(x, 1, Dep{Device: b.Public(), Seq: 2}))
+	must(c.next(x, 3, Dep{Device: b.Public(), Seq: 2}))
+	if s, _, l, _ := tr.NextLocal(a.Public()); s != 3 || l != 5 {
+		t.Fatalf("NextLocal: seq %d lamport %d, want 3 and 5 (1 + b's head 4)", s, l)
+	}
+
+	// b is frozen at 4: an entry that depends on b's 6th entry, which this
+	// replica will never hold, may be ahead by UnknownDepSlack, not more.
+	tr.Freeze(b.Public(), 4)
+	dep := Dep{Device: b.Public(), Seq: 6}
+	refuse("a clock past the slack of an unknown dependency", c.next(x, 4+UnknownDepSlack, dep))
+	must(c.next(x, 3+UnknownDepSlack, dep))
 }

@@ -53,8 +53,8 @@ type Approver struct {
 // NewApprover starts approving the new device whose link holds the
 // one-time public key key and the one-time secret.
 func NewApprover(key [32]byte, secret [32]byte, rand io.Reader) (*Approver, error) {
-	if _, err := ecdh.X25519().NewPublicKey(key[:]); err != nil {
-		return nil, err
+	if err := keys.CheckX25519(key); err != nil {
+		return nil, fmt.Errorf("device link: %w", err)
 	}
 	cfg := linkConfig(true, secret, rand)
 	cfg.PeerStatic = key[:]

@@ -915,7 +915,7 @@ func TestAdversarialRemovedMemberCannotRejoin(t *testing.T) {
 	member, _ := groupKeys(carol)
 	ik := c.newKey()
 	inv := &Invitation{GroupID: c.g.ID, Secret: c.g.Secret, Inviter: member.Public(), InviteSeed: ik.Seed(),
-		InviterLamport: carol.stored[msgKey{carol.r.DeviceKey(), 1}].Lamport}
+		InviterDevice: carol.r.DeviceKey(), InviterSeq: 1, InviterLamport: carol.stored[msgKey{carol.r.DeviceKey(), 1}].Lamport}
 	copy(inv.InviterSig[:], member.Sign(state.InvitationSigned(c.g.ID, ik.Public())))
 	inv, err := DecodeInvitation(inv.Encode())
 	if err != nil {

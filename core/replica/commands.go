@@ -350,7 +350,10 @@ func (r *Replica) distribute() error {
 		dev := r.state.Device(d)
 		box, err := seal.SealBox(dev.Cert.AgreementKey(), secret, ad, r.cfg.Rand)
 		if err != nil {
-			return err
+			// A key no seal can reach (small order, §3.2) is refused at
+			// ingest; one stored before that check gets nothing, rather
+			// than stop every rekey of the group.
+			continue
 		}
 		boxes = append(boxes, state.Box{Recipient: d, Sealed: box})
 		to = append(to, d)
