@@ -17,14 +17,39 @@ import (
 )
 
 // serveMetrics serves Prometheus metrics of the device on their own
-// listener (a private registry: nothing global), until stop. The
-// address must be loopback unless allowRemote.
-func serveMetrics(addr string, allowRemote bool, d *device.Device, log *slog.Logger) (stop func(), err error) {
+// listener, behind the API's bearer token, until stop. The address must be
+// loopback unless allowRemote.
+func serveMetrics(addr string, allowRemote bool, d *device.Device, token string, log *slog.Logger) (stop func(), bound string, err error) {
 	if !allowRemote {
 		if err := checkLoopback(addr); err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
+			return nil, "", fmt.Errorf("metrics: %w", err)
 		}
 	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("metrics: %w", err)
+	}
+	hs := &http.Server{Handler: MetricsHandler(d, token), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: MaxHeaderBytes}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics stopped; the API keeps running", "err", err)
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+		<-done
+	}, l.Addr().String(), nil
+}
+
+// MetricsHandler serves the device's Prometheus metrics at /metrics (a
+// private registry: nothing global) to requests with the bearer token.
+// What a scrape reveals — peers, conversations, pending requests, traffic —
+// is the account's business: without the token it gets 401.
+func MetricsHandler(d *device.Device, token string) http.Handler {
 	reg := prometheus.NewRegistry()
 	stat := func(name, help string, f func() int64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "berty", Name: name, Help: help},
@@ -45,22 +70,5 @@ func serveMetrics(addr string, allowRemote bool, d *device.Device, log *slog.Log
 	reg.MustRegister(collectors.NewGoCollector())
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics stopped; the API keeps running", "err", err)
-		}
-	}()
-	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
-		<-done
-	}, nil
+	return requireToken(token, mux)
 }

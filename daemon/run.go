@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
 
 	"github.com/berty-go/berty/api/bertyv1/bertyv1connect"
@@ -32,6 +33,9 @@ const (
 	TokenFile  = "token"
 	LockFile   = "daemon.lock"
 	AddrFile   = "daemon.addr" // the TCP address, when the daemon also listens on one
+	// MetricsAddrFile holds the metrics address, when --metrics is set
+	// (the port the system chose for a ":0").
+	MetricsAddrFile = "metrics.addr"
 )
 
 // ErrRunning is returned when another daemon holds the data directory.
@@ -130,11 +134,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if cfg.Metrics != "" {
-		stopMetrics, err := serveMetrics(cfg.Metrics, cfg.AllowRemote, d, log)
+		stopMetrics, addr, err := serveMetrics(cfg.Metrics, cfg.AllowRemote, d, token, log)
 		if err != nil {
 			return err
 		}
 		defer stopMetrics()
+		if err := os.WriteFile(filepath.Join(cfg.Dir, MetricsAddrFile), []byte(addr), 0o600); err != nil {
+			return err
+		}
+		defer os.Remove(filepath.Join(cfg.Dir, MetricsAddrFile))
 	}
 	handler := Handler(srv, token)
 
@@ -160,7 +168,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: MaxHeaderBytes}
 	hs.RegisterOnShutdown(srv.shutdown) // streams end at once, not after the grace period
 	hs.Protocols = new(http.Protocols)
 	hs.Protocols.SetHTTP1(true)
@@ -194,14 +202,35 @@ func Run(ctx context.Context, cfg Config) error {
 	return serveErr
 }
 
-// Handler serves both services and gRPC reflection behind the bearer token.
+// Request size limits: every API request is one protobuf message (the
+// streams are server streams), the largest legitimate one a node-level
+// message of at most 64 KiB; the limits leave room for any of them and
+// stop a caller — or anyone on the network when --allow-remote is on —
+// from making the daemon buffer an unbounded body or header.
+const (
+	MaxRequestBytes = 1 << 20  // one request message, decoded
+	MaxBodyBytes    = 2 << 20  // a whole request body, framing and compression included
+	MaxHeaderBytes  = 64 << 10 // request line and headers
+)
+
+// Handler serves both services and gRPC reflection behind the bearer token,
+// with the request size limits above.
 func Handler(srv *Server, token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(bertyv1connect.NewNodeServiceHandler(srv))
-	mux.Handle(bertyv1connect.NewMessengerServiceHandler(srv))
+	limit := connect.WithReadMaxBytes(MaxRequestBytes)
+	mux.Handle(bertyv1connect.NewNodeServiceHandler(srv, limit))
+	mux.Handle(bertyv1connect.NewMessengerServiceHandler(srv, limit))
 	reflector := grpcreflect.NewStaticReflector(bertyv1connect.NodeServiceName, bertyv1connect.MessengerServiceName)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, limit))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, limit))
+	return requireToken(token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		mux.ServeHTTP(w, r)
+	}))
+}
+
+// requireToken serves next only to requests that carry the bearer token.
+func requireToken(token string, next http.Handler) http.Handler {
 	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
@@ -223,7 +252,7 @@ func Handler(srv *Server, token string) http.Handler {
 			w.Write([]byte(`{"code":"unauthenticated","message":"missing or wrong token: read it from the data directory's token file"}`))
 			return
 		}
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 

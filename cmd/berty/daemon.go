@@ -83,7 +83,7 @@ flushed and closed.`,
 	f.BoolVar(&cfg.Net.DHT, "dht", false, "run the DHT (with --bootstrap peers)")
 	f.StringSliceVar(&cfg.Net.Bootstrap, "bootstrap", nil, "DHT bootstrap peer multiaddr, repeatable")
 	f.BoolVar(&jsonLog, "log-json", false, "structured logs as JSON")
-	f.StringVar(&cfg.Metrics, "metrics", "", "serve Prometheus metrics on this address (loopback only, unless --allow-remote), at /metrics")
+	f.StringVar(&cfg.Metrics, "metrics", "", "serve Prometheus metrics on this address (loopback only, unless --allow-remote), at /metrics, behind the API token (Prometheus: authorization.credentials_file: DATA/token)")
 	return c
 }
 

@@ -10,6 +10,11 @@
 // a device uses both days' points, so two clocks up to an hour apart still
 // meet.
 //
+// A point is public to whoever is asked for it, so a slot at a point is given
+// only to a requester that proves it holds the key: Proof binds the key to
+// the point and to both peers' identities, so it can be neither computed
+// without the key nor replayed by another peer.
+//
 // The package is pure: time comes in as Unix seconds.
 package rendezvous
 
@@ -30,6 +35,40 @@ const (
 	// the one-time secret of the device link.
 	LabelDeviceLink = "berty/v1/device-link-rendezvous"
 )
+
+// labelProof separates proofs from points, which HMAC the same key.
+const labelProof = "berty/v1/rendezvous-proof"
+
+// ProofSize is the size of a Proof.
+const ProofSize = 32
+
+// Proof returns the proof that the requester holds key, for an exchange at
+// point with the responder: HMAC-SHA256(key, "berty/v1/rendezvous-proof" ||
+// 0x00 || label || 0x00 || point || u16be len || requester || u16be len ||
+// responder), requester and responder being the two peers' network
+// identities (libp2p peer IDs).
+func Proof(key []byte, label string, point Point, requester, responder []byte) [ProofSize]byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(labelProof))
+	m.Write([]byte{0})
+	m.Write([]byte(label))
+	m.Write([]byte{0})
+	m.Write(point[:])
+	m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(requester))))
+	m.Write(requester)
+	m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(responder))))
+	m.Write(responder)
+	var p [ProofSize]byte
+	m.Sum(p[:0])
+	return p
+}
+
+// CheckProof reports, in constant time, whether proof is Proof(key, label,
+// point, requester, responder).
+func CheckProof(key []byte, label string, point Point, requester, responder []byte, proof []byte) bool {
+	want := Proof(key, label, point, requester, responder)
+	return hmac.Equal(want[:], proof)
+}
 
 // Period is the life of one point, and Grace how close to a period boundary
 // the neighbouring point is used too; both in seconds.

@@ -27,6 +27,49 @@ func TestKAT(t *testing.T) {
 		})
 }
 
+// TestKATProof pins the slot proofs (§11.4).
+func TestKATProof(t *testing.T) {
+	var vectors []kat.Vector
+	for _, label := range []string{rendezvous.LabelGroup, rendezvous.LabelContact, rendezvous.LabelDeviceLink} {
+		vectors = append(vectors, kat.Vector{
+			Name: label,
+			In: map[string]string{"key": kat.H(kat.Seq(0x40, 32)), "label": label, "point": kat.H(kat.Seq(0x80, 32)),
+				"requester": kat.H(kat.Seq(0x10, 38)), "responder": kat.H(kat.Seq(0x20, 38))},
+		})
+	}
+	kat.Check(t, "proofs.json", "proof = HMAC-SHA256(key, \"berty/v1/rendezvous-proof\" || 0x00 || label || 0x00 || point || u16be len || requester || u16be len || responder) (docs/protocol.md §11.4)", vectors,
+		func(t *testing.T, v kat.Vector) map[string]string {
+			p := rendezvous.Proof(kat.Hex(t, v.In, "key"), v.In["label"], rendezvous.Point(kat.Hex(t, v.In, "point")),
+				kat.Hex(t, v.In, "requester"), kat.Hex(t, v.In, "responder"))
+			return map[string]string{"proof": kat.H(p[:])}
+		})
+}
+
+// TestProofBinds: a proof is bound to the key, the label, the point and
+// both peers, and the two peer IDs cannot be shifted into each other.
+func TestProofBinds(t *testing.T) {
+	key, pt := kat.Seq(1, 32), rendezvous.Point(kat.Seq(2, 32))
+	a, b := kat.Seq(3, 38), kat.Seq(4, 38)
+	p := rendezvous.Proof(key, rendezvous.LabelContact, pt, a, b)
+	if !rendezvous.CheckProof(key, rendezvous.LabelContact, pt, a, b, p[:]) {
+		t.Fatal("a proof does not check")
+	}
+	other := rendezvous.Point(kat.Seq(9, 32))
+	for name, ok := range map[string]bool{
+		"another key":      rendezvous.CheckProof(kat.Seq(5, 32), rendezvous.LabelContact, pt, a, b, p[:]),
+		"another label":    rendezvous.CheckProof(key, rendezvous.LabelDeviceLink, pt, a, b, p[:]),
+		"another point":    rendezvous.CheckProof(key, rendezvous.LabelContact, other, a, b, p[:]),
+		"another sender":   rendezvous.CheckProof(key, rendezvous.LabelContact, pt, b, b, p[:]),
+		"swapped peers":    rendezvous.CheckProof(key, rendezvous.LabelContact, pt, b, a, p[:]),
+		"shifted boundary": rendezvous.CheckProof(key, rendezvous.LabelContact, pt, append(a, b[0]), b[1:], p[:]),
+		"truncated":        rendezvous.CheckProof(key, rendezvous.LabelContact, pt, a, b, p[:31]),
+	} {
+		if ok {
+			t.Errorf("%s: the proof checks", name)
+		}
+	}
+}
+
 // TestCurrentAcrossBoundary: a responder whose clock is up to an hour
 // behind or ahead of the requester's still announces a point the requester
 // looks up, and away from a boundary only one point is used.

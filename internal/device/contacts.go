@@ -94,9 +94,9 @@ func (c *contacts) serve() {
 	if same {
 		return
 	}
-	handlers := map[[32]byte]p2p.PointHandler{}
+	handlers := map[[32]byte]p2p.Served{}
 	for _, pt := range pts {
-		handlers[pt] = c.respond
+		handlers[pt] = p2p.Served{PointKey: p2p.PointKey{Key: seed[:], Label: rendezvous.LabelContact}, Handle: c.respond}
 	}
 	c.d.Host.ServePoints(handlers)
 }
@@ -190,7 +190,8 @@ func (c *contacts) request(ctx context.Context, o state.Contact) error {
 	rctx, cancel := context.WithTimeout(ctx, 2*p2p.PointTimeout)
 	defer cancel()
 	var status handshake.Status
-	err := c.d.Host.Reach(rctx, look, func(point [32]byte, e *p2p.Exchange) error {
+	key := p2p.PointKey{Key: o.Seed[:], Label: rendezvous.LabelContact}
+	err := c.d.Host.Reach(rctx, key, look, func(point [32]byte, e *p2p.Exchange) error {
 		r, err := c.d.Node.NewRequester(o.Account, point)
 		if err != nil {
 			return err

@@ -52,7 +52,8 @@ func point(l *link.Contact) [32]byte {
 func (a *attacker) exchange(l *link.Contact, fn func(e *p2p.Exchange) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return a.h.Reach(ctx, [][32]byte{point(l)}, func(_ [32]byte, e *p2p.Exchange) error { return fn(e) })
+	key := p2p.PointKey{Key: l.Seed[:], Label: rendezvous.LabelContact}
+	return a.h.Reach(ctx, key, [][32]byte{point(l)}, func(_ [32]byte, e *p2p.Exchange) error { return fn(e) })
 }
 
 // request runs a whole contact request as account, returning the frames it

@@ -140,9 +140,9 @@ func awaitLink(ctx context.Context, st *sqlite.Store, cfg LinkConfig) (*Device, 
 	}
 	serve := func() {
 		pts, _ := rendezvous.Current(secret[:], rendezvous.LabelDeviceLink, uint64(cfg.Node.Now().Unix()))
-		m := map[[32]byte]p2p.PointHandler{}
+		m := map[[32]byte]p2p.Served{}
 		for _, p := range pts {
-			m[p] = handler
+			m[p] = p2p.Served{PointKey: p2p.PointKey{Key: secret[:], Label: rendezvous.LabelDeviceLink}, Handle: handler}
 		}
 		h.ServePoints(m)
 	}
@@ -224,7 +224,8 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) (keys.Public, erro
 			return keys.Public{}, ErrLinkExpired
 		}
 		_, look := rendezvous.Current(l.Secret[:], rendezvous.LabelDeviceLink, uint64(d.cfg.Node.Now().Unix()))
-		err := d.Host.Reach(ctx, look, func(_ [32]byte, e *p2p.Exchange) error {
+		key := p2p.PointKey{Key: l.Secret[:], Label: rendezvous.LabelDeviceLink}
+		err := d.Host.Reach(ctx, key, look, func(_ [32]byte, e *p2p.Exchange) error {
 			a, err := handshake.NewApprover(l.Key, l.Secret, d.cfg.Node.Rand)
 			if err != nil {
 				return err

@@ -13,13 +13,16 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/berty-go/berty/core/rendezvous"
 )
 
 // ProtocolPoints is the stream protocol of rendezvous points (§11.4): the
-// dialer writes the point it looks for, and a host that serves that point
-// runs a short exchange of frames on the same stream (a contact request or
-// a device link); any other host resets the stream.
-const ProtocolPoints = protocol.ID("/berty/rendezvous/1.0.0")
+// dialer writes the point it looks for with its proof of holding the
+// point's key, and a host that serves that point runs a short exchange of
+// frames on the same stream (a contact request or a device link); any other
+// host resets the stream.
+const ProtocolPoints = protocol.ID("/berty/rendezvous/2.0.0")
 
 // Limits of point exchanges: frame size, frames per exchange, whole
 // exchange duration, the wait for any one frame (and for the point that
@@ -108,10 +111,24 @@ func (e *Exchange) Peer() peer.ID { return e.s.Conn().RemotePeer() }
 // An error is counted as a refusal (PointRefused).
 type PointHandler func(ctx context.Context, point [32]byte, e *Exchange) error
 
+// PointKey is the secret a point derives from (rendezvous.At): a dialer
+// proves it holds it (rendezvous.Proof) before a host gives it a slot.
+type PointKey struct {
+	Key   []byte
+	Label string
+}
+
+// Served is a point a host serves: its key and the handler of its
+// exchanges.
+type Served struct {
+	PointKey
+	Handle PointHandler
+}
+
 // points is the host's served points and what it announces.
 type points struct {
 	mu      sync.Mutex // guards served, busy, perPeer and the announce loop's start
-	served  map[[32]byte]PointHandler
+	served  map[[32]byte]Served
 	wake    chan struct{}
 	busy    int             // exchanges served now
 	perPeer map[peer.ID]int // of them, per peer
@@ -147,7 +164,7 @@ func (p *points) release(from peer.ID) {
 // streams for other points are reset. The points are also announced on
 // the DHT (when it runs) and re-announced every RendezvousEvery; neighbours
 // (static peers, mDNS peers, group peers) reach them by asking directly.
-func (x *Host) ServePoints(served map[[32]byte]PointHandler) {
+func (x *Host) ServePoints(served map[[32]byte]Served) {
 	p := &x.points
 	p.mu.Lock()
 	p.served = served
@@ -162,10 +179,11 @@ func (x *Host) ServePoints(served map[[32]byte]PointHandler) {
 	}
 }
 
-func (x *Host) servedPoint(point [32]byte) PointHandler {
+func (x *Host) servedPoint(point [32]byte) (Served, bool) {
 	x.points.mu.Lock()
 	defer x.points.mu.Unlock()
-	return x.points.served[point]
+	s, ok := x.points.served[point]
+	return s, ok
 }
 
 func (x *Host) announcePoints() {
@@ -196,26 +214,34 @@ func (x *Host) announcePoints() {
 	}
 }
 
-// servePoint answers a stream at a rendezvous point. The point comes
-// first, within PointFrameTimeout, and takes no slot: only an exchange for
-// a point this host serves does, so a peer that opens streams and sends
-// nothing, or names made-up points, keeps no one else out; and one peer
-// holds at most maxPointExchangesPerPeer slots.
+// servePoint answers a stream at a rendezvous point. The point and its
+// proof come first, within PointFrameTimeout, and take no slot: only an
+// exchange for a point this host serves, from a peer that proves it holds
+// the point's key, does. A peer that opens streams and sends nothing, names
+// made-up points, or learnt a point without its key (anyone asked for it
+// does) keeps no one else out, however many identities it makes; and one
+// peer holds at most maxPointExchangesPerPeer slots.
 func (x *Host) servePoint(s network.Stream) {
 	from := s.Conn().RemotePeer()
 	e := newExchange(s)
 	first, err := e.Read()
-	if err != nil || len(first) != 32 {
+	if err != nil || len(first) != 32+rendezvous.ProofSize {
 		x.observe(PointRefused, from)
 		s.Reset()
 		return
 	}
-	point := [32]byte(first)
-	h := x.servedPoint(point)
-	if h == nil {
+	point := [32]byte(first[:32])
+	sv, ok := x.servedPoint(point)
+	if !ok {
 		s.Reset()
 		return
 	}
+	if !rendezvous.CheckProof(sv.Key, sv.Label, point, []byte(from), []byte(x.h.ID()), first[32:]) {
+		x.observe(PointRefused, from)
+		s.Reset()
+		return
+	}
+	h := sv.Handle
 	if !x.points.acquire(from) {
 		s.Reset() // busy: the dialer retries later
 		return
@@ -232,12 +258,13 @@ func (x *Host) servePoint(s network.Stream) {
 	s.Close()
 }
 
-// Reach looks for a peer serving one of the points — first among the peers
-// this host is connected to, then on the DHT — and runs fn on a stream to
-// it, after sending the point. It returns nil after the first exchange that
-// fn completes, fn's error if fn fails for a reason other than the peer not
-// serving the point, or ErrNotFound.
-func (x *Host) Reach(ctx context.Context, pts [][32]byte, fn func(point [32]byte, e *Exchange) error) error {
+// Reach looks for a peer serving one of the points of key — first among the
+// peers this host is connected to, then on the DHT — and runs fn on a
+// stream to it, after sending the point and the proof that this host holds
+// key. It returns nil after the first exchange that fn completes, fn's
+// error if fn fails for a reason other than the peer not serving the point,
+// or ErrNotFound.
+func (x *Host) Reach(ctx context.Context, key PointKey, pts [][32]byte, fn func(point [32]byte, e *Exchange) error) error {
 	try := func(p peer.ID, point [32]byte) (done bool, err error) {
 		sctx, cancel := context.WithTimeout(ctx, PointTimeout)
 		defer cancel()
@@ -247,7 +274,8 @@ func (x *Host) Reach(ctx context.Context, pts [][32]byte, fn func(point [32]byte
 		}
 		defer s.Close()
 		e := newExchange(s)
-		if err := e.Write(point[:]); err != nil {
+		proof := rendezvous.Proof(key.Key, key.Label, point, []byte(x.h.ID()), []byte(p))
+		if err := e.Write(append(point[:], proof[:]...)); err != nil {
 			s.Reset()
 			return false, nil
 		}
