@@ -153,7 +153,10 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 	if !me.Admin && member != me.Key {
 		return ErrNotAdmin
 	}
-	rm := &state.MemberRemoved{Member: member}
+	rm := &state.MemberRemoved{Member: member, Keep: r.roster()}
+	if len(rm.Keep) > state.MaxRoster {
+		return fmt.Errorf("remove: %d members, a removal can list %d", len(rm.Keep), state.MaxRoster)
+	}
 	var deps []feed.Dep
 	for _, d := range t.Devices {
 		seq := r.tracker.Head(d).Seq
@@ -182,6 +185,22 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 	return r.maintain(lk)
 }
 
+// roster returns the members this replica counts, for a removal or a
+// revocation (§5.3): in a multi-member group, a member the fold counts where
+// the event falls but the roster leaves out is dropped.
+func (r *Replica) roster() []keys.Public {
+	if r.g.Kind != group.KindMulti {
+		return nil
+	}
+	var keep []keys.Public
+	for _, m := range r.state.Members() {
+		if !m.Removed {
+			keep = append(keep, m.Key)
+		}
+	}
+	return state.SortRoster(keep)
+}
+
 // RevokeDevice revokes another device of this device's own member (§5.6):
 // its entries past its current head stop counting and every device starts
 // a new chain sealed only to the devices that remain.
@@ -203,7 +222,11 @@ func (r *Replica) RevokeDevice(device keys.Public, lk feed.Lookup) error {
 		// before it applies the revocation.
 		deps = []feed.Dep{{Device: device, Seq: seq}}
 	}
-	if _, err := r.postMetadata(&state.Event{Revoked: &state.DeviceRevoked{Device: device, Seq: seq}}, 0, deps); err != nil {
+	keep := r.roster()
+	if len(keep) > state.MaxRoster {
+		return fmt.Errorf("revoke: %d members, a revocation can list %d", len(keep), state.MaxRoster)
+	}
+	if _, err := r.postMetadata(&state.Event{Revoked: &state.DeviceRevoked{Device: device, Seq: seq, Keep: keep}}, 0, deps); err != nil {
 		return err
 	}
 	r.applyCutoffs(lk)

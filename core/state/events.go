@@ -15,7 +15,9 @@
 package state
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/keys"
@@ -49,6 +51,9 @@ const (
 	MaxProfileName = 64
 	MaxRecipients  = 1024
 	MaxCutoffs     = 256
+	// MaxRoster bounds the members a removal or a revocation lists as kept
+	// (§5.3): with MaxCutoffs cut-offs the event still fits an entry.
+	MaxRoster = 1536
 	boxSize        = 32 + 40 + 32 + 4 // ephemeral key, nonce+tag, chain key, counter
 )
 
@@ -100,10 +105,12 @@ type DeviceApproved struct {
 // DeviceRevoked revokes one device of the author's own member (§5.6): its
 // entries past Seq stop counting, it is no longer a device of the member,
 // and every remaining device starts a new chain it cannot read. Only
-// another current device of the same member may revoke.
+// another current device of the same member may revoke. In a multi-member
+// group Keep lists the members the author counted, as for a removal.
 type DeviceRevoked struct {
 	Device keys.Public
 	Seq    uint64
+	Keep   []keys.Public
 }
 
 // RendezvousSeed records on the account group the seed of the account's
@@ -154,9 +161,14 @@ type ChainKeys struct {
 // MemberRemoved removes a member (by an admin, or the member itself: leaving).
 // Cutoffs give, for each of the member's devices the author knew, the last
 // seq that stays valid; the member's entries past it are refused (§5.3).
+// Keep is the roster: the other members the author counted when it wrote
+// the removal, sorted. A member the fold counts there but Keep leaves out
+// joined concurrently with the removal, unseen by its author, and is
+// dropped (§5.3): a join cannot slip in before a removal it did not see.
 type MemberRemoved struct {
 	Member  keys.Public
 	Cutoffs []Cutoff
+	Keep    []keys.Public
 }
 
 // Cutoff is the last valid seq of a removed member's device.
@@ -301,6 +313,7 @@ func (e *Event) Encode() []byte {
 			b = append(b, c.Device[:]...)
 			b = wire.AppendUvarint(b, c.Seq)
 		}
+		b = appendRoster(b, e.Removed.Keep)
 	case e.Admin != nil:
 		b = append(b, e.Admin.Member[:]...)
 	case e.Info != nil:
@@ -324,12 +337,45 @@ func (e *Event) Encode() []byte {
 	case e.Revoked != nil:
 		b = append(b, e.Revoked.Device[:]...)
 		b = wire.AppendUvarint(b, e.Revoked.Seq)
+		b = appendRoster(b, e.Revoked.Keep)
 	case e.Approved != nil:
 		b = append(b, e.Approved.Device[:]...)
 	case e.Profile != nil:
 		b = wire.AppendString(b, e.Profile.Name)
 	}
 	return b
+}
+
+// appendRoster encodes a roster: uvarint n, then n member keys in strictly
+// ascending order.
+func appendRoster(b []byte, keep []keys.Public) []byte {
+	b = wire.AppendUvarint(b, uint64(len(keep)))
+	for _, k := range keep {
+		b = append(b, k[:]...)
+	}
+	return b
+}
+
+// readRoster decodes a roster, refusing one out of order or with a repeat:
+// one set, one encoding.
+func readRoster(r *wire.Reader) []keys.Public {
+	n := r.Uvarint(MaxRoster)
+	var out []keys.Public
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		k := r.Fixed32()
+		if len(out) > 0 && bytes.Compare(out[len(out)-1][:], k[:]) >= 0 && r.Err() == nil {
+			r.Fail("roster not in strictly ascending order")
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// SortRoster sorts member keys and removes repeats, as a roster is encoded.
+func SortRoster(ks []keys.Public) []keys.Public {
+	out := slices.Clone(ks)
+	slices.SortFunc(out, func(a, b keys.Public) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Compact(out)
 }
 
 // Decode parses an event strictly. Byte slices in the result are copies.
@@ -366,6 +412,7 @@ func Decode(b []byte) (*Event, error) {
 		for i := uint64(0); i < n && r.Err() == nil; i++ {
 			m.Cutoffs = append(m.Cutoffs, Cutoff{Device: r.Fixed32(), Seq: r.Uvarint(1 << 48)})
 		}
+		m.Keep = readRoster(r)
 		e.Removed = m
 	case TypeAdminGranted:
 		e.Admin = &AdminGranted{Member: r.Fixed32()}
@@ -400,6 +447,7 @@ func Decode(b []byte) (*Event, error) {
 		e.Seed = &RendezvousSeed{Seed: r.Fixed32()}
 	case TypeDeviceRevoked:
 		e.Revoked = &DeviceRevoked{Device: r.Fixed32(), Seq: r.Uvarint(1 << 48)}
+		e.Revoked.Keep = readRoster(r)
 	case TypeDeviceApproved:
 		e.Approved = &DeviceApproved{Device: r.Fixed32()}
 	case TypeProfile:

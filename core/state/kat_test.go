@@ -59,6 +59,7 @@ func eventVectors() []kat.Vector {
 			"type": "3", "member": pub(katMember),
 			"cutoff0_device": pub(katDevice), "cutoff0_seq": "5",
 			"cutoff1_device": pub(katInviteKey), "cutoff1_seq": kat.Dec(1 << 48),
+			"keep0": kat.H(kat.Seq(0x10, 32)), "keep1": kat.H(kat.Seq(0x30, 32)),
 		}),
 		v("member-left", map[string]string{"type": "3", "member": pub(katMember)}),
 		v("admin-granted", map[string]string{"type": "4", "member": pub(katInviter)}),
@@ -76,9 +77,19 @@ func eventVectors() []kat.Vector {
 		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey)}),
 		v("rendezvous-seed", map[string]string{"type": "10", "seed": kat.H(kat.Seq(0x55, 32))}),
 		v("device-revoked", map[string]string{"type": "11", "device": pub(katDevice), "seq": "300"}),
+		v("device-revoked-multi", map[string]string{"type": "11", "device": pub(katDevice), "seq": "2", "keep0": pub(katMember)}),
 		v("device-approved", map[string]string{"type": "12", "device": pub(katDevice)}),
 		v("profile", map[string]string{"type": "13", "name": kat.H([]byte("Zoë 🌻"))}),
 	}
+}
+
+// katRoster reads keep0, keep1, ... (sorted in the vectors).
+func katRoster(t testing.TB, in map[string]string) []keys.Public {
+	var out []keys.Public
+	for i := 0; in[fmt.Sprintf("keep%d", i)] != ""; i++ {
+		out = append(out, kat.Hex32(t, in, fmt.Sprintf("keep%d", i)))
+	}
+	return out
 }
 
 // buildEvent makes the event a vector describes.
@@ -120,6 +131,7 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 				Seq:    kat.Uint(t, in, fmt.Sprintf("cutoff%d_seq", i)),
 			})
 		}
+		m.Keep = katRoster(t, in)
 		return &state.Event{Removed: m}
 	case state.TypeAdminGranted:
 		return &state.Event{Admin: &state.AdminGranted{Member: kat.Hex32(t, in, "member")}}
@@ -145,7 +157,7 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	case state.TypeDeviceApproved:
 		return &state.Event{Approved: &state.DeviceApproved{Device: kat.Hex32(t, in, "device")}}
 	case state.TypeDeviceRevoked:
-		return &state.Event{Revoked: &state.DeviceRevoked{Device: kat.Hex32(t, in, "device"), Seq: kat.Uint(t, in, "seq")}}
+		return &state.Event{Revoked: &state.DeviceRevoked{Device: kat.Hex32(t, in, "device"), Seq: kat.Uint(t, in, "seq"), Keep: katRoster(t, in)}}
 	}
 	t.Fatalf("unknown event type %s", in["type"])
 	return nil

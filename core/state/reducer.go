@@ -60,6 +60,9 @@ type Member struct {
 	Revoked map[keys.Public]uint64
 	// Name is the member's display name (§5.8), "" until it sets one.
 	Name string
+	// Dropped: the member was removed because a removal or revocation that
+	// did not know it left it out of its roster (§5.3). Removed is set too.
+	Dropped bool
 }
 
 // Device is a member device.
@@ -86,7 +89,11 @@ type State struct {
 	contact map[keys.Public]*Contact
 	seed    *[32]byte                   // the account's rendezvous seed (account group)
 	order   []keys.Public               // members in order of their first valid announce
-	invites map[keys.Public]keys.Public // invitation key → inviting member
+	invites map[keys.Public]invite // invitation key → its record
+	// era counts the removals and revocations applied so far in a
+	// multi-member group: an invitation admits only within the era it was
+	// recorded in (§5.2), so every invitation dies with any removal.
+	era uint64
 	// approved holds approvals of devices that have not announced yet;
 	// pending the valid announces of an existing member's devices that wait
 	// for an approval; approvedBy the approval that let each device in
@@ -131,10 +138,17 @@ func (s *State) reset() {
 	s.contact = map[keys.Public]*Contact{}
 	s.seed = nil
 	s.order = nil
-	s.invites = map[keys.Public]keys.Public{}
+	s.invites = map[keys.Public]invite{}
+	s.era = 0
 	s.approved = map[approvalKey]approval{}
 	s.pending = map[keys.Public]*Announce{}
 	s.approvedBy = map[keys.Public]approval{}
+}
+
+// invite is an invitation record as the fold applied it.
+type invite struct {
+	inviter keys.Public
+	era     uint64
 }
 
 // approvalKey names an approval waiting for its device's announce: per
@@ -354,7 +368,7 @@ func (s *State) apply(op *Op) {
 	case ev.Info != nil:
 		s.name = ev.Info.Name
 	case ev.Invited != nil && s.group.Kind == group.KindMulti:
-		s.invites[ev.Invited.InviteKey] = m.Key
+		s.invites[ev.Invited.InviteKey] = invite{inviter: m.Key, era: s.era}
 	case ev.Joined != nil && s.group.Kind == group.KindAccount:
 		j := *ev.Joined
 		s.groups[j.ID] = &JoinedGroup{GroupJoined: j}
@@ -409,7 +423,8 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 	}
 	if a.Proof == ProofInvitation {
 		inv := s.members[a.Inviter]
-		if inv == nil || inv.Removed || s.invites[a.InviteKey] != a.Inviter {
+		rec, ok := s.invites[a.InviteKey]
+		if inv == nil || inv.Removed || !ok || rec.inviter != a.Inviter || rec.era != s.era {
 			return
 		}
 	}
@@ -482,7 +497,7 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 	}
 	keep := map[keys.Public]uint64{r.Device: r.Seq}
 	s.keepApprovers(op.Author, keep) // a revocation cannot cut what let its author in
-	r = &DeviceRevoked{Device: r.Device, Seq: keep[r.Device]}
+	r = &DeviceRevoked{Device: r.Device, Seq: keep[r.Device], Keep: r.Keep}
 	if c, ok := author.Revoked[r.Device]; ok {
 		author.Revoked[r.Device] = min(c, r.Seq)
 		return
@@ -496,6 +511,33 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 		author.Revoked = map[keys.Public]uint64{}
 	}
 	author.Revoked[r.Device] = r.Seq
+	if s.group.Kind == group.KindMulti {
+		s.era++
+		s.drop(author.Key, author.Key, r.Keep)
+	}
+}
+
+// drop removes the current members that a removal or revocation by author
+// (of target) leaves out of its roster keep (§5.3): they joined
+// concurrently, unseen by the author — the way a removed member would come
+// back, through an invitation she held, with an announce that sorts before
+// her removal. Their announces stay (cut-off 1), so that every pass of the
+// fold drops them again; nothing after counts.
+func (s *State) drop(author, target keys.Public, keep []keys.Public) {
+	for _, k := range s.order {
+		m := s.members[k]
+		if m.Removed || k == author || k == target {
+			continue
+		}
+		if _, found := slices.BinarySearchFunc(keep, k, func(a, b keys.Public) int { return bytes.Compare(a[:], b[:]) }); found {
+			continue
+		}
+		m.Removed, m.Admin, m.Dropped = true, false, true
+		m.Cutoffs = map[keys.Public]uint64{}
+		for _, d := range m.Devices {
+			m.Cutoffs[d] = 1
+		}
+	}
 }
 
 func (s *State) applyRemoved(op *Op, author *Member, r *MemberRemoved) {
@@ -516,6 +558,12 @@ func (s *State) applyRemoved(op *Op, author *Member, r *MemberRemoved) {
 		// approvals that let the leaving device in.
 		given[op.Author] = max(given[op.Author], op.Seq)
 		s.keepApprovers(op.Author, given)
+	}
+	s.era++
+	if author.Key != r.Member {
+		// A member leaving gives up its own rights only: it drops no one,
+		// even if it was behind.
+		s.drop(author.Key, r.Member, r.Keep)
 	}
 	if !t.Removed {
 		t.Removed, t.Admin = true, false

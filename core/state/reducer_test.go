@@ -231,6 +231,20 @@ func (s *sim) step(i int) {
 			ev.Info = &GroupInfo{Name: rapid.SampledFrom([]string{"a", "b", "c", ""}).Draw(t, "name")}
 		}
 	}
+	// The roster of a removal or revocation is the author's view of the
+	// members; an adversarial author leaves one out.
+	if ev.Removed != nil || ev.Revoked != nil {
+		keep := rosterOf(vs)
+		if adversarial && len(keep) > 0 {
+			i := rapid.IntRange(0, len(keep)-1).Draw(t, "left out of the roster")
+			keep = append(keep[:i:i], keep[i+1:]...)
+		}
+		if ev.Removed != nil {
+			ev.Removed.Keep = keep
+		} else {
+			ev.Revoked.Keep = keep
+		}
+	}
 	var lamport uint64
 	for _, o := range vops {
 		lamport = max(lamport, o.Lamport)
@@ -736,13 +750,38 @@ func (h *history) key() *keys.Pair {
 	return k
 }
 
+// rosterOf returns the current members of st, as a removal lists them.
+func rosterOf(st *State) []keys.Public {
+	var keep []keys.Public
+	for _, m := range st.Members() {
+		if !m.Removed {
+			keep = append(keep, m.Key)
+		}
+	}
+	return SortRoster(keep)
+}
+
+// add appends an op. A removal or revocation without a roster gets the
+// members of the history so far: its author has seen everything.
 func (h *history) add(dev *keys.Pair, lamport uint64, ev *Event) *Op {
+	if ev.Removed != nil && ev.Removed.Keep == nil {
+		ev.Removed.Keep = h.roster()
+	}
+	if ev.Revoked != nil && ev.Revoked.Keep == nil {
+		ev.Revoked.Keep = h.roster()
+	}
 	d := dev.Public()
 	h.seq[d]++
 	o := &Op{Author: d, Seq: h.seq[d], Lamport: lamport, Event: ev}
 	o.ID = sha256.Sum256(append(ev.Encode(), byte(len(h.ops))))
 	h.ops = append(h.ops, o)
 	return o
+}
+
+func (h *history) roster() []keys.Public {
+	st := New(h.g)
+	st.Restore(h.ops)
+	return rosterOf(st)
 }
 
 func (h *history) genesis(member, dev *keys.Pair, lamport uint64) {
@@ -844,7 +883,9 @@ func TestReducerRemovalByRemovedAdmin(t *testing.T) {
 	h.invited(alice, aliceDev, carol, carolDev, 3)
 	h.add(aliceDev, 4, &Event{Admin: &AdminGranted{Member: bob.Public()}})
 	h.add(bobDev, 5, &Event{Removed: &MemberRemoved{Member: carol.Public(), Cutoffs: []Cutoff{{Device: carolDev.Public(), Seq: 1}}}})
-	h.add(aliceDev, 6, &Event{Removed: &MemberRemoved{Member: bob.Public(), Cutoffs: []Cutoff{{Device: bobDev.Public(), Seq: 1}}}})
+	// Alice has not seen bob's removal of carol: carol is on her roster.
+	h.add(aliceDev, 6, &Event{Removed: &MemberRemoved{Member: bob.Public(), Cutoffs: []Cutoff{{Device: bobDev.Public(), Seq: 1}},
+		Keep: SortRoster([]keys.Public{alice.Public(), carol.Public()})}})
 	h.add(carolDev, 7, &Event{Info: &GroupInfo{Name: "carol's"}})
 
 	check := func(s *State, how string) {
@@ -995,5 +1036,61 @@ func TestReducerRevokedThenRemoved(t *testing.T) {
 	}
 	if c := s.Cutoffs()[d1.Public()]; c != rev.Seq {
 		t.Errorf("alice's first device cut at %d, want %d", c, rev.Seq)
+	}
+}
+
+// TestReducerRoster pins the roster rule (§5.3): dave joins concurrently with
+// alice's removal of carol, unseen by alice; his announce sorts before the
+// removal. The removal's roster leaves him out, so he is dropped (his
+// announce stays, nothing after it counts) in every order. Bob leaving with
+// an empty roster (he was behind) drops no one. An invitation recorded
+// before a removal admits no one after it; one recorded after does.
+func TestReducerRoster(t *testing.T) {
+	h := newHistory(t)
+	alice, aliceDev := h.key(), h.key()
+	bob, bobDev := h.key(), h.key()
+	carol, carolDev := h.key(), h.key()
+	dave, daveDev := h.key(), h.key()
+	erin, erinDev := h.key(), h.key()
+	h.genesis(alice, aliceDev, 1)
+	h.invited(alice, aliceDev, bob, bobDev, 2)
+	h.invited(alice, aliceDev, carol, carolDev, 3)
+	roster := SortRoster([]keys.Public{alice.Public(), bob.Public(), carol.Public()})
+	h.invited(alice, aliceDev, dave, daveDev, 4)
+	h.add(daveDev, 5, &Event{Info: &GroupInfo{Name: "dave's"}})
+	h.add(aliceDev, 6, &Event{Removed: &MemberRemoved{Member: carol.Public(),
+		Cutoffs: []Cutoff{{Device: carolDev.Public(), Seq: 1}}, Keep: roster}})
+	h.add(bobDev, 7, &Event{Removed: &MemberRemoved{Member: bob.Public(),
+		Cutoffs: []Cutoff{{Device: bobDev.Public(), Seq: 2}}, Keep: []keys.Public{}}})
+	// erin: an invitation recorded before the removal, an announce after.
+	ik := h.key()
+	rec := h.add(aliceDev, 3, &Event{Invited: &InvitationCreated{InviteKey: ik.Public()}})
+	rec.ID = [32]byte{0, 0, 0xee}
+	a := &Announce{Cert: keys.NewCert(h.g.ID, erin, erinDev), Proof: ProofInvitation, Inviter: alice.Public(), InviteKey: ik.Public()}
+	copy(a.InviterSig[:], alice.Sign(InvitationSigned(h.g.ID, ik.Public())))
+	copy(a.JoinSig[:], ik.Sign(JoinSigned(h.g.ID, erin.Public())))
+	h.add(erinDev, 8, &Event{Announce: a})
+
+	s := sameInAnyOrder(t, h)
+	if m := s.Member(dave.Public()); m == nil || !m.Removed || !m.Dropped {
+		t.Errorf("dave %+v: want dropped by the removal that did not list him", m)
+	}
+	if c, ok := s.Cutoff(daveDev.Public()); !ok || c != 1 || s.Name() == "dave's" {
+		t.Errorf("dave's device: cut-off %d (%v), name %q: want 1 and nothing of his after his announce", c, ok, s.Name())
+	}
+	if m := s.Member(alice.Public()); m == nil || m.Removed {
+		t.Errorf("alice %+v: bob's leave with an empty roster dropped her", m)
+	}
+	if m := s.Member(bob.Public()); m == nil || !m.Removed || m.Dropped {
+		t.Errorf("bob %+v: want left, not dropped", m)
+	}
+	if m := s.Member(erin.Public()); m != nil {
+		t.Errorf("erin %+v: an invitation recorded before a removal admitted her after it", m)
+	}
+	// A new invitation, recorded after the removals, admits erin.
+	h.invited(alice, aliceDev, erin, h.key(), 9)
+	s = sameInAnyOrder(t, h)
+	if m := s.Member(erin.Public()); m == nil || m.Removed {
+		t.Errorf("erin %+v: a fresh invitation did not admit her", m)
 	}
 }
