@@ -54,7 +54,7 @@ const (
 	// MaxRoster bounds the members a removal or a revocation lists as kept
 	// (§5.3): with MaxCutoffs cut-offs the event still fits an entry.
 	MaxRoster = 1536
-	boxSize        = 32 + 40 + 32 + 4 // ephemeral key, nonce+tag, chain key, counter
+	boxSize   = 32 + 40 + 32 + 4 // ephemeral key, nonce+tag, chain key, counter
 )
 
 // ProofKind says why a device may write in a group.

@@ -87,8 +87,8 @@ type State struct {
 	name    string
 	groups  map[keys.Public]*JoinedGroup
 	contact map[keys.Public]*Contact
-	seed    *[32]byte                   // the account's rendezvous seed (account group)
-	order   []keys.Public               // members in order of their first valid announce
+	seed    *[32]byte              // the account's rendezvous seed (account group)
+	order   []keys.Public          // members in order of their first valid announce
 	invites map[keys.Public]invite // invitation key → its record
 	// era counts the removals and revocations applied so far in a
 	// multi-member group: an invitation admits only within the era it was
