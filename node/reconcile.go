@@ -38,8 +38,12 @@ func (n *Node) reconcile() error {
 		}
 		g := group.New(group.KindMulti, j.ID, j.Secret, nil)
 		errs = append(errs, n.ensure(g, true, func(run *groupRun, lk feed.Lookup) error {
-			me := run.rep.State().Member(run.rep.MemberKey())
-			if me == nil || me.Removed {
+			// The announce must sort after the member's first one: wait
+			// until that one is here (an announce is in epoch 0, which the
+			// group secret opens; whether it counts, this device learns
+			// only from the epochs a current device hands it after).
+			s := run.rep.State()
+			if me := s.Member(run.rep.MemberKey()); (me != nil && me.Removed) || !s.Claimed(run.rep.MemberKey()) {
 				return nil // not synced yet, or removed: nothing to announce
 			}
 			return run.rep.AnnounceMember(lk)
@@ -65,10 +69,13 @@ func (n *Node) ensure(g *group.Group, follow bool, announce func(*groupRun, feed
 		return nil
 	}
 	// The account is in this group through another of its devices, which
-	// approves this one there (§5.7): announcing before the approval could
-	// take that device's place as the account's first device in the group.
-	// Wait for it; Receive calls reconcile again.
-	if follow && !run.rep.State().Approved(run.rep.DeviceKey(), run.rep.MemberKey()) {
+	// approves this one there (§5.7): announcing before that device's
+	// announce could take its place as the account's first device in the
+	// group. Wait for its approval or its announce (whether the approval
+	// counts, this device may learn only from the epochs handed to it
+	// after it announced); Receive calls reconcile again.
+	s := run.rep.State()
+	if follow && !s.Approved(run.rep.DeviceKey(), run.rep.MemberKey()) && !s.Claimed(run.rep.MemberKey()) {
 		return nil
 	}
 	err := n.step(run, func(lk feed.Lookup) error { return announce(run, lk) })

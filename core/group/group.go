@@ -49,6 +49,34 @@ type Keys struct {
 	Topic       [32]byte // names the group on the network instead of its ID
 }
 
+// EpochIDSize is the size of an epoch ID.
+const EpochIDSize = 16
+
+// EpochID names an epoch secret publicly: every metadata entry starts with
+// the ID of the epoch whose key sealed it (§3.4, §5.1).
+type EpochID [EpochIDSize]byte
+
+// Epoch is one epoch secret of a group with what derives from it.
+type Epoch struct {
+	ID       EpochID
+	Secret   [32]byte
+	Metadata [32]byte // seals metadata events written in the epoch
+}
+
+// Epoch expands an epoch secret of g. Epoch 0's secret is the group secret,
+// and its metadata key is the group's Keys.Metadata.
+func (g *Group) Epoch(secret [32]byte) Epoch {
+	e := Epoch{Secret: secret}
+	id := seal.Derive32(secret[:], g.ID[:], seal.LabelEpochID)
+	copy(e.ID[:], id[:EpochIDSize])
+	if secret == g.Secret {
+		e.Metadata = g.Keys.Metadata
+	} else {
+		e.Metadata = seal.Derive32(secret[:], g.ID[:], seal.LabelEpochMetadata)
+	}
+	return e
+}
+
 // Group is what a member knows about a group.
 type Group struct {
 	Kind   Kind

@@ -162,3 +162,28 @@ func TestContactRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestKATEpoch pins the expansion of epoch secrets (§3.4): the ID is the
+// first 16 bytes of HKDF(secret, group ID, "berty/v2/epoch/id"), the
+// metadata key HKDF(secret, group ID, "berty/v2/epoch/metadata-key") — and
+// for epoch 0, whose secret is the group secret, the group's metadata key.
+func TestKATEpoch(t *testing.T) {
+	vectors := []kat.Vector{
+		{Name: "epoch", In: map[string]string{"group_id": kat.H(kat.Seq(0x10, 32)), "group_secret": kat.H(kat.Seq(0x30, 32)), "secret": kat.H(kat.Seq(0x50, 32))}},
+		{Name: "epoch0", In: map[string]string{"group_id": kat.H(kat.Seq(0x10, 32)), "group_secret": kat.H(kat.Seq(0x30, 32)), "secret": kat.H(kat.Seq(0x30, 32))}},
+	}
+	kat.Check(t, "epoch.json", "group.Epoch(secret) of group.New(multi, group_id, group_secret)", vectors,
+		func(t *testing.T, v kat.Vector) map[string]string {
+			g := group.New(group.KindMulti, kat.Hex32(t, v.In, "group_id"), kat.Hex32(t, v.In, "group_secret"), nil)
+			secret := kat.Hex32(t, v.In, "secret")
+			e := g.Epoch(secret)
+			id := seal.Derive32(secret[:], g.ID[:], seal.LabelEpochID)
+			if !bytes.Equal(e.ID[:], id[:group.EpochIDSize]) {
+				t.Error("epoch ID is not the first 16 bytes of its HKDF")
+			}
+			if secret == g.Secret && e.Metadata != g.Keys.Metadata {
+				t.Error("epoch 0's metadata key is not the group's")
+			}
+			return map[string]string{"id": kat.H(e.ID[:]), "metadata_key": kat.H(e.Metadata[:])}
+		})
+}

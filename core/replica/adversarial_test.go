@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sort"
 	"testing"
 
 	"github.com/berty-go/berty/core/feed"
@@ -193,6 +194,37 @@ func (c *cluster) deliverAll(p *peer, raws [][]byte) {
 	for _, raw := range raws {
 		c.receive(p, raw)
 	}
+}
+
+// handKeys has by read what dev just published (its announce), hand dev
+// the group's epochs and its chain, and dev read them: a new device reads
+// and writes only once a current device did that (§6.3). It returns the
+// entries dev published meanwhile.
+func (c *cluster) handKeys(dev, by *peer, published Ready) []*feed.Entry {
+	c.t.Helper()
+	n := len(c.wire)
+	// by gets what dev had seen (its announce depends on it), in clock
+	// order; receive flushes: by's answer goes out on the wire.
+	var seen []*feed.Entry
+	for _, f := range dev.lk {
+		for _, e := range f {
+			seen = append(seen, e)
+		}
+	}
+	sort.Slice(seen, func(i, j int) bool { return seen[i].Lamport < seen[j].Lamport })
+	for _, e := range seen {
+		c.receive(by, e.Encoded)
+	}
+	c.deliverAll(by, outboxOf(published))
+	m := len(c.wire)
+	c.deliverAll(dev, c.wire[n:m])
+	var out []*feed.Entry
+	for _, raw := range c.wire[m:] {
+		if e := decode(c.t.(*testing.T), raw); e.Author == dev.r.DeviceKey() {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func outboxOf(rd Ready) [][]byte {
@@ -977,7 +1009,9 @@ func TestAdversarialRemovedMemberUnknownDevice(t *testing.T) {
 			if err := carol2.r.AnnounceMember(carol2.lk); err != nil {
 				t.Fatal(err)
 			}
-			ann := c.flush(carol2).Outbox[0]
+			published := c.flush(carol2)
+			ann := published.Outbox[0]
+			c.handKeys(carol2, carol, published)
 			c.send(carol2, "from carol's second device")
 			removal := c.remove(alice, carol).Outbox[0] // alice has not seen carol2
 			if (ann.Lamport < removal.Lamport) != announceFirst || ann.Lamport == removal.Lamport {
@@ -1176,6 +1210,7 @@ func TestWriteAfterTruncationToZero(t *testing.T) {
 	}
 	rd2 := c.flush(carol2)
 	ann := rd2.Outbox[0]
+	rd2.Outbox = append(rd2.Outbox, c.handKeys(carol2, carol, rd2)...)
 	if len(rd2.Outbox) < 2 {
 		t.Fatal("carol2 wrote no entry after her announce")
 	}

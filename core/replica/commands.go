@@ -60,8 +60,12 @@ func mergeDeps(a, b []feed.Dep) []feed.Dep {
 func (r *Replica) postMetadata(ev *state.Event, minLamport uint64, deps []feed.Dep) (*feed.Entry, error) {
 	enc := ev.Encode()
 	self := r.device.Public()
+	ep, err := r.writeEpoch(ev)
+	if err != nil {
+		return nil, err
+	}
 	e, err := r.appendLocal(feed.KindMetadata, minLamport, deps, func(seq uint64) ([]byte, error) {
-		return seal.Seal(nil, &r.g.Keys.Metadata, enc, metadataAD(&r.g.Keys.Topic, self, seq), r.cfg.Rand)
+		return seal.Seal(append([]byte(nil), ep.ID[:]...), &ep.Metadata, enc, metadataAD(&r.g.Keys.Topic, self, seq), r.cfg.Rand)
 	})
 	if err != nil {
 		return nil, err
@@ -182,6 +186,19 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 		return err
 	}
 	r.applyCutoffs(lk)
+	return r.rekeyNow(lk)
+}
+
+// rekeyNow follows this device's removal or revocation: unless this device
+// is the one leaving, it creates the epoch that the removed or revoked
+// devices do not hold, and maintain hands it to every other device with
+// the new chains (§3.4). The group's other devices then write in it.
+func (r *Replica) rekeyNow(lk feed.Lookup) error {
+	if me := r.state.Member(r.member.Public()); me != nil && !me.Removed && r.current() == nil {
+		if _, err := r.rekey(); err != nil {
+			return err
+		}
+	}
 	return r.maintain(lk)
 }
 
@@ -230,7 +247,7 @@ func (r *Replica) RevokeDevice(device keys.Public, lk feed.Lookup) error {
 		return err
 	}
 	r.applyCutoffs(lk)
-	return r.maintain(lk)
+	return r.rekeyNow(lk)
 }
 
 // ApproveDevice lets another device of this device's member into the group
@@ -350,11 +367,12 @@ func (r *Replica) newEpoch() error {
 	return nil
 }
 
-// distribute gives the current epoch to every active device without it.
+// distribute gives every active device what it lacks of this device's
+// current chain and of the epochs this replica holds (§6.3): a chain to a
+// device without it, the epochs it is not known to hold — all of them for a
+// device new to the group, which then reads the group's metadata history.
 func (r *Replica) distribute() error {
 	self := r.device.Public()
-	var boxes []state.Box
-	var to []keys.Public
 	// In account and contact groups every member is known from the start, so
 	// a device seen late gets the chain from the epoch's first message; in
 	// multi-member groups a newcomer reads from the current position on.
@@ -366,33 +384,54 @@ func (r *Replica) distribute() error {
 		copy(secret, r.send.Base[:])
 	}
 	ad := chainKeyAD(&r.g.Keys.Topic, self, r.send.Epoch)
+	var boxes []state.Box
+	var size int
+	flush := func() error {
+		if len(boxes) == 0 {
+			return nil
+		}
+		ev := &state.Event{Keys: &state.ChainKeys{Epoch: r.send.Epoch, Boxes: boxes}}
+		if _, err := r.postMetadata(ev, 0, nil); err != nil {
+			return err
+		}
+		r.noteHolders(self, ev.Keys)
+		boxes, size = nil, 0
+		return nil
+	}
 	for _, d := range r.state.ActiveDevices() {
-		if d == self || r.given[d] == r.send.Epoch {
+		if d == self {
+			continue
+		}
+		var chain []byte
+		if r.given[d] != r.send.Epoch {
+			chain = secret
+		}
+		missing := r.missingEpochs(d)
+		if chain == nil && len(missing) == 0 {
 			continue
 		}
 		dev := r.state.Device(d)
-		box, err := seal.SealBox(dev.Cert.AgreementKey(), secret, ad, r.cfg.Rand)
+		box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(chain, missing), ad, r.cfg.Rand)
 		if err != nil {
 			// A key no seal can reach (small order, §3.2) is refused at
 			// ingest; one stored before that check gets nothing, rather
 			// than stop every rekey of the group.
 			continue
 		}
-		boxes = append(boxes, state.Box{Recipient: d, Sealed: box})
-		to = append(to, d)
-	}
-	for len(boxes) > 0 {
-		n := min(len(boxes), state.MaxRecipients)
-		ev := &state.Event{Keys: &state.ChainKeys{Epoch: r.send.Epoch, Boxes: boxes[:n]}}
-		if _, err := r.postMetadata(ev, 0, nil); err != nil {
-			return err
+		b := state.Box{Recipient: d, Sealed: box}
+		for _, h := range missing {
+			b.Epochs = append(b.Epochs, h.ID)
 		}
-		for _, d := range to[:n] {
-			r.given[d] = r.send.Epoch
+		if len(boxes) == state.MaxRecipients || size+len(box) > maxBoxesBytes {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
-		boxes, to = boxes[n:], to[n:]
+		boxes = append(boxes, b)
+		size += len(box) + 32 + group.EpochIDSize*len(b.Epochs)
+		r.given[d] = r.send.Epoch
 	}
-	return nil
+	return flush()
 }
 
 // ownersKnown reports whether every owner of an account or contact group has

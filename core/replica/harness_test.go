@@ -22,11 +22,24 @@ import (
 	"github.com/berty-go/berty/core/keys"
 )
 
-type memLookup map[keys.Public]map[uint64]feed.Head
+// memLookup is the harness's storage: every entry a peer persisted. It
+// implements feed.Lookup and RawReader, as the node's storage does.
+type memLookup map[keys.Public]map[uint64]*feed.Entry
 
 func (m memLookup) Entry(d keys.Public, s uint64) (feed.Head, bool, error) {
-	h, ok := m[d][s]
-	return h, ok, nil
+	e, ok := m[d][s]
+	if !ok {
+		return feed.Head{}, false, nil
+	}
+	return feed.Head{Seq: e.Seq, ID: e.ID, Lamport: e.Lamport}, true, nil
+}
+
+func (m memLookup) Raw(d keys.Public, s uint64) ([]byte, bool, error) {
+	e, ok := m[d][s]
+	if !ok {
+		return nil, false, nil
+	}
+	return e.Encoded, true, nil
 }
 
 func (m memLookup) persist(rd Ready) {
@@ -39,18 +52,18 @@ func (m memLookup) persist(rd Ready) {
 	}
 	for _, e := range rd.Entries {
 		if m[e.Author] == nil {
-			m[e.Author] = map[uint64]feed.Head{}
+			m[e.Author] = map[uint64]*feed.Entry{}
 		}
-		m[e.Author][e.Seq] = feed.Head{Seq: e.Seq, ID: e.ID, Lamport: e.Lamport}
+		m[e.Author][e.Seq] = e
 	}
 }
 
 func (m memLookup) clone() memLookup {
 	c := memLookup{}
 	for d, f := range m {
-		c[d] = map[uint64]feed.Head{}
-		for s, h := range f {
-			c[d][s] = h
+		c[d] = map[uint64]*feed.Entry{}
+		for s, e := range f {
+			c[d][s] = e
 		}
 	}
 	return c

@@ -3,8 +3,10 @@ package replica
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 
 	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/ratchet"
 	"github.com/berty-go/berty/core/seal"
@@ -95,6 +97,11 @@ func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
 			if err != nil || ev.Announce == nil || !state.CheckAnnounce(r.g, e.Author, ev.Announce) {
 				return ErrBadAnnounce
 			}
+		} else if errors.Is(err, errUnknownEpoch) {
+			// Sealed in an epoch this replica does not hold yet (a new
+			// member before its history arrives): read when it does.
+			ev = nil
+			r.noteUnopened(e)
 		} else if err != nil || ev.Announce != nil {
 			// A member wrote something this version cannot read, or a
 			// second announce: the entry stays in the feed (the chain must
@@ -131,6 +138,9 @@ func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
 		}
 	}
 	r.applyCutoffs(lk)
+	if len(r.deferredKeys) > 0 {
+		r.retryDeferred(lk) // the op may make a deferred author count
+	}
 }
 
 // applyCutoffs freezes removed members' devices at their cut-offs, asks the
@@ -221,30 +231,68 @@ type RawReader interface {
 const MaxUndecrypted = 4096
 
 func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup) {
-	if r.state.Device(e.Author) == nil || !r.state.Writable(e.Author, e.Seq) {
-		return
-	}
 	self := r.device.Public()
+	// Who holds which epoch is recorded whoever the author: it only ever
+	// makes an epoch look tainted, never safe.
+	r.noteHolders(e.Author, k)
+	counts := r.state.Device(e.Author) != nil && r.state.Writable(e.Author, e.Seq)
+	if !counts {
+		// The author may count once this replica reads more of the group
+		// (a new member, before its history): keep the event for then.
+		if slices.ContainsFunc(k.Boxes, func(b state.Box) bool { return b.Recipient == self }) &&
+			!slices.Contains(r.deferredKeys, pos{e.Author, e.Seq}) && len(r.deferredKeys) < MaxUnopened {
+			r.deferredKeys = append(r.deferredKeys, pos{e.Author, e.Seq})
+			r.dirty = true
+		}
+		if !r.trustedGiver(e.Author, e.Seq) {
+			return
+		}
+		// Its epochs let this device read the history that tells whether
+		// it counts. Its chain waits (§5.7).
+	}
 	for _, b := range k.Boxes {
 		if b.Recipient != self {
 			continue
 		}
 		pt, err := seal.OpenBox(r.agree, b.Sealed, chainKeyAD(&r.g.Keys.Topic, e.Author, k.Epoch))
-		if err != nil || len(pt) != 36 {
+		if err != nil {
 			return
 		}
-		if cur := r.recv[e.Author]; cur != nil && cur.Epoch >= k.Epoch {
+		chain, secrets, err := parseBox(pt)
+		if err != nil || len(secrets) != len(b.Epochs) {
 			return
 		}
-		var ck [32]byte
-		copy(ck[:], pt)
-		rc := ratchet.NewRecv(k.Epoch, binary.BigEndian.Uint32(pt[32:]), ck)
-		rc.Window = r.cfg.Window
-		r.recv[e.Author] = rc
-		r.dirty = true
-		r.retry(e.Author, lk)
+		var learnt []group.EpochID
+		for i, secret := range secrets {
+			if r.g.Epoch(secret).ID != b.Epochs[i] {
+				continue // not the epoch the box names: ignored
+			}
+			if id, fresh := r.learnEpoch(secret, e.Lamport, e.ID, e.Author); fresh {
+				learnt = append(learnt, id)
+			}
+		}
+		if chain != nil && counts {
+			r.takeChain(e.Author, k.Epoch, chain, lk)
+		}
+		if len(learnt) > 0 {
+			r.reopen(learnt, lk)
+			r.retryDeferred(lk)
+		}
 		return
 	}
+}
+
+func (r *Replica) takeChain(author keys.Public, epoch uint32, pt []byte, lk feed.Lookup) {
+	if cur := r.recv[author]; cur != nil && cur.Epoch >= epoch {
+		return
+	}
+	var ck [32]byte
+	copy(ck[:], pt)
+	rc := ratchet.NewRecv(epoch, binary.BigEndian.Uint32(pt[32:]), ck)
+	rc.Window = r.cfg.Window
+	r.recv[author] = rc
+	r.dirty = true
+	r.retry(author, lk)
 }
 
 // retry opens the messages of device that arrived before the key for them.

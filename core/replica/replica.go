@@ -123,6 +123,7 @@ const (
 	EventRotated       // this device started a new chain epoch
 	EventDeviceRevoked // a member's device was revoked (Member, Device)
 	EventProfile       // a member set its display name (Member)
+	EventRekeyed       // this device created a new epoch (§3.4)
 )
 
 // Event is something a UI or a log may want to know.
@@ -174,6 +175,16 @@ type Replica struct {
 	equivocated map[keys.Public]bool
 	now         int64
 
+	// Epochs (epochs.go): the secrets held, who holds each, metadata
+	// entries waiting for an epoch, chain-key events waiting for their
+	// author to count.
+	zero         group.EpochID
+	epochs       map[group.EpochID]*heldEpoch
+	holders      map[group.EpochID]map[keys.Public]bool
+	unopened     map[group.EpochID][]pos
+	deferredKeys []pos
+	retrying     bool // retryDeferred is running
+
 	rd    Ready
 	dirty bool
 }
@@ -204,6 +215,7 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 		undecrypted: map[keys.Public][]uint64{},
 		equivocated: map[keys.Public]bool{},
 	}
+	r.initEpochs()
 	r.member, r.device = cfg.Group.MemberKeys(cfg.Account, cfg.Device)
 	r.agree = r.device.Agreement()
 	if snapshot != nil {
@@ -308,9 +320,18 @@ func chainKeyAD(topic *[32]byte, author keys.Public, epoch uint32) []byte {
 	return binary.BigEndian.AppendUint32(b, epoch)
 }
 
-// openMetadata decrypts and decodes a metadata entry's event.
+// openMetadata decrypts and decodes a metadata entry's event: its payload
+// is the epoch's ID, then the event sealed under the epoch's metadata key
+// (§5.1). errUnknownEpoch: this replica does not hold that epoch.
 func (r *Replica) openMetadata(e *feed.Entry) (*state.Event, error) {
-	pt, err := seal.Open(&r.g.Keys.Metadata, e.Payload, metadataAD(&r.g.Keys.Topic, e.Author, e.Seq))
+	if len(e.Payload) < group.EpochIDSize {
+		return nil, errors.New("metadata payload too short")
+	}
+	h := r.epochs[group.EpochID(e.Payload[:group.EpochIDSize])]
+	if h == nil {
+		return nil, errUnknownEpoch
+	}
+	pt, err := seal.Open(&h.Metadata, e.Payload[group.EpochIDSize:], metadataAD(&r.g.Keys.Topic, e.Author, e.Seq))
 	if err != nil {
 		return nil, err
 	}

@@ -164,6 +164,9 @@ func keyRecipients(t *testing.T, p *peer, raws [][]byte) map[keys.Public][]keys.
 			continue
 		}
 		ev, err := p.r.openMetadata(e)
+		if errors.Is(err, errUnknownEpoch) {
+			continue // key distributions are in epoch 0, which every device holds
+		}
 		if err != nil {
 			t.Fatalf("open %s: %v", describe(e), err)
 		}
@@ -534,6 +537,11 @@ func revokeView(names map[keys.Public]string, p *peer) string {
 	var b strings.Builder
 	vec := p.r.Vector()
 	for _, d := range sortedPublics(mapKeys(vec)) {
+		if d == p.r.DeviceKey() {
+			// How many key distributions p wrote itself depends on the order
+			// it learnt the others' epochs in; what it reads does not.
+			continue
+		}
 		fmt.Fprintf(&b, "%s:%d ", names[d], vec[d])
 	}
 	b.WriteString("\n")
@@ -674,6 +682,14 @@ func TestRemovalKeepsRevokedDeviceHistory(t *testing.T) {
 	c.remove(bob, f.d1)
 	c.sync()
 	for _, p := range f.peers() {
+		if p == f.d2 {
+			// Revoked, d2 holds no epoch written after its revocation: it
+			// does not even read that alice was removed (§3.4).
+			if m := p.r.State().Member(f.alice()); m == nil || m.Removed {
+				t.Errorf("d2, revoked, read alice's removal: %+v", m)
+			}
+			continue
+		}
 		if m := p.r.State().Member(f.alice()); m == nil || !m.Removed {
 			t.Fatalf("%s: alice %+v, want removed", p.name, m)
 		}
@@ -753,11 +769,20 @@ func TestRevokedDeviceCannotComeBack(t *testing.T) {
 					t.Errorf("chain key of %s sealed to the thief's device", author)
 				}
 			}
-			if _, err := thief.r.Send([]byte("thief"), thief.lk); !errors.Is(err, ErrNotApproved) {
-				t.Errorf("the thief's device sends: %v, want ErrNotApproved", err)
+			// The thief's own replica may not know it waits: in a
+			// multi-member group the revocation is sealed in an epoch it
+			// lacks, so it reads only d2's approval. Whatever it then
+			// writes, no one reads.
+			if _, err := thief.r.Send([]byte("thief"), thief.lk); err == nil {
+				c.flush(thief)
+				c.sync()
+			} else if !errors.Is(err, ErrNotApproved) {
+				t.Errorf("the thief's device sends: %v, want ErrNotApproved or nothing read", err)
 			}
-			if rd := c.flush(thief); len(rd.Outbox) != 0 {
-				t.Errorf("the thief's device published %d entries on Send", len(rd.Outbox))
+			for _, p := range []*peer{f.d1, f.other} {
+				if p.hasBody("thief") {
+					t.Errorf("%s reads the thief's message", p.name)
+				}
 			}
 		})
 	}

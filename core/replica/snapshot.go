@@ -16,7 +16,7 @@ import (
 // Snapshot format version (§7.4). The snapshot holds everything a replica
 // needs to resume — feed heads, frozen devices, membership events, ratchet
 // chains — and nothing that grows with the number of messages.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // Limits when reading a snapshot back; a snapshot is local data, but a
 // corrupted file must give an error, not a crash or a huge allocation.
@@ -127,7 +127,8 @@ func (r *Replica) snapshot() []byte {
 		dfr = 1
 	}
 	b = append(b, dfr)
-	return wire.AppendUvarint(b, uint64(r.now))
+	b = wire.AppendUvarint(b, uint64(r.now))
+	return r.appendEpochs(b)
 }
 
 // sortedReader reads device keys that must be strictly increasing, as
@@ -245,6 +246,7 @@ func (r *Replica) restore(snap []byte) error {
 	r.rotate = readFlag(rd)
 	r.deferred = readFlag(rd)
 	r.now = int64(rd.Uvarint(math.MaxUint64))
+	r.readEpochs(rd)
 	if err := rd.Done(); err != nil {
 		return fmt.Errorf("decode snapshot: %w", err)
 	}
@@ -253,6 +255,7 @@ func (r *Replica) restore(snap []byte) error {
 		r.tracker.MarkChanged(d)
 	}
 	r.state.Restore(ops)
+	r.dirty = false // readEpochs marks it: what was read is what is persisted
 	for _, m := range r.state.Members() {
 		if m.Removed {
 			r.removed[m.Key] = true

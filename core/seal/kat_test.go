@@ -39,6 +39,8 @@ var katLabels = []struct{ name, value string }{
 	{"LabelTopic", seal.LabelTopic},
 	{"LabelMessageKey", seal.LabelMessageKey},
 	{"LabelChainKey", seal.LabelChainKey},
+	{"LabelEpochID", seal.LabelEpochID},
+	{"LabelEpochMetadata", seal.LabelEpochMetadata},
 }
 
 func TestKATCoversEveryLabel(t *testing.T) {

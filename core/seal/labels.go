@@ -18,6 +18,10 @@ const (
 	LabelReplicationKey = "berty/v1/group/replication-key"
 	LabelTopic          = "berty/v1/group/topic"
 
+	// Epochs (§3.4): an epoch secret's public ID and its metadata key.
+	LabelEpochID       = "berty/v2/epoch/id"
+	LabelEpochMetadata = "berty/v2/epoch/metadata-key"
+
 	LabelMessageKey = "berty/v1/ratchet/message-key"
 	LabelChainKey   = "berty/v1/ratchet/chain-key"
 )

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/wire"
 )
@@ -54,7 +55,12 @@ const (
 	// MaxRoster bounds the members a removal or a revocation lists as kept
 	// (§5.3): with MaxCutoffs cut-offs the event still fits an entry.
 	MaxRoster = 1536
-	boxSize   = 32 + 40 + 32 + 4 // ephemeral key, nonce+tag, chain key, counter
+	// MaxEpochBundle bounds the epoch secrets one box carries: a new
+	// device gets every epoch of the group's history in one box (§6.3).
+	MaxEpochBundle = 1024
+	// MaxBoxSize bounds a sealed box: ephemeral key, nonce and tag (72),
+	// a flag, a chain key and counter (36), the epoch count and secrets.
+	MaxBoxSize = 72 + 1 + 36 + 2 + 32*MaxEpochBundle
 )
 
 // ProofKind says why a device may write in a group.
@@ -146,9 +152,13 @@ type Announce struct {
 	JoinSig    [64]byte
 }
 
-// Box is a chain key sealed to one recipient device's X25519 key.
+// Box is a chain key and epoch secrets sealed to one recipient device's
+// X25519 key. Epochs names, in clear, the epochs whose secrets the box
+// holds, in order: every replica then knows which devices hold which epoch
+// (§6.3), which is how an epoch a removed device holds is found.
 type Box struct {
 	Recipient keys.Public
+	Epochs    []group.EpochID
 	Sealed    []byte
 }
 
@@ -304,6 +314,10 @@ func (e *Event) Encode() []byte {
 		b = wire.AppendUvarint(b, uint64(len(e.Keys.Boxes)))
 		for _, x := range e.Keys.Boxes {
 			b = append(b, x.Recipient[:]...)
+			b = wire.AppendUvarint(b, uint64(len(x.Epochs)))
+			for _, id := range x.Epochs {
+				b = append(b, id[:]...)
+			}
 			b = wire.AppendBytes(b, x.Sealed)
 		}
 	case e.Removed != nil:
@@ -403,7 +417,15 @@ func Decode(b []byte) (*Event, error) {
 		k := &ChainKeys{Epoch: uint32(r.Uvarint(1<<32 - 1))}
 		n := r.Uvarint(MaxRecipients)
 		for i := uint64(0); i < n && r.Err() == nil; i++ {
-			k.Boxes = append(k.Boxes, Box{Recipient: r.Fixed32(), Sealed: r.Bytes(boxSize)})
+			x := Box{Recipient: r.Fixed32()}
+			m := r.Uvarint(MaxEpochBundle)
+			for j := uint64(0); j < m && r.Err() == nil; j++ {
+				var id group.EpochID
+				copy(id[:], r.Fixed(group.EpochIDSize))
+				x.Epochs = append(x.Epochs, id)
+			}
+			x.Sealed = r.Bytes(MaxBoxSize)
+			k.Boxes = append(k.Boxes, x)
 		}
 		e.Keys = k
 	case TypeMemberRemoved:

@@ -53,6 +53,7 @@ func eventVectors() []kat.Vector {
 			"type": "2", "epoch": "7",
 			"box0_recipient": pub(katDevice), "box0_sealed": kat.H(kat.Seq(0x00, 108)),
 			"box1_recipient": pub(katInviter), "box1_sealed": kat.H(kat.Seq(0x80, 108)),
+			"box1_epoch0": kat.H(kat.Seq(0x20, 16)), "box1_epoch1": kat.H(kat.Seq(0x40, 16)),
 		}),
 		v("chain-keys-none", map[string]string{"type": "2", "epoch": "4294967295"}),
 		v("member-removed", map[string]string{
@@ -117,10 +118,16 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	case state.TypeChainKeys:
 		k := &state.ChainKeys{Epoch: uint32(kat.Uint(t, in, "epoch"))}
 		for i := 0; in[fmt.Sprintf("box%d_recipient", i)] != ""; i++ {
-			k.Boxes = append(k.Boxes, state.Box{
+			b := state.Box{
 				Recipient: kat.Hex32(t, in, fmt.Sprintf("box%d_recipient", i)),
 				Sealed:    kat.Hex(t, in, fmt.Sprintf("box%d_sealed", i)),
-			})
+			}
+			for j := 0; in[fmt.Sprintf("box%d_epoch%d", i, j)] != ""; j++ {
+				var id group.EpochID
+				copy(id[:], kat.Hex(t, in, fmt.Sprintf("box%d_epoch%d", i, j)))
+				b.Epochs = append(b.Epochs, id)
+			}
+			k.Boxes = append(k.Boxes, b)
 		}
 		return &state.Event{Keys: k}
 	case state.TypeMemberRemoved:

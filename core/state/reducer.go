@@ -299,6 +299,24 @@ func (s *State) Writable(device keys.Public, seq uint64) bool {
 	return ok
 }
 
+// Claim returns the member that device's announce claims, if the device
+// wrote an announce whose signatures hold, whether or not it counts.
+func (s *State) Claim(device keys.Public) (keys.Public, bool) {
+	m, ok := s.claims[device]
+	return m, ok
+}
+
+// Claimed reports whether some device announced itself (with valid
+// signatures) for member, whether or not that announce counts here yet.
+func (s *State) Claimed(member keys.Public) bool {
+	for _, m := range s.claims {
+		if m == member {
+			return true
+		}
+	}
+	return false
+}
+
 // Cutoffs returns every device whose entries stop counting past a seq: the
 // devices that claim a removed member, including ones whose announce came
 // after the cut-off (they are nobody's device, yet must be refused). Fresh map.

@@ -1,0 +1,465 @@
+package replica
+
+// Epochs (docs/protocol.md §3.4, §6.3). Metadata events other than device
+// announces and key distributions are sealed under the key of an epoch: a
+// random secret that one device creates and hands, in the sealed boxes of
+// its chain-key events, to every current device of the group. The group
+// secret — which every link carries and every removed member keeps — is
+// epoch 0: it seals only announces and key distributions. A removal or a
+// revocation taints every epoch a cut device holds; the next metadata this
+// replica writes goes under an epoch none of them holds, created if need be.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/state"
+	"github.com/berty-go/berty/core/wire"
+)
+
+// MaxUnopened bounds the metadata entries a replica keeps track of while it
+// lacks their epoch's secret (a new member before its history arrives);
+// beyond it, new ones are not tracked and stay unread.
+const MaxUnopened = 16384
+
+// maxHolderEpochs bounds the epochs whose holders a replica tracks (IDs a
+// member lists on boxes); an epoch beyond it counts as tainted.
+const maxHolderEpochs = 4 * state.MaxEpochBundle
+
+// maxBoxesBytes bounds the sealed boxes of one chain-key event, so that the
+// event fits an entry whatever the bundles weigh.
+const maxBoxesBytes = 48 << 10
+
+// errUnknownEpoch: a metadata entry sealed under an epoch this replica does
+// not hold (yet).
+var errUnknownEpoch = errors.New("metadata sealed under an epoch this device does not hold")
+
+// heldEpoch is an epoch secret this replica holds, with where it learnt it:
+// the entry that carried it to this replica (or its own next entry, for one
+// it created). The latest untainted one is the epoch it writes in.
+type heldEpoch struct {
+	group.Epoch
+	lamport uint64
+	entry   feed.ID
+	giver   keys.Public // the device that handed it to this replica (itself for its own)
+}
+
+func (h *heldEpoch) after(o *heldEpoch) bool {
+	if h.lamport != o.lamport {
+		return h.lamport > o.lamport
+	}
+	return bytes.Compare(h.entry[:], o.entry[:]) > 0
+}
+
+type pos struct {
+	dev keys.Public
+	seq uint64
+}
+
+func (r *Replica) initEpochs() {
+	e0 := r.g.Epoch(r.g.Secret)
+	r.zero = e0.ID
+	r.epochs = map[group.EpochID]*heldEpoch{e0.ID: {Epoch: e0}}
+	r.holders = map[group.EpochID]map[keys.Public]bool{}
+	r.unopened = map[group.EpochID][]pos{}
+}
+
+// learnEpoch adds an epoch secret; it reports whether it was new.
+func (r *Replica) learnEpoch(secret [32]byte, lamport uint64, entry feed.ID, giver keys.Public) (group.EpochID, bool) {
+	ep := r.g.Epoch(secret)
+	h := &heldEpoch{Epoch: ep, lamport: lamport, entry: entry, giver: giver}
+	if old, ok := r.epochs[ep.ID]; ok {
+		if old.after(h) && ep.ID != r.zero {
+			old.lamport, old.entry, old.giver = lamport, entry, giver // the earliest carrier stands
+			r.dirty = true
+		}
+		return ep.ID, false
+	}
+	if len(r.epochs) > maxHolderEpochs {
+		return ep.ID, false // a member flooding epochs: the rest are not kept
+	}
+	r.epochs[ep.ID] = h
+	r.dirty = true
+	return ep.ID, true
+}
+
+// tainted reports whether an epoch may be known to someone who must not
+// read what is written now: epoch 0 (every link holder), or an epoch one of
+// whose holders is past a cut-off — removed, dropped or revoked.
+func (r *Replica) tainted(id group.EpochID) bool {
+	hs, ok := r.holders[id]
+	if id == r.zero || !ok {
+		return true
+	}
+	for d := range hs {
+		if _, cut := r.state.Cutoff(d); cut {
+			return true
+		}
+	}
+	return false
+}
+
+// current returns the epoch this replica writes metadata in: the latest
+// untainted one it holds that it made or that a device counting in the
+// group gave it, or nil. (A new device takes epochs from its siblings and
+// its inviter before it can tell whether they count, to read the group's
+// history; it writes only in one it can vouch for.)
+func (r *Replica) current() *heldEpoch {
+	self := r.device.Public()
+	var best *heldEpoch
+	for id, h := range r.epochs {
+		if r.tainted(id) {
+			continue
+		}
+		if _, cut := r.state.Cutoff(h.giver); h.giver != self && (r.state.Device(h.giver) == nil || cut) {
+			continue
+		}
+		if best == nil || h.after(best) {
+			best = h
+		}
+	}
+	return best
+}
+
+// rekey creates a new epoch. distribute hands it to every current device.
+func (r *Replica) rekey() (*heldEpoch, error) {
+	var secret [32]byte
+	if _, err := io.ReadFull(r.cfg.Rand, secret[:]); err != nil {
+		return nil, fmt.Errorf("new epoch: %w", err)
+	}
+	_, _, lamport, _ := r.tracker.NextLocal(r.device.Public())
+	id, _ := r.learnEpoch(secret, lamport, feed.ID{}, r.device.Public())
+	if r.epochs[id] == nil {
+		return nil, fmt.Errorf("new epoch: this device holds %d epochs of the group already", len(r.epochs))
+	}
+	r.addHolder(id, r.device.Public())
+	r.rd.Events = append(r.rd.Events, Event{Kind: EventRekeyed, Device: r.device.Public()})
+	return r.epochs[id], nil
+}
+
+func (r *Replica) addHolder(id group.EpochID, d keys.Public) {
+	m := r.holders[id]
+	if m == nil {
+		if len(r.holders) >= maxHolderEpochs {
+			return // tainted then holds such an epoch unsafe: its holders are unknown
+		}
+		m = map[keys.Public]bool{}
+		r.holders[id] = m
+	}
+	if !m[d] {
+		m[d] = true
+		r.dirty = true
+	}
+}
+
+// writeEpoch returns the epoch ev is sealed in: epoch 0 for announces,
+// approvals and key distributions — what a new device must read to find
+// out that it counts, before anyone hands it an epoch; the current epoch
+// otherwise, created first if every epoch is tainted.
+func (r *Replica) writeEpoch(ev *state.Event) (*heldEpoch, error) {
+	if ev.Announce != nil || ev.Keys != nil || ev.Approved != nil {
+		return r.epochs[r.zero], nil
+	}
+	if cur := r.current(); cur != nil {
+		return cur, nil
+	}
+	if ev.Removed != nil || ev.Revoked != nil {
+		// The removed or revoked devices must read the event (they stop
+		// writing, and tell their user); an epoch made for it now would be
+		// theirs too, and tainted at once.
+		return r.epochs[r.zero], nil
+	}
+	cur, err := r.rekey()
+	if err != nil {
+		return nil, err
+	}
+	// Hand the new epoch out before the event sealed in it, so that the
+	// other devices read the key first.
+	if r.send != nil {
+		if err := r.distribute(); err != nil {
+			return nil, err
+		}
+	}
+	return cur, nil
+}
+
+// missingEpochs returns the epochs this replica holds that device d is not
+// known to hold, oldest first (at most MaxEpochBundle, the newest): what a
+// box to d carries.
+func (r *Replica) missingEpochs(d keys.Public) []*heldEpoch {
+	var out []*heldEpoch
+	for id, h := range r.epochs {
+		if id != r.zero && !r.holders[id][d] {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[j].after(out[i]) })
+	if len(out) > state.MaxEpochBundle {
+		out = out[len(out)-state.MaxEpochBundle:]
+	}
+	return out
+}
+
+// boxPlaintext is what a box holds: u8 flags (1: a chain follows) || chain
+// (36 bytes) || uvarint m || m epoch secrets.
+func boxPlaintext(chain []byte, epochs []*heldEpoch) []byte {
+	b := []byte{0}
+	if chain != nil {
+		b[0] = 1
+		b = append(b, chain...)
+	}
+	b = wire.AppendUvarint(b, uint64(len(epochs)))
+	for _, h := range epochs {
+		b = append(b, h.Secret[:]...)
+	}
+	return b
+}
+
+func parseBox(pt []byte) (chain []byte, secrets [][32]byte, err error) {
+	rd := wire.NewReader(pt)
+	switch rd.Byte() {
+	case 0:
+	case 1:
+		chain = rd.Fixed(36)
+	default:
+		rd.Fail("box flags")
+	}
+	n := rd.Uvarint(state.MaxEpochBundle)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		secrets = append(secrets, rd.Fixed32())
+	}
+	return chain, secrets, rd.Done()
+}
+
+// noteHolders records, from a counting author's chain-key event, which
+// devices hold which epochs: the author every epoch it hands out, each
+// recipient the epochs named on its box.
+func (r *Replica) noteHolders(author keys.Public, k *state.ChainKeys) {
+	for _, b := range k.Boxes {
+		for _, id := range b.Epochs {
+			r.addHolder(id, author)
+			r.addHolder(id, b.Recipient)
+		}
+	}
+}
+
+// noteUnopened remembers a metadata entry sealed in an epoch this replica
+// does not hold yet.
+func (r *Replica) noteUnopened(e *feed.Entry) {
+	var id group.EpochID
+	copy(id[:], e.Payload)
+	total := 0
+	for _, ps := range r.unopened {
+		total += len(ps)
+	}
+	if total >= MaxUnopened {
+		return
+	}
+	r.unopened[id] = append(r.unopened[id], pos{e.Author, e.Seq})
+	r.dirty = true
+}
+
+// reopen reads the metadata entries that waited for the epochs in ids, and
+// applies them as if they had just arrived.
+func (r *Replica) reopen(ids []group.EpochID, lk feed.Lookup) {
+	for _, id := range ids {
+		ps := r.unopened[id]
+		if len(ps) == 0 {
+			continue
+		}
+		delete(r.unopened, id)
+		r.dirty = true
+		for _, p := range ps {
+			e := r.storedEntry(p, lk)
+			if e == nil {
+				continue
+			}
+			ev, err := r.openMetadata(e)
+			if err != nil || ev.Announce != nil {
+				continue
+			}
+			if ev.Keys != nil {
+				r.takeChainKey(e, ev.Keys, lk)
+			} else {
+				r.applyOp(e, ev, lk)
+			}
+		}
+	}
+}
+
+// storedEntry returns the entry at p from this Ready or from storage.
+func (r *Replica) storedEntry(p pos, lk feed.Lookup) *feed.Entry {
+	if e := r.pendingEntry(p.dev, p.seq); e != nil {
+		return e
+	}
+	raw, ok := lk.(RawReader)
+	if !ok {
+		return nil
+	}
+	b, found, err := raw.Raw(p.dev, p.seq)
+	if err != nil || !found {
+		return nil
+	}
+	e, err := feed.Decode(b)
+	if err != nil {
+		return nil
+	}
+	return e
+}
+
+// trustedGiver reports whether this replica takes epochs from author's
+// entry at seq: a device that counts, or — for a device that cannot read
+// the group yet — any device whose announce holds its signatures, and that
+// is not past a cut-off. The epochs only open what is sealed in them: an
+// event counts only if its author does, whoever gave the key, and this
+// replica writes only in an epoch whose giver counts (current). Taking them
+// from any member matters: a new member's first box may come from another
+// newcomer, and the inviter may have seen that box and sent none.
+func (r *Replica) trustedGiver(author keys.Public, seq uint64) bool {
+	if c, cut := r.state.Cutoff(author); cut && seq > c {
+		return false
+	}
+	if r.state.Device(author) != nil {
+		return r.state.Writable(author, seq)
+	}
+	_, ok := r.state.Claim(author)
+	return ok
+}
+
+// retryDeferred takes the chain-key events whose authors did not count when
+// they arrived (a new member reads the invitation records that make them
+// count only once it holds the epochs): those that count now are taken.
+func (r *Replica) retryDeferred(lk feed.Lookup) {
+	if r.retrying {
+		return // the outer call goes round again
+	}
+	r.retrying = true
+	defer func() { r.retrying = false }()
+	for progress := true; progress && len(r.deferredKeys) > 0; {
+		progress = false
+		list := r.deferredKeys
+		r.deferredKeys = nil
+		var keep []pos
+		for _, p := range list {
+			if r.state.Device(p.dev) == nil || !r.state.Writable(p.dev, p.seq) {
+				keep = append(keep, p)
+				continue
+			}
+			progress = true
+			e := r.storedEntry(p, lk)
+			if e == nil {
+				continue
+			}
+			if ev, err := r.openMetadata(e); err == nil && ev.Keys != nil {
+				r.takeChainKey(e, ev.Keys, lk)
+			}
+		}
+		r.deferredKeys = append(keep, r.deferredKeys...)
+		r.dirty = true
+	}
+}
+
+// appendEpochs encodes the epoch part of a snapshot.
+func (r *Replica) appendEpochs(b []byte) []byte {
+	ids := make([]group.EpochID, 0, len(r.epochs))
+	for id := range r.epochs {
+		if id != r.zero {
+			ids = append(ids, id)
+		}
+	}
+	sortIDs(ids)
+	b = wire.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		h := r.epochs[id]
+		b = append(b, h.Secret[:]...)
+		b = wire.AppendUvarint(b, h.lamport)
+		b = append(b, h.entry[:]...)
+		b = append(b, h.giver[:]...)
+	}
+	hids := make([]group.EpochID, 0, len(r.holders))
+	for id := range r.holders {
+		hids = append(hids, id)
+	}
+	sortIDs(hids)
+	b = wire.AppendUvarint(b, uint64(len(hids)))
+	for _, id := range hids {
+		b = append(b, id[:]...)
+		devs := sortedKeys(r.holders[id])
+		b = wire.AppendUvarint(b, uint64(len(devs)))
+		for _, d := range devs {
+			b = append(b, d[:]...)
+		}
+	}
+	uids := make([]group.EpochID, 0, len(r.unopened))
+	for id := range r.unopened {
+		uids = append(uids, id)
+	}
+	sortIDs(uids)
+	b = wire.AppendUvarint(b, uint64(len(uids)))
+	for _, id := range uids {
+		b = append(b, id[:]...)
+		b = appendPositions(b, r.unopened[id])
+	}
+	return appendPositions(b, r.deferredKeys)
+}
+
+func appendPositions(b []byte, ps []pos) []byte {
+	b = wire.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = append(b, p.dev[:]...)
+		b = wire.AppendUvarint(b, p.seq)
+	}
+	return b
+}
+
+func readPositions(rd *wire.Reader) []pos {
+	n := rd.Uvarint(MaxUnopened)
+	var ps []pos
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		ps = append(ps, pos{rd.Fixed32(), rd.Uvarint(feed.MaxSeq)})
+	}
+	return ps
+}
+
+// readEpochs decodes what appendEpochs wrote.
+func (r *Replica) readEpochs(rd *wire.Reader) {
+	n := rd.Uvarint(maxHolderEpochs)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		secret := rd.Fixed32()
+		lamport := rd.Uvarint(feed.MaxLamport)
+		entry := feed.ID(rd.Fixed32())
+		giver := keys.Public(rd.Fixed32())
+		if rd.Err() == nil {
+			r.learnEpoch(secret, lamport, entry, giver)
+		}
+	}
+	n = rd.Uvarint(maxHolderEpochs)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		var id group.EpochID
+		copy(id[:], rd.Fixed(group.EpochIDSize))
+		var order sortedReader
+		m := rd.Uvarint(maxSnapDevices)
+		for j := uint64(0); j < m && rd.Err() == nil; j++ {
+			r.addHolder(id, order.next(rd))
+		}
+	}
+	n = rd.Uvarint(MaxUnopened)
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		var id group.EpochID
+		copy(id[:], rd.Fixed(group.EpochIDSize))
+		if ps := readPositions(rd); len(ps) > 0 {
+			r.unopened[id] = ps
+		}
+	}
+	r.deferredKeys = readPositions(rd)
+}
+
+func sortIDs(ids []group.EpochID) {
+	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
+}
