@@ -50,6 +50,7 @@ var catalogue = []struct {
 	{replica.ErrNotMember, connect.CodeFailedPrecondition},
 	{replica.ErrNotJoined, connect.CodeFailedPrecondition},
 	{replica.ErrNotApproved, connect.CodeFailedPrecondition},
+	{replica.ErrWaitingForKeys, connect.CodeUnavailable},
 	{device.ErrLinkExpired, connect.CodeDeadlineExceeded},
 	{context.DeadlineExceeded, connect.CodeDeadlineExceeded},
 	{context.Canceled, connect.CodeCanceled},

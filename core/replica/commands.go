@@ -117,6 +117,9 @@ func (r *Replica) Send(body []byte, lk feed.Lookup) (*Message, error) {
 	if r.state.Pending(self) {
 		return nil, ErrNotApproved
 	}
+	if r.state.Device(self) == nil && len(r.epochs) == 1 {
+		return nil, ErrWaitingForKeys
+	}
 	if r.state.Device(self) == nil || !r.state.Writable(self, r.tracker.Head(self).Seq+1) {
 		return nil, ErrNotMember
 	}

@@ -147,3 +147,22 @@ func TestAdversarialRevokedDeviceReadsNoAccountRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinerWaitsForKeys: a joiner reads its invitation's record only once a
+// member hands it the epochs (§5.2): until then Send says it waits to be let
+// in, rather than that it is no member; after one round trip with the
+// inviter, it writes and everyone reads it.
+func TestJoinerWaitsForKeys(t *testing.T) {
+	c := newCluster(t, 48)
+	alice := c.creator("alice")
+	bob := c.join(alice, "bob")
+	if _, err := bob.r.Send([]byte("too soon"), bob.lk); !errors.Is(err, ErrWaitingForKeys) {
+		t.Fatalf("bob sends before anyone let him in: %v, want ErrWaitingForKeys", err)
+	}
+	c.sync()
+	c.send(bob, "hi")
+	c.sync()
+	if !alice.hasBody("hi") {
+		t.Error("alice does not read bob once he was let in")
+	}
+}

@@ -146,6 +146,10 @@ var (
 	ErrRevokeSelf    = errors.New("a device cannot revoke itself: revoke it from another device")
 	ErrNotApproved   = errors.New("this device waits for another device of its account to approve it in this group")
 	ErrRevokedDevice = errors.New("the device was revoked")
+	// ErrWaitingForKeys: this device announced itself but holds none of
+	// the group's epochs yet, so it cannot tell whether it counts (§3.4,
+	// §5.2): a member online hands them over.
+	ErrWaitingForKeys = errors.New("waiting for a member of the group to let this device in (hand it the group's keys): try again once one is online")
 )
 
 // Replica is one device's state in one group. See the package comment.
