@@ -334,6 +334,55 @@ func Run(o Options) error {
 	}
 	done()
 
+	done = step("carol comes back with a fresh account and the old #climbing link")
+	carol2 := &peer{name: "carol-new", path: filepath.Join(dir, "carol-new.db")}
+	if err := net.open(carol2, wt); err != nil {
+		return err
+	}
+	defer func() { carol2.close() }()
+	if err := net.connect([]*peer{alice, bob, carol, carol2}); err != nil {
+		return err
+	}
+	old, err := replica.DecodeInvitation(raw)
+	if err != nil {
+		return err
+	}
+	if _, err := carol2.n.Join(old); err != nil {
+		return err
+	}
+	sawAlice := func() bool {
+		gi, err := carol2.n.Group(gt)
+		return err == nil && len(gi.Members) > 0
+	}
+	if err := until("carol's new account to sync the group", sawAlice); err != nil {
+		return err
+	}
+	undec2, bobBefore2 := carol2.undec.Load(), count(bob, gt)
+	if _, err := alice.m.SendText(gt, "who else has that old link?", nil); err != nil {
+		return err
+	}
+	if err := until("bob to read alice and carol's new account to receive it", func() bool {
+		return count(bob, gt) == bobBefore2+1 && carol2.undec.Load() > undec2
+	}); err != nil {
+		return err
+	}
+	gi, _ = bob.n.Group(gt)
+	current := 0
+	for _, m := range gi.Members {
+		if !m.Removed {
+			current++
+		}
+	}
+	_, sendErr := carol2.m.SendText(gt, "hi again", nil)
+	fmt.Fprintf(w, "   every link dies with a removal, and a join that sorts before the removal is dropped by its roster:\n")
+	fmt.Fprintf(w, "   bob still counts %d current members; carol's new account reads %d messages, could not open %d\n",
+		current, count(carol2, gt), carol2.undec.Load()-undec2)
+	fmt.Fprintf(w, "   its own node: %v\n", sendErr)
+	if count(carol2, gt) != 0 || current != 2 {
+		return fmt.Errorf("carol's new account got in with the old link")
+	}
+	done()
+
 	if phone != nil {
 		done = step("alice revokes her phone (lost); every group rotates its keys")
 		if err := alice.dev.RevokeDevice(phone.n.DeviceKey()); err != nil {
@@ -367,11 +416,38 @@ func Run(o Options) error {
 		}); err != nil {
 			return err
 		}
+		// And in #climbing, where the phone was a device of alice's too.
+		aliceDevicesIn := func(p *peer, topic [32]byte) int {
+			gi, err := p.n.Group(topic)
+			if err != nil {
+				return 0
+			}
+			mk, _ := alice.n.MemberKey(topic)
+			for _, m := range gi.Members {
+				if m.Key == mk {
+					return m.Devices
+				}
+			}
+			return 0
+		}
+		if err := until("bob to learn of the revocation in #climbing", func() bool { return aliceDevicesIn(bob, gt) == 1 }); err != nil {
+			return err
+		}
+		phoneGroupBefore, undecBefore2, aliceGroupBefore := count(phone, gt), phone.undec.Load(), count(alice, gt)
+		if _, err := bob.m.SendText(gt, "alice, is your phone still on you?", nil); err != nil {
+			return err
+		}
+		if err := until("alice to read bob in #climbing and the phone to receive it", func() bool {
+			return count(alice, gt) == aliceGroupBefore+1 && phone.undec.Load() > undecBefore2
+		}); err != nil {
+			return err
+		}
 		_, sendErr := phone.m.SendText(ab, "x", nil)
-		fmt.Fprintf(w, "   alice reads bob's new message; the phone received it but could decrypt nothing new (%d readable, %d undecryptable)\n",
-			count(phone, ab)-phoneBefore, phone.undec.Load()-undecBefore)
+		fmt.Fprintf(w, "   alice reads bob's new messages; the phone received them but could decrypt nothing new: %d readable in the chat, %d in #climbing, %d undecryptable\n",
+			count(phone, ab)-phoneBefore, count(phone, gt)-phoneGroupBefore, phone.undec.Load()-undecBefore)
+		fmt.Fprintf(w, "   (nor the metadata written since: it is sealed in epochs the phone was never given)\n")
 		fmt.Fprintf(w, "   the phone itself refuses to send: %v\n", sendErr)
-		if count(phone, ab) != phoneBefore {
+		if count(phone, ab) != phoneBefore || count(phone, gt) != phoneGroupBefore {
 			return fmt.Errorf("the revoked phone could read after its revocation")
 		}
 		done()
