@@ -266,8 +266,15 @@ func (r *Replica) noteUnopened(e *feed.Entry) {
 }
 
 // reopen reads the metadata entries that waited for the epochs in ids, and
-// applies them as if they had just arrived.
+// applies them as if they had just arrived — in one rebuild of the state:
+// a new member may read a thousand events at once.
 func (r *Replica) reopen(ids []group.EpochID, lk feed.Lookup) {
+	var ops []*state.Op
+	type keyEntry struct {
+		e *feed.Entry
+		k *state.ChainKeys
+	}
+	var keyEntries []keyEntry
 	for _, id := range ids {
 		ps := r.unopened[id]
 		if len(ps) == 0 {
@@ -281,15 +288,31 @@ func (r *Replica) reopen(ids []group.EpochID, lk feed.Lookup) {
 				continue
 			}
 			ev, err := r.openMetadata(e)
-			if err != nil || ev.Announce != nil {
-				continue
-			}
-			if ev.Keys != nil {
-				r.takeChainKey(e, ev.Keys, lk)
-			} else {
-				r.applyOp(e, ev, lk)
+			switch {
+			case err != nil || ev.Announce != nil:
+			case ev.Keys != nil:
+				keyEntries = append(keyEntries, keyEntry{e, ev.Keys})
+			default:
+				ops = append(ops, &state.Op{Author: e.Author, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
 			}
 		}
+	}
+	r.state.ApplyBatch(ops)
+	for _, o := range ops {
+		if o.Event.Profile != nil {
+			if m := r.state.MemberOf(o.Author); m != nil {
+				r.rd.Events = append(r.rd.Events, Event{Kind: EventProfile, Member: m.Key, Device: o.Author})
+			}
+		}
+	}
+	if len(ops) > 0 {
+		r.applyCutoffs(lk)
+	}
+	for _, k := range keyEntries {
+		r.takeChainKey(k.e, k.k, lk)
+	}
+	if len(ops) > 0 && len(r.deferredKeys) > 0 {
+		r.retryDeferred(lk)
 	}
 }
 

@@ -219,6 +219,20 @@ func (s *State) Apply(op *Op) (rebuilt bool) {
 	return true
 }
 
+// ApplyBatch adds ops (any order) and rebuilds once: what a replica does
+// with the history it could read only once an epoch arrived (§3.4).
+func (s *State) ApplyBatch(ops []*Op) {
+	if len(ops) == 0 {
+		return
+	}
+	s.ops = append(s.ops, ops...)
+	sort.Slice(s.ops, func(i, j int) bool { return opLess(s.ops[i], s.ops[j]) })
+	for _, o := range ops {
+		s.claim(o)
+	}
+	s.rebuild()
+}
+
 // Restore rebuilds the state from persisted ops (any order).
 func (s *State) Restore(ops []*Op) {
 	s.ops = append([]*Op(nil), ops...)
