@@ -89,6 +89,9 @@ func (n *Node) CreateGroup(name string) ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, err
 	}
+	if err := n.recordGroupDevice(run); err != nil {
+		return [32]byte{}, err
+	}
 	err = n.accountPost(&state.Event{Joined: &state.GroupJoined{Kind: uint8(group.KindMulti), ID: g.ID, Secret: g.Secret, Name: name}})
 	return g.Keys.Topic, err
 }
@@ -144,6 +147,9 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 		}
 	}
 	if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceInvited(inv, lk) }); err != nil {
+		return [32]byte{}, err
+	}
+	if err := n.recordGroupDevice(run); err != nil {
 		return [32]byte{}, err
 	}
 	err = n.accountPost(&state.Event{Joined: &state.GroupJoined{Kind: uint8(group.KindMulti), ID: g.ID, Secret: g.Secret, Name: inv.Name}})

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/handshake"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/replica"
@@ -139,11 +140,12 @@ func (n *Node) approveSiblingsIn(run *groupRun) error {
 		return nil
 	}
 	s := run.rep.State()
+	acct := n.acct.rep.State()
 	var errs []error
 	for _, d := range m.Devices {
-		key := run.g.DeviceKey(n.account, d)
-		if d == n.device.Public() || s.Device(key) != nil || s.Approved(key, run.rep.MemberKey()) {
-			continue
+		key, ok := n.groupDeviceKey(acct, run, d)
+		if !ok || d == n.device.Public() || s.Device(key) != nil || s.Approved(key, run.rep.MemberKey()) {
+			continue // a sibling not in the group yet: reconcile comes back when it records its key
 		}
 		if _, revoked := me.Revoked[key]; revoked {
 			continue
@@ -203,14 +205,41 @@ func (n *Node) propagateRevocations() error {
 			continue
 		}
 		for d := range m.Revoked {
-			key := run.g.DeviceKey(n.account, d)
-			if !slices.Contains(me.Devices, key) {
+			key, ok := n.groupDeviceKey(n.acct.rep.State(), run, d)
+			if !ok || !slices.Contains(me.Devices, key) {
 				continue
 			}
 			errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.RevokeDevice(key, lk) }))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// groupDeviceKey returns the key the account's device d writes with in the
+// group: its own key in contact groups, the key it recorded on the account
+// group in multi-member groups (§5.4) — siblings cannot derive it.
+func (n *Node) groupDeviceKey(acct *state.State, run *groupRun, d keys.Public) (keys.Public, bool) {
+	if run.g.Kind != group.KindMulti {
+		return d, true
+	}
+	if d == n.device.Public() {
+		return run.rep.DeviceKey(), true
+	}
+	return acct.GroupDevice(d, run.g.ID)
+}
+
+// recordGroupDevice writes on the account group this device's key in a
+// multi-member group, once, so that its siblings can approve or revoke it
+// there (§5.4).
+func (n *Node) recordGroupDevice(run *groupRun) error {
+	if run.g.Kind != group.KindMulti || n.revoked() {
+		return nil
+	}
+	if k, ok := n.acct.rep.State().GroupDevice(n.device.Public(), run.g.ID); ok && k == run.rep.DeviceKey() {
+		return nil
+	}
+	ev := &state.Event{Device: &state.GroupDevice{Group: run.g.ID, Device: run.rep.DeviceKey()}}
+	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.Post(ev, lk) })
 }
 
 // member returns this account's member in a group where this device counts

@@ -82,5 +82,8 @@ func (n *Node) ensure(g *group.Group, follow bool, announce func(*groupRun, feed
 	if errors.Is(err, replica.ErrNotMember) {
 		return nil
 	}
+	if err == nil && run.rep.Joined() {
+		err = n.recordGroupDevice(run)
+	}
 	return err
 }

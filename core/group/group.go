@@ -166,30 +166,17 @@ func (g *Group) IsOwner(k keys.Public) bool {
 
 // MemberKeys returns the member and device key pairs an account's device uses
 // in g: derived per group for multi-member groups, the account's and device's
-// own keys otherwise (§3.2). A per-group device key is derived from the
-// account secret, the group ID and the device's own public key: outsiders
-// cannot link it to the device, and every device of the account can compute
-// it for its siblings — which is how one device revokes another in every
-// group (§5.6).
+// own keys otherwise (§3.2). The member key derives from the account secret
+// and the group ID: every device of the account writes for the same member.
+// The device key derives from the device's own secret and the group ID:
+// outsiders cannot link it to the device, and no other device — a revoked
+// one included, which keeps the account secret — can compute it; siblings
+// learn it from the account group (§5.4).
 func (g *Group) MemberKeys(account, device *keys.Pair) (member, dev *keys.Pair) {
 	if g.Kind != KindMulti {
 		return account, device
 	}
-	return account.Derive(g.ID[:], seal.LabelMemberKey), g.deviceKey(account, device.Public())
-}
-
-// DeviceKey returns the key a device of the account (known by its own
-// public key) has in g.
-func (g *Group) DeviceKey(account *keys.Pair, device keys.Public) keys.Public {
-	if g.Kind != KindMulti {
-		return device
-	}
-	return g.deviceKey(account, device).Public()
-}
-
-func (g *Group) deviceKey(account *keys.Pair, device keys.Public) *keys.Pair {
-	salt := append(g.ID[:], device[:]...)
-	return account.Derive(salt, seal.LabelDeviceKey)
+	return account.Derive(g.ID[:], seal.LabelMemberKey), device.Derive(g.ID[:], seal.LabelDeviceKey)
 }
 
 // Fingerprint is a short hash of the group ID for display and logs; the ID

@@ -295,7 +295,7 @@ func (r *Replica) GrantAdmin(member keys.Public, lk feed.Lookup) error {
 // on the account group joined/left groups, contacts and the link seed; the
 // member's profile anywhere.
 func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
-	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil && ev.Seed == nil && ev.Profile == nil {
+	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil && ev.Seed == nil && ev.Profile == nil && ev.Device == nil {
 		return fmt.Errorf("post: use the dedicated command for a %d event", ev.Type())
 	}
 	if r.state.Device(r.device.Public()) == nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/seal"
 	"github.com/berty-go/berty/core/state"
 )
 
@@ -104,11 +105,6 @@ func newRevokeFixture(t *testing.T, kind group.Kind, seed uint64) *revokeFixture
 		if n := len(p.r.State().ActiveDevices()); n != 3 {
 			t.Fatalf("%s: %d active devices after setup, want 3", p.name, n)
 		}
-	}
-	// Any device of the account names a sibling's key in the group from
-	// the sibling's own key: how the node propagates a revocation.
-	if got := f.d2.cfg.Group.DeviceKey(f.aliceAcct, f.d2.cfg.Device.Public()); got != f.d2.r.DeviceKey() {
-		t.Fatalf("DeviceKey gives %s for d2, its replica uses %s", got, f.d2.r.DeviceKey())
 	}
 	return f
 }
@@ -785,5 +781,63 @@ func TestRevokedDeviceCannotComeBack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRevokedDeviceCannotBecomeItsSibling is finding 2 of the v1 review: a
+// device's key in a multi-member group derived from the account secret, so
+// a revoked phone — which keeps that secret — computed its siblings' keys,
+// opened the boxes sealed to them and could sign as them. Now the key
+// derives from the device's own secret (§3.2): whatever the phone derives
+// from the account secret is not d1's key, and opens none of the boxes
+// sealed to d1, before or after the revocation.
+func TestRevokedDeviceCannotBecomeItsSibling(t *testing.T) {
+	f := newRevokeFixture(t, group.KindMulti, 370)
+	c := f.c
+	f.revoke(f.d1, f.d2)
+	c.tolerate = []error{feed.ErrCutOff}
+	c.sync()
+	c.send(f.d1, "d1 after the revocation")
+	c.send(f.other, "other after the revocation")
+	c.sync()
+	d1 := f.d1.r.DeviceKey()
+	gid, d1own := f.d1.cfg.Group.ID, f.d1.cfg.Device.Public()
+	var guesses []*keys.Pair
+	for _, salt := range [][]byte{append(gid[:], d1own[:]...), gid[:]} {
+		for _, label := range []string{"berty/v1/device-key", "berty/v2/device-key"} {
+			guesses = append(guesses, f.aliceAcct.Derive(salt, label))
+		}
+	}
+	for _, g := range guesses {
+		if g.Public() == d1 {
+			t.Fatal("the revoked phone computes d1's key in the group from the account secret")
+		}
+	}
+	opened := 0
+	for _, raw := range c.wire {
+		e := decode(t, raw)
+		if e.Kind != feed.KindMetadata {
+			continue
+		}
+		ev, err := f.d1.r.openMetadata(e)
+		if err != nil || ev.Keys == nil {
+			continue
+		}
+		for _, b := range ev.Keys.Boxes {
+			if b.Recipient != d1 {
+				continue
+			}
+			for _, g := range guesses {
+				if _, err := seal.OpenBox(g.Agreement(), b.Sealed, chainKeyAD(&f.d1.r.g.Keys.Topic, e.Author, ev.Keys.Epoch)); err == nil {
+					opened++
+				}
+			}
+		}
+	}
+	if opened != 0 {
+		t.Errorf("the revoked phone opened %d boxes sealed to d1", opened)
+	}
+	if f.d2.hasBody("d1 after the revocation") || f.d2.hasBody("other after the revocation") {
+		t.Error("the revoked phone reads what was written after its revocation")
 	}
 }

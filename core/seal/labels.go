@@ -9,7 +9,7 @@ const (
 	LabelAccountGroup = "berty/v1/account-group"
 	LabelContactGroup = "berty/v1/contact-group"
 	LabelMemberKey    = "berty/v1/member-key"
-	LabelDeviceKey    = "berty/v1/device-key"
+	LabelDeviceKey    = "berty/v2/device-key"
 	LabelDeviceX25519 = "berty/v1/device-x25519"
 	LabelPeerKey      = "berty/v1/peer-key"
 

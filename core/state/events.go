@@ -43,6 +43,7 @@ const (
 	TypeDeviceRevoked  EventType = 11
 	TypeDeviceApproved EventType = 12
 	TypeProfile        EventType = 13
+	TypeGroupDevice    EventType = 14
 )
 
 // Limits on metadata events.
@@ -89,6 +90,18 @@ type Event struct {
 	Revoked  *DeviceRevoked
 	Approved *DeviceApproved
 	Profile  *Profile
+	Device   *GroupDevice
+}
+
+// GroupDevice records on the account group the key the author — a device
+// of the account — writes with in a multi-member group (§3.2, §5.4). A
+// per-group device key derives from the device's own secret, which its
+// siblings do not hold: this record is how they learn it, to approve the
+// device there (§5.7) or revoke it (§5.6). It is sealed in an epoch of the
+// account group, so neither the network nor a revoked device reads it.
+type GroupDevice struct {
+	Group  keys.Public
+	Device keys.Public
 }
 
 // Profile is the author's member's display name in this group (§5.8): in
@@ -288,6 +301,8 @@ func (e *Event) Type() EventType {
 		return TypeDeviceApproved
 	case e.Profile != nil:
 		return TypeProfile
+	case e.Device != nil:
+		return TypeGroupDevice
 	}
 	return 0
 }
@@ -356,6 +371,9 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Approved.Device[:]...)
 	case e.Profile != nil:
 		b = wire.AppendString(b, e.Profile.Name)
+	case e.Device != nil:
+		b = append(b, e.Device.Group[:]...)
+		b = append(b, e.Device.Device[:]...)
 	}
 	return b
 }
@@ -477,6 +495,8 @@ func Decode(b []byte) (*Event, error) {
 		if r.Err() == nil && !utf8.ValidString(e.Profile.Name) {
 			r.Fail("profile name is not UTF-8")
 		}
+	case TypeGroupDevice:
+		e.Device = &GroupDevice{Group: r.Fixed32(), Device: r.Fixed32()}
 	default:
 		r.Fail("unknown event type %d", t)
 	}

@@ -87,9 +87,11 @@ type State struct {
 	name    string
 	groups  map[keys.Public]*JoinedGroup
 	contact map[keys.Public]*Contact
-	seed    *[32]byte              // the account's rendezvous seed (account group)
-	order   []keys.Public          // members in order of their first valid announce
-	invites map[keys.Public]invite // invitation key → its record
+	seed    *[32]byte // the account's rendezvous seed (account group)
+	// groupDevices: account device → group ID → its key there (account group)
+	groupDevices map[keys.Public]map[keys.Public]keys.Public
+	order        []keys.Public          // members in order of their first valid announce
+	invites      map[keys.Public]invite // invitation key → its record
 	// era counts the removals and revocations applied so far in a
 	// multi-member group: an invitation admits only within the era it was
 	// recorded in (§5.2), so every invitation dies with any removal.
@@ -152,6 +154,7 @@ func (s *State) reset() {
 	s.groups = map[keys.Public]*JoinedGroup{}
 	s.contact = map[keys.Public]*Contact{}
 	s.seed = nil
+	s.groupDevices = map[keys.Public]map[keys.Public]keys.Public{}
 	s.order = nil
 	s.invites = map[keys.Public]invite{}
 	s.era = 0
@@ -429,6 +432,13 @@ func (s *State) apply(op *Op) {
 	case ev.Seed != nil && s.group.Kind == group.KindAccount:
 		seed := ev.Seed.Seed
 		s.seed = &seed
+	case ev.Device != nil && s.group.Kind == group.KindAccount:
+		g := s.groupDevices[op.Author]
+		if g == nil {
+			g = map[keys.Public]keys.Public{}
+			s.groupDevices[op.Author] = g
+		}
+		g[ev.Device.Group] = ev.Device.Device
 	}
 }
 
@@ -659,6 +669,13 @@ func (s *State) Groups() map[keys.Public]*JoinedGroup { return s.groups }
 
 // Contacts returns the contacts recorded on an account group, by account key.
 func (s *State) Contacts() map[keys.Public]*Contact { return s.contact }
+
+// GroupDevice returns the key that device of the account recorded for
+// itself in the multi-member group with this ID (account group, §5.4).
+func (s *State) GroupDevice(device, groupID keys.Public) (keys.Public, bool) {
+	k, ok := s.groupDevices[device][groupID]
+	return k, ok
+}
 
 // RendezvousSeed returns the account's contact-link seed, if one was set.
 func (s *State) RendezvousSeed() ([32]byte, bool) {
