@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -170,11 +171,31 @@ func (s *Server) GroupInvite(ctx context.Context, req *bv1.GroupInviteRequest) (
 	if err != nil {
 		return nil, s.apiError("GroupInvite", err)
 	}
-	l, err := s.dev.Messenger.InvitationLink(t)
+	ttl := time.Duration(req.TtlSeconds) * time.Second
+	if req.TtlSeconds == 0 {
+		ttl = replica.DefaultInvitationTTL * time.Second
+	}
+	l, expires, err := s.dev.Messenger.InvitationLinkFor(t, ttl)
 	if err != nil {
 		return nil, s.apiError("GroupInvite", err)
 	}
-	return &bv1.GroupInviteResponse{Url: l.URL(), Compact: l.Compact()}, nil
+	return &bv1.GroupInviteResponse{Url: l.URL(), Compact: l.Compact(), ExpiresMs: expires.UnixMilli()}, nil
+}
+
+// GroupInviteRevoke implements NodeService.
+func (s *Server) GroupInviteRevoke(ctx context.Context, req *bv1.GroupInviteRevokeRequest) (*bv1.GroupInviteRevokeResponse, error) {
+	l, err := link.ParseGroup(req.Link)
+	if err != nil {
+		return nil, s.apiError("GroupInviteRevoke", err)
+	}
+	inv, err := replica.DecodeInvitation(l.Invitation)
+	if err != nil {
+		return nil, s.apiError("GroupInviteRevoke", fmt.Errorf("%w: the group link's invitation is invalid: %v", errBadRequest, err))
+	}
+	if err := s.dev.Node.RevokeInvitation(inv); err != nil {
+		return nil, s.apiError("GroupInviteRevoke", err)
+	}
+	return &bv1.GroupInviteRevokeResponse{}, nil
 }
 
 // GroupJoin implements NodeService.

@@ -2,10 +2,12 @@ package messenger
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/link"
+	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/core/state"
 )
 
@@ -80,22 +82,30 @@ func (m *Messenger) Members(topic [32]byte) ([]Member, error) {
 // InvitationLink returns a group link for a multi-member group (§11.2):
 // anyone who has it can join, so share it like a password.
 func (m *Messenger) InvitationLink(topic [32]byte) (*link.Group, error) {
+	l, _, err := m.InvitationLinkFor(topic, replica.DefaultInvitationTTL*time.Second)
+	return l, err
+}
+
+// InvitationLinkFor is InvitationLink for a link that admits for ttl; it
+// returns when the link expires too.
+func (m *Messenger) InvitationLinkFor(topic [32]byte, ttl time.Duration) (*link.Group, time.Time, error) {
 	n, err := m.attached()
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	gi, err := n.Group(topic)
 	if err != nil {
-		return nil, fmt.Errorf("%w %x", ErrUnknownConv, topic[:4])
+		return nil, time.Time{}, fmt.Errorf("%w %x", ErrUnknownConv, topic[:4])
 	}
 	if gi.Kind != group.KindMulti {
-		return nil, ErrNotInvitation
+		return nil, time.Time{}, ErrNotInvitation
 	}
-	inv, err := n.Invite(topic)
+	inv, err := n.InviteFor(topic, ttl)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return link.NewGroup(inv.Encode())
+	l, err := link.NewGroup(inv.Encode())
+	return l, time.Unix(int64(inv.Expires), 0), err
 }
 
 // Leave leaves a multi-member group on all the account's devices.

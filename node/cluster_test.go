@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/net/memnet"
@@ -15,6 +16,7 @@ import (
 
 // device is one node of a test cluster, on a memnet endpoint.
 type device struct {
+	now   func() time.Time
 	t     *testing.T
 	name  string
 	path  string // SQLite file, or "" for an in-memory store
@@ -30,6 +32,7 @@ type cluster struct {
 	dir  string
 	real bool // SQLite stores instead of in-memory ones
 	devs []*device
+	skew time.Duration // every node's clock runs this far ahead of time.Now
 }
 
 func newCluster(t *testing.T, seed uint64, dup float64, real bool) *cluster {
@@ -44,7 +47,7 @@ func (c *cluster) add(name string, link *device) *device { return c.open(name, l
 // stolen account secret has none.
 func (c *cluster) open(name string, link *device, approve bool) *device {
 	c.t.Helper()
-	d := &device{t: c.t, name: name}
+	d := &device{t: c.t, name: name, now: func() time.Time { return time.Now().Add(c.skew) }}
 	if c.real {
 		d.path = filepath.Join(c.dir, name+".db")
 	}
@@ -92,7 +95,7 @@ func (d *device) openStore() {
 
 func (d *device) openNode() {
 	d.t.Helper()
-	n, err := node.Open(node.Config{Store: d.st, Name: d.name, Transport: d.ep,
+	n, err := node.Open(node.Config{Store: d.st, Name: d.name, Transport: d.ep, Now: d.now,
 		Events: func(_ [32]byte, ev replica.Event) {
 			if ev.Kind == replica.EventUndecryptable {
 				d.undec++

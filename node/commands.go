@@ -2,7 +2,9 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/feed"
@@ -98,6 +100,23 @@ func (n *Node) CreateGroup(name string) ([32]byte, error) {
 
 // Invite returns an invitation to a multi-member group.
 func (n *Node) Invite(topic [32]byte) (*replica.Invitation, error) {
+	return n.InviteFor(topic, replica.DefaultInvitationTTL*time.Second)
+}
+
+// MaxInvitationTTL bounds an invitation's lifetime: a link is a password
+// that cannot be changed, only revoked.
+const MaxInvitationTTL = 365 * 24 * time.Hour
+
+// ErrBadTTL: an invitation lifetime out of range.
+var ErrBadTTL = fmt.Errorf("an invitation lasts from 1 minute to %d days", int(MaxInvitationTTL/(24*time.Hour)))
+
+// InviteFor returns an invitation to a multi-member group that admits for
+// ttl (§5.5): after it, the members' devices revoke it and a joiner's node
+// refuses it.
+func (n *Node) InviteFor(topic [32]byte, ttl time.Duration) (*replica.Invitation, error) {
+	if ttl < time.Minute || ttl > MaxInvitationTTL {
+		return nil, ErrBadTTL
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	defer n.flush()
@@ -105,14 +124,32 @@ func (n *Node) Invite(topic [32]byte) (*replica.Invitation, error) {
 	if err != nil {
 		return nil, err
 	}
+	expires := uint64(n.cfg.Now().Add(ttl).Unix())
 	var inv *replica.Invitation
 	err = n.stepAll(run, func(lk feed.Lookup) error {
 		var err error
-		inv, err = run.rep.Invite(lk)
+		inv, err = run.rep.InviteUntil(expires, lk)
 		return err
 	})
 	return inv, err
 }
+
+// RevokeInvitation ends an invitation before its expiry (§5.5): the
+// inviter's devices and admins may. Joins with it that its members had not
+// seen yet are undone.
+func (n *Node) RevokeInvitation(inv *replica.Invitation) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	run, err := n.run(inv.Group().Keys.Topic)
+	if err != nil {
+		return err
+	}
+	return n.stepAll(run, func(lk feed.Lookup) error { return run.rep.RevokeInvitation(inv.InviteKey(), lk) })
+}
+
+// ErrInvitationExpired: a group link past its expiry.
+var ErrInvitationExpired = errors.New("this group link has expired: ask a member for a new one")
 
 // Join joins a multi-member group with an invitation and records it on the
 // account group. Joining a group one is already in does nothing.
@@ -124,6 +161,9 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 		return [32]byte{}, ErrClosed
 	}
 	g := inv.Group()
+	if now := n.cfg.Now().Unix(); now >= 0 && inv.Expires <= uint64(now) {
+		return [32]byte{}, fmt.Errorf("%w (it expired %s)", ErrInvitationExpired, time.Unix(int64(inv.Expires), 0).UTC().Format(time.RFC3339))
+	}
 	run := n.groups[g.Keys.Topic]
 	j := n.acct.rep.State().Groups()[g.ID]
 	if j != nil && j.Left {

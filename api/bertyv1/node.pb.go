@@ -874,8 +874,12 @@ func (x *GroupCreateResponse) GetTopic() []byte {
 }
 
 type GroupInviteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Topic []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	// How long the link admits, in seconds: 60 to 31 536 000 (a year); 0 is
+	// the default, 604 800 (a week). After it, the members' devices revoke it
+	// and a joiner's node refuses it.
+	TtlSeconds    uint32 `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -917,10 +921,19 @@ func (x *GroupInviteRequest) GetTopic() []byte {
 	return nil
 }
 
+func (x *GroupInviteRequest) GetTtlSeconds() uint32 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
 type GroupInviteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
-	Compact       string                 `protobuf:"bytes,2,opt,name=compact,proto3" json:"compact,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Url     string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Compact string                 `protobuf:"bytes,2,opt,name=compact,proto3" json:"compact,omitempty"`
+	// When the link stops admitting, in Unix milliseconds.
+	ExpiresMs     int64 `protobuf:"varint,3,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -969,6 +982,94 @@ func (x *GroupInviteResponse) GetCompact() string {
 	return ""
 }
 
+func (x *GroupInviteResponse) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
+}
+
+type GroupInviteRevokeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group link to revoke (one this account made, or any if an admin).
+	Link          string `protobuf:"bytes,1,opt,name=link,proto3" json:"link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupInviteRevokeRequest) Reset() {
+	*x = GroupInviteRevokeRequest{}
+	mi := &file_berty_v1_node_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupInviteRevokeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupInviteRevokeRequest) ProtoMessage() {}
+
+func (x *GroupInviteRevokeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupInviteRevokeRequest.ProtoReflect.Descriptor instead.
+func (*GroupInviteRevokeRequest) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GroupInviteRevokeRequest) GetLink() string {
+	if x != nil {
+		return x.Link
+	}
+	return ""
+}
+
+type GroupInviteRevokeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupInviteRevokeResponse) Reset() {
+	*x = GroupInviteRevokeResponse{}
+	mi := &file_berty_v1_node_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupInviteRevokeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupInviteRevokeResponse) ProtoMessage() {}
+
+func (x *GroupInviteRevokeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupInviteRevokeResponse.ProtoReflect.Descriptor instead.
+func (*GroupInviteRevokeResponse) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{17}
+}
+
 type GroupJoinRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Link          string                 `protobuf:"bytes,1,opt,name=link,proto3" json:"link,omitempty"`
@@ -978,7 +1079,7 @@ type GroupJoinRequest struct {
 
 func (x *GroupJoinRequest) Reset() {
 	*x = GroupJoinRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[16]
+	mi := &file_berty_v1_node_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1091,7 @@ func (x *GroupJoinRequest) String() string {
 func (*GroupJoinRequest) ProtoMessage() {}
 
 func (x *GroupJoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[16]
+	mi := &file_berty_v1_node_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1104,7 @@ func (x *GroupJoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupJoinRequest.ProtoReflect.Descriptor instead.
 func (*GroupJoinRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{16}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GroupJoinRequest) GetLink() string {
@@ -1023,7 +1124,7 @@ type GroupJoinResponse struct {
 
 func (x *GroupJoinResponse) Reset() {
 	*x = GroupJoinResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[17]
+	mi := &file_berty_v1_node_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1136,7 @@ func (x *GroupJoinResponse) String() string {
 func (*GroupJoinResponse) ProtoMessage() {}
 
 func (x *GroupJoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[17]
+	mi := &file_berty_v1_node_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1149,7 @@ func (x *GroupJoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupJoinResponse.ProtoReflect.Descriptor instead.
 func (*GroupJoinResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{17}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GroupJoinResponse) GetTopic() []byte {
@@ -1074,7 +1175,7 @@ type GroupLeaveRequest struct {
 
 func (x *GroupLeaveRequest) Reset() {
 	*x = GroupLeaveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[18]
+	mi := &file_berty_v1_node_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1187,7 @@ func (x *GroupLeaveRequest) String() string {
 func (*GroupLeaveRequest) ProtoMessage() {}
 
 func (x *GroupLeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[18]
+	mi := &file_berty_v1_node_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1200,7 @@ func (x *GroupLeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLeaveRequest.ProtoReflect.Descriptor instead.
 func (*GroupLeaveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{18}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GroupLeaveRequest) GetTopic() []byte {
@@ -1117,7 +1218,7 @@ type GroupLeaveResponse struct {
 
 func (x *GroupLeaveResponse) Reset() {
 	*x = GroupLeaveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[19]
+	mi := &file_berty_v1_node_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1230,7 @@ func (x *GroupLeaveResponse) String() string {
 func (*GroupLeaveResponse) ProtoMessage() {}
 
 func (x *GroupLeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[19]
+	mi := &file_berty_v1_node_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1243,7 @@ func (x *GroupLeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLeaveResponse.ProtoReflect.Descriptor instead.
 func (*GroupLeaveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{19}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{21}
 }
 
 type Member struct {
@@ -1160,7 +1261,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_berty_v1_node_proto_msgTypes[20]
+	mi := &file_berty_v1_node_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1273,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[20]
+	mi := &file_berty_v1_node_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1286,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{20}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Member) GetKey() []byte {
@@ -1246,7 +1347,7 @@ type GroupMembersRequest struct {
 
 func (x *GroupMembersRequest) Reset() {
 	*x = GroupMembersRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[21]
+	mi := &file_berty_v1_node_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1359,7 @@ func (x *GroupMembersRequest) String() string {
 func (*GroupMembersRequest) ProtoMessage() {}
 
 func (x *GroupMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[21]
+	mi := &file_berty_v1_node_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1372,7 @@ func (x *GroupMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMembersRequest.ProtoReflect.Descriptor instead.
 func (*GroupMembersRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{21}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GroupMembersRequest) GetTopic() []byte {
@@ -1290,7 +1391,7 @@ type GroupMembersResponse struct {
 
 func (x *GroupMembersResponse) Reset() {
 	*x = GroupMembersResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[22]
+	mi := &file_berty_v1_node_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1403,7 @@ func (x *GroupMembersResponse) String() string {
 func (*GroupMembersResponse) ProtoMessage() {}
 
 func (x *GroupMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[22]
+	mi := &file_berty_v1_node_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1416,7 @@ func (x *GroupMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMembersResponse.ProtoReflect.Descriptor instead.
 func (*GroupMembersResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{22}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GroupMembersResponse) GetMembers() []*Member {
@@ -1335,7 +1436,7 @@ type MemberRemoveRequest struct {
 
 func (x *MemberRemoveRequest) Reset() {
 	*x = MemberRemoveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[23]
+	mi := &file_berty_v1_node_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1448,7 @@ func (x *MemberRemoveRequest) String() string {
 func (*MemberRemoveRequest) ProtoMessage() {}
 
 func (x *MemberRemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[23]
+	mi := &file_berty_v1_node_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1461,7 @@ func (x *MemberRemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRemoveRequest.ProtoReflect.Descriptor instead.
 func (*MemberRemoveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{23}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MemberRemoveRequest) GetTopic() []byte {
@@ -1385,7 +1486,7 @@ type MemberRemoveResponse struct {
 
 func (x *MemberRemoveResponse) Reset() {
 	*x = MemberRemoveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[24]
+	mi := &file_berty_v1_node_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1498,7 @@ func (x *MemberRemoveResponse) String() string {
 func (*MemberRemoveResponse) ProtoMessage() {}
 
 func (x *MemberRemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[24]
+	mi := &file_berty_v1_node_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1511,7 @@ func (x *MemberRemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRemoveResponse.ProtoReflect.Descriptor instead.
 func (*MemberRemoveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{24}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{26}
 }
 
 type DeviceApproveRequest struct {
@@ -1423,7 +1524,7 @@ type DeviceApproveRequest struct {
 
 func (x *DeviceApproveRequest) Reset() {
 	*x = DeviceApproveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[25]
+	mi := &file_berty_v1_node_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1536,7 @@ func (x *DeviceApproveRequest) String() string {
 func (*DeviceApproveRequest) ProtoMessage() {}
 
 func (x *DeviceApproveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[25]
+	mi := &file_berty_v1_node_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1549,7 @@ func (x *DeviceApproveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceApproveRequest.ProtoReflect.Descriptor instead.
 func (*DeviceApproveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{25}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeviceApproveRequest) GetLink() string {
@@ -1468,7 +1569,7 @@ type DeviceApproveResponse struct {
 
 func (x *DeviceApproveResponse) Reset() {
 	*x = DeviceApproveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[26]
+	mi := &file_berty_v1_node_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1581,7 @@ func (x *DeviceApproveResponse) String() string {
 func (*DeviceApproveResponse) ProtoMessage() {}
 
 func (x *DeviceApproveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[26]
+	mi := &file_berty_v1_node_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1594,7 @@ func (x *DeviceApproveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceApproveResponse.ProtoReflect.Descriptor instead.
 func (*DeviceApproveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{26}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeviceApproveResponse) GetDevice() []byte {
@@ -1512,7 +1613,7 @@ type DeviceRevokeRequest struct {
 
 func (x *DeviceRevokeRequest) Reset() {
 	*x = DeviceRevokeRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[27]
+	mi := &file_berty_v1_node_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1625,7 @@ func (x *DeviceRevokeRequest) String() string {
 func (*DeviceRevokeRequest) ProtoMessage() {}
 
 func (x *DeviceRevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[27]
+	mi := &file_berty_v1_node_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1638,7 @@ func (x *DeviceRevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRevokeRequest.ProtoReflect.Descriptor instead.
 func (*DeviceRevokeRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{27}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeviceRevokeRequest) GetDevice() []byte {
@@ -1555,7 +1656,7 @@ type DeviceRevokeResponse struct {
 
 func (x *DeviceRevokeResponse) Reset() {
 	*x = DeviceRevokeResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[28]
+	mi := &file_berty_v1_node_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1668,7 @@ func (x *DeviceRevokeResponse) String() string {
 func (*DeviceRevokeResponse) ProtoMessage() {}
 
 func (x *DeviceRevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[28]
+	mi := &file_berty_v1_node_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1681,7 @@ func (x *DeviceRevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRevokeResponse.ProtoReflect.Descriptor instead.
 func (*DeviceRevokeResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{28}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{30}
 }
 
 type SendRawRequest struct {
@@ -1593,7 +1694,7 @@ type SendRawRequest struct {
 
 func (x *SendRawRequest) Reset() {
 	*x = SendRawRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[29]
+	mi := &file_berty_v1_node_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1706,7 @@ func (x *SendRawRequest) String() string {
 func (*SendRawRequest) ProtoMessage() {}
 
 func (x *SendRawRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[29]
+	mi := &file_berty_v1_node_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1719,7 @@ func (x *SendRawRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRawRequest.ProtoReflect.Descriptor instead.
 func (*SendRawRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{29}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SendRawRequest) GetTopic() []byte {
@@ -1644,7 +1745,7 @@ type SendRawResponse struct {
 
 func (x *SendRawResponse) Reset() {
 	*x = SendRawResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[30]
+	mi := &file_berty_v1_node_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1757,7 @@ func (x *SendRawResponse) String() string {
 func (*SendRawResponse) ProtoMessage() {}
 
 func (x *SendRawResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[30]
+	mi := &file_berty_v1_node_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1770,7 @@ func (x *SendRawResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRawResponse.ProtoReflect.Descriptor instead.
 func (*SendRawResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{30}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SendRawResponse) GetId() []byte {
@@ -1687,7 +1788,7 @@ type PeersRequest struct {
 
 func (x *PeersRequest) Reset() {
 	*x = PeersRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[31]
+	mi := &file_berty_v1_node_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1800,7 @@ func (x *PeersRequest) String() string {
 func (*PeersRequest) ProtoMessage() {}
 
 func (x *PeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[31]
+	mi := &file_berty_v1_node_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1813,7 @@ func (x *PeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersRequest.ProtoReflect.Descriptor instead.
 func (*PeersRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{31}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{33}
 }
 
 type GroupPeers struct {
@@ -1726,7 +1827,7 @@ type GroupPeers struct {
 
 func (x *GroupPeers) Reset() {
 	*x = GroupPeers{}
-	mi := &file_berty_v1_node_proto_msgTypes[32]
+	mi := &file_berty_v1_node_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1839,7 @@ func (x *GroupPeers) String() string {
 func (*GroupPeers) ProtoMessage() {}
 
 func (x *GroupPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[32]
+	mi := &file_berty_v1_node_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1852,7 @@ func (x *GroupPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeers.ProtoReflect.Descriptor instead.
 func (*GroupPeers) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{32}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GroupPeers) GetTopic() []byte {
@@ -1785,7 +1886,7 @@ type PeersResponse struct {
 
 func (x *PeersResponse) Reset() {
 	*x = PeersResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[33]
+	mi := &file_berty_v1_node_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1898,7 @@ func (x *PeersResponse) String() string {
 func (*PeersResponse) ProtoMessage() {}
 
 func (x *PeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[33]
+	mi := &file_berty_v1_node_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1911,7 @@ func (x *PeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersResponse.ProtoReflect.Descriptor instead.
 func (*PeersResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{33}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PeersResponse) GetPeers() []string {
@@ -1839,7 +1940,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_berty_v1_node_proto_msgTypes[34]
+	mi := &file_berty_v1_node_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +1952,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[34]
+	mi := &file_berty_v1_node_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +1965,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Cursor) GetLamport() uint64 {
@@ -1893,7 +1994,7 @@ type TailRequest struct {
 
 func (x *TailRequest) Reset() {
 	*x = TailRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[35]
+	mi := &file_berty_v1_node_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2006,7 @@ func (x *TailRequest) String() string {
 func (*TailRequest) ProtoMessage() {}
 
 func (x *TailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[35]
+	mi := &file_berty_v1_node_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2019,7 @@ func (x *TailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailRequest.ProtoReflect.Descriptor instead.
 func (*TailRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{35}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TailRequest) GetTopic() []byte {
@@ -1967,7 +2068,7 @@ type TailResponse struct {
 
 func (x *TailResponse) Reset() {
 	*x = TailResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[36]
+	mi := &file_berty_v1_node_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2080,7 @@ func (x *TailResponse) String() string {
 func (*TailResponse) ProtoMessage() {}
 
 func (x *TailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[36]
+	mi := &file_berty_v1_node_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2093,7 @@ func (x *TailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailResponse.ProtoReflect.Descriptor instead.
 func (*TailResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{36}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TailResponse) GetId() []byte {
@@ -2099,12 +2200,19 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x12GroupCreateRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"+\n" +
 	"\x13GroupCreateResponse\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\fR\x05topic\"*\n" +
+	"\x05topic\x18\x01 \x01(\fR\x05topic\"K\n" +
 	"\x12GroupInviteRequest\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\fR\x05topic\"A\n" +
+	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x1f\n" +
+	"\vttl_seconds\x18\x02 \x01(\rR\n" +
+	"ttlSeconds\"`\n" +
 	"\x13GroupInviteResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x18\n" +
-	"\acompact\x18\x02 \x01(\tR\acompact\"&\n" +
+	"\acompact\x18\x02 \x01(\tR\acompact\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\x03 \x01(\x03R\texpiresMs\".\n" +
+	"\x18GroupInviteRevokeRequest\x12\x12\n" +
+	"\x04link\x18\x01 \x01(\tR\x04link\"\x1b\n" +
+	"\x19GroupInviteRevokeResponse\"&\n" +
 	"\x10GroupJoinRequest\x12\x12\n" +
 	"\x04link\x18\x01 \x01(\tR\x04link\"=\n" +
 	"\x11GroupJoinResponse\x12\x14\n" +
@@ -2174,7 +2282,8 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x17CONTACT_STATE_DISCARDED\x10\x04\x12\x19\n" +
 	"\x15CONTACT_STATE_BLOCKED\x10\x05\x12\x16\n" +
 	"\x12CONTACT_STATE_SENT\x10\x06\x12\x16\n" +
-	"\x12CONTACT_STATE_NONE\x10\a2\xb1\t\n" +
+	"\x12CONTACT_STATE_NONE\x10\a2\x8f\n" +
+	"\n" +
 	"\vNodeService\x12J\n" +
 	"\vAccountInfo\x12\x1c.berty.v1.AccountInfoRequest\x1a\x1d.berty.v1.AccountInfoResponse\x12J\n" +
 	"\vContactLink\x12\x1c.berty.v1.ContactLinkRequest\x1a\x1d.berty.v1.ContactLinkResponse\x12S\n" +
@@ -2182,7 +2291,8 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\rContactUpdate\x12\x1e.berty.v1.ContactUpdateRequest\x1a\x1f.berty.v1.ContactUpdateResponse\x12J\n" +
 	"\vContactList\x12\x1c.berty.v1.ContactListRequest\x1a\x1d.berty.v1.ContactListResponse\x12J\n" +
 	"\vGroupCreate\x12\x1c.berty.v1.GroupCreateRequest\x1a\x1d.berty.v1.GroupCreateResponse\x12J\n" +
-	"\vGroupInvite\x12\x1c.berty.v1.GroupInviteRequest\x1a\x1d.berty.v1.GroupInviteResponse\x12D\n" +
+	"\vGroupInvite\x12\x1c.berty.v1.GroupInviteRequest\x1a\x1d.berty.v1.GroupInviteResponse\x12\\\n" +
+	"\x11GroupInviteRevoke\x12\".berty.v1.GroupInviteRevokeRequest\x1a#.berty.v1.GroupInviteRevokeResponse\x12D\n" +
 	"\tGroupJoin\x12\x1a.berty.v1.GroupJoinRequest\x1a\x1b.berty.v1.GroupJoinResponse\x12G\n" +
 	"\n" +
 	"GroupLeave\x12\x1b.berty.v1.GroupLeaveRequest\x1a\x1c.berty.v1.GroupLeaveResponse\x12M\n" +
@@ -2207,47 +2317,49 @@ func file_berty_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_berty_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_berty_v1_node_proto_goTypes = []any{
-	(ContactState)(0),                // 0: berty.v1.ContactState
-	(ContactUpdateRequest_Action)(0), // 1: berty.v1.ContactUpdateRequest.Action
-	(*Device)(nil),                   // 2: berty.v1.Device
-	(*AccountInfoRequest)(nil),       // 3: berty.v1.AccountInfoRequest
-	(*AccountInfoResponse)(nil),      // 4: berty.v1.AccountInfoResponse
-	(*ContactLinkRequest)(nil),       // 5: berty.v1.ContactLinkRequest
-	(*ContactLinkResponse)(nil),      // 6: berty.v1.ContactLinkResponse
-	(*ContactRequestRequest)(nil),    // 7: berty.v1.ContactRequestRequest
-	(*ContactRequestResponse)(nil),   // 8: berty.v1.ContactRequestResponse
-	(*ContactUpdateRequest)(nil),     // 9: berty.v1.ContactUpdateRequest
-	(*ContactUpdateResponse)(nil),    // 10: berty.v1.ContactUpdateResponse
-	(*Contact)(nil),                  // 11: berty.v1.Contact
-	(*ContactListRequest)(nil),       // 12: berty.v1.ContactListRequest
-	(*ContactListResponse)(nil),      // 13: berty.v1.ContactListResponse
-	(*GroupCreateRequest)(nil),       // 14: berty.v1.GroupCreateRequest
-	(*GroupCreateResponse)(nil),      // 15: berty.v1.GroupCreateResponse
-	(*GroupInviteRequest)(nil),       // 16: berty.v1.GroupInviteRequest
-	(*GroupInviteResponse)(nil),      // 17: berty.v1.GroupInviteResponse
-	(*GroupJoinRequest)(nil),         // 18: berty.v1.GroupJoinRequest
-	(*GroupJoinResponse)(nil),        // 19: berty.v1.GroupJoinResponse
-	(*GroupLeaveRequest)(nil),        // 20: berty.v1.GroupLeaveRequest
-	(*GroupLeaveResponse)(nil),       // 21: berty.v1.GroupLeaveResponse
-	(*Member)(nil),                   // 22: berty.v1.Member
-	(*GroupMembersRequest)(nil),      // 23: berty.v1.GroupMembersRequest
-	(*GroupMembersResponse)(nil),     // 24: berty.v1.GroupMembersResponse
-	(*MemberRemoveRequest)(nil),      // 25: berty.v1.MemberRemoveRequest
-	(*MemberRemoveResponse)(nil),     // 26: berty.v1.MemberRemoveResponse
-	(*DeviceApproveRequest)(nil),     // 27: berty.v1.DeviceApproveRequest
-	(*DeviceApproveResponse)(nil),    // 28: berty.v1.DeviceApproveResponse
-	(*DeviceRevokeRequest)(nil),      // 29: berty.v1.DeviceRevokeRequest
-	(*DeviceRevokeResponse)(nil),     // 30: berty.v1.DeviceRevokeResponse
-	(*SendRawRequest)(nil),           // 31: berty.v1.SendRawRequest
-	(*SendRawResponse)(nil),          // 32: berty.v1.SendRawResponse
-	(*PeersRequest)(nil),             // 33: berty.v1.PeersRequest
-	(*GroupPeers)(nil),               // 34: berty.v1.GroupPeers
-	(*PeersResponse)(nil),            // 35: berty.v1.PeersResponse
-	(*Cursor)(nil),                   // 36: berty.v1.Cursor
-	(*TailRequest)(nil),              // 37: berty.v1.TailRequest
-	(*TailResponse)(nil),             // 38: berty.v1.TailResponse
+	(ContactState)(0),                 // 0: berty.v1.ContactState
+	(ContactUpdateRequest_Action)(0),  // 1: berty.v1.ContactUpdateRequest.Action
+	(*Device)(nil),                    // 2: berty.v1.Device
+	(*AccountInfoRequest)(nil),        // 3: berty.v1.AccountInfoRequest
+	(*AccountInfoResponse)(nil),       // 4: berty.v1.AccountInfoResponse
+	(*ContactLinkRequest)(nil),        // 5: berty.v1.ContactLinkRequest
+	(*ContactLinkResponse)(nil),       // 6: berty.v1.ContactLinkResponse
+	(*ContactRequestRequest)(nil),     // 7: berty.v1.ContactRequestRequest
+	(*ContactRequestResponse)(nil),    // 8: berty.v1.ContactRequestResponse
+	(*ContactUpdateRequest)(nil),      // 9: berty.v1.ContactUpdateRequest
+	(*ContactUpdateResponse)(nil),     // 10: berty.v1.ContactUpdateResponse
+	(*Contact)(nil),                   // 11: berty.v1.Contact
+	(*ContactListRequest)(nil),        // 12: berty.v1.ContactListRequest
+	(*ContactListResponse)(nil),       // 13: berty.v1.ContactListResponse
+	(*GroupCreateRequest)(nil),        // 14: berty.v1.GroupCreateRequest
+	(*GroupCreateResponse)(nil),       // 15: berty.v1.GroupCreateResponse
+	(*GroupInviteRequest)(nil),        // 16: berty.v1.GroupInviteRequest
+	(*GroupInviteResponse)(nil),       // 17: berty.v1.GroupInviteResponse
+	(*GroupInviteRevokeRequest)(nil),  // 18: berty.v1.GroupInviteRevokeRequest
+	(*GroupInviteRevokeResponse)(nil), // 19: berty.v1.GroupInviteRevokeResponse
+	(*GroupJoinRequest)(nil),          // 20: berty.v1.GroupJoinRequest
+	(*GroupJoinResponse)(nil),         // 21: berty.v1.GroupJoinResponse
+	(*GroupLeaveRequest)(nil),         // 22: berty.v1.GroupLeaveRequest
+	(*GroupLeaveResponse)(nil),        // 23: berty.v1.GroupLeaveResponse
+	(*Member)(nil),                    // 24: berty.v1.Member
+	(*GroupMembersRequest)(nil),       // 25: berty.v1.GroupMembersRequest
+	(*GroupMembersResponse)(nil),      // 26: berty.v1.GroupMembersResponse
+	(*MemberRemoveRequest)(nil),       // 27: berty.v1.MemberRemoveRequest
+	(*MemberRemoveResponse)(nil),      // 28: berty.v1.MemberRemoveResponse
+	(*DeviceApproveRequest)(nil),      // 29: berty.v1.DeviceApproveRequest
+	(*DeviceApproveResponse)(nil),     // 30: berty.v1.DeviceApproveResponse
+	(*DeviceRevokeRequest)(nil),       // 31: berty.v1.DeviceRevokeRequest
+	(*DeviceRevokeResponse)(nil),      // 32: berty.v1.DeviceRevokeResponse
+	(*SendRawRequest)(nil),            // 33: berty.v1.SendRawRequest
+	(*SendRawResponse)(nil),           // 34: berty.v1.SendRawResponse
+	(*PeersRequest)(nil),              // 35: berty.v1.PeersRequest
+	(*GroupPeers)(nil),                // 36: berty.v1.GroupPeers
+	(*PeersResponse)(nil),             // 37: berty.v1.PeersResponse
+	(*Cursor)(nil),                    // 38: berty.v1.Cursor
+	(*TailRequest)(nil),               // 39: berty.v1.TailRequest
+	(*TailResponse)(nil),              // 40: berty.v1.TailResponse
 }
 var file_berty_v1_node_proto_depIdxs = []int32{
 	2,  // 0: berty.v1.AccountInfoResponse.devices:type_name -> berty.v1.Device
@@ -2256,10 +2368,10 @@ var file_berty_v1_node_proto_depIdxs = []int32{
 	0,  // 3: berty.v1.ContactUpdateResponse.state:type_name -> berty.v1.ContactState
 	0,  // 4: berty.v1.Contact.state:type_name -> berty.v1.ContactState
 	11, // 5: berty.v1.ContactListResponse.contacts:type_name -> berty.v1.Contact
-	22, // 6: berty.v1.GroupMembersResponse.members:type_name -> berty.v1.Member
-	34, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
-	36, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
-	36, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
+	24, // 6: berty.v1.GroupMembersResponse.members:type_name -> berty.v1.Member
+	36, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
+	38, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
+	38, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
 	3,  // 10: berty.v1.NodeService.AccountInfo:input_type -> berty.v1.AccountInfoRequest
 	5,  // 11: berty.v1.NodeService.ContactLink:input_type -> berty.v1.ContactLinkRequest
 	7,  // 12: berty.v1.NodeService.ContactRequest:input_type -> berty.v1.ContactRequestRequest
@@ -2267,33 +2379,35 @@ var file_berty_v1_node_proto_depIdxs = []int32{
 	12, // 14: berty.v1.NodeService.ContactList:input_type -> berty.v1.ContactListRequest
 	14, // 15: berty.v1.NodeService.GroupCreate:input_type -> berty.v1.GroupCreateRequest
 	16, // 16: berty.v1.NodeService.GroupInvite:input_type -> berty.v1.GroupInviteRequest
-	18, // 17: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
-	20, // 18: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
-	23, // 19: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
-	25, // 20: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
-	27, // 21: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
-	29, // 22: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
-	31, // 23: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
-	33, // 24: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
-	37, // 25: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
-	4,  // 26: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
-	6,  // 27: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
-	8,  // 28: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
-	10, // 29: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
-	13, // 30: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
-	15, // 31: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
-	17, // 32: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
-	19, // 33: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
-	21, // 34: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
-	24, // 35: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
-	26, // 36: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
-	28, // 37: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
-	30, // 38: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
-	32, // 39: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
-	35, // 40: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
-	38, // 41: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
-	26, // [26:42] is the sub-list for method output_type
-	10, // [10:26] is the sub-list for method input_type
+	18, // 17: berty.v1.NodeService.GroupInviteRevoke:input_type -> berty.v1.GroupInviteRevokeRequest
+	20, // 18: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
+	22, // 19: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
+	25, // 20: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
+	27, // 21: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
+	29, // 22: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
+	31, // 23: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
+	33, // 24: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
+	35, // 25: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
+	39, // 26: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
+	4,  // 27: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
+	6,  // 28: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
+	8,  // 29: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
+	10, // 30: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
+	13, // 31: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
+	15, // 32: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
+	17, // 33: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
+	19, // 34: berty.v1.NodeService.GroupInviteRevoke:output_type -> berty.v1.GroupInviteRevokeResponse
+	21, // 35: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
+	23, // 36: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
+	26, // 37: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
+	28, // 38: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
+	30, // 39: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
+	32, // 40: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
+	34, // 41: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
+	37, // 42: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
+	40, // 43: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
+	27, // [27:44] is the sub-list for method output_type
+	10, // [10:27] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -2310,7 +2424,7 @@ func file_berty_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_berty_v1_node_proto_rawDesc), len(file_berty_v1_node_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,17 +20,28 @@ import (
 func groupCmd(x *cli, withData func(*cobra.Command) *cobra.Command) *cobra.Command {
 	grp := withData(&cobra.Command{Use: "group", Short: "Groups"})
 	var inviteQR bool
+	var inviteTTL time.Duration
 	invite := &cobra.Command{
 		Use: "invite CONV", Short: "Print a group link (share it like a password; --qr: also as a QR code)", Args: cobra.ExactArgs(1),
+		Long: `invite prints a new group link for CONV. Anyone holding it can join until it
+expires (--ttl, a week by default), it is revoked (berty group revoke-link), or a
+member is removed: every removal, leave or revocation of a device ends every link
+made before it, so share a new one after.`,
+		Example:           "  berty group invite climbing\n  berty group invite climbing --ttl 1h --qr",
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inviteTTL < time.Minute || inviteTTL > 365*24*time.Hour {
+				return exitError{code: exitUsage, err: fmt.Errorf("--ttl %s: a link lasts from 1m to 8760h (a year)", inviteTTL)}
+			}
 			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
-				r, err := c.Node.GroupInvite(cmd.Context(), &bv1.GroupInviteRequest{Topic: cv.Topic})
+				r, err := c.Node.GroupInvite(cmd.Context(), &bv1.GroupInviteRequest{Topic: cv.Topic, TtlSeconds: uint32(inviteTTL / time.Second)})
 				if err != nil {
 					return x.apiErr(err)
 				}
-				return x.out(cmd, map[string]any{"link": r.Url, "compact": r.Compact}, func(w io.Writer) {
+				expires := time.UnixMilli(r.ExpiresMs)
+				return x.out(cmd, map[string]any{"link": r.Url, "compact": r.Compact, "expires": expires.UTC().Format(time.RFC3339)}, func(w io.Writer) {
 					fmt.Fprintln(w, r.Url)
+					fmt.Fprintf(cmd.ErrOrStderr(), "(admits until %s)\n", expires.Local().Format("2006-01-02 15:04"))
 					if inviteQR {
 						if code, err := qr.Terminal(r.Compact); err == nil {
 							fmt.Fprint(w, code)
@@ -40,6 +52,23 @@ func groupCmd(x *cli, withData func(*cobra.Command) *cobra.Command) *cobra.Comma
 		},
 	}
 	invite.Flags().BoolVar(&inviteQR, "qr", false, "also draw the link as a QR code")
+	invite.Flags().DurationVar(&inviteTTL, "ttl", 7*24*time.Hour, "how long the link admits (1m to 8760h)")
+	revoke := &cobra.Command{
+		Use: "revoke-link LINK", Short: "End a group link before it expires (yours, or any if you are an admin)", Args: cobra.ExactArgs(1),
+		Long: `revoke-link ends a group link: no one joins with it after, and a join with it
+that the group's members had not seen yet is undone.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := link.ParseGroup(args[0]); err != nil {
+				return exitError{code: exitUsage, err: err}
+			}
+			return x.withClient(func(c *client.Client) error {
+				if _, err := c.Node.GroupInviteRevoke(cmd.Context(), &bv1.GroupInviteRevokeRequest{Link: args[0]}); err != nil {
+					return x.apiErr(err)
+				}
+				return x.out(cmd, map[string]any{"revoked": true}, func(w io.Writer) { fmt.Fprintln(w, "revoked") })
+			})
+		},
+	}
 
 	grp.AddCommand(&cobra.Command{
 		Use: "create NAME", Short: "Create a group", Args: cobra.ExactArgs(1),
@@ -52,7 +81,7 @@ func groupCmd(x *cli, withData func(*cobra.Command) *cobra.Command) *cobra.Comma
 				return x.out(cmd, map[string]any{"topic": hex.EncodeToString(r.Topic)}, func(w io.Writer) { fmt.Fprintf(w, "%x\n", r.Topic) })
 			})
 		},
-	}, invite, &cobra.Command{
+	}, invite, revoke, &cobra.Command{
 		Use: "join LINK", Short: "Join a group from a group link", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := link.ParseGroup(args[0]); err != nil {

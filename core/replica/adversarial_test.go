@@ -490,7 +490,7 @@ func TestAdversarialNonMember(t *testing.T) {
 			member, _ := groupKeys(m)
 			inviter, ik := c.newKey(), c.newKey()
 			a := &state.Announce{Proof: state.ProofInvitation, Inviter: inviter.Public(), InviteKey: ik.Public()}
-			copy(a.InviterSig[:], inviter.Sign(state.InvitationSigned(c.g.ID, ik.Public())))
+			copy(a.InviterSig[:], inviter.Sign(state.InvitationSigned(c.g.ID, ik.Public(), 0)))
 			copy(a.JoinSig[:], c.newKey().Sign(state.JoinSigned(c.g.ID, member.Public())))
 			return a
 		}},
@@ -501,7 +501,7 @@ func TestAdversarialNonMember(t *testing.T) {
 			member, _ := groupKeys(m)
 			inviter, ik := c.newKey(), c.newKey()
 			a := &state.Announce{Proof: state.ProofInvitation, Inviter: inviter.Public(), InviteKey: ik.Public()}
-			copy(a.InviterSig[:], inviter.Sign(state.InvitationSigned(c.g.ID, ik.Public())))
+			copy(a.InviterSig[:], inviter.Sign(state.InvitationSigned(c.g.ID, ik.Public(), 0)))
 			copy(a.JoinSig[:], ik.Sign(state.JoinSigned(c.g.ID, member.Public())))
 			return a
 		}},
@@ -948,7 +948,7 @@ func TestAdversarialRemovedMemberCannotRejoin(t *testing.T) {
 	ik := c.newKey()
 	inv := &Invitation{GroupID: c.g.ID, Secret: c.g.Secret, Inviter: member.Public(), InviteSeed: ik.Seed(),
 		InviterDevice: carol.r.DeviceKey(), InviterSeq: 1, InviterLamport: carol.stored[msgKey{carol.r.DeviceKey(), 1}].Lamport}
-	copy(inv.InviterSig[:], member.Sign(state.InvitationSigned(c.g.ID, ik.Public())))
+	copy(inv.InviterSig[:], member.Sign(state.InvitationSigned(c.g.ID, ik.Public(), 0)))
 	inv, err := DecodeInvitation(inv.Encode())
 	if err != nil {
 		t.Fatal(err)

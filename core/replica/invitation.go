@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -25,15 +26,42 @@ type Invitation struct {
 	InviterDevice  keys.Public
 	InviterSeq     uint64
 	InviterLamport uint64
+	// Expires is when the invitation stops admitting (unix seconds): the
+	// inviter signed it, its devices revoke it then (§5.5), and a joiner's
+	// node refuses it after.
+	Expires uint64
 }
 
-const invitationVersion = 1
+const invitationVersion = 2
 
-// Invite makes an invitation to the group; any current member may. It
-// records the invitation key on this device's feed (§5.5) — the Ready must be
-// persisted and published like any other — and the joiner's announce depends
-// on that record.
+// DefaultInvitationTTL is how long an invitation admits unless said
+// otherwise: a week, in seconds.
+const DefaultInvitationTTL = 7 * 24 * 3600
+
+// ErrNoSuchInvitation: no invitation that still admits has this key, or
+// this member may not revoke it.
+var ErrNoSuchInvitation = errors.New("no such invitation (or not one of yours): it may have expired, been revoked, or died with a removal")
+
+// Invite makes an invitation to the group that expires DefaultInvitationTTL
+// after the replica's time (Config.Now, Tick): InviteFor.
 func (r *Replica) Invite(lk feed.Lookup) (*Invitation, error) {
+	return r.InviteFor(DefaultInvitationTTL, lk)
+}
+
+// InviteFor makes an invitation to the group that admits for ttl seconds;
+// any current member may. It records the invitation key and expiry on this
+// device's feed (§5.5) — the Ready must be persisted and published like any
+// other — and the joiner's announce depends on that record.
+func (r *Replica) InviteFor(ttl int64, lk feed.Lookup) (*Invitation, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("invitation lifetime of %d s: it must be positive", ttl)
+	}
+	return r.InviteUntil(uint64(max(r.now, 0)+ttl), lk)
+}
+
+// InviteUntil is InviteFor with the expiry in unix seconds, from the
+// caller's clock.
+func (r *Replica) InviteUntil(expires uint64, lk feed.Lookup) (*Invitation, error) {
 	me := r.state.Member(r.member.Public())
 	self := r.device.Public()
 	if me == nil || me.Removed || r.state.Device(self) == nil {
@@ -42,11 +70,14 @@ func (r *Replica) Invite(lk feed.Lookup) (*Invitation, error) {
 	if r.g.Kind != group.KindMulti {
 		return nil, fmt.Errorf("only multi-member groups take invitations, not %s groups", r.g.Kind)
 	}
+	if expires > state.MaxExpires {
+		return nil, fmt.Errorf("invitation expiry %d is past year 9999", expires)
+	}
 	ik, err := keys.Generate(r.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.postMetadata(&state.Event{Invited: &state.InvitationCreated{InviteKey: ik.Public()}}, 0, nil); err != nil {
+	if _, err := r.postMetadata(&state.Event{Invited: &state.InvitationCreated{InviteKey: ik.Public(), Expires: expires}}, 0, nil); err != nil {
 		return nil, err
 	}
 	if err := r.maintain(lk); err != nil {
@@ -55,10 +86,63 @@ func (r *Replica) Invite(lk feed.Lookup) (*Invitation, error) {
 	h := r.tracker.Head(self)
 	inv := &Invitation{
 		GroupID: r.g.ID, Secret: r.g.Secret, Name: r.state.Name(), Inviter: me.Key, InviteSeed: ik.Seed(),
-		InviterDevice: self, InviterSeq: h.Seq, InviterLamport: h.Lamport,
+		InviterDevice: self, InviterSeq: h.Seq, InviterLamport: h.Lamport, Expires: expires,
 	}
-	copy(inv.InviterSig[:], r.member.Sign(state.InvitationSigned(r.g.ID, ik.Public())))
+	copy(inv.InviterSig[:], r.member.Sign(state.InvitationSigned(r.g.ID, ik.Public(), expires)))
 	return inv, nil
+}
+
+// InviteKey returns the invitation's public key, which names it in the
+// group (RevokeInvitation).
+func (inv *Invitation) InviteKey() keys.Public { return keys.FromSeed(inv.InviteSeed).Public() }
+
+// RevokeInvitation ends an invitation before its expiry (§5.5): a device of
+// its inviter, or of an admin, may. A join that sorts after the revocation
+// does not count.
+func (r *Replica) RevokeInvitation(inviteKey keys.Public, lk feed.Lookup) error {
+	me := r.state.Member(r.member.Public())
+	if me == nil || me.Removed || r.state.Device(r.device.Public()) == nil {
+		return ErrNotMember
+	}
+	for _, in := range r.state.Invites() {
+		if in.Key == inviteKey && (in.Inviter == me.Key || me.Admin) {
+			if _, err := r.postMetadata(r.uninvite(inviteKey), 0, nil); err != nil {
+				return err
+			}
+			return r.maintain(lk)
+		}
+	}
+	return ErrNoSuchInvitation
+}
+
+// uninvite returns the revocation of an invitation, listing the members
+// this replica saw join with it (§5.5).
+func (r *Replica) uninvite(inviteKey keys.Public) *state.Event {
+	var admitted []keys.Public
+	for _, m := range r.state.Members() {
+		if m.InviteKey == inviteKey {
+			admitted = append(admitted, m.Key)
+		}
+	}
+	return &state.Event{Uninvited: &state.InvitationRevoked{InviteKey: inviteKey, Admitted: state.SortRoster(admitted)}}
+}
+
+// revokeExpired revokes, at the replica's time, the invitations that have
+// expired and that this device may revoke: its member's, or any if the
+// member is an admin (Tick calls it).
+func (r *Replica) revokeExpired() error {
+	me := r.state.Member(r.member.Public())
+	if me == nil || me.Removed || r.g.Kind != group.KindMulti || r.state.Device(r.device.Public()) == nil {
+		return nil
+	}
+	for _, in := range r.state.Invites() {
+		if r.now >= 0 && in.Expires <= uint64(r.now) && (in.Inviter == me.Key || me.Admin) {
+			if _, err := r.postMetadata(r.uninvite(in.Key), 0, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Group returns the group the invitation is for.
@@ -72,7 +156,7 @@ func (r *Replica) AnnounceInvited(inv *Invitation, lk feed.Lookup) error {
 		return fmt.Errorf("invitation for another group")
 	}
 	ik := keys.FromSeed(inv.InviteSeed)
-	a := &state.Announce{Proof: state.ProofInvitation, Inviter: inv.Inviter, InviteKey: ik.Public(), InviterSig: inv.InviterSig}
+	a := &state.Announce{Proof: state.ProofInvitation, Inviter: inv.Inviter, InviteKey: ik.Public(), InviterSig: inv.InviterSig, Expires: inv.Expires}
 	copy(a.JoinSig[:], ik.Sign(state.JoinSigned(r.g.ID, r.member.Public())))
 	var deps []feed.Dep
 	if inv.InviterSeq > 0 && inv.InviterDevice != r.device.Public() {
@@ -92,7 +176,8 @@ func (inv *Invitation) Encode() []byte {
 	b = append(b, inv.InviterSig[:]...)
 	b = append(b, inv.InviterDevice[:]...)
 	b = wire.AppendUvarint(b, inv.InviterSeq)
-	return wire.AppendUvarint(b, inv.InviterLamport)
+	b = wire.AppendUvarint(b, inv.InviterLamport)
+	return wire.AppendUvarint(b, inv.Expires)
 }
 
 // DecodeInvitation parses an invitation strictly and checks the inviter's
@@ -107,6 +192,7 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 	inv.InviterDevice = r.Fixed32()
 	inv.InviterSeq = r.Uvarint(feed.MaxSeq)
 	inv.InviterLamport = r.Uvarint(feed.MaxLamport)
+	inv.Expires = r.Uvarint(state.MaxExpires)
 	if r.Err() == nil && !utf8.ValidString(inv.Name) {
 		r.Fail("group name is not UTF-8")
 	}
@@ -114,7 +200,7 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 		return nil, fmt.Errorf("decode invitation: %w", err)
 	}
 	ik := keys.FromSeed(inv.InviteSeed)
-	if !inv.Inviter.Verify(state.InvitationSigned(inv.GroupID, ik.Public()), inv.InviterSig[:]) {
+	if !inv.Inviter.Verify(state.InvitationSigned(inv.GroupID, ik.Public(), inv.Expires), inv.InviterSig[:]) {
 		return nil, fmt.Errorf("invitation: %w", keys.ErrBadSignature)
 	}
 	return inv, nil

@@ -21,17 +21,18 @@ import (
 // as not to clash with the package's other tests.
 
 func invitationVectors() []kat.Vector {
-	v := func(name, groupSeed, nameHex, seq, lamport string) kat.Vector {
+	v := func(name, groupSeed, nameHex, seq, lamport, expires string) kat.Vector {
 		return kat.Vector{Name: name, In: map[string]string{
 			"group_seed": groupSeed, "secret": kat.H(kat.Seq(0x50, 32)), "name": nameHex,
 			"inviter_seed": kat.H(kat.Seq(0x01, 32)), "invite_seed": kat.H(kat.Seq(0x81, 32)),
 			"inviter_device_seed": kat.H(kat.Seq(0x21, 32)), "inviter_seq": seq, "inviter_lamport": lamport,
+			"expires": expires,
 		}}
 	}
 	return []kat.Vector{
-		v("basic", kat.H(kat.Seq(0x40, 32)), kat.H([]byte("Berty friends")), "1", "1"),
-		v("no-head", kat.H(kat.Seq(0x40, 32)), "", "0", "0"),
-		v("limits", kat.H(kat.Seq(0xc0, 32)), kat.H(bytes.Repeat([]byte("é"), state.MaxName/2)), kat.Dec(feed.MaxSeq), kat.Dec(feed.MaxLamport)),
+		v("basic", kat.H(kat.Seq(0x40, 32)), kat.H([]byte("Berty friends")), "1", "1", "1796688000"),
+		v("no-head", kat.H(kat.Seq(0x40, 32)), "", "0", "0", "1"),
+		v("limits", kat.H(kat.Seq(0xc0, 32)), kat.H(bytes.Repeat([]byte("é"), state.MaxName/2)), kat.Dec(feed.MaxSeq), kat.Dec(feed.MaxLamport), kat.Dec(state.MaxExpires)),
 	}
 }
 
@@ -46,15 +47,16 @@ func katInvitation(t testing.TB, in map[string]string) *Invitation {
 		Inviter: inviter.Public(), InviteSeed: kat.Hex32(t, in, "invite_seed"),
 		InviterDevice: keys.FromSeed(kat.Hex32(t, in, "inviter_device_seed")).Public(),
 		InviterSeq:    kat.Uint(t, in, "inviter_seq"), InviterLamport: kat.Uint(t, in, "inviter_lamport"),
+		Expires: kat.Uint(t, in, "expires"),
 	}
 	ik := keys.FromSeed(inv.InviteSeed)
-	copy(inv.InviterSig[:], inviter.Sign(state.InvitationSigned(groupID, ik.Public())))
+	copy(inv.InviterSig[:], inviter.Sign(state.InvitationSigned(groupID, ik.Public(), inv.Expires)))
 	return inv
 }
 
 func TestKATInvitation(t *testing.T) {
 	kat.Check(t, "invitation.json",
-		"Invitation.Encode for the group whose ID key is FromSeed(group_seed), inviter FromSeed(inviter_seed) signing the key of FromSeed(invite_seed) over state.InvitationSigned, inviter device FromSeed(inviter_device_seed); name is UTF-8 in hex, seq and lamport decimal; DecodeInvitation must give it back",
+		"Invitation.Encode (version 2) for the group whose ID key is FromSeed(group_seed), inviter FromSeed(inviter_seed) signing the key of FromSeed(invite_seed) and the expiry over state.InvitationSigned, inviter device FromSeed(inviter_device_seed); name is UTF-8 in hex, seq, lamport and expires (unix seconds) decimal; DecodeInvitation must give it back",
 		invitationVectors(), func(t *testing.T, v kat.Vector) map[string]string {
 			inv := katInvitation(t, v.In)
 			enc := inv.Encode()
@@ -93,7 +95,7 @@ func katInvitationRejects(t testing.TB) map[string]katReject {
 			add(fmt.Sprintf("%s truncated to %d", v.Name, n), enc[:n], wire.ErrMalformed)
 		}
 		add(v.Name+" + trailing byte", append(bytes.Clone(enc), 0), wire.ErrMalformed)
-		for _, ver := range []byte{0, 2} {
+		for _, ver := range []byte{0, 1, 3} {
 			b := bytes.Clone(enc)
 			b[0] = ver
 			add(fmt.Sprintf("%s version %d", v.Name, ver), b, wire.ErrMalformed)
@@ -106,6 +108,7 @@ func katInvitationRejects(t testing.TB) map[string]katReject {
 			{"group", func(x *Invitation) { x.GroupID[0] ^= 1 }},
 			{"inviter", func(x *Invitation) { x.Inviter = x.InviterDevice }},
 			{"invite seed", func(x *Invitation) { x.InviteSeed[31] ^= 1 }},
+			{"expiry (altered after signing)", func(x *Invitation) { x.Expires-- }},
 		} {
 			x := *inv
 			change.f(&x)
@@ -122,6 +125,9 @@ func katInvitationRejects(t testing.TB) map[string]katReject {
 		x = *inv
 		x.InviterLamport = feed.MaxLamport + 1
 		add(v.Name+" lamport above MaxLamport", x.Encode(), wire.ErrMalformed)
+		x = *inv
+		x.Expires = state.MaxExpires + 1
+		add(v.Name+" expiry above MaxExpires", x.Encode(), wire.ErrMalformed)
 	}
 	return out
 }

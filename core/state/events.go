@@ -44,6 +44,7 @@ const (
 	TypeDeviceApproved EventType = 12
 	TypeProfile        EventType = 13
 	TypeGroupDevice    EventType = 14
+	TypeUninvited      EventType = 15
 )
 
 // Limits on metadata events.
@@ -53,6 +54,8 @@ const (
 	MaxProfileName = 64
 	MaxRecipients  = 1024
 	MaxCutoffs     = 256
+	// MaxExpires bounds an invitation's expiry (unix seconds): year 10 000.
+	MaxExpires = 253402300800
 	// MaxRoster bounds the members a removal or a revocation lists as kept
 	// (§5.3): with MaxCutoffs cut-offs the event still fits an entry.
 	MaxRoster = 1536
@@ -77,20 +80,32 @@ const (
 
 // Event is a decoded metadata event: exactly one field is set.
 type Event struct {
-	Announce *Announce
-	Keys     *ChainKeys
-	Removed  *MemberRemoved
-	Admin    *AdminGranted
-	Info     *GroupInfo
-	Joined   *GroupJoined
-	Left     *GroupLeft
-	Contact  *Contact
-	Invited  *InvitationCreated
-	Seed     *RendezvousSeed
-	Revoked  *DeviceRevoked
-	Approved *DeviceApproved
-	Profile  *Profile
-	Device   *GroupDevice
+	Announce  *Announce
+	Keys      *ChainKeys
+	Removed   *MemberRemoved
+	Admin     *AdminGranted
+	Info      *GroupInfo
+	Joined    *GroupJoined
+	Left      *GroupLeft
+	Contact   *Contact
+	Invited   *InvitationCreated
+	Seed      *RendezvousSeed
+	Revoked   *DeviceRevoked
+	Approved  *DeviceApproved
+	Profile   *Profile
+	Device    *GroupDevice
+	Uninvited *InvitationRevoked
+}
+
+// InvitationRevoked ends an invitation (§5.5): by a device of its inviter,
+// or of an admin — by hand, or on its expiry. A join with it that sorts
+// after it does not count; one that sorts before counts only if Admitted
+// lists it (the members the author saw join with it, sorted): a fresh
+// joiner's announce names only the invitation's record, so it would
+// otherwise sort before a revocation it never saw.
+type InvitationRevoked struct {
+	InviteKey keys.Public
+	Admitted  []keys.Public
 }
 
 // GroupDevice records on the account group the key the author — a device
@@ -147,6 +162,7 @@ type RendezvousSeed struct {
 // backdated) by a removed member is past its cut-off and never counts.
 type InvitationCreated struct {
 	InviteKey keys.Public
+	Expires   uint64 // unix seconds, as the inviter signed it
 }
 
 // Announce is the first entry of every feed: the device certificate and the
@@ -163,6 +179,7 @@ type Announce struct {
 	InviteKey  keys.Public
 	InviterSig [64]byte
 	JoinSig    [64]byte
+	Expires    uint64 // the invitation's expiry, which InviterSig covers
 }
 
 // Box is a chain key and epoch secrets sealed to one recipient device's
@@ -303,6 +320,8 @@ func (e *Event) Type() EventType {
 		return TypeProfile
 	case e.Device != nil:
 		return TypeGroupDevice
+	case e.Uninvited != nil:
+		return TypeUninvited
 	}
 	return 0
 }
@@ -323,6 +342,7 @@ func (e *Event) Encode() []byte {
 			b = append(b, a.InviteKey[:]...)
 			b = append(b, a.InviterSig[:]...)
 			b = append(b, a.JoinSig[:]...)
+			b = wire.AppendUvarint(b, a.Expires)
 		}
 	case e.Keys != nil:
 		b = wire.AppendUvarint(b, uint64(e.Keys.Epoch))
@@ -361,6 +381,7 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Contact.Seed[:]...)
 	case e.Invited != nil:
 		b = append(b, e.Invited.InviteKey[:]...)
+		b = wire.AppendUvarint(b, e.Invited.Expires)
 	case e.Seed != nil:
 		b = append(b, e.Seed.Seed[:]...)
 	case e.Revoked != nil:
@@ -374,6 +395,9 @@ func (e *Event) Encode() []byte {
 	case e.Device != nil:
 		b = append(b, e.Device.Group[:]...)
 		b = append(b, e.Device.Device[:]...)
+	case e.Uninvited != nil:
+		b = append(b, e.Uninvited.InviteKey[:]...)
+		b = appendRoster(b, e.Uninvited.Admitted)
 	}
 	return b
 }
@@ -427,6 +451,7 @@ func Decode(b []byte) (*Event, error) {
 			a.InviteKey = r.Fixed32()
 			copy(a.InviterSig[:], r.Fixed(64))
 			copy(a.JoinSig[:], r.Fixed(64))
+			a.Expires = r.Uvarint(MaxExpires)
 		default:
 			r.Fail("unknown proof kind %d", a.Proof)
 		}
@@ -482,7 +507,7 @@ func Decode(b []byte) (*Event, error) {
 		}
 		e.Contact = c
 	case TypeInvitation:
-		e.Invited = &InvitationCreated{InviteKey: r.Fixed32()}
+		e.Invited = &InvitationCreated{InviteKey: r.Fixed32(), Expires: r.Uvarint(MaxExpires)}
 	case TypeRendezvousSeed:
 		e.Seed = &RendezvousSeed{Seed: r.Fixed32()}
 	case TypeDeviceRevoked:
@@ -495,6 +520,9 @@ func Decode(b []byte) (*Event, error) {
 		if r.Err() == nil && !utf8.ValidString(e.Profile.Name) {
 			r.Fail("profile name is not UTF-8")
 		}
+	case TypeUninvited:
+		e.Uninvited = &InvitationRevoked{InviteKey: r.Fixed32()}
+		e.Uninvited.Admitted = readRoster(r)
 	case TypeGroupDevice:
 		e.Device = &GroupDevice{Group: r.Fixed32(), Device: r.Fixed32()}
 	default:

@@ -38,7 +38,7 @@ func eventVectors() []kat.Vector {
 	cert := keys.NewCert(katGroup.ID, katMember, katDevice)
 	certHex := kat.H(cert.Append(nil))
 	genesisSig := katGroupKey.Sign(state.GenesisSigned(katGroup.ID, katMember.Public()))
-	inviterSig := katInviter.Sign(state.InvitationSigned(katGroup.ID, katInviteKey.Public()))
+	inviterSig := katInviter.Sign(state.InvitationSigned(katGroup.ID, katInviteKey.Public(), 1796688000))
 	joinSig := katInviteKey.Sign(state.JoinSigned(katGroup.ID, katMember.Public()))
 	v := func(name string, in map[string]string) kat.Vector { return kat.Vector{Name: name, In: in} }
 	return []kat.Vector{
@@ -46,7 +46,7 @@ func eventVectors() []kat.Vector {
 		v("announce-genesis", map[string]string{"type": "1", "cert": certHex, "proof": "1", "genesis_sig": kat.H(genesisSig)}),
 		v("announce-invitation", map[string]string{
 			"type": "1", "cert": certHex, "proof": "2", "inviter": pub(katInviter), "invite_key": pub(katInviteKey),
-			"inviter_sig": kat.H(inviterSig), "join_sig": kat.H(joinSig),
+			"inviter_sig": kat.H(inviterSig), "join_sig": kat.H(joinSig), "expires": "1796688000",
 		}),
 		v("announce-member", map[string]string{"type": "1", "cert": certHex, "proof": "3"}),
 		v("chain-keys", map[string]string{
@@ -75,7 +75,9 @@ func eventVectors() []kat.Vector {
 		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": "", "seed": kat.H(make([]byte, 32))}),
 		v("contact-outgoing", map[string]string{"type": "8", "account": pub(katMember), "state": "1", "name": kat.H([]byte("Bob")), "seed": kat.H(kat.Seq(0x33, 32))}),
 		v("contact-none", map[string]string{"type": "8", "account": pub(katMember), "state": "7", "name": "", "seed": kat.H(make([]byte, 32))}),
-		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey)}),
+		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey), "expires": "1796688000"}),
+		v("invitation-revoked", map[string]string{"type": "15", "invite_key": pub(katInviteKey), "keep0": kat.H(kat.Seq(0x10, 32))}),
+		v("group-device", map[string]string{"type": "14", "group": kat.H(katGroup.ID[:]), "device": pub(katDevice)}),
 		v("rendezvous-seed", map[string]string{"type": "10", "seed": kat.H(kat.Seq(0x55, 32))}),
 		v("device-revoked", map[string]string{"type": "11", "device": pub(katDevice), "seq": "300"}),
 		v("device-revoked-multi", map[string]string{"type": "11", "device": pub(katDevice), "seq": "2", "keep0": pub(katMember)}),
@@ -113,6 +115,7 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		case state.ProofInvitation:
 			a.Inviter, a.InviteKey = kat.Hex32(t, in, "inviter"), kat.Hex32(t, in, "invite_key")
 			a.InviterSig, a.JoinSig = sig("inviter_sig"), sig("join_sig")
+			a.Expires = kat.Uint(t, in, "expires")
 		}
 		return &state.Event{Announce: a}
 	case state.TypeChainKeys:
@@ -156,7 +159,11 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 			Seed: kat.Hex32(t, in, "seed"),
 		}}
 	case state.TypeInvitation:
-		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key")}}
+		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key"), Expires: kat.Uint(t, in, "expires")}}
+	case state.TypeUninvited:
+		return &state.Event{Uninvited: &state.InvitationRevoked{InviteKey: kat.Hex32(t, in, "invite_key"), Admitted: katRoster(t, in)}}
+	case state.TypeGroupDevice:
+		return &state.Event{Device: &state.GroupDevice{Group: kat.Hex32(t, in, "group"), Device: kat.Hex32(t, in, "device")}}
 	case state.TypeRendezvousSeed:
 		return &state.Event{Seed: &state.RendezvousSeed{Seed: kat.Hex32(t, in, "seed")}}
 	case state.TypeProfile:

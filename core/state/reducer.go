@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"sort"
 
@@ -12,7 +13,7 @@ import (
 // Signature contexts for membership proofs (§5.2).
 const (
 	ctxGenesis    = "berty/v1/genesis"
-	ctxInvitation = "berty/v1/invitation"
+	ctxInvitation = "berty/v2/invitation"
 	ctxJoin       = "berty/v1/join"
 )
 
@@ -21,9 +22,10 @@ func GenesisSigned(groupID, member keys.Public) []byte {
 	return keys.SignContext(ctxGenesis, groupID[:], member[:])
 }
 
-// InvitationSigned is what an inviting member signs for an invitation key.
-func InvitationSigned(groupID, inviteKey keys.Public) []byte {
-	return keys.SignContext(ctxInvitation, groupID[:], inviteKey[:])
+// InvitationSigned is what an inviting member signs for an invitation key
+// and its expiry (unix seconds).
+func InvitationSigned(groupID, inviteKey keys.Public, expires uint64) []byte {
+	return keys.SignContext(ctxInvitation, groupID[:], inviteKey[:], binary.BigEndian.AppendUint64(nil, expires))
 }
 
 // JoinSigned is what a joiner signs with the invitation key.
@@ -61,8 +63,12 @@ type Member struct {
 	// Name is the member's display name (§5.8), "" until it sets one.
 	Name string
 	// Dropped: the member was removed because a removal or revocation that
-	// did not know it left it out of its roster (§5.3). Removed is set too.
+	// did not know it left it out of its roster (§5.3), or because it
+	// joined with a revoked invitation its revoker did not see it use
+	// (§5.5). Removed is set too.
 	Dropped bool
+	// InviteKey is the invitation the member joined with (zero otherwise).
+	InviteKey keys.Public
 }
 
 // Device is a member device.
@@ -167,6 +173,27 @@ func (s *State) reset() {
 type invite struct {
 	inviter keys.Public
 	era     uint64
+	expires uint64
+}
+
+// Invite is an invitation that still admits (§5.5): recorded, not revoked,
+// not killed by a removal.
+type Invite struct {
+	Key     keys.Public
+	Inviter keys.Public // member
+	Expires uint64      // unix seconds
+}
+
+// Invites returns the invitations that still admit, by key.
+func (s *State) Invites() []Invite {
+	var out []Invite
+	for k, in := range s.invites {
+		if in.era == s.era {
+			out = append(out, Invite{Key: k, Inviter: in.inviter, Expires: in.expires})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key[:], out[j].Key[:]) < 0 })
+	return out
 }
 
 // approvalKey names an approval waiting for its device's announce: per
@@ -418,7 +445,21 @@ func (s *State) apply(op *Op) {
 	case ev.Info != nil:
 		s.name = ev.Info.Name
 	case ev.Invited != nil && s.group.Kind == group.KindMulti:
-		s.invites[ev.Invited.InviteKey] = invite{inviter: m.Key, era: s.era}
+		if _, dup := s.invites[ev.Invited.InviteKey]; !dup {
+			s.invites[ev.Invited.InviteKey] = invite{inviter: m.Key, era: s.era, expires: ev.Invited.Expires}
+		}
+	case ev.Uninvited != nil && s.group.Kind == group.KindMulti:
+		// The inviter (any of its devices) or an admin revokes a link; the
+		// joins with it its author did not see are dropped.
+		u := ev.Uninvited
+		if in, ok := s.invites[u.InviteKey]; ok && (in.inviter == m.Key || m.Admin) {
+			delete(s.invites, u.InviteKey)
+			for _, k := range s.order {
+				if j := s.members[k]; !j.Removed && j.InviteKey == u.InviteKey && !inRoster(u.Admitted, k) {
+					s.dropMember(j)
+				}
+			}
+		}
 	case ev.Joined != nil && s.group.Kind == group.KindAccount:
 		j := *ev.Joined
 		s.groups[j.ID] = &JoinedGroup{GroupJoined: j}
@@ -456,7 +497,7 @@ func CheckAnnounce(g *group.Group, author keys.Public, a *Announce) bool {
 		return g.Kind == group.KindMulti && g.ID.Verify(GenesisSigned(g.ID, c.Member), a.GenesisSig[:])
 	case ProofInvitation:
 		return g.Kind == group.KindMulti &&
-			a.Inviter.Verify(InvitationSigned(g.ID, a.InviteKey), a.InviterSig[:]) &&
+			a.Inviter.Verify(InvitationSigned(g.ID, a.InviteKey, a.Expires), a.InviterSig[:]) &&
 			a.InviteKey.Verify(JoinSigned(g.ID, c.Member), a.JoinSig[:])
 	case ProofMember:
 		// The certificate's signature is the proof; Apply checks that the
@@ -481,7 +522,7 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 	if a.Proof == ProofInvitation {
 		inv := s.members[a.Inviter]
 		rec, ok := s.invites[a.InviteKey]
-		if inv == nil || inv.Removed || !ok || rec.inviter != a.Inviter || rec.era != s.era {
+		if inv == nil || inv.Removed || !ok || rec.inviter != a.Inviter || rec.era != s.era || rec.expires != a.Expires {
 			return
 		}
 	}
@@ -500,6 +541,9 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 		s.approvedBy[op.Author] = ap
 	} else {
 		m = &Member{Key: key}
+		if a.Proof == ProofInvitation {
+			m.InviteKey = a.InviteKey
+		}
 		s.members[key] = m
 		s.order = append(s.order, key)
 	}
@@ -586,14 +630,25 @@ func (s *State) drop(author, target keys.Public, keep []keys.Public) {
 		if m.Removed || k == author || k == target {
 			continue
 		}
-		if _, found := slices.BinarySearchFunc(keep, k, func(a, b keys.Public) int { return bytes.Compare(a[:], b[:]) }); found {
+		if inRoster(keep, k) {
 			continue
 		}
-		m.Removed, m.Admin, m.Dropped = true, false, true
-		m.Cutoffs = map[keys.Public]uint64{}
-		for _, d := range m.Devices {
-			m.Cutoffs[d] = 1
-		}
+		s.dropMember(m)
+	}
+}
+
+func inRoster(keep []keys.Public, k keys.Public) bool {
+	_, found := slices.BinarySearchFunc(keep, k, func(a, b keys.Public) int { return bytes.Compare(a[:], b[:]) })
+	return found
+}
+
+// dropMember removes m as a dropped member: its announces stay (cut-off 1),
+// so that every pass of the fold drops it again; nothing after counts.
+func (s *State) dropMember(m *Member) {
+	m.Removed, m.Admin, m.Dropped = true, false, true
+	m.Cutoffs = map[keys.Public]uint64{}
+	for _, d := range m.Devices {
+		m.Cutoffs[d] = 1
 	}
 }
 

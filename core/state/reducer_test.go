@@ -435,7 +435,7 @@ func (s *sim) announce(d *simDevice, vs *State, adversarial bool) *Announce {
 		inv := seen[rapid.IntRange(0, len(seen)-1).Draw(t, "invitation")]
 		a.Proof = ProofInvitation
 		a.Inviter, a.InviteKey = inv.member.Public(), inv.key.Public()
-		copy(a.InviterSig[:], inv.member.Sign(InvitationSigned(s.g.ID, inv.key.Public())))
+		copy(a.InviterSig[:], inv.member.Sign(InvitationSigned(s.g.ID, inv.key.Public(), 0)))
 		copy(a.JoinSig[:], inv.key.Sign(JoinSigned(s.g.ID, member.Public())))
 		return a
 	}
@@ -459,7 +459,7 @@ func (s *sim) announce(d *simDevice, vs *State, adversarial bool) *Announce {
 	ik := s.key()
 	a.Proof = ProofInvitation
 	a.Inviter, a.InviteKey = inviter.Public(), ik.Public()
-	copy(a.InviterSig[:], inviter.Sign(InvitationSigned(s.g.ID, ik.Public())))
+	copy(a.InviterSig[:], inviter.Sign(InvitationSigned(s.g.ID, ik.Public(), 0)))
 	copy(a.JoinSig[:], ik.Sign(JoinSigned(s.g.ID, member.Public())))
 	return a
 }
@@ -798,7 +798,7 @@ func (h *history) invited(inviter, inviterDev, member, dev *keys.Pair, lamport u
 	rec := h.add(inviterDev, lamport, &Event{Invited: &InvitationCreated{InviteKey: ik.Public()}})
 	rec.ID = [32]byte{0, 0, byte(len(h.ops))}
 	a := &Announce{Cert: keys.NewCert(h.g.ID, member, dev), Proof: ProofInvitation, Inviter: inviter.Public(), InviteKey: ik.Public()}
-	copy(a.InviterSig[:], inviter.Sign(InvitationSigned(h.g.ID, ik.Public())))
+	copy(a.InviterSig[:], inviter.Sign(InvitationSigned(h.g.ID, ik.Public(), 0)))
 	copy(a.JoinSig[:], ik.Sign(JoinSigned(h.g.ID, member.Public())))
 	h.add(dev, lamport, &Event{Announce: a})
 }
@@ -1067,7 +1067,7 @@ func TestReducerRoster(t *testing.T) {
 	rec := h.add(aliceDev, 3, &Event{Invited: &InvitationCreated{InviteKey: ik.Public()}})
 	rec.ID = [32]byte{0, 0, 0xee}
 	a := &Announce{Cert: keys.NewCert(h.g.ID, erin, erinDev), Proof: ProofInvitation, Inviter: alice.Public(), InviteKey: ik.Public()}
-	copy(a.InviterSig[:], alice.Sign(InvitationSigned(h.g.ID, ik.Public())))
+	copy(a.InviterSig[:], alice.Sign(InvitationSigned(h.g.ID, ik.Public(), 0)))
 	copy(a.JoinSig[:], ik.Sign(JoinSigned(h.g.ID, erin.Public())))
 	h.add(erinDev, 8, &Event{Announce: a})
 

@@ -53,6 +53,9 @@ const (
 	NodeServiceGroupCreateProcedure = "/berty.v1.NodeService/GroupCreate"
 	// NodeServiceGroupInviteProcedure is the fully-qualified name of the NodeService's GroupInvite RPC.
 	NodeServiceGroupInviteProcedure = "/berty.v1.NodeService/GroupInvite"
+	// NodeServiceGroupInviteRevokeProcedure is the fully-qualified name of the NodeService's
+	// GroupInviteRevoke RPC.
+	NodeServiceGroupInviteRevokeProcedure = "/berty.v1.NodeService/GroupInviteRevoke"
 	// NodeServiceGroupJoinProcedure is the fully-qualified name of the NodeService's GroupJoin RPC.
 	NodeServiceGroupJoinProcedure = "/berty.v1.NodeService/GroupJoin"
 	// NodeServiceGroupLeaveProcedure is the fully-qualified name of the NodeService's GroupLeave RPC.
@@ -92,8 +95,10 @@ type NodeServiceClient interface {
 	ContactList(context.Context, *bertyv1.ContactListRequest) (*bertyv1.ContactListResponse, error)
 	// GroupCreate creates a multi-member group.
 	GroupCreate(context.Context, *bertyv1.GroupCreateRequest) (*bertyv1.GroupCreateResponse, error)
-	// GroupInvite returns a group link.
+	// GroupInvite returns a group link that expires (a week by default).
 	GroupInvite(context.Context, *bertyv1.GroupInviteRequest) (*bertyv1.GroupInviteResponse, error)
+	// GroupInviteRevoke ends a group link before it expires.
+	GroupInviteRevoke(context.Context, *bertyv1.GroupInviteRevokeRequest) (*bertyv1.GroupInviteRevokeResponse, error)
 	// GroupJoin joins a group from a group link.
 	GroupJoin(context.Context, *bertyv1.GroupJoinRequest) (*bertyv1.GroupJoinResponse, error)
 	// GroupLeave leaves a group on all the account's devices.
@@ -171,6 +176,12 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(nodeServiceMethods.ByName("GroupInvite")),
 			connect.WithClientOptions(opts...),
 		),
+		groupInviteRevoke: connect.NewClient[bertyv1.GroupInviteRevokeRequest, bertyv1.GroupInviteRevokeResponse](
+			httpClient,
+			baseURL+NodeServiceGroupInviteRevokeProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("GroupInviteRevoke")),
+			connect.WithClientOptions(opts...),
+		),
 		groupJoin: connect.NewClient[bertyv1.GroupJoinRequest, bertyv1.GroupJoinResponse](
 			httpClient,
 			baseURL+NodeServiceGroupJoinProcedure,
@@ -230,22 +241,23 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // nodeServiceClient implements NodeServiceClient.
 type nodeServiceClient struct {
-	accountInfo    *connect.Client[bertyv1.AccountInfoRequest, bertyv1.AccountInfoResponse]
-	contactLink    *connect.Client[bertyv1.ContactLinkRequest, bertyv1.ContactLinkResponse]
-	contactRequest *connect.Client[bertyv1.ContactRequestRequest, bertyv1.ContactRequestResponse]
-	contactUpdate  *connect.Client[bertyv1.ContactUpdateRequest, bertyv1.ContactUpdateResponse]
-	contactList    *connect.Client[bertyv1.ContactListRequest, bertyv1.ContactListResponse]
-	groupCreate    *connect.Client[bertyv1.GroupCreateRequest, bertyv1.GroupCreateResponse]
-	groupInvite    *connect.Client[bertyv1.GroupInviteRequest, bertyv1.GroupInviteResponse]
-	groupJoin      *connect.Client[bertyv1.GroupJoinRequest, bertyv1.GroupJoinResponse]
-	groupLeave     *connect.Client[bertyv1.GroupLeaveRequest, bertyv1.GroupLeaveResponse]
-	groupMembers   *connect.Client[bertyv1.GroupMembersRequest, bertyv1.GroupMembersResponse]
-	memberRemove   *connect.Client[bertyv1.MemberRemoveRequest, bertyv1.MemberRemoveResponse]
-	deviceApprove  *connect.Client[bertyv1.DeviceApproveRequest, bertyv1.DeviceApproveResponse]
-	deviceRevoke   *connect.Client[bertyv1.DeviceRevokeRequest, bertyv1.DeviceRevokeResponse]
-	sendRaw        *connect.Client[bertyv1.SendRawRequest, bertyv1.SendRawResponse]
-	peers          *connect.Client[bertyv1.PeersRequest, bertyv1.PeersResponse]
-	tail           *connect.Client[bertyv1.TailRequest, bertyv1.TailResponse]
+	accountInfo       *connect.Client[bertyv1.AccountInfoRequest, bertyv1.AccountInfoResponse]
+	contactLink       *connect.Client[bertyv1.ContactLinkRequest, bertyv1.ContactLinkResponse]
+	contactRequest    *connect.Client[bertyv1.ContactRequestRequest, bertyv1.ContactRequestResponse]
+	contactUpdate     *connect.Client[bertyv1.ContactUpdateRequest, bertyv1.ContactUpdateResponse]
+	contactList       *connect.Client[bertyv1.ContactListRequest, bertyv1.ContactListResponse]
+	groupCreate       *connect.Client[bertyv1.GroupCreateRequest, bertyv1.GroupCreateResponse]
+	groupInvite       *connect.Client[bertyv1.GroupInviteRequest, bertyv1.GroupInviteResponse]
+	groupInviteRevoke *connect.Client[bertyv1.GroupInviteRevokeRequest, bertyv1.GroupInviteRevokeResponse]
+	groupJoin         *connect.Client[bertyv1.GroupJoinRequest, bertyv1.GroupJoinResponse]
+	groupLeave        *connect.Client[bertyv1.GroupLeaveRequest, bertyv1.GroupLeaveResponse]
+	groupMembers      *connect.Client[bertyv1.GroupMembersRequest, bertyv1.GroupMembersResponse]
+	memberRemove      *connect.Client[bertyv1.MemberRemoveRequest, bertyv1.MemberRemoveResponse]
+	deviceApprove     *connect.Client[bertyv1.DeviceApproveRequest, bertyv1.DeviceApproveResponse]
+	deviceRevoke      *connect.Client[bertyv1.DeviceRevokeRequest, bertyv1.DeviceRevokeResponse]
+	sendRaw           *connect.Client[bertyv1.SendRawRequest, bertyv1.SendRawResponse]
+	peers             *connect.Client[bertyv1.PeersRequest, bertyv1.PeersResponse]
+	tail              *connect.Client[bertyv1.TailRequest, bertyv1.TailResponse]
 }
 
 // AccountInfo calls berty.v1.NodeService.AccountInfo.
@@ -305,6 +317,15 @@ func (c *nodeServiceClient) GroupCreate(ctx context.Context, req *bertyv1.GroupC
 // GroupInvite calls berty.v1.NodeService.GroupInvite.
 func (c *nodeServiceClient) GroupInvite(ctx context.Context, req *bertyv1.GroupInviteRequest) (*bertyv1.GroupInviteResponse, error) {
 	response, err := c.groupInvite.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GroupInviteRevoke calls berty.v1.NodeService.GroupInviteRevoke.
+func (c *nodeServiceClient) GroupInviteRevoke(ctx context.Context, req *bertyv1.GroupInviteRevokeRequest) (*bertyv1.GroupInviteRevokeResponse, error) {
+	response, err := c.groupInviteRevoke.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -403,8 +424,10 @@ type NodeServiceHandler interface {
 	ContactList(context.Context, *bertyv1.ContactListRequest) (*bertyv1.ContactListResponse, error)
 	// GroupCreate creates a multi-member group.
 	GroupCreate(context.Context, *bertyv1.GroupCreateRequest) (*bertyv1.GroupCreateResponse, error)
-	// GroupInvite returns a group link.
+	// GroupInvite returns a group link that expires (a week by default).
 	GroupInvite(context.Context, *bertyv1.GroupInviteRequest) (*bertyv1.GroupInviteResponse, error)
+	// GroupInviteRevoke ends a group link before it expires.
+	GroupInviteRevoke(context.Context, *bertyv1.GroupInviteRevokeRequest) (*bertyv1.GroupInviteRevokeResponse, error)
 	// GroupJoin joins a group from a group link.
 	GroupJoin(context.Context, *bertyv1.GroupJoinRequest) (*bertyv1.GroupJoinResponse, error)
 	// GroupLeave leaves a group on all the account's devices.
@@ -478,6 +501,12 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(nodeServiceMethods.ByName("GroupInvite")),
 		connect.WithHandlerOptions(opts...),
 	)
+	nodeServiceGroupInviteRevokeHandler := connect.NewUnaryHandlerSimple(
+		NodeServiceGroupInviteRevokeProcedure,
+		svc.GroupInviteRevoke,
+		connect.WithSchema(nodeServiceMethods.ByName("GroupInviteRevoke")),
+		connect.WithHandlerOptions(opts...),
+	)
 	nodeServiceGroupJoinHandler := connect.NewUnaryHandlerSimple(
 		NodeServiceGroupJoinProcedure,
 		svc.GroupJoin,
@@ -548,6 +577,8 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 			nodeServiceGroupCreateHandler.ServeHTTP(w, r)
 		case NodeServiceGroupInviteProcedure:
 			nodeServiceGroupInviteHandler.ServeHTTP(w, r)
+		case NodeServiceGroupInviteRevokeProcedure:
+			nodeServiceGroupInviteRevokeHandler.ServeHTTP(w, r)
 		case NodeServiceGroupJoinProcedure:
 			nodeServiceGroupJoinHandler.ServeHTTP(w, r)
 		case NodeServiceGroupLeaveProcedure:
@@ -601,6 +632,10 @@ func (UnimplementedNodeServiceHandler) GroupCreate(context.Context, *bertyv1.Gro
 
 func (UnimplementedNodeServiceHandler) GroupInvite(context.Context, *bertyv1.GroupInviteRequest) (*bertyv1.GroupInviteResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.GroupInvite is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) GroupInviteRevoke(context.Context, *bertyv1.GroupInviteRevokeRequest) (*bertyv1.GroupInviteRevokeResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.GroupInviteRevoke is not implemented"))
 }
 
 func (UnimplementedNodeServiceHandler) GroupJoin(context.Context, *bertyv1.GroupJoinRequest) (*bertyv1.GroupJoinResponse, error) {

@@ -1,0 +1,77 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// TestRevokedInvitationAdmitsNoOne: alice revokes a link she shared —
+// by hand, or because it expired (her replica's Tick). A fresh joiner that
+// never synced uses it afterwards: its announce names only the
+// invitation's record, so it sorts before the revocation, yet it must not
+// count (the revocation lists who alice saw join: §5.5). Dave, who joined
+// with the link before the revocation and whom alice saw, stays. Before v2
+// an invitation could be neither revoked nor expired.
+func TestRevokedInvitationAdmitsNoOne(t *testing.T) {
+	for _, how := range []string{"revoked", "expired"} {
+		t.Run(how, func(t *testing.T) {
+			c := newCluster(t, 49)
+			c.configure = func(cfg *Config) { cfg.Now = 1_000_000 }
+			alice := c.creator("alice")
+			bob := c.join(alice, "bob")
+			c.sync()
+			link, err := alice.r.InviteFor(3600, alice.lk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.flush(alice)
+			c.sync()
+			dave := c.newPeer("dave", link.Group(), nil)
+			if err := dave.r.AnnounceInvited(link, dave.lk); err != nil {
+				t.Fatal(err)
+			}
+			c.flush(dave)
+			c.sync()
+			switch how {
+			case "revoked":
+				if err := alice.r.RevokeInvitation(link.InviteKey(), alice.lk); err != nil {
+					t.Fatal(err)
+				}
+			case "expired":
+				if err := alice.r.Tick(int64(link.Expires)-1, alice.lk); err != nil {
+					t.Fatal(err)
+				}
+				if rd := c.flush(alice); len(rd.Outbox) != 0 {
+					t.Fatalf("alice revoked the link %d s before it expires", 1)
+				}
+				if err := alice.r.Tick(int64(link.Expires), alice.lk); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.flush(alice)
+			if err := alice.r.RevokeInvitation(link.InviteKey(), alice.lk); !errors.Is(err, ErrNoSuchInvitation) {
+				t.Errorf("revoking it again: %v, want ErrNoSuchInvitation", err)
+			}
+			erin := c.newPeer("erin", link.Group(), nil) // never synced
+			if err := erin.r.AnnounceInvited(link, erin.lk); err != nil {
+				t.Fatal(err)
+			}
+			c.flush(erin)
+			c.sync()
+			for _, p := range []*peer{alice, bob, dave} {
+				if m := p.r.State().Member(erin.r.MemberKey()); m != nil && !m.Removed {
+					t.Errorf("%s: erin joined with a %s link", p.name, how)
+				}
+				if m := p.r.State().Member(dave.r.MemberKey()); m == nil || m.Removed {
+					t.Errorf("%s: dave, who joined before the link was %s, is out: %+v", p.name, how, m)
+				}
+			}
+			c.send(alice, fmt.Sprintf("after the link was %s", how))
+			c.sync()
+			if erin.hasBody(fmt.Sprintf("after the link was %s", how)) {
+				t.Error("erin reads the group")
+			}
+		})
+	}
+}
