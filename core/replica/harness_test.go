@@ -197,6 +197,21 @@ func (c *cluster) join(inviter *peer, name string) *peer {
 	return p
 }
 
+// join2 has a new peer announce itself with inv; it has synced nothing.
+func (c *cluster) join2(inv *Invitation, name string) *peer {
+	c.t.Helper()
+	inv, err := DecodeInvitation(inv.Encode())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p := c.newPeer(name, inv.Group(), nil)
+	if err := p.r.AnnounceInvited(inv, p.lk); err != nil {
+		c.t.Fatal(err)
+	}
+	c.flush(p)
+	return p
+}
+
 // flush persists p's Ready as an application must, publishes its outbox and
 // advances it. It returns the Ready.
 func (c *cluster) flush(p *peer) Ready {
