@@ -319,11 +319,15 @@ func (t *Tracker) authenticate(dev keys.Public, seq uint64) {
 	}
 }
 
-// checkClock enforces the clock rule (§4.3) on an entry whose predecessor
+// checkClock enforces the clock rule (§4.2) on an entry whose predecessor
 // (head h) and dependencies are all present: its Lamport clock must be
-// exactly 1 + the highest clock among them. A dependency past a frozen
-// device's limit is an entry this replica will never hold; the clock may
-// then exceed the checked bound by at most UnknownDepSlack.
+// exactly 1 + the highest clock among them. A dependency on a frozen or
+// cut-off device is not checked: past the limit it is an entry this
+// replica will never hold, and within it, the device may have signed two
+// entries at that position (equivocation), so that the writer saw another
+// clock there than this replica holds — counting it would refuse honest
+// entries on some replicas and not others. The clock may then exceed the
+// checked bound by at most UnknownDepSlack.
 func (t *Tracker) checkClock(e *Entry, h Head, lk Lookup) error {
 	var floor uint64
 	if e.Seq > 1 {
@@ -331,6 +335,10 @@ func (t *Tracker) checkClock(e *Entry, h Head, lk Lookup) error {
 	}
 	unknown := false
 	for _, d := range e.Deps {
+		if _, limited := t.limit[d.Device]; limited {
+			unknown = true
+			continue
+		}
 		l, ok, err := t.lamportAt(d, lk)
 		if err != nil {
 			return err

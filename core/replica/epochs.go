@@ -28,6 +28,10 @@ import (
 // beyond it, new ones are not tracked and stay unread.
 const MaxUnopened = 16384
 
+// maxUnopenedPerDevice bounds the entries of one device waiting for an
+// epoch, so that one writer cannot take the whole of MaxUnopened.
+const maxUnopenedPerDevice = 1024
+
 // maxHolderEpochs bounds the epochs whose holders a replica tracks (IDs a
 // member lists on boxes); an epoch beyond it counts as tainted.
 const maxHolderEpochs = 4 * state.MaxEpochBundle
@@ -70,35 +74,80 @@ func (r *Replica) initEpochs() {
 	r.unopened = map[group.EpochID][]pos{}
 }
 
-// learnEpoch adds an epoch secret; it reports whether it was new.
+// learnEpoch adds an epoch secret; it reports whether it was new. Of the
+// devices that gave it, a vouched one (that counts) stands over one that
+// does not, then the earliest.
 func (r *Replica) learnEpoch(secret [32]byte, lamport uint64, entry feed.ID, giver keys.Public) (group.EpochID, bool) {
 	ep := r.g.Epoch(secret)
 	h := &heldEpoch{Epoch: ep, lamport: lamport, entry: entry, giver: giver}
 	if old, ok := r.epochs[ep.ID]; ok {
-		if old.after(h) && ep.ID != r.zero {
-			old.lamport, old.entry, old.giver = lamport, entry, giver // the earliest carrier stands
+		better := r.vouched(h) && !r.vouched(old)
+		if ep.ID != r.zero && (better || (r.vouched(h) == r.vouched(old) && old.after(h))) {
+			old.lamport, old.entry, old.giver = lamport, entry, giver
 			r.dirty = true
 		}
 		return ep.ID, false
 	}
-	if len(r.epochs) > maxHolderEpochs {
-		return ep.ID, false // a member flooding epochs: the rest are not kept
+	if !r.vouched(h) && r.unvouchedCount() >= state.MaxEpochBundle {
+		return ep.ID, false // epochs from devices that do not count: bounded
+	}
+	if len(r.epochs) > maxHolderEpochs && !r.evictEpoch() {
+		return ep.ID, false
 	}
 	r.epochs[ep.ID] = h
 	r.dirty = true
 	return ep.ID, true
 }
 
+// vouched reports whether this replica may write in an epoch, and hand it
+// on: it made it, or a device that counts in the group gave it.
+func (r *Replica) vouched(h *heldEpoch) bool {
+	if h.giver == r.device.Public() {
+		return true
+	}
+	_, cut := r.state.Cutoff(h.giver)
+	return r.state.Device(h.giver) != nil && !cut
+}
+
+func (r *Replica) unvouchedCount() int {
+	n := 0
+	for id, h := range r.epochs {
+		if id != r.zero && !r.vouched(h) {
+			n++
+		}
+	}
+	return n
+}
+
+// evictEpoch forgets one epoch to make room: one no counting device gave,
+// else a tainted one; it reports whether it found one. (What was sealed in
+// it stays stored, unread here.)
+func (r *Replica) evictEpoch() bool {
+	for _, unvouched := range []bool{true, false} {
+		for id, h := range r.epochs {
+			if id == r.zero || (unvouched && r.vouched(h)) || (!unvouched && !r.tainted(id)) {
+				continue
+			}
+			delete(r.epochs, id)
+			delete(r.holders, id)
+			r.dirty = true
+			return true
+		}
+	}
+	return false
+}
+
 // tainted reports whether an epoch may be known to someone who must not
-// read what is written now: epoch 0 (every link holder), or an epoch one of
-// whose holders is past a cut-off — removed, dropped or revoked.
+// read what is written now: epoch 0 (every link holder), an epoch whose
+// holders are unknown, or one of whose holders is not a counting device of
+// the group — removed, dropped, revoked, or never let in.
 func (r *Replica) tainted(id group.EpochID) bool {
 	hs, ok := r.holders[id]
 	if id == r.zero || !ok {
 		return true
 	}
 	for d := range hs {
-		if _, cut := r.state.Cutoff(d); cut {
+		if _, cut := r.state.Cutoff(d); cut || r.state.Device(d) == nil {
 			return true
 		}
 	}
@@ -111,16 +160,15 @@ func (r *Replica) tainted(id group.EpochID) bool {
 // its inviter before it can tell whether they count, to read the group's
 // history; it writes only in one it can vouch for.)
 func (r *Replica) current() *heldEpoch {
-	self := r.device.Public()
 	var best *heldEpoch
 	for id, h := range r.epochs {
 		if r.tainted(id) {
 			continue
 		}
-		if _, cut := r.state.Cutoff(h.giver); h.giver != self && (r.state.Device(h.giver) == nil || cut) {
+		if !r.vouched(h) {
 			continue
 		}
-		if best == nil || h.after(best) {
+		if best == nil || h.after(best) || (!best.after(h) && bytes.Compare(h.ID[:], best.ID[:]) > 0) {
 			best = h
 		}
 	}
@@ -152,7 +200,7 @@ func (r *Replica) addHolder(id group.EpochID, d keys.Public) {
 		m = map[keys.Public]bool{}
 		r.holders[id] = m
 	}
-	if !m[d] {
+	if !m[d] && len(m) < maxSnapDevices {
 		m[d] = true
 		r.dirty = true
 	}
@@ -195,7 +243,7 @@ func (r *Replica) writeEpoch(ev *state.Event) (*heldEpoch, error) {
 func (r *Replica) missingEpochs(d keys.Public) []*heldEpoch {
 	var out []*heldEpoch
 	for id, h := range r.epochs {
-		if id != r.zero && !r.holders[id][d] {
+		if id != r.zero && !r.holders[id][d] && r.vouched(h) {
 			out = append(out, h)
 		}
 	}
@@ -242,6 +290,9 @@ func parseBox(pt []byte) (chain []byte, secrets [][32]byte, err error) {
 // recipient the epochs named on its box.
 func (r *Replica) noteHolders(author keys.Public, k *state.ChainKeys) {
 	for _, b := range k.Boxes {
+		if r.state.Device(b.Recipient) == nil && b.Recipient != r.device.Public() {
+			continue // not a device of the group: the box reaches no one who reads here
+		}
 		for _, id := range b.Epochs {
 			r.addHolder(id, author)
 			r.addHolder(id, b.Recipient)
@@ -254,11 +305,16 @@ func (r *Replica) noteHolders(author keys.Public, k *state.ChainKeys) {
 func (r *Replica) noteUnopened(e *feed.Entry) {
 	var id group.EpochID
 	copy(id[:], e.Payload)
-	total := 0
+	total, mine := 0, 0
 	for _, ps := range r.unopened {
 		total += len(ps)
+		for _, p := range ps {
+			if p.dev == e.Author {
+				mine++
+			}
+		}
 	}
-	if total >= MaxUnopened {
+	if total >= MaxUnopened || mine >= maxUnopenedPerDevice {
 		return
 	}
 	r.unopened[id] = append(r.unopened[id], pos{e.Author, e.Seq})

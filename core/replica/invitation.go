@@ -106,7 +106,7 @@ func (r *Replica) RevokeInvitation(inviteKey keys.Public, lk feed.Lookup) error 
 	}
 	for _, in := range r.state.Invites() {
 		if in.Key == inviteKey && (in.Inviter == me.Key || me.Admin) {
-			if _, err := r.postMetadata(r.uninvite(inviteKey), 0, nil); err != nil {
+			if _, err := r.postMetadata(r.uninvite(inviteKey, true), 0, nil); err != nil {
 				return err
 			}
 			return r.maintain(lk)
@@ -117,27 +117,38 @@ func (r *Replica) RevokeInvitation(inviteKey keys.Public, lk feed.Lookup) error 
 
 // uninvite returns the revocation of an invitation, listing the members
 // this replica saw join with it (§5.5).
-func (r *Replica) uninvite(inviteKey keys.Public) *state.Event {
+func (r *Replica) uninvite(inviteKey keys.Public, drop bool) *state.Event {
 	var admitted []keys.Public
 	for _, m := range r.state.Members() {
 		if m.InviteKey == inviteKey {
 			admitted = append(admitted, m.Key)
 		}
 	}
-	return &state.Event{Uninvited: &state.InvitationRevoked{InviteKey: inviteKey, Admitted: state.SortRoster(admitted)}}
+	return &state.Event{Uninvited: &state.InvitationRevoked{InviteKey: inviteKey, Drop: drop, Admitted: state.SortRoster(admitted)}}
 }
 
+// ExpiryGrace is how long after an invitation's expiry the devices other
+// than the one that made it revoke it (§5.5): they may not have seen every
+// join made just before the expiry, and a revocation that sorts before a
+// join voids it.
+const ExpiryGrace = 24 * 3600
+
 // revokeExpired revokes, at the replica's time, the invitations that have
-// expired and that this device may revoke: its member's, or any if the
-// member is an admin (Tick calls it).
+// expired and that this device may revoke: the device that made one at its
+// expiry; its member's other devices, and admins', ExpiryGrace later (Tick
+// calls it).
 func (r *Replica) revokeExpired() error {
 	me := r.state.Member(r.member.Public())
 	if me == nil || me.Removed || r.g.Kind != group.KindMulti || r.state.Device(r.device.Public()) == nil {
 		return nil
 	}
 	for _, in := range r.state.Invites() {
-		if r.now >= 0 && in.Expires <= uint64(r.now) && (in.Inviter == me.Key || me.Admin) {
-			if _, err := r.postMetadata(r.uninvite(in.Key), 0, nil); err != nil {
+		due := in.Expires
+		if in.Device != r.device.Public() {
+			due += ExpiryGrace
+		}
+		if r.now >= 0 && due <= uint64(r.now) && (in.Inviter == me.Key || me.Admin) {
+			if _, err := r.postMetadata(r.uninvite(in.Key, in.Device == r.device.Public()), 0, nil); err != nil {
 				return err
 			}
 		}

@@ -232,11 +232,13 @@ const MaxUndecrypted = 4096
 
 func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup) {
 	self := r.device.Public()
-	// Who holds which epoch is recorded whoever the author: it only ever
-	// makes an epoch look tainted, never safe.
-	r.noteHolders(e.Author, k)
 	counts := r.state.Device(e.Author) != nil && r.state.Writable(e.Author, e.Seq)
-	if !counts {
+	if counts {
+		// Who holds which epoch, from devices that count only: anyone else
+		// could list made-up holders to taint every epoch, or millions of
+		// them to bloat the snapshot.
+		r.noteHolders(e.Author, k)
+	} else {
 		// The author may count once this replica reads more of the group
 		// (a new member, before its history): keep the event for then.
 		if slices.ContainsFunc(k.Boxes, func(b state.Box) bool { return b.Recipient == self }) &&
@@ -248,7 +250,8 @@ func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup
 			return
 		}
 		// Its epochs let this device read the history that tells whether
-		// it counts. Its chain waits (§5.7).
+		// it counts (never to write in, nor to hand on, unless it counts
+		// by then: vouched). Its chain waits (§5.7).
 	}
 	for _, b := range k.Boxes {
 		if b.Recipient != self {

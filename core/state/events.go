@@ -105,7 +105,12 @@ type Event struct {
 // otherwise sort before a revocation it never saw.
 type InvitationRevoked struct {
 	InviteKey keys.Public
-	Admitted  []keys.Public
+	// Drop: the joins Admitted leaves out are dropped — if the author is the
+	// device that recorded the link or an admin's, and the link's era still
+	// runs. Set by hand, and on expiry by the recording device only: every
+	// other device that ticks past the expiry may not have seen the joins.
+	Drop     bool
+	Admitted []keys.Public
 }
 
 // GroupDevice records on the account group the key the author — a device
@@ -397,6 +402,11 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Device.Device[:]...)
 	case e.Uninvited != nil:
 		b = append(b, e.Uninvited.InviteKey[:]...)
+		if e.Uninvited.Drop {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
 		b = appendRoster(b, e.Uninvited.Admitted)
 	}
 	return b
@@ -522,6 +532,12 @@ func Decode(b []byte) (*Event, error) {
 		}
 	case TypeUninvited:
 		e.Uninvited = &InvitationRevoked{InviteKey: r.Fixed32()}
+		switch flag := r.Byte(); {
+		case flag == 1:
+			e.Uninvited.Drop = true
+		case flag != 0 && r.Err() == nil:
+			r.Fail("revocation drop flag %d", flag)
+		}
 		e.Uninvited.Admitted = readRoster(r)
 	case TypeGroupDevice:
 		e.Device = &GroupDevice{Group: r.Fixed32(), Device: r.Fixed32()}

@@ -67,8 +67,11 @@ type Member struct {
 	// joined with a revoked invitation its revoker did not see it use
 	// (§5.5). Removed is set too.
 	Dropped bool
-	// InviteKey is the invitation the member joined with (zero otherwise).
+	// InviteKey is the invitation the member joined with (zero otherwise),
+	// Inviter the member who made it, inviteEra the era it joined in.
 	InviteKey keys.Public
+	Inviter   keys.Public
+	inviteEra uint64
 }
 
 // Device is a member device.
@@ -172,6 +175,7 @@ func (s *State) reset() {
 // invite is an invitation record as the fold applied it.
 type invite struct {
 	inviter keys.Public
+	device  keys.Public // the device that recorded it
 	era     uint64
 	expires uint64
 }
@@ -181,6 +185,7 @@ type invite struct {
 type Invite struct {
 	Key     keys.Public
 	Inviter keys.Public // member
+	Device  keys.Public // the device that recorded it
 	Expires uint64      // unix seconds
 }
 
@@ -189,7 +194,7 @@ func (s *State) Invites() []Invite {
 	var out []Invite
 	for k, in := range s.invites {
 		if in.era == s.era {
-			out = append(out, Invite{Key: k, Inviter: in.inviter, Expires: in.expires})
+			out = append(out, Invite{Key: k, Inviter: in.inviter, Device: in.device, Expires: in.expires})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key[:], out[j].Key[:]) < 0 })
@@ -226,6 +231,10 @@ func (s *State) keepApprovers(author keys.Public, given map[keys.Public]uint64) 
 		x = ap.by
 	}
 }
+
+// Unsettled reports whether the last rebuild stopped at its bound without
+// a fixpoint (see rebuild): honest histories never do.
+func (s *State) Unsettled() bool { return s.unsettled }
 
 // Ops returns the membership events applied so far, sorted. The slice is the
 // state's; callers must not modify it.
@@ -446,7 +455,7 @@ func (s *State) apply(op *Op) {
 		s.name = ev.Info.Name
 	case ev.Invited != nil && s.group.Kind == group.KindMulti:
 		if _, dup := s.invites[ev.Invited.InviteKey]; !dup {
-			s.invites[ev.Invited.InviteKey] = invite{inviter: m.Key, era: s.era, expires: ev.Invited.Expires}
+			s.invites[ev.Invited.InviteKey] = invite{inviter: m.Key, device: op.Author, era: s.era, expires: ev.Invited.Expires}
 		}
 	case ev.Uninvited != nil && s.group.Kind == group.KindMulti:
 		// The inviter (any of its devices) or an admin revokes a link; the
@@ -454,8 +463,14 @@ func (s *State) apply(op *Op) {
 		u := ev.Uninvited
 		if in, ok := s.invites[u.InviteKey]; ok && (in.inviter == m.Key || m.Admin) {
 			delete(s.invites, u.InviteKey)
+			if !u.Drop || !(op.Author == in.device || m.Admin) || in.era != s.era {
+				// Only the device that made the link, or an admin, drops
+				// the joins it did not see: any other device's view may be
+				// stale.
+				break
+			}
 			for _, k := range s.order {
-				if j := s.members[k]; !j.Removed && j.InviteKey == u.InviteKey && !inRoster(u.Admitted, k) {
+				if j := s.members[k]; !j.Removed && j.InviteKey == u.InviteKey && j.inviteEra == s.era && !inRoster(u.Admitted, k) {
 					s.dropMember(j)
 				}
 			}
@@ -540,9 +555,12 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 		delete(s.approved, approvalKey{op.Author, key})
 		s.approvedBy[op.Author] = ap
 	} else {
+		if len(s.order) >= MaxRoster && s.currentMembers() >= MaxRoster {
+			return // full: a removal could no longer list everyone (§5.3)
+		}
 		m = &Member{Key: key}
 		if a.Proof == ProofInvitation {
-			m.InviteKey = a.InviteKey
+			m.InviteKey, m.Inviter, m.inviteEra = a.InviteKey, a.Inviter, s.era
 		}
 		s.members[key] = m
 		s.order = append(s.order, key)
@@ -614,7 +632,11 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 	author.Revoked[r.Device] = r.Seq
 	if s.group.Kind == group.KindMulti {
 		s.era++
-		s.drop(author.Key, author.Key, r.Keep)
+		if author.Admin {
+			// A member revoking its own device gives it no power over
+			// others: only an admin's roster drops (§5.3).
+			s.drop(author.Key, author.Key, r.Keep)
+		}
 	}
 }
 
@@ -624,7 +646,23 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 // back, through an invitation she held, with an announce that sorts before
 // her removal. Their announces stay (cut-off 1), so that every pass of the
 // fold drops them again; nothing after counts.
+//
+// A roster that leaves out a member its author's own membership rests on —
+// the member who invited the author, who invited that one, and so on — is
+// a lie (the author saw them) that would void the author's own event when
+// the fold drops them, and keep the fold from settling: it drops no one.
 func (s *State) drop(author, target keys.Public, keep []keys.Public) {
+	x := s.members[author].Inviter
+	for range 64 {
+		m, ok := s.members[x]
+		if !ok {
+			break
+		}
+		if !m.Removed && x != target && !inRoster(keep, x) {
+			return
+		}
+		x = m.Inviter
+	}
 	for _, k := range s.order {
 		m := s.members[k]
 		if m.Removed || k == author || k == target {
@@ -635,6 +673,17 @@ func (s *State) drop(author, target keys.Public, keep []keys.Public) {
 		}
 		s.dropMember(m)
 	}
+}
+
+// currentMembers counts the members not removed.
+func (s *State) currentMembers() int {
+	n := 0
+	for _, k := range s.order {
+		if !s.members[k].Removed {
+			n++
+		}
+	}
+	return n
 }
 
 func inRoster(keep []keys.Public, k keys.Public) bool {

@@ -254,7 +254,7 @@ func Run(o Options) error {
 			return 0
 		}
 		if err := until("the phone to follow alice's account into her conversations", func() bool {
-			return count(phone, ab) == count(alice, ab) && aliceDevices(bob) == 2
+			return count(phone, ab) == count(alice, ab) && aliceDevices(bob) == 2 && aliceDevices(phone) == 2
 		}); err != nil {
 			return err
 		}

@@ -98,6 +98,21 @@ func TestLinkDevice(t *testing.T) {
 	}
 	phone.until("bob as a contact", func() bool { return phone.contactState(bob) == state.ContactAccepted })
 	phone.until("the conversation's history", func() bool { return slices.Contains(phone.bodies(ct), "hi alice") })
+	// In the group, the phone counts once alice's device has read the key
+	// it recorded there on the account group and approved it (§5.4, §5.7).
+	phone.until("the phone to count in the group", func() bool {
+		gi, err := phone.d.Node.Group(gt)
+		if err != nil {
+			return false
+		}
+		mk, _ := phone.d.Node.MemberKey(gt)
+		for _, m := range gi.Members {
+			if m.Key == mk {
+				return m.Devices == 2
+			}
+		}
+		return false
+	})
 	for _, topic := range [][32]byte{ct, gt} {
 		if _, err := phone.d.Node.Send(topic, []byte("from alice's phone")); err != nil {
 			t.Fatal(err)
