@@ -1,13 +1,15 @@
 package replica
 
 // Epochs (docs/protocol.md §3.4, §6.3). Metadata events other than device
-// announces and key distributions are sealed under the key of an epoch: a
-// random secret that one device creates and hands, in the sealed boxes of
-// its chain-key events, to every current device of the group. The group
-// secret — which every link carries and every removed member keeps — is
-// epoch 0: it seals only announces and key distributions. A removal or a
-// revocation taints every epoch a cut device holds; the next metadata this
-// replica writes goes under an epoch none of them holds, created if need be.
+// announces, approvals and key distributions are sealed under the key of an
+// epoch: a random secret that one device creates and hands, in the sealed
+// boxes of its chain-key events, to every current device of the group. The
+// group secret — which every link carries and every removed member keeps —
+// is epoch 0: it seals only what a new device must read before anyone hands
+// it an epoch. A removal or a revocation taints every epoch a cut device
+// holds; the next metadata this replica writes goes under an epoch none of
+// them holds, created if need be. Only vouched epochs — made here, or given
+// by a device that counts — are written in or handed on.
 
 import (
 	"bytes"
