@@ -126,6 +126,24 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Logf("group messages in %v", time.Since(start).Round(time.Millisecond))
 
+	// Links expire and can be revoked (§5.5): a one-hour link says when it
+	// ends; revoking it works once, then it is no longer found; a lifetime
+	// out of range is a usage error.
+	var hour struct{ Link, Expires string }
+	alice.cliJSON(&hour, "group", "invite", "friends", "--ttl", "1h")
+	if exp, err := time.Parse(time.RFC3339, hour.Expires); err != nil || exp.Sub(time.Now()) < 59*time.Minute || exp.Sub(time.Now()) > 61*time.Minute {
+		t.Errorf("berty group invite --ttl 1h: expires %q (%v), want in an hour", hour.Expires, err)
+	}
+	if out := alice.cli("group", "revoke-link", hour.Link); strings.TrimSpace(out) != "revoked" {
+		t.Errorf("berty group revoke-link printed %q", out)
+	}
+	if r := berty(t, "group", "revoke-link", hour.Link, "--data", alice.dir); r.code != exitNotFound || !strings.Contains(r.stderr, "no such invitation") {
+		t.Errorf("revoking a revoked link: exit %d, %q; want %d and a clear message", r.code, r.stderr, exitNotFound)
+	}
+	if r := berty(t, "group", "invite", "friends", "--ttl", "10s", "--data", alice.dir); r.code != exitUsage || !strings.Contains(r.stderr, "--ttl") {
+		t.Errorf("a 10 s link: exit %d, %q; want %d", r.code, r.stderr, exitUsage)
+	}
+
 	// A hostile text: what alice's terminal gets of it is text, on lines
 	// indented under it; --json gives it exactly.
 	bob.cli("send", "friends", hostile)
