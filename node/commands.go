@@ -111,8 +111,7 @@ const MaxInvitationTTL = 365 * 24 * time.Hour
 var ErrBadTTL = fmt.Errorf("an invitation lasts from 1 minute to %d days", int(MaxInvitationTTL/(24*time.Hour)))
 
 // InviteFor returns an invitation to a multi-member group that admits for
-// ttl (§5.5): after it, the members' devices revoke it and a joiner's node
-// refuses it.
+// ttl (§5.5): after it, a joiner's node refuses it.
 func (n *Node) InviteFor(topic [32]byte, ttl time.Duration) (*replica.Invitation, error) {
 	if ttl < time.Minute || ttl > MaxInvitationTTL {
 		return nil, ErrBadTTL

@@ -877,8 +877,8 @@ type GroupInviteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Topic []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
 	// How long the link admits, in seconds: 60 to 31 536 000 (a year); 0 is
-	// the default, 604 800 (a week). After it, the members' devices revoke it
-	// and a joiner's node refuses it.
+	// the default, 604 800 (a week). After it, a joiner's node refuses it
+	// (GroupInviteRevoke ends it earlier, for every client).
 	TtlSeconds    uint32 `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

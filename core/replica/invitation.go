@@ -27,8 +27,7 @@ type Invitation struct {
 	InviterSeq     uint64
 	InviterLamport uint64
 	// Expires is when the invitation stops admitting (unix seconds): the
-	// inviter signed it, its devices revoke it then (§5.5), and a joiner's
-	// node refuses it after.
+	// inviter signed it, and a joiner's node refuses it after (§5.5).
 	Expires uint64
 }
 
@@ -125,35 +124,6 @@ func (r *Replica) uninvite(inviteKey keys.Public, drop bool) *state.Event {
 		}
 	}
 	return &state.Event{Uninvited: &state.InvitationRevoked{InviteKey: inviteKey, Drop: drop, Admitted: state.SortRoster(admitted)}}
-}
-
-// ExpiryGrace is how long after an invitation's expiry the devices other
-// than the one that made it revoke it (§5.5): they may not have seen every
-// join made just before the expiry, and a revocation that sorts before a
-// join voids it.
-const ExpiryGrace = 24 * 3600
-
-// revokeExpired revokes, at the replica's time, the invitations that have
-// expired and that this device may revoke: the device that made one at its
-// expiry; its member's other devices, and admins', ExpiryGrace later (Tick
-// calls it).
-func (r *Replica) revokeExpired() error {
-	me := r.state.Member(r.member.Public())
-	if me == nil || me.Removed || r.g.Kind != group.KindMulti || r.state.Device(r.device.Public()) == nil {
-		return nil
-	}
-	for _, in := range r.state.Invites() {
-		due := in.Expires
-		if in.Device != r.device.Public() {
-			due += ExpiryGrace
-		}
-		if r.now >= 0 && due <= uint64(r.now) && (in.Inviter == me.Key || me.Admin) {
-			if _, err := r.postMetadata(r.uninvite(in.Key, in.Device == r.device.Public()), 0, nil); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // Group returns the group the invitation is for.

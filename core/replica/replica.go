@@ -293,15 +293,11 @@ func (r *Replica) Advance() {
 }
 
 // Tick tells the replica the time (unix seconds, from the caller's clock).
-// A chain older than RotateAfter is replaced; expired invitations this
-// device may revoke are revoked (§5.5).
+// A chain older than RotateAfter is replaced.
 func (r *Replica) Tick(now int64, lk feed.Lookup) error {
 	r.now = now
 	if r.send != nil && now-r.send.Started >= r.cfg.RotateAfter {
 		r.rotate = true
-	}
-	if err := r.revokeExpired(); err != nil {
-		return err
 	}
 	return r.maintain(lk)
 }

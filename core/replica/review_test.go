@@ -548,3 +548,106 @@ func TestReviewHolderFloodSnapshot(t *testing.T) {
 		t.Errorf("BOB CANNOT RESTART: %v", err)
 	}
 }
+
+// TestReviewRevokedPhoneRejoinsViaLink (second review): bob, no admin, has
+// his phone make a link, then revokes the stolen phone. The thief uses the
+// link with a fresh account without syncing: the join sorts before the
+// revocation, and the revocation — bob's, which drops only joins of the era
+// it ends — drops it. Neither alice nor bob counts the thief, who reads
+// nothing written after.
+func TestReviewRevokedPhoneRejoinsViaLink(t *testing.T) {
+	for _, adminRevoker := range []bool{false, true} {
+		t.Run(map[bool]string{false: "bob not admin", true: "bob admin"}[adminRevoker], func(t *testing.T) {
+			c := newCluster(t, 301)
+			alice := c.creator("alice")
+			bob := c.join(alice, "bob")
+			c.sync()
+			if adminRevoker {
+				if err := alice.r.GrantAdmin(bob.r.MemberKey(), alice.lk); err != nil {
+					t.Fatal(err)
+				}
+				c.flush(alice)
+				c.sync()
+			}
+			g := *c.g
+			g.IDSeed = nil
+			b2 := c.newPeer("bob phone", &g, bob.cfg.Account)
+			c.sync(b2)
+			if err := b2.r.AnnounceMember(b2.lk); err != nil {
+				t.Fatal(err)
+			}
+			c.flush(b2)
+			c.sync(bob)
+			c.approve(bob, b2)
+			c.sync()
+			if bob.r.State().Device(b2.r.DeviceKey()) == nil {
+				t.Fatal("setup: b2 not in")
+			}
+			link, err := b2.r.Invite(b2.lk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.flush(b2)
+			c.sync()
+			c.send(alice, "chat")
+			c.sync()
+			if err := bob.r.RevokeDevice(b2.r.DeviceKey(), bob.lk); err != nil {
+				t.Fatal(err)
+			}
+			c.flush(bob)
+			c.tolerate = []error{feed.ErrCutOff}
+			c.lenient = true
+			c.sync()
+			thief := c.join2(link, "thief")
+			c.sync()
+			for _, p := range []*peer{alice, bob} {
+				if m := p.r.State().Member(thief.r.MemberKey()); m != nil && !m.Removed {
+					t.Errorf("%s counts the thief, who joined with the revoked phone's link", p.name)
+				}
+			}
+			c.send(alice, "secret after revocation")
+			c.sync()
+			if thief.hasBody("secret after revocation") {
+				t.Error("the thief reads what was written after the revocation")
+			}
+		})
+	}
+}
+
+// TestReviewStaleRecorderExpiryDropsJoiner (second review): the device that
+// made a link comes back after its expiry and ticks before it has synced.
+// Its expiry revocation must not drop dave, who joined before the expiry and
+// whom the others let in.
+func TestReviewStaleRecorderExpiryDropsJoiner(t *testing.T) {
+	c, alice, bob, carol := threeMembers(t, 302)
+	inv, err := alice.r.InviteUntil(1000, alice.lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.flush(alice)
+	c.sync()
+	inv, _ = DecodeInvitation(inv.Encode())
+	dave := c.newPeer("dave", inv.Group(), nil)
+	if err := dave.r.AnnounceInvited(inv, dave.lk); err != nil {
+		t.Fatal(err)
+	}
+	c.flush(dave)
+	c.sync(bob, carol, dave) // alice, who made the link, is offline
+	c.send(dave, "hi from dave")
+	c.sync(bob, carol, dave)
+	if m := bob.r.State().Member(dave.r.MemberKey()); m == nil || m.Removed {
+		t.Fatal("setup: dave not in")
+	}
+	if err := alice.r.Tick(2000, alice.lk); err != nil {
+		t.Fatal(err)
+	}
+	c.flush(alice)
+	c.lenient = true
+	c.tolerate = []error{feed.ErrCutOff}
+	c.sync()
+	for _, p := range []*peer{alice, bob, carol} {
+		if m := p.r.State().Member(dave.r.MemberKey()); m == nil || m.Removed {
+			t.Errorf("%s: dave is out after a stale expiry revocation", p.name)
+		}
+	}
+}

@@ -98,7 +98,7 @@ type Event struct {
 }
 
 // InvitationRevoked ends an invitation (§5.5): by a device of its inviter,
-// or of an admin — by hand, or on its expiry. A join with it that sorts
+// or of an admin. A join with it that sorts
 // after it does not count; one that sorts before counts only if Admitted
 // lists it (the members the author saw join with it, sorted): a fresh
 // joiner's announce names only the invitation's record, so it would
@@ -107,8 +107,7 @@ type InvitationRevoked struct {
 	InviteKey keys.Public
 	// Drop: the joins Admitted leaves out are dropped — if the author is the
 	// device that recorded the link or an admin's, and the link's era still
-	// runs. Set by hand, and on expiry by the recording device only: every
-	// other device that ticks past the expiry may not have seen the joins.
+	// runs.
 	Drop     bool
 	Admitted []keys.Public
 }

@@ -72,6 +72,8 @@ type Member struct {
 	InviteKey keys.Public
 	Inviter   keys.Public
 	inviteEra uint64
+	// inviteDevice is the device that recorded the invitation.
+	inviteDevice keys.Public
 }
 
 // Device is a member device.
@@ -561,6 +563,7 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 		m = &Member{Key: key}
 		if a.Proof == ProofInvitation {
 			m.InviteKey, m.Inviter, m.inviteEra = a.InviteKey, a.Inviter, s.era
+			m.inviteDevice = s.invites[a.InviteKey].device
 		}
 		s.members[key] = m
 		s.order = append(s.order, key)
@@ -633,9 +636,13 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 	if s.group.Kind == group.KindMulti {
 		s.era++
 		if author.Admin {
-			// A member revoking its own device gives it no power over
-			// others: only an admin's roster drops (§5.3).
-			s.drop(author.Key, author.Key, r.Keep)
+			s.drop(author.Key, author.Key, r.Keep, nil)
+		} else {
+			// A member revoking its own device gets no power over other
+			// members: its roster drops only the joins through links the
+			// revoked device made — how a stolen device's holder would
+			// come back, with a fresh account (§5.3).
+			s.drop(author.Key, author.Key, r.Keep, &r.Device)
 		}
 	}
 }
@@ -651,7 +658,9 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 // the member who invited the author, who invited that one, and so on — is
 // a lie (the author saw them) that would void the author's own event when
 // the fold drops them, and keep the fold from settling: it drops no one.
-func (s *State) drop(author, target keys.Public, keep []keys.Public) {
+// With linksOf set, only members who joined through an invitation that
+// device recorded can be dropped.
+func (s *State) drop(author, target keys.Public, keep []keys.Public, linksOf *keys.Public) {
 	x := s.members[author].Inviter
 	for range 64 {
 		m, ok := s.members[x]
@@ -668,7 +677,7 @@ func (s *State) drop(author, target keys.Public, keep []keys.Public) {
 		if m.Removed || k == author || k == target {
 			continue
 		}
-		if inRoster(keep, k) {
+		if inRoster(keep, k) || (linksOf != nil && (m.InviteKey == keys.Public{} || m.inviteDevice != *linksOf)) {
 			continue
 		}
 		s.dropMember(m)
@@ -724,7 +733,7 @@ func (s *State) applyRemoved(op *Op, author *Member, r *MemberRemoved) {
 	if author.Key != r.Member {
 		// A member leaving gives up its own rights only: it drops no one,
 		// even if it was behind.
-		s.drop(author.Key, r.Member, r.Keep)
+		s.drop(author.Key, r.Member, r.Keep, nil)
 	}
 	if !t.Removed {
 		t.Removed, t.Admin = true, false
