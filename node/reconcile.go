@@ -48,6 +48,11 @@ func (n *Node) reconcile() error {
 			}
 			return run.rep.AnnounceMember(lk)
 		}))
+		if run := n.groups[g.Keys.Topic]; run != nil && run.rep.Joined() {
+			// Once per group (it checks the account group first): a record
+			// a failed commit lost is written again here.
+			errs = append(errs, n.recordGroupDevice(run))
+		}
 	}
 	n.followName()
 	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile())
