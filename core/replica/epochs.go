@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/berty-go/berty/core/feed"
@@ -74,6 +75,27 @@ func (r *Replica) initEpochs() {
 	r.epochs = map[group.EpochID]*heldEpoch{e0.ID: {Epoch: e0}}
 	r.holders = map[group.EpochID]map[keys.Public]bool{}
 	r.unopened = map[group.EpochID][]pos{}
+	r.unopenedBy = map[keys.Public]int{}
+}
+
+// setUnopened replaces the entries waiting for epoch id, keeping the
+// per-device counts that bound them.
+func (r *Replica) setUnopened(id group.EpochID, ps []pos) {
+	for _, p := range r.unopened[id] {
+		if r.unopenedBy[p.dev]--; r.unopenedBy[p.dev] <= 0 {
+			delete(r.unopenedBy, p.dev)
+		}
+		r.unopenedN--
+	}
+	delete(r.unopened, id)
+	if len(ps) > 0 {
+		r.unopened[id] = ps
+	}
+	for _, p := range ps {
+		r.unopenedBy[p.dev]++
+		r.unopenedN++
+	}
+	r.dirty = true
 }
 
 // learnEpoch adds an epoch secret; it reports whether it was new. Of the
@@ -307,20 +329,10 @@ func (r *Replica) noteHolders(author keys.Public, k *state.ChainKeys) {
 func (r *Replica) noteUnopened(e *feed.Entry) {
 	var id group.EpochID
 	copy(id[:], e.Payload)
-	total, mine := 0, 0
-	for _, ps := range r.unopened {
-		total += len(ps)
-		for _, p := range ps {
-			if p.dev == e.Author {
-				mine++
-			}
-		}
-	}
-	if total >= MaxUnopened || mine >= maxUnopenedPerDevice {
+	if r.unopenedN >= MaxUnopened || r.unopenedBy[e.Author] >= maxUnopenedPerDevice {
 		return
 	}
-	r.unopened[id] = append(r.unopened[id], pos{e.Author, e.Seq})
-	r.dirty = true
+	r.setUnopened(id, append(r.unopened[id], pos{e.Author, e.Seq}))
 }
 
 // reopen reads the metadata entries that waited for the epochs in ids, and
@@ -338,8 +350,7 @@ func (r *Replica) reopen(ids []group.EpochID, lk feed.Lookup) {
 		if len(ps) == 0 {
 			continue
 		}
-		delete(r.unopened, id)
-		r.dirty = true
+		r.setUnopened(id, nil)
 		for _, p := range ps {
 			e := r.storedEntry(p, lk)
 			if e == nil {
@@ -448,13 +459,8 @@ func (r *Replica) retryDeferred(lk feed.Lookup) {
 
 // appendEpochs encodes the epoch part of a snapshot.
 func (r *Replica) appendEpochs(b []byte) []byte {
-	ids := make([]group.EpochID, 0, len(r.epochs))
-	for id := range r.epochs {
-		if id != r.zero {
-			ids = append(ids, id)
-		}
-	}
-	sortIDs(ids)
+	ids := sortedIDs(r.epochs)
+	ids = slices.DeleteFunc(ids, func(id group.EpochID) bool { return id == r.zero })
 	b = wire.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
 		h := r.epochs[id]
@@ -463,11 +469,7 @@ func (r *Replica) appendEpochs(b []byte) []byte {
 		b = append(b, h.entry[:]...)
 		b = append(b, h.giver[:]...)
 	}
-	hids := make([]group.EpochID, 0, len(r.holders))
-	for id := range r.holders {
-		hids = append(hids, id)
-	}
-	sortIDs(hids)
+	hids := sortedIDs(r.holders)
 	b = wire.AppendUvarint(b, uint64(len(hids)))
 	for _, id := range hids {
 		b = append(b, id[:]...)
@@ -477,11 +479,7 @@ func (r *Replica) appendEpochs(b []byte) []byte {
 			b = append(b, d[:]...)
 		}
 	}
-	uids := make([]group.EpochID, 0, len(r.unopened))
-	for id := range r.unopened {
-		uids = append(uids, id)
-	}
-	sortIDs(uids)
+	uids := sortedIDs(r.unopened)
 	b = wire.AppendUvarint(b, uint64(len(uids)))
 	for _, id := range uids {
 		b = append(b, id[:]...)
@@ -522,8 +520,7 @@ func (r *Replica) readEpochs(rd *wire.Reader) {
 	}
 	n = rd.Uvarint(maxHolderEpochs)
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		var id group.EpochID
-		copy(id[:], rd.Fixed(group.EpochIDSize))
+		id := readEpochID(rd)
 		var order sortedReader
 		m := rd.Uvarint(maxSnapDevices)
 		for j := uint64(0); j < m && rd.Err() == nil; j++ {
@@ -532,15 +529,26 @@ func (r *Replica) readEpochs(rd *wire.Reader) {
 	}
 	n = rd.Uvarint(MaxUnopened)
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		var id group.EpochID
-		copy(id[:], rd.Fixed(group.EpochIDSize))
+		id := readEpochID(rd)
 		if ps := readPositions(rd); len(ps) > 0 {
-			r.unopened[id] = ps
+			r.setUnopened(id, ps)
 		}
 	}
 	r.deferredKeys = readPositions(rd)
 }
 
-func sortIDs(ids []group.EpochID) {
-	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
+// sortedIDs returns the keys of m, sorted: snapshots list epochs in order.
+func sortedIDs[V any](m map[group.EpochID]V) []group.EpochID {
+	ids := make([]group.EpochID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b group.EpochID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+func readEpochID(rd *wire.Reader) group.EpochID {
+	var id group.EpochID
+	copy(id[:], rd.Fixed(group.EpochIDSize))
+	return id
 }

@@ -185,16 +185,7 @@ func (c *cluster) join(inviter *peer, name string) *peer {
 		c.t.Fatal(err)
 	}
 	c.flush(inviter) // the invitation is recorded on the inviter's feed
-	inv, err = DecodeInvitation(inv.Encode())
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	p := c.newPeer(name, inv.Group(), nil)
-	if err := p.r.AnnounceInvited(inv, p.lk); err != nil {
-		c.t.Fatal(err)
-	}
-	c.flush(p)
-	return p
+	return c.join2(inv, name)
 }
 
 // join2 has a new peer announce itself with inv; it has synced nothing.

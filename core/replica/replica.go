@@ -186,6 +186,8 @@ type Replica struct {
 	epochs       map[group.EpochID]*heldEpoch
 	holders      map[group.EpochID]map[keys.Public]bool
 	unopened     map[group.EpochID][]pos
+	unopenedBy   map[keys.Public]int // of them, per writing device
+	unopenedN    int                 // of them, in all
 	deferredKeys []pos
 	retrying     bool // retryDeferred is running
 
