@@ -61,6 +61,7 @@ func MetricsHandler(d *device.Device, token string) http.Handler {
 	stat("sync_fetched_total", "Entries fetched by sync.", func() int64 { return d.Host.Stats().SyncFetched })
 	stat("sync_errors_total", "Failed or refused sync streams.", func() int64 { return d.Host.Stats().SyncErrors })
 	stat("rendezvous_refused_total", "Refused exchanges at rendezvous points (bad handshakes, floods).", func() int64 { return d.Host.Stats().PointRefused })
+	stat("sync_cut_total", "Syncs served to a removed or revoked device, up to the event that cut it.", func() int64 { return d.Host.Stats().SyncCut })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "berty", Name: "peers", Help: "Connected peers."},
 		func() float64 { return float64(len(d.Host.Peers())) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "berty", Name: "conversations", Help: "Conversations of the account."},

@@ -392,6 +392,19 @@ func (n *Node) MemberKey(topic [32]byte) (keys.Public, error) {
 	return run.rep.MemberKey(), nil
 }
 
+// DeviceKeyIn returns the key this device writes with in a group: its own
+// key in account and contact groups, its per-group key in multi-member
+// groups (§3.2).
+func (n *Node) DeviceKeyIn(topic [32]byte) (keys.Public, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return keys.Public{}, err
+	}
+	return run.rep.DeviceKey(), nil
+}
+
 // Vector returns a group's version vector.
 func (n *Node) Vector(topic [32]byte) (map[keys.Public]uint64, error) {
 	n.mu.Lock()
@@ -401,6 +414,51 @@ func (n *Node) Vector(topic [32]byte) (map[keys.Public]uint64, error) {
 		return nil, err
 	}
 	return run.rep.Vector(), nil
+}
+
+// Peer says what this device's replica of a group knows of a device that
+// syncs with it — for a cut device, up to which clock it is served — and
+// whether this device is a newcomer there (p2p.Source, §10.2).
+func (n *Node) Peer(topic [32]byte, device keys.Public) (status replica.PeerStatus, until uint64, newcomer bool, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return replica.PeerUnknown, 0, false, err
+	}
+	if status = run.rep.Peer(device); status == replica.PeerCut {
+		until = run.rep.CutAt(device)
+	}
+	return status, until, run.rep.Newcomer(), nil
+}
+
+// SignSync signs a sync statement with this device's key in a group
+// (p2p.Source).
+func (n *Node) SignSync(topic [32]byte, statement []byte) (keys.Public, []byte, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return keys.Public{}, nil, err
+	}
+	d, sig := run.rep.SignSync(statement)
+	return d, sig, nil
+}
+
+// Announce returns this device's first entry in a group, or nil if it has
+// not announced itself there (p2p.Source).
+func (n *Node) Announce(topic [32]byte) ([]byte, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return nil, err
+	}
+	raws, err := n.st.EntriesAfter(topic, run.rep.DeviceKey(), 0, 1)
+	if err != nil || len(raws) == 0 {
+		return nil, err
+	}
+	return raws[0], nil
 }
 
 // Contacts returns the contacts recorded on the account group.

@@ -31,7 +31,7 @@ func (f *flakyStore) Commit(b *store.Batch) error {
 // recorder keeps what a transport is asked to publish.
 type recorder struct{ published [][]byte }
 
-func (r *recorder) Join(_, _ [32]byte) {}
+func (r *recorder) Join(_, _ [32]byte, _ [][32]byte) {}
 func (r *recorder) Publish(_ [32]byte, raws [][]byte) {
 	r.published = append(r.published, raws...)
 }

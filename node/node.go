@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,9 +38,12 @@ import (
 // Transport carries entries between nodes. Publish may keep the slices it is
 // given: the node never reuses them.
 type Transport interface {
-	// Join starts receiving the group with this topic. The replication key
-	// lets the transport check entries' MACs before forwarding them.
-	Join(topic, replication [32]byte)
+	// Join starts receiving the group with this topic, or moves it to other
+	// networks. The replication key lets the transport check entries' MACs
+	// before forwarding them; the networks are the keys of the epochs the
+	// group is reached under, the first where this device publishes
+	// (replica.Networks). Join is called again whenever they change.
+	Join(topic, replication [32]byte, networks [][32]byte)
 	// Publish sends this device's new entries of a group.
 	Publish(topic [32]byte, entries [][]byte)
 }
@@ -81,8 +85,9 @@ var (
 )
 
 type groupRun struct {
-	g   *group.Group
-	rep *replica.Replica
+	g    *group.Group
+	rep  *replica.Replica
+	nets [][32]byte // the networks last given to the transport
 }
 
 // Node is one account's protocol engine.
@@ -190,10 +195,21 @@ func (n *Node) attach(g *group.Group, snapshot []byte) (*groupRun, error) {
 	}
 	run := &groupRun{g: g, rep: rep}
 	n.groups[g.Keys.Topic] = run
-	if n.cfg.Transport != nil {
-		n.cfg.Transport.Join(g.Keys.Topic, g.Keys.Replication)
-	}
+	n.joinNetworks(run, true)
 	return run, nil
+}
+
+// joinNetworks gives the transport the networks a group is reached under
+// (the epochs', §3.4), if they changed since it was last told, or always.
+func (n *Node) joinNetworks(run *groupRun, always bool) {
+	nets := run.rep.Networks()
+	if !always && slices.Equal(nets, run.nets) {
+		return
+	}
+	run.nets = nets
+	if n.cfg.Transport != nil {
+		n.cfg.Transport.Join(run.g.Keys.Topic, run.g.Keys.Replication, nets)
+	}
 }
 
 // newReplica makes the replica of this device in g, resumed from snapshot
@@ -276,7 +292,9 @@ func (n *Node) persist(run *groupRun) error {
 	for _, t := range rd.Truncations {
 		b.Truncations = append(b.Truncations, store.Truncation{Topic: topic, Device: t.Device, After: t.After})
 	}
+	metadata := false
 	for _, e := range rd.Entries {
+		metadata = metadata || e.Kind == feed.KindMetadata
 		b.Entries = append(b.Entries, store.Entry{Topic: topic, Device: e.Author, Seq: e.Seq, ID: e.ID, Lamport: e.Lamport, Raw: e.Encoded})
 	}
 	for _, m := range rd.Messages {
@@ -286,6 +304,14 @@ func (n *Node) persist(run *groupRun) error {
 	if err := n.st.Commit(b); err != nil {
 		n.reload(run)
 		return fmt.Errorf("store group %s: %w", run.g.Fingerprint(), err)
+	}
+	if metadata {
+		// Membership and epochs change only by metadata: the networks the
+		// group is reached under may have moved. They move before this
+		// device publishes, so that what it writes after a removal (the
+		// removal itself, the new epoch's keys) goes out on the new
+		// epoch's network only.
+		n.joinNetworks(run, false)
 	}
 	if n.cfg.Transport != nil && len(rd.Outbox) > 0 {
 		out := make([][]byte, len(rd.Outbox))
@@ -318,6 +344,7 @@ func (n *Node) reload(run *groupRun) {
 	rep, err := n.newReplica(run.g, snap)
 	if err == nil {
 		run.rep = rep
+		n.joinNetworks(run, false)
 	}
 }
 
@@ -363,7 +390,7 @@ func (n *Node) Attach(t Transport) error {
 	}
 	n.cfg.Transport = t
 	for _, run := range n.groups {
-		t.Join(run.g.Keys.Topic, run.g.Keys.Replication)
+		n.joinNetworks(run, true)
 	}
 	return nil
 }

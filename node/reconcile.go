@@ -81,7 +81,10 @@ func (n *Node) ensure(g *group.Group, follow bool, announce func(*groupRun, feed
 	// after it announced); Receive calls reconcile again.
 	s := run.rep.State()
 	if follow && !s.Approved(run.rep.DeviceKey(), run.rep.MemberKey()) && !s.Claimed(run.rep.MemberKey()) {
-		return nil
+		// Record the key first: the sibling approves it from that record,
+		// and until then the group's devices do not know this one and do
+		// not sync with it (§10.2).
+		return n.recordGroupDevice(run)
 	}
 	err := n.step(run, func(lk feed.Lookup) error { return announce(run, lk) })
 	if errors.Is(err, replica.ErrNotMember) {

@@ -61,18 +61,31 @@ type Epoch struct {
 	ID       EpochID
 	Secret   [32]byte
 	Metadata [32]byte // seals metadata events written in the epoch
+	// Network proves, on the network, that a peer holds the epoch: sync
+	// proofs and rendezvous values are keyed by it, and the gossip topic
+	// is named by its NetworkID (§3.4, §10).
+	Network [32]byte
+}
+
+// NetworkID is the public name of an epoch's network key: the ID its
+// gossip topic and its sync requests go by. Only a holder of the key can
+// compute it.
+func NetworkID(network [32]byte) [32]byte {
+	return seal.Derive32(network[:], nil, seal.LabelNetworkID)
 }
 
 // Epoch expands an epoch secret of g. Epoch 0's secret is the group secret,
-// and its metadata key is the group's Keys.Metadata.
+// its metadata key is the group's Keys.Metadata and its network key the
+// group's Keys.Replication.
 func (g *Group) Epoch(secret [32]byte) Epoch {
 	e := Epoch{Secret: secret}
 	id := seal.Derive32(secret[:], g.ID[:], seal.LabelEpochID)
 	copy(e.ID[:], id[:EpochIDSize])
 	if secret == g.Secret {
-		e.Metadata = g.Keys.Metadata
+		e.Metadata, e.Network = g.Keys.Metadata, g.Keys.Replication
 	} else {
 		e.Metadata = seal.Derive32(secret[:], g.ID[:], seal.LabelEpochMetadata)
+		e.Network = seal.Derive32(secret[:], g.ID[:], seal.LabelEpochNetwork)
 	}
 	return e
 }

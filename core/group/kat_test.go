@@ -170,8 +170,10 @@ func TestContactRejects(t *testing.T) {
 
 // TestKATEpoch pins the expansion of epoch secrets (§3.4): the ID is the
 // first 16 bytes of HKDF(secret, group ID, "berty/v2/epoch/id"), the
-// metadata key HKDF(secret, group ID, "berty/v2/epoch/metadata-key") — and
-// for epoch 0, whose secret is the group secret, the group's metadata key.
+// metadata key HKDF(secret, group ID, "berty/v2/epoch/metadata-key"), the
+// network key HKDF(secret, group ID, "berty/v2/epoch/network-key") — and for
+// epoch 0, whose secret is the group secret, the group's metadata and
+// replication keys. The network ID is HKDF(network key, —, "berty/v2/network-id").
 func TestKATEpoch(t *testing.T) {
 	vectors := []kat.Vector{
 		{Name: "epoch", In: map[string]string{"group_id": kat.H(kat.Seq(0x10, 32)), "group_secret": kat.H(kat.Seq(0x30, 32)), "secret": kat.H(kat.Seq(0x50, 32))}},
@@ -186,9 +188,11 @@ func TestKATEpoch(t *testing.T) {
 			if !bytes.Equal(e.ID[:], id[:group.EpochIDSize]) {
 				t.Error("epoch ID is not the first 16 bytes of its HKDF")
 			}
-			if secret == g.Secret && e.Metadata != g.Keys.Metadata {
-				t.Error("epoch 0's metadata key is not the group's")
+			if secret == g.Secret && (e.Metadata != g.Keys.Metadata || e.Network != g.Keys.Replication) {
+				t.Error("epoch 0's metadata key is not the group's, or its network key not the replication key")
 			}
-			return map[string]string{"id": kat.H(e.ID[:]), "metadata_key": kat.H(e.Metadata[:])}
+			nid := group.NetworkID(e.Network)
+			return map[string]string{"id": kat.H(e.ID[:]), "metadata_key": kat.H(e.Metadata[:]),
+				"network_key": kat.H(e.Network[:]), "network_id": kat.H(nid[:])}
 		})
 }

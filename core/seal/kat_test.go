@@ -41,6 +41,8 @@ var katLabels = []struct{ name, value string }{
 	{"LabelChainKey", seal.LabelChainKey},
 	{"LabelEpochID", seal.LabelEpochID},
 	{"LabelEpochMetadata", seal.LabelEpochMetadata},
+	{"LabelEpochNetwork", seal.LabelEpochNetwork},
+	{"LabelNetworkID", seal.LabelNetworkID},
 }
 
 func TestKATCoversEveryLabel(t *testing.T) {

@@ -21,6 +21,10 @@ const (
 	// Epochs (§3.4): an epoch secret's public ID and its metadata key.
 	LabelEpochID       = "berty/v2/epoch/id"
 	LabelEpochMetadata = "berty/v2/epoch/metadata-key"
+	// An epoch's network key (proofs of sync, rendezvous) and the public ID
+	// it goes by on the network (gossip topic, sync opening).
+	LabelEpochNetwork = "berty/v2/epoch/network-key"
+	LabelNetworkID    = "berty/v2/network-id"
 
 	LabelMessageKey = "berty/v1/ratchet/message-key"
 	LabelChainKey   = "berty/v1/ratchet/chain-key"

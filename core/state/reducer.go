@@ -606,6 +606,17 @@ func (s *State) Approved(d, member keys.Public) bool {
 	return ok
 }
 
+// Awaited reports whether a device that has not announced itself yet has
+// an approval waiting for it, by any member's device.
+func (s *State) Awaited(d keys.Public) bool {
+	for k := range s.approved {
+		if k.device == d {
+			return true
+		}
+	}
+	return false
+}
+
 // Pending reports whether a device announced itself for an existing member
 // and waits for one of the member's devices to approve it.
 func (s *State) Pending(d keys.Public) bool { return s.pending[d] != nil }

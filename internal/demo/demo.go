@@ -93,6 +93,14 @@ func Run(o Options) error {
 		n, _ := p.st.CountMessages(topic)
 		return n
 	}
+	entries := func(p *peer, topic [32]byte) uint64 {
+		v, _ := p.n.Vector(topic)
+		var n uint64
+		for _, s := range v {
+			n += s
+		}
+		return n
+	}
 
 	done := step("bob adds alice from her contact link; she accepts")
 	if err := net.befriend(w, bob, alice, wt, o.QR); err != nil {
@@ -254,7 +262,12 @@ func Run(o Options) error {
 			return 0
 		}
 		if err := until("the phone to follow alice's account into her conversations", func() bool {
-			return count(phone, ab) == count(alice, ab) && aliceDevices(bob) == 2 && aliceDevices(phone) == 2
+			// The phone writes in #climbing once it also counts everyone
+			// else there (docs/protocol.md §9).
+			gp, errp := phone.n.Group(gt)
+			ga, erra := alice.n.Group(gt)
+			return count(phone, ab) == count(alice, ab) && aliceDevices(bob) == 2 && aliceDevices(phone) == 2 &&
+				errp == nil && erra == nil && len(gp.Members) == len(ga.Members)
 		}); err != nil {
 			return err
 		}
@@ -304,12 +317,29 @@ func Run(o Options) error {
 	} else {
 		fmt.Fprintf(w, "   carol's own node refuses: %v\n", err)
 	}
-	// carol keeps receiving the group's entries: wait until she holds alice's
-	// and bob's new ones, then show she could open none.
-	if err := until("bob to read both messages and carol to receive them", func() bool {
-		return count(bob, gt) == bobBefore+2 && carol.undec.Load()-undecBefore >= 2
+	// On libp2p the group has moved to the new epoch's network: carol
+	// cannot name its topic, and every sync knows her device — she is
+	// served what sorts up to her removal, nothing after (§10.2). The
+	// in-process network carries everything to everyone: there carol
+	// receives the new entries, and opens none.
+	carolEntries := entries(carol, gt)
+	if err := until("bob to read both messages", func() bool {
+		return count(bob, gt) == bobBefore+2 && (carol.dev != nil || carol.undec.Load()-undecBefore >= 2)
 	}); err != nil {
 		return err
+	}
+	if carol.dev != nil {
+		cut := func() int64 { return alice.dev.Host.Stats().SyncCut + bob.dev.Host.Stats().SyncCut }
+		base := cut()
+		carol.dev.Host.SyncNow(gt)
+		if err := until("carol's syncs", func() bool { return cut() > base }); err != nil {
+			return err
+		}
+		if got := entries(carol, gt); got != carolEntries {
+			return fmt.Errorf("carol received %d entries written after her removal", got-carolEntries)
+		}
+		fmt.Fprintf(w, "   the group moved to the new epoch's network; carol's syncs are served up to her removal only:\n")
+		fmt.Fprintf(w, "   0 of the entries written since reached her\n")
 	}
 	if err := transcript(w, bob, gt); err != nil {
 		return err
@@ -327,7 +357,7 @@ func Run(o Options) error {
 	}
 	fmt.Fprintf(w, "   members as bob sees them: %s\n", strings.Join(ms, ", "))
 	carolAfter := count(carol, gt)
-	fmt.Fprintf(w, "   carol received the new entries but could decrypt none: %d new messages readable, %d undecryptable\n",
+	fmt.Fprintf(w, "   carol could decrypt none: %d new messages readable, %d undecryptable\n",
 		carolAfter-carolBefore, carol.undec.Load()-undecBefore)
 	if carolAfter != carolBefore {
 		return fmt.Errorf("carol could read after her removal")
@@ -350,19 +380,32 @@ func Run(o Options) error {
 	if _, err := carol2.n.Join(old); err != nil {
 		return err
 	}
-	sawAlice := func() bool {
-		gi, err := carol2.n.Group(gt)
-		return err == nil && len(gi.Members) > 0
-	}
-	if err := until("carol's new account to sync the group", sawAlice); err != nil {
-		return err
-	}
 	undec2, bobBefore2 := carol2.undec.Load(), count(bob, gt)
+	if carol2.dev != nil {
+		// On libp2p no member syncs with her: her announce, which she shows
+		// to be let in, does not count (the link died with the removal).
+		refused := func() int64 { return alice.dev.Host.Stats().SyncErrors + bob.dev.Host.Stats().SyncErrors }
+		base := refused()
+		carol2.dev.Host.SyncNow(gt)
+		if err := until("the members to refuse carol's new account", func() bool { return refused() > base }); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "   alice and bob refuse to sync with her new device: its announce, shown to be let in, does not count\n")
+	} else {
+		// The in-process network carries everything to everyone.
+		sawAlice := func() bool {
+			gi, err := carol2.n.Group(gt)
+			return err == nil && len(gi.Members) > 0
+		}
+		if err := until("carol's new account to receive the group", sawAlice); err != nil {
+			return err
+		}
+	}
 	if _, err := alice.m.SendText(gt, "who else has that old link?", nil); err != nil {
 		return err
 	}
 	if err := until("bob to read alice and carol's new account to receive it", func() bool {
-		return count(bob, gt) == bobBefore2+1 && carol2.undec.Load() > undec2
+		return count(bob, gt) == bobBefore2+1 && (carol2.dev != nil || carol2.undec.Load() > undec2)
 	}); err != nil {
 		return err
 	}
@@ -403,17 +446,16 @@ func Run(o Options) error {
 			return 0
 		}
 		if err := until("the phone and bob to learn of the revocation", func() bool {
-			return phone.n.Revoked() && aliceDevicesAt(bob) == 1
+			return phone.n.Revoked() && aliceDevicesAt(bob) == 1 && aliceDevicesAt(phone) == 1
 		}); err != nil {
 			return err
 		}
 		phoneBefore, undecBefore, aliceBefore := count(phone, ab), phone.undec.Load(), count(alice, ab)
+		phoneEntries := entries(phone, ab)
 		if _, err := bob.m.SendText(ab, "alice, did you find your phone?", nil); err != nil {
 			return err
 		}
-		if err := until("alice to read bob and the phone to receive it", func() bool {
-			return count(alice, ab) == aliceBefore+1 && phone.undec.Load() > undecBefore
-		}); err != nil {
+		if err := until("alice to read bob", func() bool { return count(alice, ab) == aliceBefore+1 }); err != nil {
 			return err
 		}
 		// And in #climbing, where the phone was a device of alice's too.
@@ -430,25 +472,36 @@ func Run(o Options) error {
 			}
 			return 0
 		}
-		if err := until("bob to learn of the revocation in #climbing", func() bool { return aliceDevicesIn(bob, gt) == 1 }); err != nil {
+		if err := until("bob and the phone to learn of the revocation in #climbing", func() bool {
+			return aliceDevicesIn(bob, gt) == 1 && aliceDevicesIn(phone, gt) == 1
+		}); err != nil {
 			return err
 		}
+		phoneEntries += entries(phone, gt) // what sorts up to the revocation, which the phone is served
 		phoneGroupBefore, undecBefore2, aliceGroupBefore := count(phone, gt), phone.undec.Load(), count(alice, gt)
 		if _, err := bob.m.SendText(gt, "alice, is your phone still on you?", nil); err != nil {
 			return err
 		}
-		if err := until("alice to read bob in #climbing and the phone to receive it", func() bool {
-			return count(alice, gt) == aliceGroupBefore+1 && phone.undec.Load() > undecBefore2
-		}); err != nil {
+		if err := until("alice to read bob in #climbing", func() bool { return count(alice, gt) == aliceGroupBefore+1 }); err != nil {
 			return err
 		}
+		// The phone, still connected to alice, asks for both groups: it is
+		// served what sorts up to its revocation, nothing after (§10.2).
+		base := alice.dev.Host.Stats().SyncCut
+		phone.dev.Host.SyncNow(ab)
+		phone.dev.Host.SyncNow(gt)
+		if err := until("the phone's syncs", func() bool { return alice.dev.Host.Stats().SyncCut >= base+2 }); err != nil {
+			return err
+		}
+		_ = undecBefore2
 		_, sendErr := phone.m.SendText(ab, "x", nil)
-		fmt.Fprintf(w, "   alice reads bob's new messages; the phone received them but could decrypt nothing new: %d readable in the chat, %d in #climbing, %d undecryptable\n",
-			count(phone, ab)-phoneBefore, count(phone, gt)-phoneGroupBefore, phone.undec.Load()-undecBefore)
-		fmt.Fprintf(w, "   (nor the metadata written since: it is sealed in epochs the phone was never given)\n")
+		fmt.Fprintf(w, "   alice reads bob's new messages; the phone's syncs are served up to its revocation only:\n")
+		fmt.Fprintf(w, "   %d new entries reached it, and it could decrypt nothing new: %d readable in the chat, %d in #climbing, %d undecryptable\n",
+			entries(phone, ab)+entries(phone, gt)-phoneEntries, count(phone, ab)-phoneBefore, count(phone, gt)-phoneGroupBefore, phone.undec.Load()-undecBefore)
+		fmt.Fprintf(w, "   (the groups moved to new epochs' networks, whose names it cannot compute)\n")
 		fmt.Fprintf(w, "   the phone itself refuses to send: %v\n", sendErr)
-		if count(phone, ab) != phoneBefore || count(phone, gt) != phoneGroupBefore {
-			return fmt.Errorf("the revoked phone could read after its revocation")
+		if count(phone, ab) != phoneBefore || count(phone, gt) != phoneGroupBefore || entries(phone, ab)+entries(phone, gt) != phoneEntries {
+			return fmt.Errorf("the revoked phone received or read entries written after its revocation")
 		}
 		done()
 	}

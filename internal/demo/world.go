@@ -159,7 +159,7 @@ type p2pWorld struct{}
 func (p2pWorld) open(p *peer, w *waiter) error {
 	d, err := device.Open(device.Config{
 		Path: p.path, Name: p.name,
-		Net:       p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}},
+		Net:       p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Observe: func(p2p.Event) { w.bump() }},
 		Node:      nodeConfig(p, w),
 		OnReceive: w.bump,
 	})

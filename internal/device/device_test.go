@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/internal/wait"
@@ -94,6 +95,16 @@ func (x *dev) bodies(topic [32]byte) []string {
 		out[i] = string(m.Body)
 	}
 	return out
+}
+
+// groupDevice returns the key x writes with in a group.
+func (x *dev) groupDevice(t *testing.T, topic [32]byte) keys.Public {
+	t.Helper()
+	k, err := x.d.Node.DeviceKeyIn(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func connect(t *testing.T, a, b *dev) {

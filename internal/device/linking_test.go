@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -100,9 +99,12 @@ func TestLinkDevice(t *testing.T) {
 	phone.until("the conversation's history", func() bool { return slices.Contains(phone.bodies(ct), "hi alice") })
 	// In the group, the phone counts once alice's device has read the key
 	// it recorded there on the account group and approved it (§5.4, §5.7).
-	phone.until("the phone to count in the group", func() bool {
+	// It writes once it also counts bob: a chain it hands out before it has
+	// read the record that lets bob in would leave him out of what it
+	// writes until then (a known limit, docs/protocol.md §9).
+	phone.until("the phone to count in the group, and to count bob", func() bool {
 		gi, err := phone.d.Node.Group(gt)
-		if err != nil {
+		if err != nil || len(gi.Members) != 2 {
 			return false
 		}
 		mk, _ := phone.d.Node.MemberKey(gt)
@@ -155,12 +157,12 @@ func TestLinkDevice(t *testing.T) {
 			t.Fatal(err)
 		}
 		alice.until("bob's last message", func() bool { return slices.Contains(alice.bodies(topic), "after the revocation") })
-		// The phone got bob's entry (its vector shows it) but cannot read it.
-		phone.until("bob's last entry", func() bool {
-			v, _ := phone.d.Node.Vector(topic)
-			vb, _ := bob.d.Node.Vector(topic)
-			return fmt.Sprint(v) == fmt.Sprint(vb)
-		})
+		// The phone, still connected to alice, is served only what sorts up
+		// to its revocation (§10.2; TestRemovedMemberIsCutOffTheNetwork
+		// checks the entries themselves), and reads nothing written after.
+		base := alice.d.Host.Stats().SyncCut
+		phone.d.Host.SyncNow(topic)
+		alice.until("the phone's sync", func() bool { return alice.d.Host.Stats().SyncCut > base })
 		if slices.Contains(phone.bodies(topic), "after the revocation") {
 			t.Errorf("the revoked phone reads a message written after its revocation")
 		}

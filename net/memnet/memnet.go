@@ -138,8 +138,10 @@ func (ep *Endpoint) SetOnline(on bool) {
 }
 
 // Join subscribes to a topic and queues its backlog. The in-process network
-// checks nothing, so it ignores the replication key.
-func (ep *Endpoint) Join(topic, _ [32]byte) {
+// checks nothing, so it ignores the replication key, and it carries a
+// group on one channel whatever its networks (epochs): it stands in for
+// delivery, not for who the network lets in (net/p2p tests that).
+func (ep *Endpoint) Join(topic, _ [32]byte, _ [][32]byte) {
 	h := ep.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -41,7 +41,7 @@ func TestReorderingIsBounded(t *testing.T) {
 	var recv collector
 	src := hub.Attach(func([32]byte, [][]byte) error { return nil })
 	dst := hub.Attach(recv.deliver)
-	dst.Join(topic, [32]byte{})
+	dst.Join(topic, [32]byte{}, nil)
 	for i := range n {
 		src.Publish(topic, [][]byte{entry(i)})
 	}
@@ -85,13 +85,13 @@ func TestOfflineAndBacklog(t *testing.T) {
 	hub := memnet.New(1, 0, 8)
 	var late, off collector
 	src := hub.Attach(func([32]byte, [][]byte) error { return nil })
-	src.Join(topic, [32]byte{})
+	src.Join(topic, [32]byte{}, nil)
 	o := hub.Attach(off.deliver)
-	o.Join(topic, [32]byte{})
+	o.Join(topic, [32]byte{}, nil)
 	o.SetOnline(false)
 	src.Publish(topic, [][]byte{entry(1), entry(2)})
 	l := hub.Attach(late.deliver)
-	l.Join(topic, [32]byte{})
+	l.Join(topic, [32]byte{}, nil)
 	if err := hub.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +115,8 @@ func TestConcurrentMode(t *testing.T) {
 	ea := hub.Attach(a.deliver)
 	hub.Start()
 	eb := hub.Attach(b.deliver) // attached after Start: served all the same
-	ea.Join(topic, [32]byte{})
-	eb.Join(topic, [32]byte{})
+	ea.Join(topic, [32]byte{}, nil)
+	eb.Join(topic, [32]byte{}, nil)
 	var wg sync.WaitGroup
 	for _, ep := range []*memnet.Endpoint{ea, eb} {
 		wg.Go(func() {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"testing"
@@ -71,6 +70,8 @@ func TestMaliciousPeer(t *testing.T) {
 	bob.waitFor("hello")
 	m := newMallory(t, alice)
 	errs0 := alice.h.Stats().SyncErrors
+	ids := alice.h.Networks(topic)
+	zero := ids[len(ids)-1] // epoch 0's network: the name any link holder knows
 
 	garbage := make([]byte, 300)
 	rand.Read(garbage)
@@ -81,22 +82,22 @@ func TestMaliciousPeer(t *testing.T) {
 	if got := syncAttempt(t, m, alice, huge); len(got) != 0 {
 		t.Errorf("an oversized frame got %d bytes of answer", len(got))
 	}
-	// A well-formed opening for the group, without the replication key:
-	// version, topic, a made-up proof. It gets no entry and no proof of
-	// alice's, and the same answer as an opening for a group alice is not
+	// A well-formed opening for the group's network, without its key:
+	// version, network, a made-up proof. It gets no entry and no proof of
+	// alice's, and the same answer as an opening for a network alice is not
 	// in (one empty frame): nothing says she is in this one.
-	head := func(topic [32]byte) []byte {
-		return frame(append(append([]byte{2}, topic[:]...), make([]byte, 32)...))
+	head := func(network [32]byte) []byte {
+		return frame(append(append([]byte{3}, network[:]...), make([]byte, 32)...))
 	}
 	var elsewhere [32]byte
 	rand.Read(elsewhere[:])
-	if got, other := syncAttempt(t, m, alice, head(topic)), syncAttempt(t, m, alice, head(elsewhere)); !bytes.Equal(got, []byte{0}) || !bytes.Equal(other, got) {
+	if got, other := syncAttempt(t, m, alice, head(zero)), syncAttempt(t, m, alice, head(elsewhere)); !bytes.Equal(got, []byte{0}) || !bytes.Equal(other, got) {
 		t.Errorf("an opening without the key's proof got %x (and one for another group %x), want the empty frame 00 both", got, other)
 	}
 	// An opening longer than its 65 bytes (the v1 request, vector and all,
 	// say) is refused before it is read.
 	long := binary.AppendUvarint(nil, 66+p2p.MaxVectorDevices*42)
-	if got := syncAttempt(t, m, alice, append(long, head(topic)[1:]...)); len(got) != 0 {
+	if got := syncAttempt(t, m, alice, append(long, head(zero)[1:]...)); len(got) != 0 {
 		t.Errorf("a long opening got %x", got)
 	}
 	for range 50 { // a flood of streams
@@ -117,7 +118,7 @@ func TestMaliciousPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt, err := ps.Join("/berty/1/" + hex.EncodeToString(topic[:]))
+	mt, err := ps.Join(p2p.TopicName(zero))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +174,7 @@ drain:
 // device of the group wrote.
 func TestNoVectorForNonMembers(t *testing.T) {
 	alice, _, topic := pair(t, nil)
+	ids := alice.h.Networks(topic)
 	m := newMallory(t, alice)
 	after := make(chan error, 1)
 	// Alice retries a failed sync: only the first attempt is reported, and
@@ -196,7 +198,7 @@ func TestNoVectorForNonMembers(t *testing.T) {
 			return b, err
 		}
 		opening, err := read()
-		if err != nil || len(opening) != 65 { // version, topic, proof: no vector
+		if err != nil || len(opening) != 65 { // version, network, proof: no device, no vector
 			report(fmt.Errorf("alice's opening: %d bytes, %v", len(opening), err))
 			return
 		}
@@ -217,7 +219,7 @@ func TestNoVectorForNonMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt, err := ps.Join("/berty/1/" + hex.EncodeToString(topic[:]))
+	mt, err := ps.Join(p2p.TopicName(ids[len(ids)-1]))
 	if err != nil {
 		t.Fatal(err)
 	}

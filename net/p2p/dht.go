@@ -88,34 +88,34 @@ func (x *Host) startDHT() error {
 	return d.Bootstrap(x.ctx)
 }
 
-// meet announces and looks up a group's rendezvous on the DHT, connecting to
+// meet announces and looks up the rendezvous of a group's network on the DHT, connecting to
 // the devices it finds, with backoff from 1 s up to the configured period.
-func (x *Host) meet(t *topic) {
+func (x *Host) meet(nw *groupNet) {
 	wait := time.Second
 	for {
-		found := x.meetOnce(t)
+		found := x.meetOnce(nw)
 		if found {
 			wait = x.cfg.RendezvousEvery
 		} else {
 			wait = min(wait*2, x.cfg.RendezvousEvery)
 		}
 		select {
-		case <-x.ctx.Done():
+		case <-nw.ctx.Done():
 			return
 		case <-time.After(wait):
 		}
 	}
 }
 
-func (x *Host) meetOnce(t *topic) (found bool) {
-	ctx, cancel := context.WithTimeout(x.ctx, 30*time.Second)
+func (x *Host) meetOnce(nw *groupNet) (found bool) {
+	ctx, cancel := context.WithTimeout(nw.ctx, 30*time.Second)
 	defer cancel()
 	select { // nowhere to announce before the routing table has a peer
 	case <-x.routable:
 	case <-ctx.Done():
 		return false
 	}
-	announce, lookup := rendezvousKeys(t.rep, x.cfg.Now())
+	announce, lookup := rendezvousKeys(nw.key, x.cfg.Now())
 	for _, k := range announce {
 		if err := x.dht.Provide(ctx, k, true); err != nil {
 			x.log.Debug("dht: provide failed", "err", err)

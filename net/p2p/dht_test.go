@@ -69,12 +69,12 @@ func TestRendezvousFindsGroupPeer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Close()
-		h.Join(topicID, rep)
+		h.Join(topicID, rep, [][32]byte{rep})
 		hosts[name] = h
 	}
 	alice, carol := hosts["alice"], hosts["carol"]
-	alice.meetOnce(alice.topics[topicID]) // announce
-	if !carol.meetOnce(carol.topics[topicID]) {
+	alice.meetOnce(alice.topics[topicID].nets[0]) // announce
+	if !carol.meetOnce(carol.topics[topicID].nets[0]) {
 		t.Fatal("carol's lookup of the group's rendezvous found nobody")
 	}
 	other := [32]byte{10}

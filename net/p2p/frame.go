@@ -3,6 +3,8 @@ package p2p
 import (
 	"fmt"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/wire"
@@ -19,7 +21,7 @@ const (
 	MaxVectorDevices = 4096
 
 	batchVersion = 1
-	syncVersion  = 2
+	syncVersion  = 3
 )
 
 // encodeBatch encodes entries as one batch (§10.1): version, count, then
@@ -78,28 +80,119 @@ func decodeBatch(b []byte) ([][]byte, error) {
 	return raws, nil
 }
 
-// syncHeadSize is the first frame of a sync: version, topic, proof.
+// syncHeadSize is the first frame of a sync: version, network, proof.
 const syncHeadSize = 1 + 32 + 32
 
-// encodeSyncHead opens a sync of a group (§10.2): the requester's proof
-// that it holds the group's replication key.
-func encodeSyncHead(topic, proof [32]byte) []byte {
+// encodeSyncHead opens a sync (§10.2): the network (an epoch's network ID)
+// and the requester's proof that it holds the network's key.
+func encodeSyncHead(network, proof [32]byte) []byte {
 	b := make([]byte, 0, syncHeadSize)
 	b = append(b, syncVersion)
-	b = append(b, topic[:]...)
+	b = append(b, network[:]...)
 	return append(b, proof[:]...)
 }
 
-func decodeSyncHead(b []byte) (topic, proof [32]byte, err error) {
+func decodeSyncHead(b []byte) (network, proof [32]byte, err error) {
 	r := wire.NewReader(b)
 	if v := r.Byte(); v != syncVersion && r.Err() == nil {
 		r.Fail("sync version %d", v)
 	}
-	topic, proof = r.Fixed32(), r.Fixed32()
+	network, proof = r.Fixed32(), r.Fixed32()
 	if err := r.Done(); err != nil {
-		return topic, proof, fmt.Errorf("decode sync head: %w", err)
+		return network, proof, fmt.Errorf("decode sync head: %w", err)
 	}
-	return topic, proof, nil
+	return network, proof, nil
+}
+
+// signedDevice is how each end of a sync names itself: its device key in
+// the group and its signature of the sync's statement.
+type signedDevice struct {
+	Device keys.Public
+	Sig    [64]byte
+}
+
+const signedDeviceSize = 32 + 64
+
+// answerSize is the responder's answer to a proven opening.
+const answerSize = 32 + signedDeviceSize
+
+func encodeAnswer(proof [32]byte, d signedDevice) []byte {
+	b := make([]byte, 0, answerSize)
+	b = append(b, proof[:]...)
+	b = append(b, d.Device[:]...)
+	return append(b, d.Sig[:]...)
+}
+
+func decodeAnswer(b []byte) (proof [32]byte, d signedDevice, err error) {
+	r := wire.NewReader(b)
+	proof, d = r.Fixed32(), readSignedDevice(r)
+	if err := r.Done(); err != nil {
+		return proof, d, fmt.Errorf("decode sync answer: %w", err)
+	}
+	return proof, d, nil
+}
+
+func readSignedDevice(r *wire.Reader) (d signedDevice) {
+	d.Device = keys.Public(r.Fixed32())
+	copy(d.Sig[:], r.Fixed(64))
+	return d
+}
+
+// maxHello bounds the requester's hello: its signed device, flags and
+// vector.
+const maxHello = signedDeviceSize + 1 + maxVector
+
+// Hello flags.
+const (
+	// helloNewcomer: the requester does not count yet in its own view of
+	// the group (it cannot tell members from strangers).
+	helloNewcomer = 1
+	// helloPull: the requester wants nothing; the responder should sync
+	// from it instead (it has what the responder needs and may give it
+	// only as a responder: a removed device's removal).
+	helloPull = 2
+)
+
+func encodeHello(d signedDevice, flags byte, vector map[keys.Public]uint64) []byte {
+	b := append(append([]byte(nil), d.Device[:]...), d.Sig[:]...)
+	b = append(b, flags)
+	return append(b, encodeVector(vector)...)
+}
+
+func decodeHello(b []byte) (d signedDevice, flags byte, v map[keys.Public]uint64, err error) {
+	if len(b) < signedDeviceSize+1 {
+		return d, 0, nil, fmt.Errorf("decode sync hello: %d bytes: %w", len(b), wire.ErrMalformed)
+	}
+	d = readSignedDevice(wire.NewReader(b[:signedDeviceSize]))
+	if flags = b[signedDeviceSize]; flags&^(helloNewcomer|helloPull) != 0 {
+		return d, 0, nil, fmt.Errorf("decode sync hello: flags %#x: %w", flags, wire.ErrMalformed)
+	}
+	v, err = decodeVector(b[signedDeviceSize+1:])
+	return d, flags, v, err
+}
+
+// Verdicts: the responder's word on the requester's hello (§10.2).
+const (
+	verdictRefused = 0 // nothing for this device; the stream ends
+	verdictServing = 1 // entries follow
+	verdictShow    = 2 // who is this? show your announce, then a verdict again
+)
+
+// Roles in a sync statement.
+const (
+	roleResponder = 1
+	roleRequester = 2
+)
+
+// statement is what each end of a sync signs with its device key in the
+// group: its role, both peer IDs and the network, so that a signature
+// cannot be replayed to another peer, in another sync direction or under
+// another epoch.
+func statement(role byte, requester, responder peer.ID, network [32]byte) []byte {
+	b := []byte{role}
+	b = wire.AppendBytes(b, []byte(requester))
+	b = wire.AppendBytes(b, []byte(responder))
+	return append(b, network[:]...)
 }
 
 // encodeVector is a version vector: how far the requester has each feed.

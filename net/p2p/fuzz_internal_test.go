@@ -82,11 +82,56 @@ func TestSyncProofKAT(t *testing.T) {
 		got  [32]byte
 		want string
 	}{
-		{"proof", proof(key, req, resp), "d7b302ae0a7864e5bf637b43c3b2053a1fc6d416069bca511755a7cbdfe7b005"},
-		{"answer", answerProof(key, req, resp), "b3a1850300060244f3fc15dba0254f993c0fc8d79e4e9d388fbd23fe69819c02"},
+		{"proof", proof(key, req, resp), "a760504861364356c3bd8a42c9850a4a148f19b68814e5f16e14f0de50343c40"},
+		{"answer", answerProof(key, req, resp), "97c06c540ee36077fe5afc6615d6221af8573194285823e7944725e4639e8571"},
 	} {
 		if hex.EncodeToString(tc.got[:]) != tc.want {
 			t.Errorf("%s: %x, want %s", tc.name, tc.got, tc.want)
 		}
+	}
+}
+
+func FuzzDecodeAnswer(f *testing.F) {
+	f.Add(encodeAnswer([32]byte{1}, signedDevice{Device: keys.Public{2}, Sig: [64]byte{3}}))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		proof, d, err := decodeAnswer(b)
+		if err == nil && !bytes.Equal(encodeAnswer(proof, d), b) {
+			t.Fatalf("%x accepted but encodes differently", b)
+		}
+	})
+}
+
+func FuzzDecodeHello(f *testing.F) {
+	d := signedDevice{Device: keys.Public{2}, Sig: [64]byte{3}}
+	f.Add(encodeHello(d, helloNewcomer, map[keys.Public]uint64{{1}: 5}))
+	f.Add(encodeHello(d, helloPull, nil))
+	f.Add(append(make([]byte, signedDeviceSize), 4, 0)) // an unknown flag
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, flags, v, err := decodeHello(b)
+		if err != nil {
+			return
+		}
+		if flags&^(helloNewcomer|helloPull) != 0 || len(v) > MaxVectorDevices {
+			t.Fatalf("%x: flags %#x, %d devices accepted", b, flags, len(v))
+		}
+		d2, flags2, v2, err := decodeHello(encodeHello(d, flags, v))
+		if err != nil || d2 != d || flags2 != flags || len(v2) != len(v) {
+			t.Fatalf("%x does not survive encoding: %v", b, err)
+		}
+	})
+}
+
+// TestSyncStatementKAT: what each end of a sync signs (§10.2), built here
+// by another implementation (Python) from the spec.
+func TestSyncStatementKAT(t *testing.T) {
+	var network [32]byte
+	for i := range network {
+		network[i] = byte(i)
+	}
+	got := statement(roleRequester, peer.ID("12D3KooWRequester"), peer.ID("12D3KooWResponder"), network)
+	const want = "0211313244334b6f6f5752657175657374657211313244334b6f6f57526573706f6e646572000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	if h := hex.EncodeToString(got); h != want {
+		t.Errorf("statement %s, want %s", h, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"sync"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -11,11 +12,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
 )
 
-// topicName is the gossipsub topic of a group: its derived topic value, never
-// its ID (§3.4), so observers of the network cannot learn group IDs.
-func topicName(t [32]byte) string { return "/berty/1/" + hex.EncodeToString(t[:]) }
+// topicName is the gossipsub topic of a group's network: its network ID
+// (§3.4), never the group's ID, and one per epoch: a device that does not
+// hold the epoch cannot name the topic.
+func topicName(network [32]byte) string { return "/berty/2/" + hex.EncodeToString(network[:]) }
 
 // messageID names a pubsub message by the hash of its data: the same batch
 // relayed by several peers is one message.
@@ -24,57 +27,114 @@ func messageID(m *pb.Message) string {
 	return string(h[:])
 }
 
-// Join subscribes to a group's topic (node.Transport). Entries whose MAC does
-// not verify under the replication key are rejected by the validator and not
-// forwarded. Joining twice does nothing.
-func (x *Host) Join(topicID, replication [32]byte) {
+// Join starts receiving a group (node.Transport), or moves it to other
+// networks: one gossipsub topic per network key (an epoch's, §3.4), the
+// first where this device publishes. Entries whose MAC does not verify
+// under the replication key are rejected by the validator and not
+// forwarded. Networks no longer listed are left.
+func (x *Host) Join(topicID, replication [32]byte, networks [][32]byte) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.closed || x.topics[topicID] != nil {
+	if x.closed || len(networks) == 0 {
 		return
 	}
-	name := topicName(topicID)
-	if err := x.ps.RegisterTopicValidator(name, x.validator(topicID, replication)); err != nil {
-		x.log.Error("register validator", "err", err)
-		return
+	t := x.topics[topicID]
+	if t == nil {
+		t = &topic{id: topicID, rep: replication}
+		x.topics[topicID] = t
 	}
-	t, err := x.ps.Join(name)
-	if err != nil {
-		x.log.Error("join topic", "err", err)
-		return
+	old := map[[32]byte]*groupNet{}
+	for _, nw := range t.nets {
+		old[nw.key] = nw
 	}
-	sub, err := t.Subscribe()
-	if err != nil {
-		x.log.Error("subscribe", "err", err)
-		return
+	var nets []*groupNet
+	for _, k := range networks {
+		if slices.ContainsFunc(nets, func(nw *groupNet) bool { return nw.key == k }) {
+			continue
+		}
+		if nw := old[k]; nw != nil {
+			nets = append(nets, nw)
+			delete(old, k)
+			continue
+		}
+		if nw := x.subscribeLocked(t, k); nw != nil {
+			nets = append(nets, nw)
+		}
 	}
-	ev, err := t.EventHandler()
-	if err != nil {
-		sub.Cancel()
-		x.log.Error("topic events", "err", err)
-		return
+	for _, nw := range old {
+		x.leaveLocked(nw)
 	}
-	tp := &topic{id: topicID, rep: replication, name: name, t: t, sub: sub, ev: ev}
-	x.topics[topicID] = tp
-	x.wg.Go(func() { x.read(tp) })
-	x.wg.Go(func() { x.watch(tp) })
-	if x.dht != nil {
-		x.wg.Go(func() { x.meet(tp) })
-	}
+	t.nets = nets
 }
 
-// Publish sends this device's new entries of a group (node.Transport), in
-// as few pubsub messages as the size limits allow. Each message gets its own
-// slice: gossipsub keeps what it is given.
+// subscribeLocked joins one network of a group; x.mu is held.
+func (x *Host) subscribeLocked(t *topic, key [32]byte) *groupNet {
+	id := group.NetworkID(key)
+	name := topicName(id)
+	if err := x.ps.RegisterTopicValidator(name, x.validator(t.id, t.rep)); err != nil {
+		x.log.Error("register validator", "err", err)
+		return nil
+	}
+	pt, err := x.ps.Join(name)
+	if err != nil {
+		x.ps.UnregisterTopicValidator(name)
+		x.log.Error("join topic", "err", err)
+		return nil
+	}
+	sub, err := pt.Subscribe()
+	if err != nil {
+		pt.Close()
+		x.ps.UnregisterTopicValidator(name)
+		x.log.Error("subscribe", "err", err)
+		return nil
+	}
+	ev, err := pt.EventHandler()
+	if err != nil {
+		sub.Cancel()
+		pt.Close()
+		x.ps.UnregisterTopicValidator(name)
+		x.log.Error("topic events", "err", err)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(x.ctx)
+	nw := &groupNet{group: t, key: key, id: id, name: name, t: pt, sub: sub, ev: ev, ctx: ctx, stop: cancel}
+	x.nets[id] = nw
+	x.wg.Go(func() { x.read(nw) })
+	x.wg.Go(func() { x.watch(nw) })
+	if x.dht != nil {
+		x.wg.Go(func() { x.meet(nw) })
+	}
+	return nw
+}
+
+// leaveLocked leaves a network the group moved away from; x.mu is held.
+func (x *Host) leaveLocked(nw *groupNet) {
+	delete(x.nets, nw.id)
+	nw.stop()
+	nw.sub.Cancel()
+	nw.ev.Cancel()
+	if err := nw.t.Close(); err != nil {
+		x.log.Debug("close topic", "err", err)
+	}
+	x.ps.UnregisterTopicValidator(nw.name)
+}
+
+// Publish sends this device's new entries of a group (node.Transport) on
+// the group's first network, in as few pubsub messages as the size limits
+// allow. Each message gets its own slice: gossipsub keeps what it is given.
 func (x *Host) Publish(topicID [32]byte, raws [][]byte) {
 	x.mu.Lock()
 	t := x.topics[topicID]
+	var pt *pubsub.Topic
+	if t != nil && len(t.nets) > 0 {
+		pt = t.nets[0].t
+	}
 	x.mu.Unlock()
-	if t == nil {
+	if pt == nil {
 		return
 	}
 	for _, b := range splitBatches(raws) {
-		if err := t.t.Publish(x.ctx, encodeBatch(b)); err != nil && x.ctx.Err() == nil {
+		if err := pt.Publish(x.ctx, encodeBatch(b)); err != nil && x.ctx.Err() == nil {
 			// Not fatal: the entries are stored, sync delivers them.
 			x.log.Warn("publish failed; peers will get the entries by sync", "err", err)
 		}
@@ -158,10 +218,11 @@ func (s *seenEntries) add(sums [][32]byte) (fresh bool) {
 	return fresh
 }
 
-// read takes a topic's messages to the ingest loop.
-func (x *Host) read(t *topic) {
+// read takes a network's messages to the ingest loop.
+func (x *Host) read(nw *groupNet) {
+	t := nw.group
 	for {
-		m, err := t.sub.Next(x.ctx)
+		m, err := nw.sub.Next(nw.ctx)
 		if err != nil {
 			return // cancelled
 		}
@@ -175,23 +236,24 @@ func (x *Host) read(t *topic) {
 		x.gossipIn.Add(int64(len(raws)))
 		select {
 		case x.in <- inbound{topic: t.id, raws: raws, from: m.ReceivedFrom}:
-		case <-x.ctx.Done():
+		case <-nw.ctx.Done():
 			return
 		}
 	}
 }
 
-// watch syncs with every peer that joins a topic: what it missed and what
-// we missed are exchanged at once, without waiting for new traffic.
-func (x *Host) watch(t *topic) {
+// watch syncs with every peer that joins a network of a group: what it
+// missed and what we missed are exchanged at once, without waiting for new
+// traffic.
+func (x *Host) watch(nw *groupNet) {
 	for {
-		ev, err := t.ev.NextPeerEvent(x.ctx)
+		ev, err := nw.ev.NextPeerEvent(nw.ctx)
 		if err != nil {
 			return
 		}
 		if ev.Type == pubsub.PeerJoin {
 			x.cm.Protect(ev.Peer, "berty-group")
-			x.startSync(ev.Peer, t.id)
+			x.startSync(ev.Peer, nw.group.id)
 		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ import (
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/replica"
 )
 
 // Deliver hands a batch of entries of one group to the node and says what
@@ -65,10 +67,19 @@ type Delivered struct {
 	Waiting bool
 }
 
-// Source is what the host needs from the node to serve sync requests.
+// Source is what the host needs from the node to sync (§10.2).
 type Source interface {
 	Vector(topic [32]byte) (map[keys.Public]uint64, error)
 	EntriesAfter(topic [32]byte, device keys.Public, after uint64, limit int) ([][]byte, error)
+	// Peer says what the node's replica of a group knows of a device that
+	// syncs with it — for a cut device, the clock up to which it is served
+	// (0: nothing) — and whether this device is itself a newcomer there.
+	Peer(topic [32]byte, device keys.Public) (status replica.PeerStatus, until uint64, newcomer bool, err error)
+	// SignSync signs a sync statement with this device's key in the group.
+	SignSync(topic [32]byte, statement []byte) (device keys.Public, sig []byte, err error)
+	// Announce returns this device's first entry in the group (nil if it
+	// has not announced itself), shown to a peer that does not know it.
+	Announce(topic [32]byte) ([]byte, error)
 }
 
 // Config configures a Host. Zero values are documented per field.
@@ -117,6 +128,7 @@ const (
 	GossipRefused EventKind = iota + 1 // a pubsub message failed validation
 	SyncRefused                        // a sync stream was malformed or unproven
 	PointRefused                       // a rendezvous-point exchange failed (§11.4)
+	SyncCut                            // a removed or revoked device was served up to its cut (§10.2)
 )
 
 // Event is a refusal, with the peer it came from.
@@ -133,6 +145,8 @@ func (x *Host) observe(k EventKind, p peer.ID) {
 		x.syncErrors.Add(1)
 	case PointRefused:
 		x.pointRefused.Add(1)
+	case SyncCut:
+		x.syncCut.Add(1)
 	}
 	if x.cfg.Observe != nil {
 		x.cfg.Observe(Event{Kind: k, Peer: p})
@@ -148,6 +162,9 @@ type Stats struct {
 	// PointRefused counts failed exchanges at this host's rendezvous
 	// points (bad handshakes, garbage, floods).
 	PointRefused int64
+	// SyncCut counts syncs served to a removed or revoked device: only
+	// what sorts up to the event that cut it.
+	SyncCut int64
 }
 
 // Host is one device's libp2p presence.
@@ -167,8 +184,9 @@ type Host struct {
 	wg     sync.WaitGroup
 	in     chan inbound
 
-	mu      sync.Mutex // guards topics, syncing, closed, serving, deliver and source
+	mu      sync.Mutex // guards topics, nets, syncing, closed, serving, deliver and source
 	topics  map[[32]byte]*topic
+	nets    map[[32]byte]*groupNet // by network ID
 	syncing map[syncKey]int
 	nudges  map[[32]byte]*time.Timer
 	later   map[syncKey]*time.Timer
@@ -180,16 +198,42 @@ type Host struct {
 	points points
 	seen   seenEntries
 
-	gossipIn, gossipRefused, syncServed, syncFetched, syncErrors, pointRefused atomic.Int64
+	gossipIn, gossipRefused, syncServed, syncFetched, syncErrors, pointRefused, syncCut atomic.Int64
 }
 
+// topic is a group as the host carries it: its entries' topic and MAC key,
+// and the networks (epochs) it is reached on.
 type topic struct {
 	id   [32]byte
 	rep  [32]byte
-	name string
-	t    *pubsub.Topic
-	sub  *pubsub.Subscription
-	ev   *pubsub.TopicEventHandler
+	nets []*groupNet // nets[0]: where this device publishes
+}
+
+// peers returns the peers met on any of the group's networks.
+func (t *topic) peers() []peer.ID {
+	var out []peer.ID
+	for _, nw := range t.nets {
+		for _, p := range nw.t.ListPeers() {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// groupNet is one network key of a group (§3.4): a gossipsub topic named by
+// its ID, sync proofs and rendezvous values keyed by it.
+type groupNet struct {
+	group *topic
+	key   [32]byte
+	id    [32]byte
+	name  string
+	t     *pubsub.Topic
+	sub   *pubsub.Subscription
+	ev    *pubsub.TopicEventHandler
+	ctx   context.Context // ends when the group leaves the network
+	stop  context.CancelFunc
 }
 
 type inbound struct {
@@ -255,7 +299,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
-		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}}
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
@@ -362,19 +406,33 @@ func (x *Host) Peers() []peer.ID { return x.h.Network().Peers() }
 // TopicPeers returns the peers known to be in a group's topic.
 func (x *Host) TopicPeers(topicID [32]byte) []peer.ID {
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	t := x.topics[topicID]
-	x.mu.Unlock()
 	if t == nil {
 		return nil
 	}
-	return t.t.ListPeers()
+	return t.peers()
+}
+
+// Networks returns the IDs of the networks a group is carried on (§3.4),
+// the one this device publishes on first.
+func (x *Host) Networks(topicID [32]byte) [][32]byte {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out [][32]byte
+	if t := x.topics[topicID]; t != nil {
+		for _, nw := range t.nets {
+			out = append(out, nw.id)
+		}
+	}
+	return out
 }
 
 // Stats returns the host's counters.
 func (x *Host) Stats() Stats {
 	return Stats{GossipIn: x.gossipIn.Load(), GossipRefused: x.gossipRefused.Load(),
 		SyncServed: x.syncServed.Load(), SyncFetched: x.syncFetched.Load(), SyncErrors: x.syncErrors.Load(),
-		PointRefused: x.pointRefused.Load()}
+		PointRefused: x.pointRefused.Load(), SyncCut: x.syncCut.Load()}
 }
 
 // Close stops everything the host started and waits for it. Idempotent.
@@ -398,8 +456,10 @@ func (x *Host) Close() error {
 		x.mdns.Close()
 	}
 	for _, t := range topics {
-		t.sub.Cancel()
-		t.ev.Cancel()
+		for _, nw := range t.nets {
+			nw.sub.Cancel()
+			nw.ev.Cancel()
+		}
 	}
 	if x.dht != nil {
 		x.dht.Close()

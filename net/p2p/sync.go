@@ -19,10 +19,11 @@ import (
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/replica"
 )
 
 // ProtocolSync is the sync protocol's libp2p protocol ID (§10.2).
-const ProtocolSync = protocol.ID("/berty/sync/2.0.0")
+const ProtocolSync = protocol.ID("/berty/sync/3.0.0")
 
 const (
 	syncTimeout = time.Minute
@@ -32,17 +33,16 @@ const (
 	syncChunk = 256
 )
 
-// proof shows that a sync requester holds the group's replication key,
-// bound to both peers so it cannot be replayed to another (§10.2).
-func proof(replication [32]byte, requester, responder peer.ID) [32]byte {
-	return mac(replication, "berty/v1/sync-proof", requester, responder)
+// proof shows that a sync requester holds a network key of the group (an
+// epoch's), bound to both peers so it cannot be replayed to another (§10.2).
+func proof(network [32]byte, requester, responder peer.ID) [32]byte {
+	return mac(network, "berty/v2/sync-proof", requester, responder)
 }
 
-// answerProof is the responder's: it holds the key too. Only then does the
-// requester send its version vector, which tells how much each device of
-// the group wrote: nothing for a peer that only saw the topic's name.
-func answerProof(replication [32]byte, requester, responder peer.ID) [32]byte {
-	return mac(replication, "berty/v1/sync-answer", requester, responder)
+// answerProof is the responder's: it holds the key too. Only then does
+// either side name its device.
+func answerProof(network [32]byte, requester, responder peer.ID) [32]byte {
+	return mac(network, "berty/v2/sync-answer", requester, responder)
 }
 
 func mac(key [32]byte, label string, requester, responder peer.ID) [32]byte {
@@ -91,7 +91,7 @@ func (x *Host) startSync(p peer.ID, topicID [32]byte) {
 // syncAllLocked syncs a topic with all its peers; x.mu is held.
 func (x *Host) syncAllLocked(topicID [32]byte) {
 	if t := x.topics[topicID]; t != nil {
-		for _, p := range t.t.ListPeers() {
+		for _, p := range t.peers() {
 			x.startSyncLocked(p, topicID)
 		}
 	}
@@ -157,7 +157,7 @@ func (x *Host) startSyncLocked(p peer.ID, topicID [32]byte) {
 // inTopicLocked reports whether p is a peer of the topic; x.mu is held.
 func (x *Host) inTopicLocked(p peer.ID, topicID [32]byte) bool {
 	t := x.topics[topicID]
-	return t != nil && slices.Contains(t.t.ListPeers(), p)
+	return t != nil && slices.Contains(t.peers(), p)
 }
 
 // nudgeDelay is how long after publishing a host syncs with the topic's
@@ -218,90 +218,172 @@ func (x *Host) periodicSync() {
 }
 
 // syncWith asks p for what it has of a group beyond our version vector and
-// hands what comes to the ingest loop (§10.2).
+// hands what comes to the ingest loop (§10.2). It tries the group's networks
+// in turn — the current epoch's first — until p answers under one.
 func (x *Host) syncWith(p peer.ID, topicID [32]byte) error {
 	x.mu.Lock()
 	t, src := x.topics[topicID], x.source
+	var nets []*groupNet
+	if t != nil {
+		nets = slices.Clone(t.nets)
+	}
 	x.mu.Unlock()
+	for _, nw := range nets {
+		answered, err := x.syncUnder(p, t, nw, src)
+		if answered || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errNotAdmitted = errors.New("the peer's device does not count in the group")
+
+// syncUnder runs one sync of a group with p under one of its networks. It
+// reports whether p answered there (proved it holds the key).
+func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answered bool, err error) {
 	ctx, cancel := context.WithTimeout(x.ctx, syncTimeout)
 	defer cancel()
-	vec, err := src.Vector(topicID)
-	if err != nil {
-		return err
-	}
 	s, err := x.h.NewStream(ctx, p, ProtocolSync)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(syncTimeout))
-	if err := writeFrame(s, encodeSyncHead(topicID, proof(t.rep, x.h.ID(), p))); err != nil {
-		return err
+	self := x.h.ID()
+	if err := writeFrame(s, encodeSyncHead(nw.id, proof(nw.key, self, p))); err != nil {
+		return false, err
 	}
 	br := bufio.NewReader(s)
-	answer, err := readFrame(br, 32)
-	switch {
-	case err != nil:
+	b, err := readFrame(br, answerSize)
+	if err != nil {
 		s.Reset()
-		return err
-	case len(answer) == 0:
-		return nil // not in the group (or not serving yet): nothing to get
-	case len(answer) != 32 || !hmac.Equal(answer, func() []byte { a := answerProof(t.rep, x.h.ID(), p); return a[:] }()):
-		s.Reset()
-		return fmt.Errorf("the peer did not prove it is in the group")
+		return false, err
 	}
-	if err := writeFrame(s, encodeVector(vec)); err != nil {
-		return err
+	if len(b) == 0 {
+		return false, nil // not in this network (or not serving yet): nothing to get
+	}
+	got, peerDev, err := decodeAnswer(b)
+	want := answerProof(nw.key, self, p)
+	if err != nil || !hmac.Equal(got[:], want[:]) ||
+		!replica.VerifySync(peerDev.Device, statement(roleResponder, self, p, nw.id), peerDev.Sig[:]) {
+		s.Reset()
+		return true, fmt.Errorf("the peer did not prove it is in the group")
+	}
+	status, until, newcomer, err := src.Peer(t.id, peerDev.Device)
+	if err != nil {
+		s.Reset()
+		return true, err
+	}
+	var flags byte
+	if status == replica.PeerCut {
+		x.observe(SyncRefused, p)
+		if until == 0 {
+			s.Reset()
+			return true, errNotAdmitted
+		}
+		// A removed or revoked device: this device takes nothing from it,
+		// and asks it to sync from here instead, where it is served up to
+		// the event that cut it — how it learns that it is out.
+		flags = helloPull
+	}
+	// The vector tells how much each device wrote: only for a device that
+	// counts here. To one this device cannot place yet, it says nothing,
+	// and takes what comes (every entry is checked on arrival). A
+	// newcomer's vector is hardly more than its own feed.
+	var vec map[keys.Public]uint64
+	if status == replica.PeerMember || (newcomer && status != replica.PeerCut) {
+		if vec, err = src.Vector(t.id); err != nil {
+			s.Reset()
+			return true, err
+		}
+	}
+	dev, sig, err := src.SignSync(t.id, statement(roleRequester, self, p, nw.id))
+	if err != nil {
+		s.Reset()
+		return true, err
+	}
+	me := signedDevice{Device: dev}
+	copy(me.Sig[:], sig)
+	if newcomer {
+		flags |= helloNewcomer
+	}
+	if err := writeFrame(s, encodeHello(me, flags, vec)); err != nil {
+		return true, err
+	}
+	for shown := false; ; shown = true {
+		v, err := readFrame(br, 1)
+		if err != nil || len(v) != 1 || v[0] > verdictShow || (shown && v[0] == verdictShow) {
+			s.Reset()
+			return true, fmt.Errorf("bad sync verdict")
+		}
+		if v[0] == verdictRefused {
+			return true, nil
+		}
+		if v[0] == verdictServing {
+			break
+		}
+		// The peer does not know this device: show it the announce.
+		ann, err := src.Announce(t.id)
+		if err != nil {
+			s.Reset()
+			return true, err
+		}
+		if err := writeFrame(s, ann); err != nil {
+			return true, err
+		}
 	}
 	s.CloseWrite()
 	for {
 		b, err := readFrame(br, MaxFrame)
 		if err != nil {
 			s.Reset()
-			return err
+			return true, err
 		}
 		if len(b) == 0 {
-			return nil
+			return true, nil
 		}
 		raws, err := decodeBatch(b)
 		if err != nil {
 			s.Reset()
-			return err
+			return true, err
 		}
 		for _, raw := range raws {
 			e, err := feed.Decode(raw)
-			if err != nil || e.Topic != topicID || e.VerifyMAC(&t.rep) != nil {
+			if err != nil || e.Topic != t.id || e.VerifyMAC(&t.rep) != nil {
 				s.Reset()
-				return fmt.Errorf("peer sent an invalid entry on sync")
+				return true, fmt.Errorf("peer sent an invalid entry on sync")
 			}
 		}
 		x.syncFetched.Add(int64(len(raws)))
 		select {
-		case x.in <- inbound{topic: topicID, raws: raws, from: p, viaSync: true}:
+		case x.in <- inbound{topic: t.id, raws: raws, from: p, viaSync: true}:
 		case <-ctx.Done():
 			s.Reset()
-			return ctx.Err()
+			return true, ctx.Err()
 		}
 	}
 }
 
-// serveSync answers a sync request: every entry we have beyond the
-// requester's vector, merged across feeds by Lamport clock so that
-// dependencies mostly come before what depends on them, in frames of at
-// most syncChunk entries, then an empty frame.
+// serveSync answers a sync request (§10.2): after both ends proved they
+// hold the network's key and named their devices, every entry we have
+// beyond the requester's vector — for a device that counts in the group —
+// merged across feeds by Lamport clock so that dependencies mostly come
+// before what depends on them, in frames of at most syncChunk entries,
+// then an empty frame.
 func (x *Host) serveSync(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(syncTimeout))
 	br := bufio.NewReader(s)
-	remote := s.Conn().RemotePeer()
-	// The version, topic and proof come first, in a frame of their own:
+	remote, self := s.Conn().RemotePeer(), x.h.ID()
+	// The version, network and proof come first, in a frame of their own:
 	// a peer outside the group costs 65 bytes, and gets the same answer as
-	// for a group this host is not in (nothing says which groups it is
-	// in). A member gets this host's proof, then sends its vector.
+	// for a network this host is not in (nothing says which groups it is
+	// in).
 	head, err := readFrame(br, syncHeadSize)
-	var topicID, got [32]byte
+	var netID, got [32]byte
 	if err == nil {
-		topicID, got, err = decodeSyncHead(head)
+		netID, got, err = decodeSyncHead(head)
 	}
 	if err != nil {
 		x.observe(SyncRefused, remote)
@@ -309,39 +391,107 @@ func (x *Host) serveSync(s network.Stream) {
 		return
 	}
 	x.mu.Lock()
-	t, src := x.topics[topicID], x.source
+	nw, src, deliver := x.nets[netID], x.source, x.deliver
 	x.mu.Unlock()
-	if t == nil || src == nil {
-		writeFrame(s, nil) // not a group of ours (or not serving yet): nothing to say
+	if nw == nil || src == nil {
+		writeFrame(s, nil) // not a network of ours (or not serving yet): nothing to say
 		return
 	}
-	if want := proof(t.rep, remote, x.h.ID()); !hmac.Equal(want[:], got[:]) {
+	t := nw.group
+	if want := proof(nw.key, remote, self); !hmac.Equal(want[:], got[:]) {
 		x.observe(SyncRefused, remote)
 		writeFrame(s, nil)
 		return
 	}
-	answer := answerProof(t.rep, remote, x.h.ID())
-	if err := writeFrame(s, answer[:]); err != nil {
+	dev, sig, err := src.SignSync(t.id, statement(roleResponder, remote, self, netID))
+	if err != nil {
+		writeFrame(s, nil)
+		return
+	}
+	me := signedDevice{Device: dev}
+	copy(me.Sig[:], sig)
+	if err := writeFrame(s, encodeAnswer(answerProof(nw.key, remote, self), me)); err != nil {
 		s.Reset()
 		return
 	}
-	b, err := readFrame(br, maxVector)
+	b, err := readFrame(br, maxHello)
+	var them signedDevice
+	var flags byte
 	var vector map[keys.Public]uint64
 	if err == nil {
-		vector, err = decodeVector(b)
+		them, flags, vector, err = decodeHello(b)
+	}
+	if err == nil && !replica.VerifySync(them.Device, statement(roleRequester, remote, self, netID), them.Sig[:]) {
+		err = errors.New("bad device signature")
 	}
 	if err != nil {
 		x.observe(SyncRefused, remote)
 		s.Reset()
 		return
 	}
-	local, err := src.Vector(topicID)
+	if flags&helloPull != 0 {
+		writeFrame(s, []byte{verdictRefused})
+		x.syncLater(remote, t.id, 0)
+		return
+	}
+	status, until, newcomer, err := src.Peer(t.id, them.Device)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	if status == replica.PeerUnknown {
+		// Maybe a device whose announce has not reached us (a new member,
+		// a contact's device): it shows it, and it counts or not.
+		if err := writeFrame(s, []byte{verdictShow}); err != nil {
+			s.Reset()
+			return
+		}
+		ann, err := readFrame(br, feed.MaxEntrySize)
+		if err != nil {
+			x.observe(SyncRefused, remote)
+			s.Reset()
+			return
+		}
+		if e, derr := feed.Decode(ann); derr == nil && e.Topic == t.id && e.Author == them.Device && e.Seq == 1 && e.VerifyMAC(&t.rep) == nil {
+			if _, err := deliver(t.id, [][]byte{ann}); err != nil {
+				s.Reset()
+				return
+			}
+			if status, until, _, err = src.Peer(t.id, them.Device); err != nil {
+				s.Reset()
+				return
+			}
+		}
+	}
+	if status == replica.PeerCut && until > 0 {
+		// A removed member or a revoked device is served what sorts up to
+		// the event that cut it — so that it learns it is out — and
+		// nothing written after.
+		x.observe(SyncCut, remote)
+	} else if status != replica.PeerMember {
+		x.observe(SyncRefused, remote)
+		writeFrame(s, []byte{verdictRefused})
+		if newcomer && status == replica.PeerUnknown && flags&helloNewcomer == 0 {
+			// This device cannot place the requester, which counts in its
+			// own view: maybe a member that has just let this device in
+			// (approved it, handed it keys). Ask it instead — as a
+			// requester this device is judged, not judging. Two newcomers
+			// never pull from each other, so this never ping-pongs.
+			x.syncLater(remote, t.id, pullBackDelay)
+		}
+		return
+	}
+	if err := writeFrame(s, []byte{verdictServing}); err != nil {
+		s.Reset()
+		return
+	}
+	local, err := src.Vector(t.id)
 	if err != nil {
 		s.Reset()
 		return
 	}
 	bw := bufio.NewWriterSize(s, 64<<10)
-	m := &merger{src: src, topic: topicID}
+	m := &merger{src: src, topic: t.id, until: until}
 	for d, have := range local {
 		if after := vector[d]; have > after {
 			m.add(d, after, have)
@@ -368,8 +518,11 @@ func (x *Host) serveSync(s network.Stream) {
 	// while we did not know it was in the topic), fetch them now rather
 	// than at the next write or tick.
 	for d, theirs := range vector {
+		if status != replica.PeerMember {
+			break
+		}
 		if theirs > local[d] {
-			x.syncLater(remote, topicID, pullBackDelay)
+			x.syncLater(remote, t.id, pullBackDelay)
 			break
 		}
 	}
@@ -397,10 +550,12 @@ func (x *Host) syncLater(p peer.ID, topicID [32]byte, d time.Duration) {
 type merger struct {
 	src   Source
 	topic [32]byte
+	until uint64 // if not 0, no entry with a later clock
 	h     cursorHeap
 }
 
 type cursor struct {
+	open    bool // the last entry taken is unsigned: its batch goes on
 	dev     keys.Public
 	after   uint64 // last seq read from storage
 	until   uint64
@@ -428,9 +583,17 @@ func (m *merger) fill(c *cursor) error {
 		if err != nil {
 			return err
 		}
+		if m.until > 0 && e.Lamport > m.until && !c.open {
+			c.until = c.after // a feed's clocks only grow: the rest is later still
+			break
+		}
 		c.buf = append(c.buf, e)
+		c.after++
+		// Past the limit, the batch that crossed it is finished — up to its
+		// signed entry, which authenticates the ones before it (§4.5) — or
+		// they could never be appended.
+		c.open = !e.Signed
 	}
-	c.after += uint64(len(raws))
 	if len(c.buf) > 0 {
 		c.lamport = c.buf[0].Lamport
 	}
