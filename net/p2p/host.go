@@ -197,6 +197,7 @@ type Host struct {
 
 	points points
 	seen   seenEntries
+	sigs   syncSigs
 
 	gossipIn, gossipRefused, syncServed, syncFetched, syncErrors, pointRefused, syncCut atomic.Int64
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -266,7 +267,7 @@ func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answere
 	got, peerDev, err := decodeAnswer(b)
 	want := answerProof(nw.key, self, p)
 	if err != nil || !hmac.Equal(got[:], want[:]) ||
-		!replica.VerifySync(peerDev.Device, statement(roleResponder, self, p, nw.id), peerDev.Sig[:]) {
+		!x.sigs.verify(peerDev, statement(roleResponder, self, p, nw.id)) {
 		s.Reset()
 		return true, fmt.Errorf("the peer did not prove it is in the group")
 	}
@@ -298,7 +299,7 @@ func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answere
 			return true, err
 		}
 	}
-	dev, sig, err := src.SignSync(t.id, statement(roleRequester, self, p, nw.id))
+	dev, sig, err := x.sigs.sign(src, t.id, statement(roleRequester, self, p, nw.id))
 	if err != nil {
 		s.Reset()
 		return true, err
@@ -403,7 +404,7 @@ func (x *Host) serveSync(s network.Stream) {
 		writeFrame(s, nil)
 		return
 	}
-	dev, sig, err := src.SignSync(t.id, statement(roleResponder, remote, self, netID))
+	dev, sig, err := x.sigs.sign(src, t.id, statement(roleResponder, remote, self, netID))
 	if err != nil {
 		writeFrame(s, nil)
 		return
@@ -421,7 +422,7 @@ func (x *Host) serveSync(s network.Stream) {
 	if err == nil {
 		them, flags, vector, err = decodeHello(b)
 	}
-	if err == nil && !replica.VerifySync(them.Device, statement(roleRequester, remote, self, netID), them.Sig[:]) {
+	if err == nil && !x.sigs.verify(them, statement(roleRequester, remote, self, netID)) {
 		err = errors.New("bad device signature")
 	}
 	if err != nil {
@@ -632,4 +633,67 @@ func (h *cursorHeap) Pop() any {
 	c := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return c
+}
+
+// syncSigs remembers the sync statements this host signed and the
+// signatures it verified. A statement names both peers, a role and a
+// network, so the same two peers sign the same statements sync after sync
+// (Ed25519 signatures are deterministic: the same bytes every time), and
+// syncs run after every write: without it each would cost two signatures
+// and two verifications. At most maxSyncSigs of each, then it starts over.
+type syncSigs struct {
+	mu       sync.Mutex
+	signed   map[[32]byte]signedDevice // by SHA-256 of topic || statement
+	verified map[[32]byte]bool         // by SHA-256 of device || sig || statement
+}
+
+const maxSyncSigs = 4096
+
+func (c *syncSigs) sign(src Source, topic [32]byte, st []byte) (keys.Public, []byte, error) {
+	h := sha256.New()
+	h.Write(topic[:])
+	h.Write(st)
+	k := [32]byte(h.Sum(nil))
+	c.mu.Lock()
+	d, ok := c.signed[k]
+	c.mu.Unlock()
+	if ok {
+		return d.Device, d.Sig[:], nil
+	}
+	dev, sig, err := src.SignSync(topic, st)
+	if err != nil || len(sig) != 64 {
+		return dev, sig, err
+	}
+	d = signedDevice{Device: dev, Sig: [64]byte(sig)}
+	c.mu.Lock()
+	if c.signed == nil || len(c.signed) >= maxSyncSigs {
+		c.signed = map[[32]byte]signedDevice{}
+	}
+	c.signed[k] = d
+	c.mu.Unlock()
+	return dev, sig, nil
+}
+
+func (c *syncSigs) verify(d signedDevice, st []byte) bool {
+	h := sha256.New()
+	h.Write(d.Device[:])
+	h.Write(d.Sig[:])
+	h.Write(st)
+	k := [32]byte(h.Sum(nil))
+	c.mu.Lock()
+	ok := c.verified[k]
+	c.mu.Unlock()
+	if ok {
+		return true
+	}
+	if !replica.VerifySync(d.Device, st, d.Sig[:]) {
+		return false
+	}
+	c.mu.Lock()
+	if c.verified == nil || len(c.verified) >= maxSyncSigs {
+		c.verified = map[[32]byte]bool{}
+	}
+	c.verified[k] = true
+	c.mu.Unlock()
+	return true
 }
