@@ -126,6 +126,9 @@ func (r *Replica) Send(body []byte, lk feed.Lookup) (*Message, error) {
 	if len(body) > feed.MaxPayload-ratchet.SealedHeaderSize-seal.Overhead {
 		return nil, fmt.Errorf("message of %d bytes: %w", len(body), feed.ErrTooLarge)
 	}
+	if err := r.leaveEpochZero(); err != nil {
+		return nil, err
+	}
 	if err := r.maintain(lk); err != nil {
 		return nil, err
 	}
@@ -190,6 +193,25 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 	}
 	r.applyCutoffs(lk)
 	return r.rekeyNow(lk)
+}
+
+// leaveEpochZero makes a new epoch before this device writes if it holds no
+// current one but the group has cut devices: concurrent removals (each
+// remover's new epoch went to the member the other removed) leave every
+// epoch tainted, and a device without a current epoch publishes on epoch
+// 0's network (§3.4, §10), where the removed members still listen.
+func (r *Replica) leaveEpochZero() error {
+	if r.g.Kind != group.KindMulti && len(r.epochs) == 1 {
+		return nil // an owner group that never cut anyone: nothing to leave
+	}
+	if r.current() != nil || len(r.state.Cutoffs()) == 0 {
+		return nil
+	}
+	if me := r.state.Member(r.member.Public()); me == nil || me.Removed {
+		return nil
+	}
+	_, err := r.rekey()
+	return err
 }
 
 // rekeyNow follows this device's removal or revocation: unless this device

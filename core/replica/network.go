@@ -61,39 +61,58 @@ type PeerStatus int
 const (
 	// PeerUnknown: no counting announce of the device is known here (yet).
 	PeerUnknown PeerStatus = iota
-	// PeerMember: the device counts, waits for a sibling's approval, or
-	// has an approval waiting for its announce (a device being linked).
+	// PeerMember: the device counts, or has an approval waiting for its
+	// announce (a device being linked).
 	PeerMember
 	// PeerCut: the device is removed, revoked or dropped.
 	PeerCut
 )
 
 // Peer says whether a device may sync with this replica (§10.2): one that
-// counts, or one that a member's devices expect or must approve — they read
-// nothing without the epochs, which only counting devices are handed.
+// counts, or one that a sibling approved before it announced itself (a
+// device being linked: it reads nothing without the epochs, which only
+// counting devices are handed). A device that announced itself and waits
+// for an approval is not let in: anyone holding the account secret — a
+// revoked device — can make one.
 func (r *Replica) Peer(device keys.Public) PeerStatus {
 	if _, cut := r.state.Cutoff(device); cut {
 		return PeerCut
 	}
-	if r.state.Device(device) != nil || r.state.Pending(device) || r.state.Awaited(device) {
+	if r.state.Device(device) != nil || r.state.Awaited(device) {
 		return PeerMember
 	}
 	return PeerUnknown
 }
 
-// CutAt returns the Lamport clock of the latest removal or revocation that
-// names a cut device (its member's removal, or its own revocation), or 0:
-// a cut device is served what sorts up to it — how it learns it is out —
-// and nothing after (§10.2).
+// CutAt returns the Lamport clock of the earliest removal or revocation
+// that cut a device (its member's removal, or its own revocation), or 0: a
+// cut device is served what sorts up to it — how it learns it is out — and
+// nothing after (§10.2). Only events that count are read: by a device that
+// could write them, removing as an admin or as the member itself, revoking
+// a device of its own member. (Anyone holding epoch 0's keys can store an
+// event that names a member; such an event must not move the limit.)
 func (r *Replica) CutAt(device keys.Public) uint64 {
 	member, claimed := r.state.Claim(device)
 	var at uint64
 	for _, op := range r.state.Ops() {
 		ev := op.Event
+		if ev.Removed == nil && ev.Revoked == nil {
+			continue
+		}
+		author, ok := r.state.Claim(op.Author)
+		if !ok || !r.state.Writable(op.Author, op.Seq) {
+			continue
+		}
+		var cuts bool
 		switch {
-		case ev.Removed != nil && claimed && ev.Removed.Member == member,
-			ev.Revoked != nil && ev.Revoked.Device == device:
-			at = max(at, op.Lamport)
+		case ev.Removed != nil:
+			m := r.state.Member(author)
+			cuts = claimed && ev.Removed.Member == member && (author == member || (m != nil && m.Admin))
+		case ev.Revoked != nil:
+			cuts = ev.Revoked.Device == device && claimed && author == member
+		}
+		if cuts && (at == 0 || op.Lamport < at) {
+			at = op.Lamport
 		}
 	}
 	return at

@@ -607,11 +607,17 @@ func (s *State) Approved(d, member keys.Public) bool {
 }
 
 // Awaited reports whether a device that has not announced itself yet has
-// an approval waiting for it, by any member's device.
+// an approval waiting for it that still holds: its member is current and
+// the device that approved it was not cut before the approval.
 func (s *State) Awaited(d keys.Public) bool {
-	for k := range s.approved {
-		if k.device == d {
-			return true
+	for k, ap := range s.approved {
+		if k.device != d {
+			continue
+		}
+		if m := s.members[k.member]; m != nil && !m.Removed && s.Writable(ap.by, ap.seq) {
+			if _, revoked := m.Revoked[d]; !revoked {
+				return true
+			}
 		}
 	}
 	return false

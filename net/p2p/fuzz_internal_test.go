@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -133,5 +134,29 @@ func TestSyncStatementKAT(t *testing.T) {
 	const want = "0211313244334b6f6f5752657175657374657211313244334b6f6f57526573706f6e646572000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 	if h := hex.EncodeToString(got); h != want {
 		t.Errorf("statement %s, want %s", h, want)
+	}
+}
+
+// TestAskPullOncePerPeriod: two devices that cut each other (concurrent
+// revocations, two admins removing each other) each see the other as cut,
+// and each answers "pull" with a sync. Asking the same peer to pull at most
+// once per pullEvery is what keeps them from asking each other for ever
+// (found by the attacker review of sync v3).
+func TestAskPullOncePerPeriod(t *testing.T) {
+	x := &Host{pulls: map[syncKey]time.Time{}}
+	p, q := peer.ID("12D3KooWOne"), peer.ID("12D3KooWTwo")
+	topic := [32]byte{1}
+	if !x.mayAskPull(p, topic) {
+		t.Fatal("the first ask is refused")
+	}
+	if x.mayAskPull(p, topic) {
+		t.Error("a second ask to the same peer within pullEvery is allowed: two mutually cut devices ping-pong")
+	}
+	if !x.mayAskPull(q, topic) || !x.mayAskPull(p, [32]byte{2}) {
+		t.Error("another peer, or another group, is refused its first ask")
+	}
+	x.pulls[syncKey{p, topic}] = time.Now().Add(-pullEvery)
+	if !x.mayAskPull(p, topic) {
+		t.Error("an ask after pullEvery is refused")
 	}
 }

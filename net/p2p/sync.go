@@ -279,13 +279,16 @@ func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answere
 	var flags byte
 	if status == replica.PeerCut {
 		x.observe(SyncRefused, p)
-		if until == 0 {
+		if until == 0 || !x.mayAskPull(p, t.id) {
 			s.Reset()
 			return true, errNotAdmitted
 		}
 		// A removed or revoked device: this device takes nothing from it,
 		// and asks it to sync from here instead, where it is served up to
-		// the event that cut it — how it learns that it is out.
+		// the event that cut it — how it learns that it is out. At most
+		// once per pullEvery per peer and group: two devices that cut each
+		// other (concurrent revocations) would otherwise ask each other to
+		// pull for ever.
 		flags = helloPull
 	}
 	// The vector tells how much each device wrote: only for a device that
@@ -430,14 +433,19 @@ func (x *Host) serveSync(s network.Stream) {
 		s.Reset()
 		return
 	}
-	if flags&helloPull != 0 {
-		writeFrame(s, []byte{verdictRefused})
-		x.syncLater(remote, t.id, 0)
-		return
-	}
 	status, until, newcomer, err := src.Peer(t.id, them.Device)
 	if err != nil {
 		s.Reset()
+		return
+	}
+	if flags&helloPull != 0 && status != replica.PeerCut {
+		// Asked to pull by a device that has something for us it may give
+		// only as a responder (our own removal, maybe). A cut requester's
+		// ask is not taken: it is served up to its cut below instead, so
+		// that two devices that cut each other both learn it, and do not
+		// ask each other to pull for ever.
+		writeFrame(s, []byte{verdictRefused})
+		x.syncLater(remote, t.id, 0)
 		return
 	}
 	if status == replica.PeerUnknown {
@@ -527,6 +535,26 @@ func (x *Host) serveSync(s network.Stream) {
 			break
 		}
 	}
+}
+
+// pullEvery is how often a host asks the same cut peer to pull (§10.2).
+const pullEvery = 10 * time.Second
+
+// mayAskPull reports whether this host may ask p to pull the group now, and
+// if so notes that it did.
+func (x *Host) mayAskPull(p peer.ID, topicID [32]byte) bool {
+	k := syncKey{p, topicID}
+	now := time.Now()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if last, ok := x.pulls[k]; ok && now.Sub(last) < pullEvery {
+		return false
+	}
+	if len(x.pulls) >= 4096 {
+		clear(x.pulls)
+	}
+	x.pulls[k] = now
+	return true
 }
 
 // syncLater syncs a topic with a peer after a delay; asks made meanwhile
