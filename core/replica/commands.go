@@ -201,10 +201,7 @@ func (r *Replica) Remove(member keys.Public, lk feed.Lookup) error {
 // epoch tainted, and a device without a current epoch publishes on epoch
 // 0's network (§3.4, §10), where the removed members still listen.
 func (r *Replica) leaveEpochZero() error {
-	if r.g.Kind != group.KindMulti && len(r.epochs) == 1 {
-		return nil // an owner group that never cut anyone: nothing to leave
-	}
-	if r.current() != nil || len(r.state.Cutoffs()) == 0 {
+	if !r.state.AnyCut() || r.current() != nil {
 		return nil
 	}
 	if me := r.state.Member(r.member.Public()); me == nil || me.Removed {

@@ -398,6 +398,9 @@ func (s *State) Cutoffs() map[keys.Public]uint64 {
 	return out
 }
 
+// AnyCut reports whether some device is cut (removed, revoked, dropped).
+func (s *State) AnyCut() bool { return len(s.cut) > 0 }
+
 // Cutoff returns the last valid seq of a removed member's device.
 func (s *State) Cutoff(device keys.Public) (uint64, bool) {
 	c, ok := s.cut[device]
