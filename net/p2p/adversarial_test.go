@@ -237,3 +237,70 @@ func TestNoVectorForNonMembers(t *testing.T) {
 		t.Fatal("alice never opened a sync with the peer that joined the topic")
 	}
 }
+
+// TestSyncStallers: a peer that opens sync streams and sends nothing holds
+// each open until its deadline. It gets at most maxServesPerPeer of them;
+// the next are reset at once and counted, and honest peers go on syncing.
+func TestSyncStallers(t *testing.T) {
+	alice, bob, topic := pair(t, nil)
+	// Mallory's own resource manager would stop her first.
+	m, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.ResourceManager(&network.NullResourceManager{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ai, err := peer.AddrInfoFromString(alice.h.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := m.Connect(ctx, *ai); err != nil {
+		t.Fatal(err)
+	}
+	drainRefusals := func() {
+		for {
+			select {
+			case <-alice.refusals:
+			default:
+				return
+			}
+		}
+	}
+	drainRefusals()
+	var held []network.Stream
+	defer func() {
+		for _, s := range held {
+			s.Reset()
+		}
+	}()
+	refused := false
+	for i := 0; i < 200 && !refused; i++ {
+		s, err := m.NewStream(ctx, alice.h.ID(), p2p.ProtocolSync)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+		if _, err := s.Write([]byte{0x41}); err != nil { // one byte of a frame length: alice waits for the rest
+			t.Fatal(err)
+		}
+		select {
+		case e := <-alice.refusals:
+			refused = e.Kind == p2p.SyncRefused && e.Peer == m.ID()
+		default:
+		}
+	}
+	for !refused {
+		select {
+		case e := <-alice.refusals:
+			refused = e.Kind == p2p.SyncRefused && e.Peer == m.ID()
+		case <-ctx.Done():
+			t.Fatalf("alice served %d silent sync streams of one peer at once, refusing none", len(held))
+		}
+	}
+	if len(held) < 64 {
+		t.Errorf("alice refused mallory after %d streams, before the limit of 64", len(held))
+	}
+	sendAll(t, bob, topic, []string{"through the stall"}, 1)
+	alice.waitFor("through the stall")
+}

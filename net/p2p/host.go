@@ -191,6 +191,7 @@ type Host struct {
 	nudges  map[[32]byte]*time.Timer
 	later   map[syncKey]*time.Timer
 	pulls   map[syncKey]time.Time // when this host last asked a cut peer to pull
+	serves  map[peer.ID]int       // syncs being served, per peer
 	closed  bool
 	serving bool
 	deliver Deliver
@@ -301,7 +302,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
-		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}}
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.

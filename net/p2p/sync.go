@@ -377,9 +377,17 @@ func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answere
 // then an empty frame.
 func (x *Host) serveSync(s network.Stream) {
 	defer s.Close()
+	remote, self := s.Conn().RemotePeer(), x.h.ID()
+	if !x.takeServeSlot(remote) {
+		// A peer that holds this many syncs open at once wants to stall
+		// us, not to sync: an honest one runs one per group at a time.
+		x.observe(SyncRefused, remote)
+		s.Reset()
+		return
+	}
+	defer x.releaseServeSlot(remote)
 	s.SetDeadline(time.Now().Add(syncTimeout))
 	br := bufio.NewReader(s)
-	remote, self := s.Conn().RemotePeer(), x.h.ID()
 	// The version, network and proof come first, in a frame of their own:
 	// a peer outside the group costs 65 bytes, and gets the same answer as
 	// for a network this host is not in (nothing says which groups it is
@@ -534,6 +542,28 @@ func (x *Host) serveSync(s network.Stream) {
 			x.syncLater(remote, t.id, pullBackDelay)
 			break
 		}
+	}
+}
+
+// maxServesPerPeer bounds the syncs one peer is served at once (§10.2): an
+// honest peer runs one per group at a time.
+const maxServesPerPeer = 64
+
+func (x *Host) takeServeSlot(p peer.ID) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.serves[p] >= maxServesPerPeer {
+		return false
+	}
+	x.serves[p]++
+	return true
+}
+
+func (x *Host) releaseServeSlot(p peer.ID) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.serves[p]--; x.serves[p] <= 0 {
+		delete(x.serves, p)
 	}
 }
 
