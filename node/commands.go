@@ -25,6 +25,16 @@ type GroupInfo struct {
 	Contact keys.Public
 }
 
+// Member returns the member with the given key, if the group has it.
+func (gi *GroupInfo) Member(key keys.Public) (MemberInfo, bool) {
+	for _, m := range gi.Members {
+		if m.Key == key {
+			return m, true
+		}
+	}
+	return MemberInfo{}, false
+}
+
 // MemberInfo describes a group member.
 type MemberInfo struct {
 	Key     keys.Public

@@ -1120,6 +1120,21 @@ func TestLeaveTakesEffect(t *testing.T) {
 	}
 }
 
+// twoAdmins is a synced group of four: alice created it and made bob an
+// admin too; carol and dave are members.
+func twoAdmins(t *testing.T, seed uint64) (c *cluster, alice, bob, carol, dave *peer) {
+	t.Helper()
+	c, alice, bob, carol = threeMembers(t, seed)
+	dave = c.join(alice, "dave")
+	c.sync()
+	if err := alice.r.GrantAdmin(bob.r.MemberKey(), alice.lk); err != nil {
+		t.Fatal(err)
+	}
+	c.flush(alice)
+	c.sync()
+	return c, alice, bob, carol, dave
+}
+
 // TestConcurrentRemovalsConverge: alice and bob are admins. Concurrently,
 // alice removes bob and bob removes carol. Bob's removal of carol is past
 // bob's cut-off, so it does not count: carol stays a member everywhere, and
@@ -1130,14 +1145,7 @@ func TestLeaveTakesEffect(t *testing.T) {
 func TestConcurrentRemovalsConverge(t *testing.T) {
 	for _, bobFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("bob's removal sorts first=%v", bobFirst), func(t *testing.T) {
-			c, alice, bob, carol := threeMembers(t, 16)
-			dave := c.join(alice, "dave")
-			c.sync()
-			if err := alice.r.GrantAdmin(bob.r.MemberKey(), alice.lk); err != nil {
-				t.Fatal(err)
-			}
-			c.flush(alice)
-			c.sync()
+			c, alice, bob, carol, dave := twoAdmins(t, 16)
 			c.tolerate = []error{feed.ErrCutOff}
 			// Whose clock runs ahead decides the order of the removals.
 			ahead := bob

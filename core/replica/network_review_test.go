@@ -143,20 +143,11 @@ func TestReviewRemovedMemberKeepsAwaitedDevice(t *testing.T) {
 // removed members still listen: gossip hands them everything written after
 // their removal.
 func TestReviewConcurrentRemovalsFallBackToEpochZero(t *testing.T) {
-	c, alice, bob, carol := threeMembers(t, 4444)
-	dave := c.join(alice, "dave")
-	c.sync()
-	if err := alice.r.GrantAdmin(bob.r.MemberKey(), alice.lk); err != nil {
-		t.Fatal(err)
-	}
-	c.flush(alice)
-	c.sync()
+	c, alice, bob, carol, dave := twoAdmins(t, 4444)
 	c.tolerate = []error{feed.ErrCutOff}
-	n := len(c.wire)
 	c.remove(alice, carol) // concurrently:
 	c.remove(bob, dave)
 	c.sync(alice, bob)
-	_ = n
 	c.send(alice, "after both removals")
 	c.sync(alice, bob)
 	for _, p := range []*peer{alice, bob} {

@@ -93,6 +93,17 @@ func Run(o Options) error {
 		n, _ := p.st.CountMessages(topic)
 		return n
 	}
+	// aliceDevicesIn is how many devices alice's member has in a group, as
+	// p sees it.
+	aliceDevicesIn := func(p *peer, topic [32]byte) int {
+		gi, err := p.n.Group(topic)
+		if err != nil {
+			return 0
+		}
+		mk, _ := alice.n.MemberKey(topic)
+		m, _ := gi.Member(mk)
+		return m.Devices
+	}
 	entries := func(p *peer, topic [32]byte) uint64 {
 		v, _ := p.n.Vector(topic)
 		var n uint64
@@ -249,18 +260,7 @@ func Run(o Options) error {
 		return fmt.Errorf("link a device: %w", err)
 	default:
 		defer func() { phone.close() }()
-		aliceDevices := func(p *peer) int {
-			gi, err := p.n.Group(gt)
-			if err != nil {
-				return 0
-			}
-			for _, m := range gi.Members {
-				if k, _ := alice.n.MemberKey(gt); m.Key == k {
-					return m.Devices
-				}
-			}
-			return 0
-		}
+		aliceDevices := func(p *peer) int { return aliceDevicesIn(p, gt) }
 		if err := until("the phone to follow alice's account into her conversations", func() bool {
 			// The phone writes in #climbing once it also counts everyone
 			// else there (docs/protocol.md §9).
@@ -295,12 +295,8 @@ func Run(o Options) error {
 		if err != nil {
 			return false
 		}
-		for _, m := range gi.Members {
-			if m.Key == carolKey {
-				return m.Removed
-			}
-		}
-		return false
+		m, ok := gi.Member(carolKey)
+		return ok && m.Removed
 	}
 	if err := until("everyone to apply the removal", func() bool { return removed(bob) && removed(carol) }); err != nil {
 		return err
@@ -433,18 +429,7 @@ func Run(o Options) error {
 		}
 		// bob must have applied the revocation before he writes: what he
 		// writes before that is still sealed to the phone's chain.
-		aliceDevicesAt := func(p *peer) int {
-			gi, err := p.n.Group(ab)
-			if err != nil {
-				return 0
-			}
-			for _, m := range gi.Members {
-				if m.Key == alice.n.AccountKey() {
-					return m.Devices
-				}
-			}
-			return 0
-		}
+		aliceDevicesAt := func(p *peer) int { return aliceDevicesIn(p, ab) }
 		if err := until("the phone and bob to learn of the revocation", func() bool {
 			return phone.n.Revoked() && aliceDevicesAt(bob) == 1 && aliceDevicesAt(phone) == 1
 		}); err != nil {
@@ -459,19 +444,6 @@ func Run(o Options) error {
 			return err
 		}
 		// And in #climbing, where the phone was a device of alice's too.
-		aliceDevicesIn := func(p *peer, topic [32]byte) int {
-			gi, err := p.n.Group(topic)
-			if err != nil {
-				return 0
-			}
-			mk, _ := alice.n.MemberKey(topic)
-			for _, m := range gi.Members {
-				if m.Key == mk {
-					return m.Devices
-				}
-			}
-			return 0
-		}
 		if err := until("bob and the phone to learn of the revocation in #climbing", func() bool {
 			return aliceDevicesIn(bob, gt) == 1 && aliceDevicesIn(phone, gt) == 1
 		}); err != nil {

@@ -97,12 +97,8 @@ func TestRemovedMemberIsCutOffTheNetwork(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		for _, m := range gi.Members {
-			if m.Key == carolKey {
-				return m.Removed
-			}
-		}
-		return false
+		m, ok := gi.Member(carolKey)
+		return ok && m.Removed
 	})
 	base := alice.d.Host.Stats()
 	carol.d.Host.SyncNow(gt) // carol asks alice and bob again

@@ -108,12 +108,8 @@ func TestLinkDevice(t *testing.T) {
 			return false
 		}
 		mk, _ := phone.d.Node.MemberKey(gt)
-		for _, m := range gi.Members {
-			if m.Key == mk {
-				return m.Devices == 2
-			}
-		}
-		return false
+		m, _ := gi.Member(mk)
+		return m.Devices == 2
 	})
 	for _, topic := range [][32]byte{ct, gt} {
 		if _, err := phone.d.Node.Send(topic, []byte("from alice's phone")); err != nil {
