@@ -53,7 +53,9 @@ var catalogue = []struct {
 	{node.ErrInvitationExpired, connect.CodeFailedPrecondition},
 	{node.ErrBadTTL, connect.CodeInvalidArgument},
 	{replica.ErrNoSuchInvitation, connect.CodeNotFound},
-	{replica.ErrWaitingForKeys, connect.CodeUnavailable},
+	{replica.ErrNotAwaiting, connect.CodeNotFound},
+	{replica.ErrNotMultiMember, connect.CodeFailedPrecondition},
+	{replica.ErrWaitingForKeys, connect.CodeFailedPrecondition}, // not Unavailable: clients read that as a dead daemon
 	{device.ErrLinkExpired, connect.CodeDeadlineExceeded},
 	{context.DeadlineExceeded, connect.CodeDeadlineExceeded},
 	{context.Canceled, connect.CodeCanceled},

@@ -240,10 +240,45 @@ func (s *Server) GroupMembers(ctx context.Context, req *bv1.GroupMembersRequest)
 	resp := &bv1.GroupMembersResponse{}
 	for _, m := range ms {
 		k := m.Key
-		resp.Members = append(resp.Members, &bv1.Member{Key: k[:], Name: m.Name, Admin: m.Admin, Creator: m.Creator,
-			Removed: m.Removed, Devices: int32(m.Devices), Self: m.Self})
+		pm := &bv1.Member{Key: k[:], Name: m.Name, Admin: m.Admin, Creator: m.Creator,
+			Removed: m.Removed, Devices: int32(m.Devices), Self: m.Self, Awaiting: m.Awaiting}
+		if m.Awaiting {
+			pm.Inviter = m.Inviter[:]
+		}
+		resp.Members = append(resp.Members, pm)
+	}
+	if gi, err := s.dev.Node.Group(t); err == nil {
+		resp.JoinsNeedApproval = gi.JoinsNeedApproval
 	}
 	return resp, nil
+}
+
+// GroupJoinApproval implements NodeService.
+func (s *Server) GroupJoinApproval(ctx context.Context, req *bv1.GroupJoinApprovalRequest) (*bv1.GroupJoinApprovalResponse, error) {
+	t, err := key32(req.Topic, "topic")
+	if err == nil {
+		err = s.dev.Node.SetJoinApproval(t, req.Required)
+	}
+	if err != nil {
+		return nil, s.apiError("GroupJoinApproval", err)
+	}
+	return &bv1.GroupJoinApprovalResponse{}, nil
+}
+
+// MemberAdmit implements NodeService.
+func (s *Server) MemberAdmit(ctx context.Context, req *bv1.MemberAdmitRequest) (*bv1.MemberAdmitResponse, error) {
+	t, err := key32(req.Topic, "topic")
+	if err != nil {
+		return nil, s.apiError("MemberAdmit", err)
+	}
+	m, err := key32(req.Member, "member")
+	if err == nil {
+		err = s.dev.Node.DecideJoin(t, m, !req.Decline)
+	}
+	if err != nil {
+		return nil, s.apiError("MemberAdmit", err)
+	}
+	return &bv1.MemberAdmitResponse{}, nil
 }
 
 // MemberRemove implements NodeService.

@@ -54,10 +54,15 @@ type Member struct {
 	Removed bool
 	Devices int
 	Self    bool
+	// Awaiting: joined through a link and waits for an admin to admit it
+	// (§5.5); Inviter made the link.
+	Awaiting bool
+	Inviter  keys.Public
 }
 
 // Members returns a conversation's members in the order they joined; a
-// group's first member is its creator.
+// group's first member is its creator. The joins that wait for an admin
+// follow, in the order they came.
 func (m *Messenger) Members(topic [32]byte) ([]Member, error) {
 	n, err := m.attached()
 	if err != nil {
@@ -75,6 +80,9 @@ func (m *Messenger) Members(topic [32]byte) ([]Member, error) {
 	for i, mb := range gi.Members {
 		out = append(out, Member{Key: mb.Key, Name: v.names[mb.Key], Admin: mb.Admin, Removed: mb.Removed,
 			Devices: mb.Devices, Self: mb.Key == v.me, Creator: i == 0 && gi.Kind == group.KindMulti && mb.Admin})
+	}
+	for _, w := range gi.Awaiting {
+		out = append(out, Member{Key: w.Member, Awaiting: true, Inviter: w.Inviter, Devices: 1, Self: w.Member == v.me})
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,6 +24,10 @@ type GroupInfo struct {
 	Members []MemberInfo
 	// Contact is the other account of a contact group.
 	Contact keys.Public
+	// JoinsNeedApproval: an admin must admit each join through a link
+	// (§5.5); Awaiting lists the joins that wait, in the order they came.
+	JoinsNeedApproval bool
+	Awaiting          []state.AwaitingJoin
 }
 
 // Member returns the member with the given key, if the group has it.
@@ -267,6 +272,32 @@ func (n *Node) Remove(topic [32]byte, member keys.Public) error {
 	return n.stepAll(run, func(lk feed.Lookup) error { return run.rep.Remove(member, lk) })
 }
 
+// SetJoinApproval makes joins through a link to a multi-member group wait
+// for an admin (on), or count at once (off) (§5.5). Admins only.
+func (n *Node) SetJoinApproval(topic [32]byte, on bool) error {
+	return n.adminStep(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.SetJoinApproval(on, lk) })
+}
+
+// DecideJoin admits a member whose join waits for an admin, or declines
+// it for good (§5.5). Admins only.
+func (n *Node) DecideJoin(topic [32]byte, member keys.Public, admit bool) error {
+	return n.adminStep(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.DecideJoin(member, admit, lk) })
+}
+
+func (n *Node) adminStep(topic [32]byte, fn func(run *groupRun, lk feed.Lookup) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	run, err := n.run(topic)
+	if err != nil {
+		return err
+	}
+	if n.revoked() {
+		return ErrRevoked
+	}
+	return n.stepAll(run, func(lk feed.Lookup) error { return fn(run, lk) })
+}
+
 // ReceiveStats counts what Receive did with a batch. Appended is how much
 // the group's feeds grew, entries released from the hold by this batch
 // included; Held, Duplicates and Refused count the batch's own entries.
@@ -385,8 +416,20 @@ func (n *Node) Group(topic [32]byte) (*GroupInfo, error) {
 	}
 	s := run.rep.State()
 	gi := &GroupInfo{Topic: topic, Kind: run.g.Kind, Name: s.Name()}
+	if run.g.Kind == group.KindMulti {
+		gi.Name = n.groupName(run)
+	}
 	for _, m := range s.Members() {
 		gi.Members = append(gi.Members, MemberInfo{Key: m.Key, Admin: m.Admin, Removed: m.Removed, Devices: len(m.Devices), Name: m.Name})
+	}
+	gi.JoinsNeedApproval, gi.Awaiting = s.JoinsNeedApproval(), s.Awaiting()
+	me := run.rep.MemberKey()
+	if run.g.Kind == group.KindMulti && run.rep.Joined() && s.Member(me) == nil && !s.Declined(me) &&
+		!slices.ContainsFunc(gi.Awaiting, func(w state.AwaitingJoin) bool { return w.Member == me }) {
+		// This device announced itself but cannot read yet what lets it
+		// in: it waits for a member (an admin, where joins need approval)
+		// to hand it the group's keys (§5.2, §5.5).
+		gi.Awaiting = append(gi.Awaiting, state.AwaitingJoin{Member: me, Device: run.rep.DeviceKey()})
 	}
 	return gi, nil
 }

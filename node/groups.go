@@ -48,14 +48,28 @@ func (n *Node) Topics() []GroupInfo {
 			}
 			out = append(out, GroupInfo{Topic: topic, Kind: run.g.Kind, Name: c.Name, Contact: other})
 		case group.KindMulti:
-			if j := s.Groups()[run.g.ID]; j != nil && j.Left {
+			j := s.Groups()[run.g.ID]
+			if j != nil && j.Left {
 				continue
 			}
-			out = append(out, GroupInfo{Topic: topic, Kind: run.g.Kind, Name: run.rep.State().Name()})
+			out = append(out, GroupInfo{Topic: topic, Kind: run.g.Kind, Name: n.groupName(run)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return string(out[i].Topic[:]) < string(out[j].Topic[:]) })
 	return out
+}
+
+// groupName is a multi-member group's name: the one its metadata gives,
+// or until this device can read that (a joiner that no member has let in
+// yet), the one the invitation gave, as the account group recorded it.
+func (n *Node) groupName(run *groupRun) string {
+	if name := run.rep.State().Name(); name != "" {
+		return name
+	}
+	if j := n.acct.rep.State().Groups()[run.g.ID]; j != nil {
+		return j.Name
+	}
+	return ""
 }
 
 // Leave leaves a multi-member group: the account's removal of itself, with
@@ -71,6 +85,11 @@ func (n *Node) Leave(topic [32]byte) error {
 	}
 	if run.g.Kind != group.KindMulti {
 		return ErrNotMulti
+	}
+	if run.rep.State().Member(run.rep.MemberKey()) == nil {
+		// Never let in (waiting for an admin, or declined): there is no
+		// membership to give up in the group, only the account's record.
+		return n.accountPost(&state.Event{Left: &state.GroupLeft{ID: run.g.ID}})
 	}
 	if err := n.stepAll(run, func(lk feed.Lookup) error { return run.rep.Remove(run.rep.MemberKey(), lk) }); err != nil {
 		return err

@@ -1247,14 +1247,19 @@ func (*GroupLeaveResponse) Descriptor() ([]byte, []int) {
 }
 
 type Member struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Admin         bool                   `protobuf:"varint,3,opt,name=admin,proto3" json:"admin,omitempty"`
-	Creator       bool                   `protobuf:"varint,4,opt,name=creator,proto3" json:"creator,omitempty"`
-	Removed       bool                   `protobuf:"varint,5,opt,name=removed,proto3" json:"removed,omitempty"`
-	Devices       int32                  `protobuf:"varint,6,opt,name=devices,proto3" json:"devices,omitempty"`
-	Self          bool                   `protobuf:"varint,7,opt,name=self,proto3" json:"self,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Key     []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Admin   bool                   `protobuf:"varint,3,opt,name=admin,proto3" json:"admin,omitempty"`
+	Creator bool                   `protobuf:"varint,4,opt,name=creator,proto3" json:"creator,omitempty"`
+	Removed bool                   `protobuf:"varint,5,opt,name=removed,proto3" json:"removed,omitempty"`
+	Devices int32                  `protobuf:"varint,6,opt,name=devices,proto3" json:"devices,omitempty"`
+	Self    bool                   `protobuf:"varint,7,opt,name=self,proto3" json:"self,omitempty"`
+	// awaiting: joined through a link and waits for an admin to admit it
+	// (MemberAdmit); inviter is the member whose link it used. Such members
+	// come after the others, have no name yet, and read nothing until admitted.
+	Awaiting      bool   `protobuf:"varint,8,opt,name=awaiting,proto3" json:"awaiting,omitempty"`
+	Inviter       []byte `protobuf:"bytes,9,opt,name=inviter,proto3" json:"inviter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1338,6 +1343,20 @@ func (x *Member) GetSelf() bool {
 	return false
 }
 
+func (x *Member) GetAwaiting() bool {
+	if x != nil {
+		return x.Awaiting
+	}
+	return false
+}
+
+func (x *Member) GetInviter() []byte {
+	if x != nil {
+		return x.Inviter
+	}
+	return nil
+}
+
 type GroupMembersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -1383,10 +1402,12 @@ func (x *GroupMembersRequest) GetTopic() []byte {
 }
 
 type GroupMembersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Members []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	// joins_need_approval: an admin must admit each join (GroupJoinApproval).
+	JoinsNeedApproval bool `protobuf:"varint,2,opt,name=joins_need_approval,json=joinsNeedApproval,proto3" json:"joins_need_approval,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GroupMembersResponse) Reset() {
@@ -1426,6 +1447,198 @@ func (x *GroupMembersResponse) GetMembers() []*Member {
 	return nil
 }
 
+func (x *GroupMembersResponse) GetJoinsNeedApproval() bool {
+	if x != nil {
+		return x.JoinsNeedApproval
+	}
+	return false
+}
+
+type GroupJoinApprovalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Required      bool                   `protobuf:"varint,2,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupJoinApprovalRequest) Reset() {
+	*x = GroupJoinApprovalRequest{}
+	mi := &file_berty_v1_node_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupJoinApprovalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupJoinApprovalRequest) ProtoMessage() {}
+
+func (x *GroupJoinApprovalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupJoinApprovalRequest.ProtoReflect.Descriptor instead.
+func (*GroupJoinApprovalRequest) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GroupJoinApprovalRequest) GetTopic() []byte {
+	if x != nil {
+		return x.Topic
+	}
+	return nil
+}
+
+func (x *GroupJoinApprovalRequest) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+type GroupJoinApprovalResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupJoinApprovalResponse) Reset() {
+	*x = GroupJoinApprovalResponse{}
+	mi := &file_berty_v1_node_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupJoinApprovalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupJoinApprovalResponse) ProtoMessage() {}
+
+func (x *GroupJoinApprovalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupJoinApprovalResponse.ProtoReflect.Descriptor instead.
+func (*GroupJoinApprovalResponse) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{26}
+}
+
+type MemberAdmitRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Topic  []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Member []byte                 `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	// decline turns the join down for good: that member key never gets in.
+	Decline       bool `protobuf:"varint,3,opt,name=decline,proto3" json:"decline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberAdmitRequest) Reset() {
+	*x = MemberAdmitRequest{}
+	mi := &file_berty_v1_node_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberAdmitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberAdmitRequest) ProtoMessage() {}
+
+func (x *MemberAdmitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberAdmitRequest.ProtoReflect.Descriptor instead.
+func (*MemberAdmitRequest) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MemberAdmitRequest) GetTopic() []byte {
+	if x != nil {
+		return x.Topic
+	}
+	return nil
+}
+
+func (x *MemberAdmitRequest) GetMember() []byte {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *MemberAdmitRequest) GetDecline() bool {
+	if x != nil {
+		return x.Decline
+	}
+	return false
+}
+
+type MemberAdmitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberAdmitResponse) Reset() {
+	*x = MemberAdmitResponse{}
+	mi := &file_berty_v1_node_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberAdmitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberAdmitResponse) ProtoMessage() {}
+
+func (x *MemberAdmitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberAdmitResponse.ProtoReflect.Descriptor instead.
+func (*MemberAdmitResponse) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{28}
+}
+
 type MemberRemoveRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -1436,7 +1649,7 @@ type MemberRemoveRequest struct {
 
 func (x *MemberRemoveRequest) Reset() {
 	*x = MemberRemoveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[25]
+	mi := &file_berty_v1_node_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1661,7 @@ func (x *MemberRemoveRequest) String() string {
 func (*MemberRemoveRequest) ProtoMessage() {}
 
 func (x *MemberRemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[25]
+	mi := &file_berty_v1_node_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1674,7 @@ func (x *MemberRemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRemoveRequest.ProtoReflect.Descriptor instead.
 func (*MemberRemoveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{25}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MemberRemoveRequest) GetTopic() []byte {
@@ -1486,7 +1699,7 @@ type MemberRemoveResponse struct {
 
 func (x *MemberRemoveResponse) Reset() {
 	*x = MemberRemoveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[26]
+	mi := &file_berty_v1_node_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1711,7 @@ func (x *MemberRemoveResponse) String() string {
 func (*MemberRemoveResponse) ProtoMessage() {}
 
 func (x *MemberRemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[26]
+	mi := &file_berty_v1_node_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1724,7 @@ func (x *MemberRemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRemoveResponse.ProtoReflect.Descriptor instead.
 func (*MemberRemoveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{26}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{30}
 }
 
 type DeviceApproveRequest struct {
@@ -1524,7 +1737,7 @@ type DeviceApproveRequest struct {
 
 func (x *DeviceApproveRequest) Reset() {
 	*x = DeviceApproveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[27]
+	mi := &file_berty_v1_node_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1749,7 @@ func (x *DeviceApproveRequest) String() string {
 func (*DeviceApproveRequest) ProtoMessage() {}
 
 func (x *DeviceApproveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[27]
+	mi := &file_berty_v1_node_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1762,7 @@ func (x *DeviceApproveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceApproveRequest.ProtoReflect.Descriptor instead.
 func (*DeviceApproveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{27}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeviceApproveRequest) GetLink() string {
@@ -1569,7 +1782,7 @@ type DeviceApproveResponse struct {
 
 func (x *DeviceApproveResponse) Reset() {
 	*x = DeviceApproveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[28]
+	mi := &file_berty_v1_node_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1794,7 @@ func (x *DeviceApproveResponse) String() string {
 func (*DeviceApproveResponse) ProtoMessage() {}
 
 func (x *DeviceApproveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[28]
+	mi := &file_berty_v1_node_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1807,7 @@ func (x *DeviceApproveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceApproveResponse.ProtoReflect.Descriptor instead.
 func (*DeviceApproveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{28}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeviceApproveResponse) GetDevice() []byte {
@@ -1613,7 +1826,7 @@ type DeviceRevokeRequest struct {
 
 func (x *DeviceRevokeRequest) Reset() {
 	*x = DeviceRevokeRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[29]
+	mi := &file_berty_v1_node_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1838,7 @@ func (x *DeviceRevokeRequest) String() string {
 func (*DeviceRevokeRequest) ProtoMessage() {}
 
 func (x *DeviceRevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[29]
+	mi := &file_berty_v1_node_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1851,7 @@ func (x *DeviceRevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRevokeRequest.ProtoReflect.Descriptor instead.
 func (*DeviceRevokeRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{29}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeviceRevokeRequest) GetDevice() []byte {
@@ -1656,7 +1869,7 @@ type DeviceRevokeResponse struct {
 
 func (x *DeviceRevokeResponse) Reset() {
 	*x = DeviceRevokeResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[30]
+	mi := &file_berty_v1_node_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1881,7 @@ func (x *DeviceRevokeResponse) String() string {
 func (*DeviceRevokeResponse) ProtoMessage() {}
 
 func (x *DeviceRevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[30]
+	mi := &file_berty_v1_node_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1894,7 @@ func (x *DeviceRevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRevokeResponse.ProtoReflect.Descriptor instead.
 func (*DeviceRevokeResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{30}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
 }
 
 type SendRawRequest struct {
@@ -1694,7 +1907,7 @@ type SendRawRequest struct {
 
 func (x *SendRawRequest) Reset() {
 	*x = SendRawRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[31]
+	mi := &file_berty_v1_node_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1919,7 @@ func (x *SendRawRequest) String() string {
 func (*SendRawRequest) ProtoMessage() {}
 
 func (x *SendRawRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[31]
+	mi := &file_berty_v1_node_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1932,7 @@ func (x *SendRawRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRawRequest.ProtoReflect.Descriptor instead.
 func (*SendRawRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{31}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SendRawRequest) GetTopic() []byte {
@@ -1745,7 +1958,7 @@ type SendRawResponse struct {
 
 func (x *SendRawResponse) Reset() {
 	*x = SendRawResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[32]
+	mi := &file_berty_v1_node_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1970,7 @@ func (x *SendRawResponse) String() string {
 func (*SendRawResponse) ProtoMessage() {}
 
 func (x *SendRawResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[32]
+	mi := &file_berty_v1_node_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1983,7 @@ func (x *SendRawResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRawResponse.ProtoReflect.Descriptor instead.
 func (*SendRawResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{32}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SendRawResponse) GetId() []byte {
@@ -1788,7 +2001,7 @@ type PeersRequest struct {
 
 func (x *PeersRequest) Reset() {
 	*x = PeersRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[33]
+	mi := &file_berty_v1_node_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +2013,7 @@ func (x *PeersRequest) String() string {
 func (*PeersRequest) ProtoMessage() {}
 
 func (x *PeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[33]
+	mi := &file_berty_v1_node_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +2026,7 @@ func (x *PeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersRequest.ProtoReflect.Descriptor instead.
 func (*PeersRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{33}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{37}
 }
 
 type GroupPeers struct {
@@ -1827,7 +2040,7 @@ type GroupPeers struct {
 
 func (x *GroupPeers) Reset() {
 	*x = GroupPeers{}
-	mi := &file_berty_v1_node_proto_msgTypes[34]
+	mi := &file_berty_v1_node_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2052,7 @@ func (x *GroupPeers) String() string {
 func (*GroupPeers) ProtoMessage() {}
 
 func (x *GroupPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[34]
+	mi := &file_berty_v1_node_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2065,7 @@ func (x *GroupPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeers.ProtoReflect.Descriptor instead.
 func (*GroupPeers) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GroupPeers) GetTopic() []byte {
@@ -1886,7 +2099,7 @@ type PeersResponse struct {
 
 func (x *PeersResponse) Reset() {
 	*x = PeersResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[35]
+	mi := &file_berty_v1_node_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2111,7 @@ func (x *PeersResponse) String() string {
 func (*PeersResponse) ProtoMessage() {}
 
 func (x *PeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[35]
+	mi := &file_berty_v1_node_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2124,7 @@ func (x *PeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersResponse.ProtoReflect.Descriptor instead.
 func (*PeersResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{35}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PeersResponse) GetPeers() []string {
@@ -1940,7 +2153,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_berty_v1_node_proto_msgTypes[36]
+	mi := &file_berty_v1_node_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2165,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[36]
+	mi := &file_berty_v1_node_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2178,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{36}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Cursor) GetLamport() uint64 {
@@ -1994,7 +2207,7 @@ type TailRequest struct {
 
 func (x *TailRequest) Reset() {
 	*x = TailRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[37]
+	mi := &file_berty_v1_node_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2219,7 @@ func (x *TailRequest) String() string {
 func (*TailRequest) ProtoMessage() {}
 
 func (x *TailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[37]
+	mi := &file_berty_v1_node_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2232,7 @@ func (x *TailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailRequest.ProtoReflect.Descriptor instead.
 func (*TailRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{37}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *TailRequest) GetTopic() []byte {
@@ -2068,7 +2281,7 @@ type TailResponse struct {
 
 func (x *TailResponse) Reset() {
 	*x = TailResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[38]
+	mi := &file_berty_v1_node_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2293,7 @@ func (x *TailResponse) String() string {
 func (*TailResponse) ProtoMessage() {}
 
 func (x *TailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[38]
+	mi := &file_berty_v1_node_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2306,7 @@ func (x *TailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailResponse.ProtoReflect.Descriptor instead.
 func (*TailResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{38}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TailResponse) GetId() []byte {
@@ -2220,7 +2433,7 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\")\n" +
 	"\x11GroupLeaveRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\fR\x05topic\"\x14\n" +
-	"\x12GroupLeaveResponse\"\xa6\x01\n" +
+	"\x12GroupLeaveResponse\"\xdc\x01\n" +
 	"\x06Member\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2228,11 +2441,23 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\acreator\x18\x04 \x01(\bR\acreator\x12\x18\n" +
 	"\aremoved\x18\x05 \x01(\bR\aremoved\x12\x18\n" +
 	"\adevices\x18\x06 \x01(\x05R\adevices\x12\x12\n" +
-	"\x04self\x18\a \x01(\bR\x04self\"+\n" +
+	"\x04self\x18\a \x01(\bR\x04self\x12\x1a\n" +
+	"\bawaiting\x18\b \x01(\bR\bawaiting\x12\x18\n" +
+	"\ainviter\x18\t \x01(\fR\ainviter\"+\n" +
 	"\x13GroupMembersRequest\x12\x14\n" +
-	"\x05topic\x18\x01 \x01(\fR\x05topic\"B\n" +
+	"\x05topic\x18\x01 \x01(\fR\x05topic\"r\n" +
 	"\x14GroupMembersResponse\x12*\n" +
-	"\amembers\x18\x01 \x03(\v2\x10.berty.v1.MemberR\amembers\"C\n" +
+	"\amembers\x18\x01 \x03(\v2\x10.berty.v1.MemberR\amembers\x12.\n" +
+	"\x13joins_need_approval\x18\x02 \x01(\bR\x11joinsNeedApproval\"L\n" +
+	"\x18GroupJoinApprovalRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x1a\n" +
+	"\brequired\x18\x02 \x01(\bR\brequired\"\x1b\n" +
+	"\x19GroupJoinApprovalResponse\"\\\n" +
+	"\x12MemberAdmitRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\fR\x06member\x12\x18\n" +
+	"\adecline\x18\x03 \x01(\bR\adecline\"\x15\n" +
+	"\x13MemberAdmitResponse\"C\n" +
 	"\x13MemberRemoveRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\fR\x06member\"\x16\n" +
@@ -2282,8 +2507,7 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x17CONTACT_STATE_DISCARDED\x10\x04\x12\x19\n" +
 	"\x15CONTACT_STATE_BLOCKED\x10\x05\x12\x16\n" +
 	"\x12CONTACT_STATE_SENT\x10\x06\x12\x16\n" +
-	"\x12CONTACT_STATE_NONE\x10\a2\x8f\n" +
-	"\n" +
+	"\x12CONTACT_STATE_NONE\x10\a2\xb9\v\n" +
 	"\vNodeService\x12J\n" +
 	"\vAccountInfo\x12\x1c.berty.v1.AccountInfoRequest\x1a\x1d.berty.v1.AccountInfoResponse\x12J\n" +
 	"\vContactLink\x12\x1c.berty.v1.ContactLinkRequest\x1a\x1d.berty.v1.ContactLinkResponse\x12S\n" +
@@ -2297,7 +2521,9 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"GroupLeave\x12\x1b.berty.v1.GroupLeaveRequest\x1a\x1c.berty.v1.GroupLeaveResponse\x12M\n" +
 	"\fGroupMembers\x12\x1d.berty.v1.GroupMembersRequest\x1a\x1e.berty.v1.GroupMembersResponse\x12M\n" +
-	"\fMemberRemove\x12\x1d.berty.v1.MemberRemoveRequest\x1a\x1e.berty.v1.MemberRemoveResponse\x12P\n" +
+	"\fMemberRemove\x12\x1d.berty.v1.MemberRemoveRequest\x1a\x1e.berty.v1.MemberRemoveResponse\x12\\\n" +
+	"\x11GroupJoinApproval\x12\".berty.v1.GroupJoinApprovalRequest\x1a#.berty.v1.GroupJoinApprovalResponse\x12J\n" +
+	"\vMemberAdmit\x12\x1c.berty.v1.MemberAdmitRequest\x1a\x1d.berty.v1.MemberAdmitResponse\x12P\n" +
 	"\rDeviceApprove\x12\x1e.berty.v1.DeviceApproveRequest\x1a\x1f.berty.v1.DeviceApproveResponse\x12M\n" +
 	"\fDeviceRevoke\x12\x1d.berty.v1.DeviceRevokeRequest\x1a\x1e.berty.v1.DeviceRevokeResponse\x12>\n" +
 	"\aSendRaw\x12\x18.berty.v1.SendRawRequest\x1a\x19.berty.v1.SendRawResponse\x128\n" +
@@ -2317,7 +2543,7 @@ func file_berty_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_berty_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_berty_v1_node_proto_goTypes = []any{
 	(ContactState)(0),                 // 0: berty.v1.ContactState
 	(ContactUpdateRequest_Action)(0),  // 1: berty.v1.ContactUpdateRequest.Action
@@ -2346,20 +2572,24 @@ var file_berty_v1_node_proto_goTypes = []any{
 	(*Member)(nil),                    // 24: berty.v1.Member
 	(*GroupMembersRequest)(nil),       // 25: berty.v1.GroupMembersRequest
 	(*GroupMembersResponse)(nil),      // 26: berty.v1.GroupMembersResponse
-	(*MemberRemoveRequest)(nil),       // 27: berty.v1.MemberRemoveRequest
-	(*MemberRemoveResponse)(nil),      // 28: berty.v1.MemberRemoveResponse
-	(*DeviceApproveRequest)(nil),      // 29: berty.v1.DeviceApproveRequest
-	(*DeviceApproveResponse)(nil),     // 30: berty.v1.DeviceApproveResponse
-	(*DeviceRevokeRequest)(nil),       // 31: berty.v1.DeviceRevokeRequest
-	(*DeviceRevokeResponse)(nil),      // 32: berty.v1.DeviceRevokeResponse
-	(*SendRawRequest)(nil),            // 33: berty.v1.SendRawRequest
-	(*SendRawResponse)(nil),           // 34: berty.v1.SendRawResponse
-	(*PeersRequest)(nil),              // 35: berty.v1.PeersRequest
-	(*GroupPeers)(nil),                // 36: berty.v1.GroupPeers
-	(*PeersResponse)(nil),             // 37: berty.v1.PeersResponse
-	(*Cursor)(nil),                    // 38: berty.v1.Cursor
-	(*TailRequest)(nil),               // 39: berty.v1.TailRequest
-	(*TailResponse)(nil),              // 40: berty.v1.TailResponse
+	(*GroupJoinApprovalRequest)(nil),  // 27: berty.v1.GroupJoinApprovalRequest
+	(*GroupJoinApprovalResponse)(nil), // 28: berty.v1.GroupJoinApprovalResponse
+	(*MemberAdmitRequest)(nil),        // 29: berty.v1.MemberAdmitRequest
+	(*MemberAdmitResponse)(nil),       // 30: berty.v1.MemberAdmitResponse
+	(*MemberRemoveRequest)(nil),       // 31: berty.v1.MemberRemoveRequest
+	(*MemberRemoveResponse)(nil),      // 32: berty.v1.MemberRemoveResponse
+	(*DeviceApproveRequest)(nil),      // 33: berty.v1.DeviceApproveRequest
+	(*DeviceApproveResponse)(nil),     // 34: berty.v1.DeviceApproveResponse
+	(*DeviceRevokeRequest)(nil),       // 35: berty.v1.DeviceRevokeRequest
+	(*DeviceRevokeResponse)(nil),      // 36: berty.v1.DeviceRevokeResponse
+	(*SendRawRequest)(nil),            // 37: berty.v1.SendRawRequest
+	(*SendRawResponse)(nil),           // 38: berty.v1.SendRawResponse
+	(*PeersRequest)(nil),              // 39: berty.v1.PeersRequest
+	(*GroupPeers)(nil),                // 40: berty.v1.GroupPeers
+	(*PeersResponse)(nil),             // 41: berty.v1.PeersResponse
+	(*Cursor)(nil),                    // 42: berty.v1.Cursor
+	(*TailRequest)(nil),               // 43: berty.v1.TailRequest
+	(*TailResponse)(nil),              // 44: berty.v1.TailResponse
 }
 var file_berty_v1_node_proto_depIdxs = []int32{
 	2,  // 0: berty.v1.AccountInfoResponse.devices:type_name -> berty.v1.Device
@@ -2369,9 +2599,9 @@ var file_berty_v1_node_proto_depIdxs = []int32{
 	0,  // 4: berty.v1.Contact.state:type_name -> berty.v1.ContactState
 	11, // 5: berty.v1.ContactListResponse.contacts:type_name -> berty.v1.Contact
 	24, // 6: berty.v1.GroupMembersResponse.members:type_name -> berty.v1.Member
-	36, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
-	38, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
-	38, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
+	40, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
+	42, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
+	42, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
 	3,  // 10: berty.v1.NodeService.AccountInfo:input_type -> berty.v1.AccountInfoRequest
 	5,  // 11: berty.v1.NodeService.ContactLink:input_type -> berty.v1.ContactLinkRequest
 	7,  // 12: berty.v1.NodeService.ContactRequest:input_type -> berty.v1.ContactRequestRequest
@@ -2383,31 +2613,35 @@ var file_berty_v1_node_proto_depIdxs = []int32{
 	20, // 18: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
 	22, // 19: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
 	25, // 20: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
-	27, // 21: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
-	29, // 22: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
-	31, // 23: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
-	33, // 24: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
-	35, // 25: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
-	39, // 26: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
-	4,  // 27: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
-	6,  // 28: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
-	8,  // 29: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
-	10, // 30: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
-	13, // 31: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
-	15, // 32: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
-	17, // 33: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
-	19, // 34: berty.v1.NodeService.GroupInviteRevoke:output_type -> berty.v1.GroupInviteRevokeResponse
-	21, // 35: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
-	23, // 36: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
-	26, // 37: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
-	28, // 38: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
-	30, // 39: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
-	32, // 40: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
-	34, // 41: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
-	37, // 42: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
-	40, // 43: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
-	27, // [27:44] is the sub-list for method output_type
-	10, // [10:27] is the sub-list for method input_type
+	31, // 21: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
+	27, // 22: berty.v1.NodeService.GroupJoinApproval:input_type -> berty.v1.GroupJoinApprovalRequest
+	29, // 23: berty.v1.NodeService.MemberAdmit:input_type -> berty.v1.MemberAdmitRequest
+	33, // 24: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
+	35, // 25: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
+	37, // 26: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
+	39, // 27: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
+	43, // 28: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
+	4,  // 29: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
+	6,  // 30: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
+	8,  // 31: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
+	10, // 32: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
+	13, // 33: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
+	15, // 34: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
+	17, // 35: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
+	19, // 36: berty.v1.NodeService.GroupInviteRevoke:output_type -> berty.v1.GroupInviteRevokeResponse
+	21, // 37: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
+	23, // 38: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
+	26, // 39: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
+	32, // 40: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
+	28, // 41: berty.v1.NodeService.GroupJoinApproval:output_type -> berty.v1.GroupJoinApprovalResponse
+	30, // 42: berty.v1.NodeService.MemberAdmit:output_type -> berty.v1.MemberAdmitResponse
+	34, // 43: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
+	36, // 44: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
+	38, // 45: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
+	41, // 46: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
+	44, // 47: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
+	29, // [29:48] is the sub-list for method output_type
+	10, // [10:29] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -2424,7 +2658,7 @@ func file_berty_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_berty_v1_node_proto_rawDesc), len(file_berty_v1_node_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   39,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -144,6 +144,86 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("a 10 s link: exit %d, %q; want %d", r.code, r.stderr, exitUsage)
 	}
 
+	// Join approval (§5.5): alice's "club" makes joins wait for her. Bob
+	// joins and waits, reading and writing nothing; alice sees him waiting
+	// through her link and admits him; then he writes and she reads. Carol
+	// is declined and stays out.
+	alice.cliJSON(&created, "group", "create", "club")
+	if out := alice.cli("group", "approval", "club", "on"); !strings.Contains(out, "wait for an admin") {
+		t.Errorf("berty group approval on printed %q", out)
+	}
+	alice.cliJSON(&invite, "group", "invite", "club")
+	for _, p := range []*proc{bob, carol} {
+		p.cli("group", "join", invite.Link)
+	}
+	type member struct {
+		Key, Inviter          string
+		Awaiting, Admin, Self bool
+	}
+	waiting := func() []member {
+		var ms, out []member
+		alice.cliJSON(&ms, "group", "members", "club")
+		for _, m := range ms {
+			if m.Awaiting {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	alice.until("bob's and carol's joins to wait", func() bool { return len(waiting()) == 2 })
+	var bobClub, carolClub string
+	for _, p := range []*proc{bob, carol} {
+		var ms []member
+		p.cliJSON(&ms, "group", "members", "club")
+		for _, m := range ms {
+			if m.Awaiting && m.Self {
+				if p == bob {
+					bobClub = m.Key
+				} else {
+					carolClub = m.Key
+				}
+			}
+		}
+	}
+	if bobClub == "" || carolClub == "" {
+		t.Fatal("bob and carol do not see themselves waiting")
+	}
+	if out := alice.cli("group", "members", "club"); !strings.Contains(out, bobClub) || !strings.Contains(out, "waits for an admin (link by alice)") {
+		t.Errorf("berty group members club printed %q, want bob waiting through alice's link", out)
+	}
+	if r := berty(t, "send", "club", "let me in", "--data", bob.dir); r.code != exitRefused || !strings.Contains(r.stderr, "approve joins") {
+		t.Errorf("bob sending while he waits: exit %d, %q; want %d saying an admin must let him in", r.code, strings.TrimSpace(r.stderr), exitRefused)
+	}
+	if r := berty(t, "group", "admit", "club", bobClub[:8], "--data", carol.dir); r.code != exitNotFound && r.code != exitRefused {
+		t.Errorf("carol, who waits, admitting bob: exit %d, %q", r.code, strings.TrimSpace(r.stderr))
+	}
+	if out := alice.cli("group", "admit", "club", bobClub[:8]); !strings.HasPrefix(out, "admitted") {
+		t.Errorf("berty group admit printed %q", out)
+	}
+	if out := alice.cli("group", "decline", "club", carolClub[:8]); !strings.HasPrefix(out, "declined") {
+		t.Errorf("berty group decline printed %q", out)
+	}
+	club := alice.conversation("club").Topic
+	bob.until("alice's admission", func() bool {
+		return berty(t, "send", "club", "thanks for letting me in", "--data", bob.dir).code == 0
+	})
+	alice.until("bob's first message in the club", func() bool { return alice.has(club, "bob", "thanks for letting me in") })
+	alice.cli("send", "club", "welcome bob")
+	bob.until("alice's welcome", func() bool { return bob.has(club, "alice", "welcome bob") })
+	if carol.has(club, "alice", "welcome bob") {
+		t.Error("carol, declined, reads the club")
+	}
+	if r := berty(t, "send", "club", "still here", "--data", carol.dir); r.code != exitRefused {
+		t.Errorf("carol, declined, sends: exit %d, %q", r.code, strings.TrimSpace(r.stderr))
+	}
+	if len(waiting()) != 0 {
+		t.Errorf("joins still waiting after alice decided: %+v", waiting())
+	}
+	// Carol is not told she was declined (she cannot read the group); she
+	// gives up waiting.
+	carol.cli("group", "leave", "club")
+	t.Logf("join approval in %v", time.Since(start).Round(time.Millisecond))
+
 	// A hostile text: what alice's terminal gets of it is text, on lines
 	// indented under it; --json gives it exactly.
 	bob.cli("send", "friends", hostile)
@@ -236,7 +316,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, x := range []struct {
 		p    *proc
 		want []string
-	}{{alice, []string{"bob", "carol", "friends"}}, {bob, []string{"alice", "friends"}}, {carol, []string{"alice", "friends"}}} {
+	}{{alice, []string{"bob", "carol", "club", "friends"}}, {bob, []string{"alice", "club", "friends"}}, {carol, []string{"alice", "friends"}}} {
 		var convs []struct{ Name string }
 		x.p.cliJSON(&convs, "conversations")
 		var names []string

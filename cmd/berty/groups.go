@@ -116,9 +116,15 @@ that the group's members had not seen yet is undone.`,
 					return x.apiErr(err)
 				}
 				rows := []map[string]any{}
+				names := map[string]string{}
 				for _, m := range r.Members {
-					rows = append(rows, map[string]any{"key": hex.EncodeToString(m.Key), "name": m.Name, "admin": m.Admin,
-						"creator": m.Creator, "removed": m.Removed, "devices": m.Devices, "self": m.Self})
+					row := map[string]any{"key": hex.EncodeToString(m.Key), "name": m.Name, "admin": m.Admin,
+						"creator": m.Creator, "removed": m.Removed, "devices": m.Devices, "self": m.Self, "awaiting": m.Awaiting}
+					if m.Awaiting {
+						row["inviter"] = hex.EncodeToString(m.Inviter)
+					}
+					rows = append(rows, row)
+					names[string(m.Key)] = m.Name
 				}
 				return x.out(cmd, rows, func(w io.Writer) {
 					for _, m := range r.Members {
@@ -131,8 +137,21 @@ that the group's members had not seen yet is undone.`,
 								tags = append(tags, t.name)
 							}
 						}
+						switch {
+						case m.Awaiting && m.Self:
+							tags = append(tags, "waiting to be let in (by a member online; where joins need approval, by an admin)")
+						case m.Awaiting:
+							via := names[string(m.Inviter)]
+							if via == "" {
+								via = short(m.Inviter)
+							}
+							tags = append(tags, fmt.Sprintf("waits for an admin (link by %s): berty group admit|decline", term.Clean(via)))
+						}
 						line := fmt.Sprintf("%x  %s %s %s", m.Key, pad(m.Name, 16), plural(int(m.Devices), "device", "devices"), strings.Join(tags, ", "))
 						fmt.Fprintln(w, strings.TrimRight(line, " "))
+					}
+					if r.JoinsNeedApproval {
+						fmt.Fprintln(cmd.ErrOrStderr(), "(joins through a link wait for an admin's approval)")
 					}
 				})
 			})
@@ -153,7 +172,7 @@ prints them. Only an admin can remove a member.`,
 				if err != nil {
 					return x.apiErr(err)
 				}
-				m, err := member(r.Members, args[1], cv.Name)
+				m, err := member(r.Members, args[1], cv.Name, false)
 				if err != nil {
 					return err
 				}
@@ -165,18 +184,99 @@ prints them. Only an admin can remove a member.`,
 				})
 			})
 		},
-	})
+	}, approvalCmd(x), decideCmd(x, true), decideCmd(x, false))
 	return grp
+}
+
+// approvalCmd is `berty group approval CONV on|off`.
+func approvalCmd(x *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "approval CONV on|off",
+		Short: "Make joins through a link wait for an admin's approval, or not (admins only)",
+		Long: `approval on: whoever joins CONV with a group link — anyone's link — waits, reading
+and writing nothing, until an admin admits them (berty group admit) or declines
+them (berty group decline). "berty group members" lists who waits, and through
+whose link. approval off: joins count at once again (those already waiting still
+wait for a decision). A removal, or revoking the link they used, ends the joins
+still waiting: they need a new link.`,
+		Example:           "  berty group approval climbing on",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: x.completeConv,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var on bool
+			switch strings.ToLower(args[1]) {
+			case "on", "yes", "true":
+				on = true
+			case "off", "no", "false":
+			default:
+				return usagef("approval %s: say on or off", term.Clean(args[1]))
+			}
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
+				if _, err := c.Node.GroupJoinApproval(cmd.Context(), &bv1.GroupJoinApprovalRequest{Topic: cv.Topic, Required: on}); err != nil {
+					return x.apiErr(err)
+				}
+				return x.out(cmd, map[string]any{"joins_need_approval": on}, func(w io.Writer) {
+					if on {
+						fmt.Fprintf(w, "joins to %s now wait for an admin's approval\n", term.Clean(cv.Name))
+					} else {
+						fmt.Fprintf(w, "joins to %s count at once again\n", term.Clean(cv.Name))
+					}
+				})
+			})
+		},
+	}
+}
+
+// decideCmd is `berty group admit` (admit) or `berty group decline`.
+func decideCmd(x *cli, admit bool) *cobra.Command {
+	verb, summary, long := "admit", "Let in a member whose join waits for an admin (admins only)",
+		`admit lets in MEMBER, who joined CONV through a link and waits for an admin
+(berty group approval): the group hands them its keys, and they read what is
+written from then on. MEMBER is at least 4 hex digits of the key that
+"berty group members CONV" lists as waiting.`
+	if !admit {
+		verb, summary, long = "decline", "Turn down a join that waits for an admin, for good (admins only)",
+			`decline turns down MEMBER, who joined CONV through a link and waits for an
+admin: that member key never gets in (the person would need a new account and a
+new link). MEMBER is at least 4 hex digits of the key that "berty group members
+CONV" lists as waiting.`
+	}
+	return &cobra.Command{
+		Use: verb + " CONV MEMBER", Short: summary, Long: long,
+		Example:           "  berty group " + verb + " climbing 3fa2c1",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: x.completeConv,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
+				r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
+				if err != nil {
+					return x.apiErr(err)
+				}
+				m, err := member(r.Members, args[1], cv.Name, true)
+				if err != nil {
+					return err
+				}
+				if _, err := c.Node.MemberAdmit(cmd.Context(), &bv1.MemberAdmitRequest{Topic: cv.Topic, Member: m.Key, Decline: !admit}); err != nil {
+					return x.apiErr(err)
+				}
+				done := map[bool]string{true: "admitted", false: "declined"}[admit]
+				return x.out(cmd, map[string]any{"key": hex.EncodeToString(m.Key), done: true}, func(w io.Writer) {
+					fmt.Fprintf(w, "%s %s to %s\n", done, short(m.Key), term.Clean(cv.Name))
+				})
+			})
+		},
+	}
 }
 
 // member finds the member of a group that q names: by name (case does not
 // matter) or by a hex prefix of its key of at least 4 digits. Members
-// already removed are left out.
-func member(ms []*bv1.Member, q, conv string) (*bv1.Member, error) {
+// already removed are left out; with awaiting, only the joins that wait for
+// an admin are looked at, else only the members.
+func member(ms []*bv1.Member, q, conv string, awaiting bool) (*bv1.Member, error) {
 	lq := strings.ToLower(strings.TrimSpace(q))
 	var found []*bv1.Member
 	for _, m := range ms {
-		if m.Removed {
+		if m.Removed || m.Awaiting != awaiting {
 			continue
 		}
 		if strings.EqualFold(m.Name, q) || (len(lq) >= 4 && strings.HasPrefix(hex.EncodeToString(m.Key), lq)) {
@@ -187,8 +287,12 @@ func member(ms []*bv1.Member, q, conv string) (*bv1.Member, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, exitError{code: exitNotFound, err: fmt.Errorf("no member of %s named %q or with a key starting with it (at least 4 hex digits): `berty group members` lists them",
-			term.Clean(conv), term.Clean(q))}
+		what := "member"
+		if awaiting {
+			what = "join waiting for an admin"
+		}
+		return nil, exitError{code: exitNotFound, err: fmt.Errorf("no %s of %s named %q or with a key starting with it (at least 4 hex digits): `berty group members` lists them",
+			what, term.Clean(conv), term.Clean(q))}
 	}
 	return nil, usagef("%q names %d members of %s: give at least 4 hex digits of a key instead (`berty group members`)", term.Clean(q), len(found), term.Clean(conv))
 }

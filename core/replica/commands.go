@@ -310,6 +310,52 @@ func (r *Replica) GrantAdmin(member keys.Public, lk feed.Lookup) error {
 	return err
 }
 
+// SetJoinApproval makes joins through a link wait for an admin to admit
+// them, or (off) count at once (§5.5). Admins only.
+func (r *Replica) SetJoinApproval(on bool, lk feed.Lookup) error {
+	if err := r.checkAdmin(); err != nil {
+		return err
+	}
+	if r.state.JoinsNeedApproval() == on {
+		return nil
+	}
+	if _, err := r.postMetadata(&state.Event{Policy: &state.JoinPolicy{Approve: on}}, 0, nil); err != nil {
+		return err
+	}
+	return r.maintain(lk)
+}
+
+// DecideJoin admits a member whose join waits for an admin, or declines it
+// for good (§5.5). Admitting hands the member the group's keys at once.
+func (r *Replica) DecideJoin(member keys.Public, admit bool, lk feed.Lookup) error {
+	if err := r.checkAdmin(); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(r.state.Awaiting(), func(w state.AwaitingJoin) bool { return w.Member == member }) {
+		return ErrNotAwaiting
+	}
+	if _, err := r.postMetadata(&state.Event{Decision: &state.JoinDecision{Member: member, Admit: admit}}, 0, nil); err != nil {
+		return err
+	}
+	return r.maintain(lk)
+}
+
+// checkAdmin returns an error unless this device's member is a current
+// admin of a multi-member group.
+func (r *Replica) checkAdmin() error {
+	if r.g.Kind != group.KindMulti {
+		return ErrNotMultiMember
+	}
+	me := r.state.Member(r.member.Public())
+	if me == nil || me.Removed || r.state.Device(r.device.Public()) == nil {
+		return ErrNotMember
+	}
+	if !me.Admin {
+		return ErrNotAdmin
+	}
+	return nil
+}
+
 // Post writes a metadata event that needs no special checks: group info, and
 // on the account group joined/left groups, contacts and the link seed; the
 // member's profile anywhere.

@@ -146,10 +146,15 @@ var (
 	ErrRevokeSelf    = errors.New("a device cannot revoke itself: revoke it from another device")
 	ErrNotApproved   = errors.New("this device waits for another device of its account to approve it in this group")
 	ErrRevokedDevice = errors.New("the device was revoked")
+	// ErrNotAwaiting: no join of this member waits for an admin (§5.5).
+	ErrNotAwaiting = errors.New("no join of this member waits for an admin's approval (it may have been decided already, or died with its link)")
+	// ErrNotMultiMember: the command exists only in multi-member groups.
+	ErrNotMultiMember = errors.New("only multi-member groups have this")
 	// ErrWaitingForKeys: this device announced itself but holds none of
 	// the group's epochs yet, so it cannot tell whether it counts (§3.4,
-	// §5.2): a member online hands them over.
-	ErrWaitingForKeys = errors.New("waiting for a member of the group to let this device in (hand it the group's keys): try again once one is online")
+	// §5.2): a member online hands them over — in a group where joins wait
+	// for an admin, once an admin has admitted it (§5.5).
+	ErrWaitingForKeys = errors.New("waiting for a member of the group to let this device in (hand it the group's keys; where the group's admins approve joins, once one has): try again once one is online")
 )
 
 // Replica is one device's state in one group. See the package comment.

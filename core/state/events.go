@@ -45,6 +45,8 @@ const (
 	TypeProfile        EventType = 13
 	TypeGroupDevice    EventType = 14
 	TypeUninvited      EventType = 15
+	TypeJoinPolicy     EventType = 16
+	TypeJoinDecision   EventType = 17
 )
 
 // Limits on metadata events.
@@ -95,6 +97,22 @@ type Event struct {
 	Profile   *Profile
 	Device    *GroupDevice
 	Uninvited *InvitationRevoked
+	Policy    *JoinPolicy
+	Decision  *JoinDecision
+}
+
+// JoinPolicy is an admin's setting for joins through a link (§5.5): with
+// Approve set, a new member's join waits until an admin admits it. The
+// last one in fold order wins.
+type JoinPolicy struct {
+	Approve bool
+}
+
+// JoinDecision is an admin's answer to a join that waits (§5.5): Admit
+// lets the member in, otherwise it is declined, for good.
+type JoinDecision struct {
+	Member keys.Public
+	Admit  bool
 }
 
 // InvitationRevoked ends an invitation (§5.5): by a device of its inviter,
@@ -326,6 +344,10 @@ func (e *Event) Type() EventType {
 		return TypeGroupDevice
 	case e.Uninvited != nil:
 		return TypeUninvited
+	case e.Policy != nil:
+		return TypeJoinPolicy
+	case e.Decision != nil:
+		return TypeJoinDecision
 	}
 	return 0
 }
@@ -401,14 +423,33 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Device.Device[:]...)
 	case e.Uninvited != nil:
 		b = append(b, e.Uninvited.InviteKey[:]...)
-		if e.Uninvited.Drop {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
-		}
+		b = appendFlag(b, e.Uninvited.Drop)
 		b = appendRoster(b, e.Uninvited.Admitted)
+	case e.Policy != nil:
+		b = appendFlag(b, e.Policy.Approve)
+	case e.Decision != nil:
+		b = append(b, e.Decision.Member[:]...)
+		b = appendFlag(b, e.Decision.Admit)
 	}
 	return b
+}
+
+func appendFlag(b []byte, f bool) []byte {
+	if f {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// readFlag reads a u8 that must be 0 or 1: one value, one encoding.
+func readFlag(r *wire.Reader, what string) bool {
+	switch f := r.Byte(); {
+	case f == 1:
+		return true
+	case f != 0 && r.Err() == nil:
+		r.Fail("%s flag %d", what, f)
+	}
+	return false
 }
 
 // appendRoster encodes a roster: uvarint n, then n member keys in strictly
@@ -531,13 +572,13 @@ func Decode(b []byte) (*Event, error) {
 		}
 	case TypeUninvited:
 		e.Uninvited = &InvitationRevoked{InviteKey: r.Fixed32()}
-		switch flag := r.Byte(); {
-		case flag == 1:
-			e.Uninvited.Drop = true
-		case flag != 0 && r.Err() == nil:
-			r.Fail("revocation drop flag %d", flag)
-		}
+		e.Uninvited.Drop = readFlag(r, "revocation drop")
 		e.Uninvited.Admitted = readRoster(r)
+	case TypeJoinPolicy:
+		e.Policy = &JoinPolicy{Approve: readFlag(r, "join policy")}
+	case TypeJoinDecision:
+		e.Decision = &JoinDecision{Member: r.Fixed32()}
+		e.Decision.Admit = readFlag(r, "join decision")
 	case TypeGroupDevice:
 		e.Device = &GroupDevice{Group: r.Fixed32(), Device: r.Fixed32()}
 	default:

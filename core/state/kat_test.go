@@ -83,6 +83,10 @@ func eventVectors() []kat.Vector {
 		v("device-revoked-multi", map[string]string{"type": "11", "device": pub(katDevice), "seq": "2", "keep0": pub(katMember)}),
 		v("device-approved", map[string]string{"type": "12", "device": pub(katDevice)}),
 		v("profile", map[string]string{"type": "13", "name": kat.H([]byte("Zoë 🌻"))}),
+		v("join-policy-approve", map[string]string{"type": "16", "approve": "1"}),
+		v("join-policy-open", map[string]string{"type": "16", "approve": "0"}),
+		v("join-admitted", map[string]string{"type": "17", "member": pub(katMember), "admit": "1"}),
+		v("join-declined", map[string]string{"type": "17", "member": pub(katMember), "admit": "0"}),
 	}
 }
 
@@ -170,6 +174,10 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Profile: &state.Profile{Name: string(kat.Hex(t, in, "name"))}}
 	case state.TypeDeviceApproved:
 		return &state.Event{Approved: &state.DeviceApproved{Device: kat.Hex32(t, in, "device")}}
+	case state.TypeJoinPolicy:
+		return &state.Event{Policy: &state.JoinPolicy{Approve: kat.Uint(t, in, "approve") == 1}}
+	case state.TypeJoinDecision:
+		return &state.Event{Decision: &state.JoinDecision{Member: kat.Hex32(t, in, "member"), Admit: kat.Uint(t, in, "admit") == 1}}
 	case state.TypeDeviceRevoked:
 		return &state.Event{Revoked: &state.DeviceRevoked{Device: kat.Hex32(t, in, "device"), Seq: kat.Uint(t, in, "seq"), Keep: katRoster(t, in)}}
 	}
@@ -242,6 +250,10 @@ func decodeRejects(t testing.TB) map[string][]byte {
 		"group name not UTF-8":    cat([]byte{5}, wire.AppendString(nil, "caf\xe9")),
 		"joined name not UTF-8":   cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff")),
 		"contact name not UTF-8":  cat([]byte{8}, key, []byte{3}, wire.AppendString(nil, "b\xc0b"), key),
+		"join policy flag 2":      {16, 2},
+		"join decision flag 2":    cat([]byte{17}, key, []byte{2}),
+		"revocation drop flag 2":  cat([]byte{15}, key, []byte{2, 0}),
+		"type 18":                 {18},
 	}
 	for _, v := range eventVectors() {
 		enc := buildEvent(t, v.In).Encode()

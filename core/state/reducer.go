@@ -130,6 +130,20 @@ type State struct {
 	cut map[keys.Public]uint64
 	// checked caches CheckAnnounce per op ID (an op never changes).
 	checked map[[32]byte]bool
+	// approveJoins: an admin requires joins through a link to be admitted
+	// (§5.5); awaiting holds those joins, by member key, in the order they
+	// came (awaitOrder), and declined the members an admin turned down.
+	approveJoins bool
+	awaiting     map[keys.Public]*awaitingJoin
+	awaitOrder   []keys.Public
+	declined     map[keys.Public]bool
+}
+
+// awaitingJoin is a valid join through a link that waits for an admin.
+type awaitingJoin struct {
+	device   keys.Public
+	announce *Announce
+	era      uint64
 }
 
 // New returns the empty state of g.
@@ -172,7 +186,48 @@ func (s *State) reset() {
 	s.approved = map[approvalKey]approval{}
 	s.pending = map[keys.Public]*Announce{}
 	s.approvedBy = map[keys.Public]approval{}
+	s.approveJoins = false
+	s.awaiting = map[keys.Public]*awaitingJoin{}
+	s.awaitOrder = nil
+	s.declined = map[keys.Public]bool{}
 }
+
+// nextEra starts a new era (§5.2): every invitation recorded so far stops
+// admitting, and the joins still waiting for an admin die with them.
+func (s *State) nextEra() {
+	s.era++
+	clear(s.awaiting)
+	s.awaitOrder = nil
+}
+
+// JoinsNeedApproval reports whether an admin requires joins through a link
+// to be admitted (§5.5).
+func (s *State) JoinsNeedApproval() bool { return s.approveJoins }
+
+// AwaitingJoin is a member who joined through a link and waits for an
+// admin's decision (§5.5).
+type AwaitingJoin struct {
+	Member    keys.Public
+	Device    keys.Public
+	Inviter   keys.Public // the member who made the link
+	InviteKey keys.Public
+}
+
+// Awaiting returns the joins waiting for an admin, in the order they came.
+func (s *State) Awaiting() []AwaitingJoin {
+	var out []AwaitingJoin
+	seen := map[keys.Public]bool{}
+	for _, k := range s.awaitOrder {
+		if w := s.awaiting[k]; w != nil && !seen[k] {
+			seen[k] = true
+			out = append(out, AwaitingJoin{Member: k, Device: w.device, Inviter: w.announce.Inviter, InviteKey: w.announce.InviteKey})
+		}
+	}
+	return out
+}
+
+// Declined reports whether an admin turned this member's join down.
+func (s *State) Declined(member keys.Public) bool { return s.declined[member] }
 
 // invite is an invitation record as the fold applied it.
 type invite struct {
@@ -458,6 +513,10 @@ func (s *State) apply(op *Op) {
 		}
 	case ev.Info != nil:
 		s.name = ev.Info.Name
+	case ev.Policy != nil && m.Admin && s.group.Kind == group.KindMulti:
+		s.approveJoins = ev.Policy.Approve
+	case ev.Decision != nil && m.Admin && s.group.Kind == group.KindMulti:
+		s.applyDecision(ev.Decision)
 	case ev.Invited != nil && s.group.Kind == group.KindMulti:
 		if _, dup := s.invites[ev.Invited.InviteKey]; !dup {
 			s.invites[ev.Invited.InviteKey] = invite{inviter: m.Key, device: op.Author, era: s.era, expires: ev.Invited.Expires}
@@ -468,6 +527,11 @@ func (s *State) apply(op *Op) {
 		u := ev.Uninvited
 		if in, ok := s.invites[u.InviteKey]; ok && (in.inviter == m.Key || m.Admin) {
 			delete(s.invites, u.InviteKey)
+			for k, w := range s.awaiting {
+				if w.announce.InviteKey == u.InviteKey {
+					delete(s.awaiting, k) // a revoked link admits no one, waiting or not
+				}
+			}
 			if !u.Drop || !(op.Author == in.device || m.Admin) || in.era != s.era {
 				// Only the device that made the link, or an admin, drops
 				// the joins it did not see: any other device's view may be
@@ -533,8 +597,8 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 	}
 	key := a.Cert.Member
 	m := s.members[key]
-	if m != nil && m.Removed {
-		return // removal is final for a member key
+	if (m != nil && m.Removed) || s.declined[key] {
+		return // removal, and an admin's refusal, are final for a member key
 	}
 	if a.Proof == ProofMember && m == nil {
 		return
@@ -560,22 +624,69 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 		delete(s.approved, approvalKey{op.Author, key})
 		s.approvedBy[op.Author] = ap
 	} else {
-		if len(s.order) >= MaxRoster && s.currentMembers() >= MaxRoster {
-			return // full: a removal could no longer list everyone (§5.3)
+		if a.Proof == ProofInvitation && s.approveJoins {
+			// An admin lets the member in, or not (§5.5). One device per
+			// member waits; a member's other devices follow once it is in.
+			if _, dup := s.awaiting[key]; !dup && len(s.awaiting) < MaxRoster {
+				s.awaiting[key] = &awaitingJoin{device: op.Author, announce: a, era: s.era}
+				s.awaitOrder = append(s.awaitOrder, key)
+			}
+			return
 		}
-		m = &Member{Key: key}
-		if a.Proof == ProofInvitation {
-			m.InviteKey, m.Inviter, m.inviteEra = a.InviteKey, a.Inviter, s.era
-			m.inviteDevice = s.invites[a.InviteKey].device
+		if m = s.addMember(key, a); m == nil {
+			return
 		}
-		s.members[key] = m
-		s.order = append(s.order, key)
 	}
 	if a.Proof == ProofGenesis {
 		m.Admin = true
 	}
 	m.Devices = append(m.Devices, op.Author)
 	s.devices[op.Author] = &Device{Cert: a.Cert}
+}
+
+// addMember adds a new member with the announce of its first device, or
+// returns nil if the group is full: a removal could no longer list
+// everyone (§5.3).
+func (s *State) addMember(key keys.Public, a *Announce) *Member {
+	if len(s.order) >= MaxRoster && s.currentMembers() >= MaxRoster {
+		return nil
+	}
+	m := &Member{Key: key}
+	if a.Proof == ProofInvitation {
+		m.InviteKey, m.Inviter, m.inviteEra = a.InviteKey, a.Inviter, s.era
+		m.inviteDevice = s.invites[a.InviteKey].device
+	}
+	s.members[key] = m
+	s.order = append(s.order, key)
+	return m
+}
+
+// applyDecision applies an admin's answer to a waiting join (§5.5). The
+// join must still be valid where the decision falls: its link not revoked,
+// no removal or revocation since (they clear the waiting joins).
+func (s *State) applyDecision(d *JoinDecision) {
+	w := s.awaiting[d.Member]
+	if w == nil {
+		return
+	}
+	delete(s.awaiting, d.Member)
+	if !d.Admit {
+		s.declined[d.Member] = true
+		return
+	}
+	if rec, ok := s.invites[w.announce.InviteKey]; !ok || rec.era != s.era {
+		return
+	}
+	inv := s.members[w.announce.Inviter]
+	if inv == nil || inv.Removed {
+		return
+	}
+	m := s.addMember(d.Member, w.announce)
+	if m == nil {
+		return
+	}
+	m.Devices = append(m.Devices, w.device)
+	s.devices[w.device] = &Device{Cert: w.announce.Cert}
 }
 
 // applyApproved lets a device of the author's member in (§5.7).
@@ -654,7 +765,7 @@ func (s *State) applyRevoked(op *Op, author *Member, r *DeviceRevoked) {
 	}
 	author.Revoked[r.Device] = r.Seq
 	if s.group.Kind == group.KindMulti {
-		s.era++
+		s.nextEra()
 		if author.Admin {
 			s.drop(author.Key, author.Key, r.Keep, nil)
 		} else {
@@ -749,7 +860,7 @@ func (s *State) applyRemoved(op *Op, author *Member, r *MemberRemoved) {
 		given[op.Author] = max(given[op.Author], op.Seq)
 		s.keepApprovers(op.Author, given)
 	}
-	s.era++
+	s.nextEra()
 	if author.Key != r.Member {
 		// A member leaving gives up its own rights only: it drops no one,
 		// even if it was behind.

@@ -66,6 +66,11 @@ const (
 	// NodeServiceMemberRemoveProcedure is the fully-qualified name of the NodeService's MemberRemove
 	// RPC.
 	NodeServiceMemberRemoveProcedure = "/berty.v1.NodeService/MemberRemove"
+	// NodeServiceGroupJoinApprovalProcedure is the fully-qualified name of the NodeService's
+	// GroupJoinApproval RPC.
+	NodeServiceGroupJoinApprovalProcedure = "/berty.v1.NodeService/GroupJoinApproval"
+	// NodeServiceMemberAdmitProcedure is the fully-qualified name of the NodeService's MemberAdmit RPC.
+	NodeServiceMemberAdmitProcedure = "/berty.v1.NodeService/MemberAdmit"
 	// NodeServiceDeviceApproveProcedure is the fully-qualified name of the NodeService's DeviceApprove
 	// RPC.
 	NodeServiceDeviceApproveProcedure = "/berty.v1.NodeService/DeviceApprove"
@@ -107,6 +112,11 @@ type NodeServiceClient interface {
 	GroupMembers(context.Context, *bertyv1.GroupMembersRequest) (*bertyv1.GroupMembersResponse, error)
 	// MemberRemove removes a member from a group (admins).
 	MemberRemove(context.Context, *bertyv1.MemberRemoveRequest) (*bertyv1.MemberRemoveResponse, error)
+	// GroupJoinApproval makes joins through a link wait until an admin admits
+	// them, or count at once again (admins).
+	GroupJoinApproval(context.Context, *bertyv1.GroupJoinApprovalRequest) (*bertyv1.GroupJoinApprovalResponse, error)
+	// MemberAdmit admits, or declines for good, a join that waits (admins).
+	MemberAdmit(context.Context, *bertyv1.MemberAdmitRequest) (*bertyv1.MemberAdmitResponse, error)
 	// DeviceApprove hands the account to the new device showing a link.
 	DeviceApprove(context.Context, *bertyv1.DeviceApproveRequest) (*bertyv1.DeviceApproveResponse, error)
 	// DeviceRevoke revokes another device of the account.
@@ -206,6 +216,18 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(nodeServiceMethods.ByName("MemberRemove")),
 			connect.WithClientOptions(opts...),
 		),
+		groupJoinApproval: connect.NewClient[bertyv1.GroupJoinApprovalRequest, bertyv1.GroupJoinApprovalResponse](
+			httpClient,
+			baseURL+NodeServiceGroupJoinApprovalProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("GroupJoinApproval")),
+			connect.WithClientOptions(opts...),
+		),
+		memberAdmit: connect.NewClient[bertyv1.MemberAdmitRequest, bertyv1.MemberAdmitResponse](
+			httpClient,
+			baseURL+NodeServiceMemberAdmitProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("MemberAdmit")),
+			connect.WithClientOptions(opts...),
+		),
 		deviceApprove: connect.NewClient[bertyv1.DeviceApproveRequest, bertyv1.DeviceApproveResponse](
 			httpClient,
 			baseURL+NodeServiceDeviceApproveProcedure,
@@ -253,6 +275,8 @@ type nodeServiceClient struct {
 	groupLeave        *connect.Client[bertyv1.GroupLeaveRequest, bertyv1.GroupLeaveResponse]
 	groupMembers      *connect.Client[bertyv1.GroupMembersRequest, bertyv1.GroupMembersResponse]
 	memberRemove      *connect.Client[bertyv1.MemberRemoveRequest, bertyv1.MemberRemoveResponse]
+	groupJoinApproval *connect.Client[bertyv1.GroupJoinApprovalRequest, bertyv1.GroupJoinApprovalResponse]
+	memberAdmit       *connect.Client[bertyv1.MemberAdmitRequest, bertyv1.MemberAdmitResponse]
 	deviceApprove     *connect.Client[bertyv1.DeviceApproveRequest, bertyv1.DeviceApproveResponse]
 	deviceRevoke      *connect.Client[bertyv1.DeviceRevokeRequest, bertyv1.DeviceRevokeResponse]
 	sendRaw           *connect.Client[bertyv1.SendRawRequest, bertyv1.SendRawResponse]
@@ -368,6 +392,24 @@ func (c *nodeServiceClient) MemberRemove(ctx context.Context, req *bertyv1.Membe
 	return nil, err
 }
 
+// GroupJoinApproval calls berty.v1.NodeService.GroupJoinApproval.
+func (c *nodeServiceClient) GroupJoinApproval(ctx context.Context, req *bertyv1.GroupJoinApprovalRequest) (*bertyv1.GroupJoinApprovalResponse, error) {
+	response, err := c.groupJoinApproval.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// MemberAdmit calls berty.v1.NodeService.MemberAdmit.
+func (c *nodeServiceClient) MemberAdmit(ctx context.Context, req *bertyv1.MemberAdmitRequest) (*bertyv1.MemberAdmitResponse, error) {
+	response, err := c.memberAdmit.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // DeviceApprove calls berty.v1.NodeService.DeviceApprove.
 func (c *nodeServiceClient) DeviceApprove(ctx context.Context, req *bertyv1.DeviceApproveRequest) (*bertyv1.DeviceApproveResponse, error) {
 	response, err := c.deviceApprove.CallUnary(ctx, connect.NewRequest(req))
@@ -436,6 +478,11 @@ type NodeServiceHandler interface {
 	GroupMembers(context.Context, *bertyv1.GroupMembersRequest) (*bertyv1.GroupMembersResponse, error)
 	// MemberRemove removes a member from a group (admins).
 	MemberRemove(context.Context, *bertyv1.MemberRemoveRequest) (*bertyv1.MemberRemoveResponse, error)
+	// GroupJoinApproval makes joins through a link wait until an admin admits
+	// them, or count at once again (admins).
+	GroupJoinApproval(context.Context, *bertyv1.GroupJoinApprovalRequest) (*bertyv1.GroupJoinApprovalResponse, error)
+	// MemberAdmit admits, or declines for good, a join that waits (admins).
+	MemberAdmit(context.Context, *bertyv1.MemberAdmitRequest) (*bertyv1.MemberAdmitResponse, error)
 	// DeviceApprove hands the account to the new device showing a link.
 	DeviceApprove(context.Context, *bertyv1.DeviceApproveRequest) (*bertyv1.DeviceApproveResponse, error)
 	// DeviceRevoke revokes another device of the account.
@@ -531,6 +578,18 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(nodeServiceMethods.ByName("MemberRemove")),
 		connect.WithHandlerOptions(opts...),
 	)
+	nodeServiceGroupJoinApprovalHandler := connect.NewUnaryHandlerSimple(
+		NodeServiceGroupJoinApprovalProcedure,
+		svc.GroupJoinApproval,
+		connect.WithSchema(nodeServiceMethods.ByName("GroupJoinApproval")),
+		connect.WithHandlerOptions(opts...),
+	)
+	nodeServiceMemberAdmitHandler := connect.NewUnaryHandlerSimple(
+		NodeServiceMemberAdmitProcedure,
+		svc.MemberAdmit,
+		connect.WithSchema(nodeServiceMethods.ByName("MemberAdmit")),
+		connect.WithHandlerOptions(opts...),
+	)
 	nodeServiceDeviceApproveHandler := connect.NewUnaryHandlerSimple(
 		NodeServiceDeviceApproveProcedure,
 		svc.DeviceApprove,
@@ -587,6 +646,10 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 			nodeServiceGroupMembersHandler.ServeHTTP(w, r)
 		case NodeServiceMemberRemoveProcedure:
 			nodeServiceMemberRemoveHandler.ServeHTTP(w, r)
+		case NodeServiceGroupJoinApprovalProcedure:
+			nodeServiceGroupJoinApprovalHandler.ServeHTTP(w, r)
+		case NodeServiceMemberAdmitProcedure:
+			nodeServiceMemberAdmitHandler.ServeHTTP(w, r)
 		case NodeServiceDeviceApproveProcedure:
 			nodeServiceDeviceApproveHandler.ServeHTTP(w, r)
 		case NodeServiceDeviceRevokeProcedure:
@@ -652,6 +715,14 @@ func (UnimplementedNodeServiceHandler) GroupMembers(context.Context, *bertyv1.Gr
 
 func (UnimplementedNodeServiceHandler) MemberRemove(context.Context, *bertyv1.MemberRemoveRequest) (*bertyv1.MemberRemoveResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.MemberRemove is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) GroupJoinApproval(context.Context, *bertyv1.GroupJoinApprovalRequest) (*bertyv1.GroupJoinApprovalResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.GroupJoinApproval is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) MemberAdmit(context.Context, *bertyv1.MemberAdmitRequest) (*bertyv1.MemberAdmitResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.MemberAdmit is not implemented"))
 }
 
 func (UnimplementedNodeServiceHandler) DeviceApprove(context.Context, *bertyv1.DeviceApproveRequest) (*bertyv1.DeviceApproveResponse, error) {
