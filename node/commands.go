@@ -165,8 +165,14 @@ func (n *Node) RevokeInvitation(inv *replica.Invitation) error {
 // ErrInvitationExpired: a group link past its expiry.
 var ErrInvitationExpired = errors.New("this group link has expired: ask a member for a new one")
 
+// ErrInvitationEnded: a group link made before a removal, leave or
+// revocation, which ended it (§5.2), as this device saw.
+var ErrInvitationEnded = errors.New("this group link was made before someone left or was removed, which ended it: ask a member for a new one")
+
 // Join joins a multi-member group with an invitation and records it on the
-// account group. Joining a group one is already in does nothing.
+// account group. Joining a group one is already in does nothing; joining a
+// group the account left or was removed from starts a new membership
+// (§3.2): the others see a new member, who reads from then on.
 func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -180,19 +186,24 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 	}
 	run := n.groups[g.Keys.Topic]
 	j := n.acct.rep.State().Groups()[g.ID]
-	if j != nil && j.Left {
-		return [32]byte{}, ErrLeftGroup
-	}
-	if run != nil && run.rep.Joined() {
-		if me := run.rep.State().Member(run.rep.MemberKey()); me != nil && me.Removed {
-			return [32]byte{}, ErrRemovedFromGroup
+	// over: the account was in the group and is no more (it left, or was
+	// removed): it joins again as a new membership, with new member and
+	// device keys (§3.2), since a removal is final for a member key.
+	over := j != nil && j.Left
+	if run != nil {
+		me := run.rep.State().Member(run.rep.MemberKey())
+		over = over || (me != nil && me.Removed)
+		if run.rep.Joined() && !over {
+			return g.Keys.Topic, nil // in already (or waiting to be let in)
 		}
-		return g.Keys.Topic, nil
 	}
-	if j != nil {
+	if j != nil && !over {
 		// Another device of the account is in the group: this one follows
 		// it there once approved (§5.7), as for any joined group.
 		return g.Keys.Topic, n.reconcile()
+	}
+	if run != nil && run.rep.State().InvitationEnded(inv.InviteKey()) {
+		return [32]byte{}, ErrInvitationEnded
 	}
 	var err error
 	if run == nil {
@@ -200,13 +211,28 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 			return [32]byte{}, err
 		}
 	}
-	if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceInvited(inv, lk) }); err != nil {
+	var k uint32
+	if over {
+		k = run.rep.Membership() + 1
+		if j != nil && j.Membership >= k {
+			k = j.Membership + 1
+		}
+	}
+	err = n.stepAll(run, func(lk feed.Lookup) error {
+		if over {
+			if err := run.rep.Rejoin(k); err != nil {
+				return err
+			}
+		}
+		return run.rep.AnnounceInvited(inv, lk)
+	})
+	if err != nil {
 		return [32]byte{}, err
 	}
 	if err := n.recordGroupDevice(run); err != nil {
 		return [32]byte{}, err
 	}
-	err = n.accountPost(&state.Event{Joined: &state.GroupJoined{Kind: uint8(group.KindMulti), ID: g.ID, Secret: g.Secret, Name: inv.Name}})
+	err = n.accountPost(&state.Event{Joined: &state.GroupJoined{Kind: uint8(group.KindMulti), ID: g.ID, Secret: g.Secret, Name: inv.Name, Membership: k}})
 	return g.Keys.Topic, err
 }
 

@@ -13,11 +13,6 @@ import (
 // Group errors callers branch on.
 var (
 	ErrNotMulti = errors.New("only a multi-member group can be left: block the contact instead")
-	// ErrLeftGroup: an account that left a group cannot join it again: its
-	// member key in the group is removed for good (§5.3, §9).
-	ErrLeftGroup = errors.New("this account left the group, and an account cannot join a group again once it left it (a new group is needed)")
-	// ErrRemovedFromGroup: likewise for an account an admin removed.
-	ErrRemovedFromGroup = errors.New("this account was removed from the group: it cannot join it again (a new group is needed)")
 	// ErrBadGroupName: a group's name is text a person can read.
 	ErrBadGroupName = fmt.Errorf("a group name is 1 to %d bytes of text (UTF-8, not only spaces)", state.MaxName)
 	// ErrBadName: likewise for the account's display name.

@@ -215,10 +215,16 @@ func (n *Node) joinNetworks(run *groupRun, always bool) {
 // newReplica makes the replica of this device in g, resumed from snapshot
 // if it is not nil.
 func (n *Node) newReplica(g *group.Group, snapshot []byte) (*replica.Replica, error) {
+	var k uint32 // a new replica follows the account's membership (a snapshot has its own)
+	if n.acct != nil && g.Kind == group.KindMulti {
+		if j := n.acct.rep.State().Groups()[g.ID]; j != nil && !j.Left {
+			k = j.Membership
+		}
+	}
 	return replica.New(replica.Config{
 		Group: g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
 		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
-		Now: n.cfg.Now().Unix(),
+		Now: n.cfg.Now().Unix(), Membership: k,
 	}, snapshot)
 }
 

@@ -37,6 +37,7 @@ func (n *Node) reconcile() error {
 			continue
 		}
 		g := group.New(group.KindMulti, j.ID, j.Secret, nil)
+		errs = append(errs, n.follow(g, j.Membership))
 		errs = append(errs, n.ensure(g, true, func(run *groupRun, lk feed.Lookup) error {
 			// The announce must sort after the member's first one: wait
 			// until that one is here (an announce is in epoch 0, which the
@@ -57,6 +58,22 @@ func (n *Node) reconcile() error {
 	n.followName()
 	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile())
 	return errors.Join(errs...)
+}
+
+// follow moves this device's replica of g to the account's membership k
+// when a sibling joined the group again (§3.2), once this device has seen
+// the old membership end (a removal or leave it has synced); until then
+// it is retried after each receive.
+func (n *Node) follow(g *group.Group, k uint32) error {
+	run := n.groups[g.Keys.Topic]
+	if run == nil || run.rep.Membership() >= k {
+		return nil
+	}
+	err := n.stepAll(run, func(feed.Lookup) error { return run.rep.Rejoin(k) })
+	if errors.Is(err, replica.ErrNotOver) {
+		return nil
+	}
+	return err
 }
 
 // ensure attaches g and announces this device there. With follow, the

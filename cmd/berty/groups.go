@@ -83,6 +83,11 @@ that the group's members had not seen yet is undone.`,
 		},
 	}, invite, revoke, &cobra.Command{
 		Use: "join LINK", Short: "Join a group from a group link", Args: cobra.ExactArgs(1),
+		Long: `join joins the group of a group link. A member online lets this device in (an
+admin, where the group's joins need approval): until then "berty group members"
+shows you waiting and sending is refused. If this account left the group, or was
+removed, a new link lets it back in as a new member, who reads what is written
+from then on; a link made before that ended with it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := link.ParseGroup(args[0]); err != nil {
 				return exitError{code: exitUsage, err: err}

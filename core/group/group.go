@@ -8,6 +8,7 @@ package group
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -186,10 +187,22 @@ func (g *Group) IsOwner(k keys.Public) bool {
 // one included, which keeps the account secret — can compute it; siblings
 // learn it from the account group (§5.4).
 func (g *Group) MemberKeys(account, device *keys.Pair) (member, dev *keys.Pair) {
+	return g.MemberKeysAt(account, device, 0)
+}
+
+// MemberKeysAt is MemberKeys for the account's membership number k in a
+// multi-member group: 0 for the first, one more each time the account joins
+// again after leaving or being removed (§3.2). A removal is final for a
+// member key, so each membership needs its own, and its own device keys.
+func (g *Group) MemberKeysAt(account, device *keys.Pair, k uint32) (member, dev *keys.Pair) {
 	if g.Kind != KindMulti {
 		return account, device
 	}
-	return account.Derive(g.ID[:], seal.LabelMemberKey), device.Derive(g.ID[:], seal.LabelDeviceKey)
+	if k == 0 {
+		return account.Derive(g.ID[:], seal.LabelMemberKey), device.Derive(g.ID[:], seal.LabelDeviceKey)
+	}
+	salt := binary.BigEndian.AppendUint32(append([]byte(nil), g.ID[:]...), k)
+	return account.Derive(salt, seal.LabelRejoinMemberKey), device.Derive(salt, seal.LabelRejoinDeviceKey)
 }
 
 // Fingerprint is a short hash of the group ID for display and logs; the ID

@@ -2,8 +2,10 @@ package group_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -108,7 +110,7 @@ func TestKATCreate(t *testing.T) {
 		{Name: "seed02", In: map[string]string{"rand_seed": "02", "account_seed": kat.H(kat.Seq(0x80, 32)), "device_seed": kat.H(kat.Seq(0xa0, 32))}},
 	}
 	kat.Check(t, "create.json",
-		"group.Create reading the SHA-256 counter stream of rand_seed (see katRand): the group, and the per-group member and device keys (MemberKeys) of FromSeed(account_seed) and FromSeed(device_seed): member = HKDF(account seed, group ID, member label), device = HKDF(device seed, group ID, device label)",
+		"group.Create reading the SHA-256 counter stream of rand_seed (see katRand): the group, and the per-group member and device keys (MemberKeys) of FromSeed(account_seed) and FromSeed(device_seed): member = HKDF(account seed, group ID, member label), device = HKDF(device seed, group ID, device label); member_public_K and device_public_K are MemberKeysAt membership K (salt group ID || K as 4 bytes big-endian, the rejoin labels)",
 		vectors, func(t *testing.T, v kat.Vector) map[string]string {
 			g, err := group.Create(kat.NewRand(kat.Hex(t, v.In, "rand_seed")))
 			if err != nil {
@@ -134,6 +136,22 @@ func TestKATCreate(t *testing.T) {
 			out := groupOutputs(t, g)
 			mp, gdp := m.Public(), d.Public()
 			out["member_public"], out["device_public"] = kat.H(mp[:]), kat.H(gdp[:])
+			// Later memberships (rejoining, §3.2): salt = group ID ||
+			// membership as 4 bytes big-endian, the rejoin labels.
+			seen := map[keys.Public]bool{mp: true, gdp: true}
+			for _, k := range []uint32{1, 2} {
+				m, d := g.MemberKeysAt(account, device, k)
+				salt := binary.BigEndian.AppendUint32(append([]byte(nil), g.ID[:]...), k)
+				if m.Public() != account.Derive(salt, seal.LabelRejoinMemberKey).Public() || d.Public() != device.Derive(salt, seal.LabelRejoinDeviceKey).Public() {
+					t.Errorf("MemberKeysAt(%d) is not the rejoin derivation", k)
+				}
+				if seen[m.Public()] || seen[d.Public()] {
+					t.Errorf("membership %d reuses a key of an earlier one", k)
+				}
+				seen[m.Public()], seen[d.Public()] = true, true
+				mp, dp := m.Public(), d.Public()
+				out[fmt.Sprintf("member_public_%d", k)], out[fmt.Sprintf("device_public_%d", k)] = kat.H(mp[:]), kat.H(dp[:])
+			}
 			return out
 		})
 }

@@ -55,6 +55,10 @@ type Config struct {
 	MaxHeld int
 	// Window bounds skipped message keys per sender (0: ratchet.DefaultWindow).
 	Window int
+	// Membership is the account's membership number in a multi-member
+	// group (§3.2): 0 for its first, one more each time it joins again. A
+	// snapshot's own number wins over it.
+	Membership uint32
 	// Now is the time the replica is made or resumed at, in the caller's
 	// clock (unix seconds); later times come with Tick. A chain's age for
 	// RotateAfter is counted from it.
@@ -164,6 +168,9 @@ type Replica struct {
 	member *keys.Pair       // per-group member key
 	device *keys.Pair       // per-group device key
 	agree  *ecdh.PrivateKey // device's X25519 key: opens chain keys sent to it
+	// membership is the account's membership number, which the member and
+	// device keys derive from (§3.2).
+	membership uint32
 
 	tracker *feed.Tracker
 	state   *state.State
@@ -227,8 +234,7 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 		equivocated: map[keys.Public]bool{},
 	}
 	r.initEpochs()
-	r.member, r.device = cfg.Group.MemberKeys(cfg.Account, cfg.Device)
-	r.agree = r.device.Agreement()
+	r.setMembership(cfg.Membership)
 	if snapshot != nil {
 		if err := r.restore(snapshot); err != nil {
 			return nil, fmt.Errorf("restore group %s: %w", cfg.Group.Fingerprint(), err)
@@ -240,6 +246,44 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 
 // Group returns the group.
 func (r *Replica) Group() *group.Group { return r.g }
+
+func (r *Replica) setMembership(k uint32) {
+	r.membership = k
+	r.member, r.device = r.g.MemberKeysAt(r.cfg.Account, r.cfg.Device, k)
+	r.agree = r.device.Agreement()
+}
+
+// Membership returns the account's membership number in the group (§3.2).
+func (r *Replica) Membership() uint32 { return r.membership }
+
+// ErrNotOver: Rejoin while the current membership still runs.
+var ErrNotOver = errors.New("this membership of the group is not over: only a member who left or was removed can join again")
+
+// Rejoin starts membership k of the account in a multi-member group, after
+// it left or was removed (§3.2): this device takes the member and device
+// keys of membership k, and must announce itself again (with an
+// invitation, or with a member proof to follow a sibling that rejoined)
+// before it can write. Everything stored stays: the group's feeds and
+// history, and the epochs this device held (all tainted by its cut-off, so
+// it never writes in them). Its own chain starts again with its new key.
+// k must be larger than the current membership, and that membership over
+// here: this device's member removed, or never let in.
+func (r *Replica) Rejoin(k uint32) error {
+	if r.g.Kind != group.KindMulti {
+		return ErrNotMultiMember
+	}
+	if k <= r.membership {
+		return fmt.Errorf("rejoin as membership %d: this device is at %d already", k, r.membership)
+	}
+	if me := r.state.Member(r.member.Public()); me != nil && !me.Removed {
+		return ErrNotOver
+	}
+	r.setMembership(k)
+	r.send, r.rotate, r.deferred = nil, false, false
+	clear(r.given)
+	r.dirty = true
+	return nil
+}
 
 // State returns the group's metadata state. Callers must not modify it.
 func (r *Replica) State() *state.State { return r.state }

@@ -16,7 +16,9 @@ import (
 // Snapshot format version (§7.4). The snapshot holds everything a replica
 // needs to resume — feed heads, frozen devices, membership events, ratchet
 // chains — and nothing that grows with the number of messages.
-const snapshotVersion = 2
+// Version 3 adds the membership number (§3.2) after the version byte; a
+// version 2 snapshot is read as membership 0.
+const snapshotVersion = 3
 
 // Limits when reading a snapshot back; a snapshot is local data, but a
 // corrupted file must give an error, not a crash or a huge allocation.
@@ -41,6 +43,7 @@ func sortedKeys[V any](m map[keys.Public]V) []keys.Public {
 
 func (r *Replica) snapshot() []byte {
 	b := []byte{snapshotVersion}
+	b = wire.AppendUvarint(b, uint64(r.membership))
 	heads := r.tracker.Heads()
 	b = wire.AppendUvarint(b, uint64(len(heads)))
 	for _, d := range sortedKeys(heads) {
@@ -161,7 +164,11 @@ func readFlag(rd *wire.Reader) bool {
 
 func (r *Replica) restore(snap []byte) error {
 	rd := wire.NewReader(snap)
-	if v := rd.Byte(); v != snapshotVersion && rd.Err() == nil {
+	switch v := rd.Byte(); {
+	case v == snapshotVersion:
+		r.setMembership(uint32(rd.Uvarint(1<<32 - 1)))
+	case v == 2 || rd.Err() != nil:
+	default:
 		return fmt.Errorf("snapshot version %d, want %d", v, snapshotVersion)
 	}
 	heads := map[keys.Public]feed.Head{}

@@ -43,6 +43,8 @@ var katLabels = []struct{ name, value string }{
 	{"LabelEpochMetadata", seal.LabelEpochMetadata},
 	{"LabelEpochNetwork", seal.LabelEpochNetwork},
 	{"LabelNetworkID", seal.LabelNetworkID},
+	{"LabelRejoinMemberKey", seal.LabelRejoinMemberKey},
+	{"LabelRejoinDeviceKey", seal.LabelRejoinDeviceKey},
 }
 
 func TestKATCoversEveryLabel(t *testing.T) {

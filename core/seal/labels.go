@@ -10,8 +10,13 @@ const (
 	LabelContactGroup = "berty/v1/contact-group"
 	LabelMemberKey    = "berty/v1/member-key"
 	LabelDeviceKey    = "berty/v2/device-key"
-	LabelDeviceX25519 = "berty/v1/device-x25519"
-	LabelPeerKey      = "berty/v1/peer-key"
+	// A membership after the first in a multi-member group (rejoining after
+	// leaving or a removal, §3.2): salt = group ID || membership (4 bytes
+	// big-endian).
+	LabelRejoinMemberKey = "berty/v2/rejoin/member-key"
+	LabelRejoinDeviceKey = "berty/v2/rejoin/device-key"
+	LabelDeviceX25519    = "berty/v1/device-x25519"
+	LabelPeerKey         = "berty/v1/peer-key"
 
 	LabelMetadataKey    = "berty/v1/group/metadata-key"
 	LabelHeaderKey      = "berty/v1/group/header-key"

@@ -252,6 +252,11 @@ type GroupJoined struct {
 	ID     keys.Public
 	Secret [32]byte
 	Name   string
+	// Membership numbers the account's memberships of a multi-member
+	// group: 0 for the first, one more each time it joins again after
+	// leaving or being removed. Its member and device keys derive from it
+	// (§3.2); the account's devices follow the latest.
+	Membership uint32
 }
 
 // GroupLeft records on the account group that the account left a group.
@@ -398,6 +403,7 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Joined.ID[:]...)
 		b = append(b, e.Joined.Secret[:]...)
 		b = wire.AppendString(b, e.Joined.Name)
+		b = wire.AppendUvarint(b, uint64(e.Joined.Membership))
 	case e.Left != nil:
 		b = append(b, e.Left.ID[:]...)
 	case e.Contact != nil:
@@ -538,6 +544,10 @@ func Decode(b []byte) (*Event, error) {
 		}
 	case TypeGroupJoined:
 		j := &GroupJoined{Kind: r.Byte(), ID: r.Fixed32(), Secret: r.Fixed32(), Name: r.String(MaxName)}
+		j.Membership = uint32(r.Uvarint(1<<32 - 1))
+		if r.Err() == nil && j.Kind != 3 && j.Membership != 0 {
+			r.Fail("a membership number for a group of kind %d", j.Kind)
+		}
 		if r.Err() == nil && (j.Kind < 2 || j.Kind > 3) {
 			r.Fail("joined group of kind %d", j.Kind)
 		}

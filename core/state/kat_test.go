@@ -68,8 +68,12 @@ func eventVectors() []kat.Vector {
 		v("group-info-empty", map[string]string{"type": "5", "name": ""}),
 		v("group-joined", map[string]string{
 			"type": "6", "kind": "3", "id": kat.H(katGroup.ID[:]), "secret": kat.H(katGroup.Secret[:]), "name": kat.H(bytes.Repeat([]byte("n"), state.MaxName)),
+			"membership": "0",
 		}),
-		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": kat.H(kat.Seq(0x70, 32)), "secret": kat.H(kat.Seq(0x90, 32)), "name": ""}),
+		v("group-joined-again", map[string]string{
+			"type": "6", "kind": "3", "id": kat.H(katGroup.ID[:]), "secret": kat.H(katGroup.Secret[:]), "name": kat.H([]byte("climbing")), "membership": "4294967295",
+		}),
+		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": kat.H(kat.Seq(0x70, 32)), "secret": kat.H(kat.Seq(0x90, 32)), "name": "", "membership": "0"}),
 		v("group-left", map[string]string{"type": "7", "id": kat.H(katGroup.ID[:])}),
 		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice")), "seed": kat.H(make([]byte, 32))}),
 		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": "", "seed": kat.H(make([]byte, 32))}),
@@ -154,6 +158,7 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	case state.TypeGroupJoined:
 		return &state.Event{Joined: &state.GroupJoined{
 			Kind: uint8(kat.Uint(t, in, "kind")), ID: kat.Hex32(t, in, "id"), Secret: kat.Hex32(t, in, "secret"), Name: string(kat.Hex(t, in, "name")),
+			Membership: uint32(kat.Uint(t, in, "membership")),
 		}}
 	case state.TypeGroupLeft:
 		return &state.Event{Left: &state.GroupLeft{ID: kat.Hex32(t, in, "id")}}
@@ -243,12 +248,14 @@ func decodeRejects(t testing.TB) map[string][]byte {
 		"too many cutoffs":        cat([]byte{3}, key, []byte{0x81, 0x02}),
 		"cutoff seq above limit":  cat([]byte{3}, key, []byte{1}, key, wire.AppendUvarint(nil, 1<<48+1)),
 		"name too long":           cat([]byte{5}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxName+1)))),
-		"joined account group":    cat([]byte{6, 1}, key, key, []byte{0}),
-		"joined kind 4":           cat([]byte{6, 4}, key, key, []byte{0}),
+		"joined account group":    cat([]byte{6, 1}, key, key, []byte{0, 0}),
+		"joined kind 4":           cat([]byte{6, 4}, key, key, []byte{0, 0}),
+		"joined membership 2^32":  cat([]byte{6, 3}, key, key, []byte{0}, wire.AppendUvarint(nil, 1<<32)),
+		"contact membership 1":    cat([]byte{6, 2}, key, key, []byte{0, 1}),
 		"contact state 0":         cat([]byte{8}, key, []byte{0, 0}, key),
 		"contact state 8":         cat([]byte{8}, key, []byte{8, 0}, key),
 		"group name not UTF-8":    cat([]byte{5}, wire.AppendString(nil, "caf\xe9")),
-		"joined name not UTF-8":   cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff")),
+		"joined name not UTF-8":   cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff"), []byte{0}),
 		"contact name not UTF-8":  cat([]byte{8}, key, []byte{3}, wire.AppendString(nil, "b\xc0b"), key),
 		"join policy flag 2":      {16, 2},
 		"join decision flag 2":    cat([]byte{17}, key, []byte{2}),

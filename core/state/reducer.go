@@ -258,6 +258,15 @@ func (s *State) Invites() []Invite {
 	return out
 }
 
+// InvitationEnded reports whether the fold applied the record of this
+// invitation key and a removal, leave or revocation has ended its era since
+// (§5.2): the link admits no one any more. (A revoked link's record is
+// gone: this cannot tell it from one never seen.)
+func (s *State) InvitationEnded(key keys.Public) bool {
+	in, ok := s.invites[key]
+	return ok && in.era != s.era
+}
+
 // approvalKey names an approval waiting for its device's announce: per
 // member, so that another member's approval of the same key cannot take the
 // place of the right one.
