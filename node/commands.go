@@ -47,6 +47,8 @@ type MemberInfo struct {
 	Removed bool
 	Devices int
 	Name    string // the member's display name (§5.8)
+	// DeviceKeys are the member's current devices' keys in the group.
+	DeviceKeys []keys.Public
 }
 
 // AddContact makes the contact group with another account (§3.3.2) and
@@ -218,6 +220,16 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 			k = j.Membership + 1
 		}
 	}
+	if !over {
+		k = run.rep.Membership()
+	}
+	// The key is on the account group before anyone can see it in the
+	// group: a sibling that syncs the group before the account group must
+	// not take it for a device it knows nothing of (§5.6).
+	_, dev := g.MemberKeysAt(n.account, n.device, k)
+	if err := n.recordGroupKey(g.ID, dev.Public()); err != nil {
+		return [32]byte{}, err
+	}
 	err = n.stepAll(run, func(lk feed.Lookup) error {
 		if over {
 			if err := run.rep.Rejoin(k); err != nil {
@@ -227,9 +239,6 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 		return run.rep.AnnounceInvited(inv, lk)
 	})
 	if err != nil {
-		return [32]byte{}, err
-	}
-	if err := n.recordGroupDevice(run); err != nil {
 		return [32]byte{}, err
 	}
 	err = n.accountPost(&state.Event{Joined: &state.GroupJoined{Kind: uint8(group.KindMulti), ID: g.ID, Secret: g.Secret, Name: inv.Name, Membership: k}})
@@ -446,7 +455,8 @@ func (n *Node) Group(topic [32]byte) (*GroupInfo, error) {
 		gi.Name = n.groupName(run)
 	}
 	for _, m := range s.Members() {
-		gi.Members = append(gi.Members, MemberInfo{Key: m.Key, Admin: m.Admin, Removed: m.Removed, Devices: len(m.Devices), Name: m.Name})
+		gi.Members = append(gi.Members, MemberInfo{Key: m.Key, Admin: m.Admin, Removed: m.Removed, Devices: len(m.Devices), Name: m.Name,
+			DeviceKeys: slices.Clone(m.Devices)})
 	}
 	gi.JoinsNeedApproval, gi.Awaiting = s.JoinsNeedApproval(), s.Awaiting()
 	me := run.rep.MemberKey()

@@ -189,12 +189,21 @@ func (n *Node) RevokeDevice(device keys.Public) error {
 }
 
 // propagateRevocations revokes, in every joined group, the devices the
-// account group says are revoked and that still count there.
+// account group says are revoked and that still count there (§5.6). In a
+// multi-member group a device writes with a per-group key its siblings
+// know only from what it recorded on the account group (§5.4), so a
+// revoked device is looked for under every key it ever recorded there —
+// not only the last, which a compromised device could have replaced with
+// a decoy — and so is every device of the member it let in (approved,
+// directly or through another such device) that no current device of the
+// account recorded: a compromised device's helpers. A key a current
+// device recorded, and this device's own, are never revoked so.
 func (n *Node) propagateRevocations() error {
 	if n.revoked() {
 		return nil
 	}
-	m := n.acct.rep.State().Member(n.account.Public())
+	acct := n.acct.rep.State()
+	m := acct.Member(n.account.Public())
 	if m == nil || len(m.Revoked) == 0 {
 		return nil
 	}
@@ -204,15 +213,61 @@ func (n *Node) propagateRevocations() error {
 		if run == n.acct || me == nil {
 			continue
 		}
-		for d := range m.Revoked {
-			key, ok := n.groupDeviceKey(n.acct.rep.State(), run, d)
-			if !ok || !slices.Contains(me.Devices, key) {
-				continue
-			}
+		for _, key := range n.revokedKeys(acct, m, run, me) {
 			errs = append(errs, n.step(run, func(lk feed.Lookup) error { return run.rep.RevokeDevice(key, lk) }))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// revokedKeys returns the devices of this account's member me in run that
+// belong to a device the account revoked (see propagateRevocations).
+func (n *Node) revokedKeys(acct *state.State, m *state.Member, run *groupRun, me *state.Member) []keys.Public {
+	// In contact groups a device writes with its own key; in multi-member
+	// groups with the keys it recorded.
+	keysOf := func(d keys.Public) []keys.Public {
+		if run.g.Kind != group.KindMulti {
+			return []keys.Public{d}
+		}
+		return acct.GroupDevices(d, run.g.ID)
+	}
+	theirs := map[keys.Public]bool{}
+	for d := range m.Revoked {
+		for _, k := range keysOf(d) {
+			theirs[k] = true
+		}
+	}
+	if len(theirs) == 0 {
+		return nil
+	}
+	ours := map[keys.Public]bool{run.rep.DeviceKey(): true}
+	for _, d := range m.Devices {
+		for _, k := range keysOf(d) {
+			ours[k] = true
+		}
+	}
+	s := run.rep.State()
+	var out []keys.Public
+	for _, x := range me.Devices {
+		if ours[x] {
+			continue
+		}
+		// x itself, or the device that approved x, or the one that
+		// approved that one... (chains are short; the bound guards
+		// against cycles).
+		for y, i := x, 0; i < 64; i++ {
+			if theirs[y] {
+				out = append(out, x)
+				break
+			}
+			by, ok := s.ApprovedBy(y)
+			if !ok {
+				break
+			}
+			y = by
+		}
+	}
+	return out
 }
 
 // groupDeviceKey returns the key the account's device d writes with in the
@@ -232,13 +287,22 @@ func (n *Node) groupDeviceKey(acct *state.State, run *groupRun, d keys.Public) (
 // multi-member group, once, so that its siblings can approve or revoke it
 // there (§5.4).
 func (n *Node) recordGroupDevice(run *groupRun) error {
-	if run.g.Kind != group.KindMulti || n.revoked() {
+	if run.g.Kind != group.KindMulti {
 		return nil
 	}
-	if k, ok := n.acct.rep.State().GroupDevice(n.device.Public(), run.g.ID); ok && k == run.rep.DeviceKey() {
+	return n.recordGroupKey(run.g.ID, run.rep.DeviceKey())
+}
+
+// recordGroupKey records key as this device's key in the multi-member
+// group with this ID, unless it is its last record there already.
+func (n *Node) recordGroupKey(groupID, key keys.Public) error {
+	if n.revoked() || n.acct.rep.State().Device(n.device.Public()) == nil {
+		return nil // no sibling approves or revokes a device the account does not count
+	}
+	if k, ok := n.acct.rep.State().GroupDevice(n.device.Public(), groupID); ok && k == key {
 		return nil
 	}
-	ev := &state.Event{Device: &state.GroupDevice{Group: run.g.ID, Device: run.rep.DeviceKey()}}
+	ev := &state.Event{Device: &state.GroupDevice{Group: groupID, Device: key}}
 	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.Post(ev, lk) })
 }
 

@@ -52,12 +52,32 @@ func (n *Node) syncProfile() error {
 // there and its member shows another name. A device that has just joined
 // may count only once it has synced (its invitation's record, its
 // approval): Receive calls this again.
+//
+// It posts only if its own last profile there is not that name already: a
+// sibling that cannot follow the account group (one not let in there, a
+// revoked one the group does not know of yet) shows another name, and two
+// devices answering each other would write for ever. The last one in fold
+// order then shows; the account group's name is the account's.
 func (n *Node) syncProfileIn(run *groupRun) error {
 	if me := n.member(run); n.name == "" || me == nil || me.Name == n.name {
 		return nil
 	}
+	if last, ok := lastProfile(run.rep.State(), run.rep.DeviceKey()); ok && last == n.name {
+		return nil
+	}
 	ev := &state.Event{Profile: &state.Profile{Name: n.name}}
 	return n.step(run, func(lk feed.Lookup) error { return run.rep.Post(ev, lk) })
+}
+
+// lastProfile returns the name device last posted in the group's fold.
+func lastProfile(s *state.State, device [32]byte) (string, bool) {
+	ops := s.Ops()
+	for i := len(ops) - 1; i >= 0; i-- {
+		if o := ops[i]; o.Author == device && o.Event.Profile != nil {
+			return o.Event.Profile.Name, true
+		}
+	}
+	return "", false
 }
 
 // followName takes the account's name from the account group, where another

@@ -58,6 +58,9 @@ const (
 	MaxCutoffs     = 256
 	// MaxExpires bounds an invitation's expiry (unix seconds): year 10 000.
 	MaxExpires = 253402300800
+	// MaxGroupKeys bounds the keys one device records for itself in one
+	// group (one per membership, §3.2); later records are ignored.
+	MaxGroupKeys = 16
 	// MaxRoster bounds the members a removal or a revocation lists as kept
 	// (§5.3): with MaxCutoffs cut-offs the event still fits an entry.
 	MaxRoster = 1536

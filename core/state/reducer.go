@@ -99,8 +99,9 @@ type State struct {
 	groups  map[keys.Public]*JoinedGroup
 	contact map[keys.Public]*Contact
 	seed    *[32]byte // the account's rendezvous seed (account group)
-	// groupDevices: account device → group ID → its key there (account group)
-	groupDevices map[keys.Public]map[keys.Public]keys.Public
+	// groupDevices: account device → group ID → the keys it recorded there,
+	// oldest first (account group; at most MaxGroupKeys)
+	groupDevices map[keys.Public]map[keys.Public][]keys.Public
 	order        []keys.Public          // members in order of their first valid announce
 	invites      map[keys.Public]invite // invitation key → its record
 	// era counts the removals and revocations applied so far in a
@@ -179,7 +180,7 @@ func (s *State) reset() {
 	s.groups = map[keys.Public]*JoinedGroup{}
 	s.contact = map[keys.Public]*Contact{}
 	s.seed = nil
-	s.groupDevices = map[keys.Public]map[keys.Public]keys.Public{}
+	s.groupDevices = map[keys.Public]map[keys.Public][]keys.Public{}
 	s.order = nil
 	s.invites = map[keys.Public]invite{}
 	s.era = 0
@@ -569,10 +570,14 @@ func (s *State) apply(op *Op) {
 	case ev.Device != nil && s.group.Kind == group.KindAccount:
 		g := s.groupDevices[op.Author]
 		if g == nil {
-			g = map[keys.Public]keys.Public{}
+			g = map[keys.Public][]keys.Public{}
 			s.groupDevices[op.Author] = g
 		}
-		g[ev.Device.Group] = ev.Device.Device
+		// Every key a device ever recorded stays its own: a revocation
+		// must find a key it recorded and then replaced with a decoy.
+		if ks := g[ev.Device.Group]; !slices.Contains(ks, ev.Device.Device) && len(ks) < MaxGroupKeys {
+			g[ev.Device.Group] = append(ks, ev.Device.Device)
+		}
 	}
 }
 
@@ -923,11 +928,28 @@ func (s *State) Groups() map[keys.Public]*JoinedGroup { return s.groups }
 // Contacts returns the contacts recorded on an account group, by account key.
 func (s *State) Contacts() map[keys.Public]*Contact { return s.contact }
 
-// GroupDevice returns the key that device of the account recorded for
+// GroupDevice returns the key that device of the account recorded last for
 // itself in the multi-member group with this ID (account group, §5.4).
 func (s *State) GroupDevice(device, groupID keys.Public) (keys.Public, bool) {
-	k, ok := s.groupDevices[device][groupID]
-	return k, ok
+	ks := s.groupDevices[device][groupID]
+	if len(ks) == 0 {
+		return keys.Public{}, false
+	}
+	return ks[len(ks)-1], true
+}
+
+// GroupDevices returns every key that device of the account recorded for
+// itself in the multi-member group with this ID, oldest first: one per
+// membership (§3.2) for an honest device; a revocation covers them all.
+func (s *State) GroupDevices(device, groupID keys.Public) []keys.Public {
+	return s.groupDevices[device][groupID]
+}
+
+// ApprovedBy returns the device whose approval let d in, if d is a
+// member's later device (§5.7).
+func (s *State) ApprovedBy(d keys.Public) (keys.Public, bool) {
+	ap, ok := s.approvedBy[d]
+	return ap.by, ok
 }
 
 // RendezvousSeed returns the account's contact-link seed, if one was set.

@@ -1,0 +1,27 @@
+package node
+
+import (
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/keys"
+)
+
+// What a compromised device's modified client does, for the containment
+// tests: record any key as its own in a group, approve any key there.
+
+func (n *Node) RecordGroupKeyForTest(groupID, key keys.Public) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	return n.recordGroupKey(groupID, key)
+}
+
+func (n *Node) ApproveInGroupForTest(topic [32]byte, key keys.Public) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	run, err := n.run(topic)
+	if err != nil {
+		return err
+	}
+	return n.step(run, func(lk feed.Lookup) error { return run.rep.ApproveDevice(key, lk) })
+}
