@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -215,10 +216,14 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 	}
 	var k uint32
 	if over {
-		k = run.rep.Membership() + 1
-		if j != nil && j.Membership >= k {
-			k = j.Membership + 1
+		last := run.rep.Membership()
+		if j != nil {
+			last = max(last, j.Membership)
 		}
+		if last == math.MaxUint32 {
+			return [32]byte{}, errors.New("this account has joined this group again too many times")
+		}
+		k = last + 1
 	}
 	if !over {
 		k = run.rep.Membership()

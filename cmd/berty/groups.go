@@ -201,9 +201,11 @@ func approvalCmd(x *cli) *cobra.Command {
 		Long: `approval on: whoever joins CONV with a group link — anyone's link — waits, reading
 and writing nothing, until an admin admits them (berty group admit) or declines
 them (berty group decline). "berty group members" lists who waits, and through
-whose link. approval off: joins count at once again (those already waiting still
-wait for a decision). A removal, or revoking the link they used, ends the joins
-still waiting: they need a new link.`,
+whose link. Turning it on ends every link made before (share new ones): a join
+through an older link that you had not seen yet is undone. approval off: joins
+count at once again (those already waiting still wait for a decision). A
+removal, or revoking the link they used, ends the joins still waiting: they need
+a new link.`,
 		Example:           "  berty group approval climbing on",
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: x.completeConv,
@@ -222,7 +224,7 @@ still waiting: they need a new link.`,
 				}
 				return x.out(cmd, map[string]any{"joins_need_approval": on}, func(w io.Writer) {
 					if on {
-						fmt.Fprintf(w, "joins to %s now wait for an admin's approval\n", term.Clean(cv.Name))
+						fmt.Fprintf(w, "joins to %s now wait for an admin's approval; links made before no longer work: share new ones\n", term.Clean(cv.Name))
 					} else {
 						fmt.Fprintf(w, "joins to %s count at once again\n", term.Clean(cv.Name))
 					}

@@ -311,7 +311,8 @@ func (r *Replica) GrantAdmin(member keys.Public, lk feed.Lookup) error {
 }
 
 // SetJoinApproval makes joins through a link wait for an admin to admit
-// them, or (off) count at once (§5.5). Admins only.
+// them, or (off) count at once (§5.5). Admins only. Turning it on ends
+// every link made before: share new ones.
 func (r *Replica) SetJoinApproval(on bool, lk feed.Lookup) error {
 	if err := r.checkAdmin(); err != nil {
 		return err
@@ -319,7 +320,11 @@ func (r *Replica) SetJoinApproval(on bool, lk feed.Lookup) error {
 	if r.state.JoinsNeedApproval() == on {
 		return nil
 	}
-	if _, err := r.postMetadata(&state.Event{Policy: &state.JoinPolicy{Approve: on}}, 0, nil); err != nil {
+	p := &state.JoinPolicy{Approve: on}
+	if on {
+		p.Keep = r.roster()
+	}
+	if _, err := r.postMetadata(&state.Event{Policy: p}, 0, nil); err != nil {
 		return err
 	}
 	return r.maintain(lk)

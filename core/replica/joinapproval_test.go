@@ -104,3 +104,48 @@ func TestJoinApproval(t *testing.T) {
 		t.Error("alice and carol disagree on the group's devices")
 	}
 }
+
+// TestJoinApprovalEndsOldLinks (review): a week-long link that bob, no
+// admin, made before alice required approval does not let a stranger in
+// afterwards — an honest join names only the link's record and so sorts
+// before the setting: turning approval on ends older links (§5.5).
+func TestJoinApprovalEndsOldLinks(t *testing.T) {
+	c := newCluster(t, 61)
+	alice := c.creator("alice")
+	bob := c.join(alice, "bob")
+	c.sync()
+	inv, err := bob.r.Invite(bob.lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.flush(bob)
+	c.sync()
+	for range 5 {
+		c.send(alice, "chatter")
+		c.send(bob, "chatter")
+		c.sync()
+	}
+	if err := alice.r.SetJoinApproval(true, alice.lk); err != nil {
+		t.Fatal(err)
+	}
+	c.flush(alice)
+	c.sync()
+	mallory := c.join2(inv, "mallory")
+	c.sync()
+	c.flush(alice)
+	c.flush(bob)
+	c.sync()
+	c.send(alice, "secret after the rule")
+	c.sync()
+	for _, p := range []*peer{alice, bob} {
+		if m := p.r.State().Member(mallory.r.MemberKey()); m != nil && !m.Removed {
+			t.Errorf("%s counts mallory, who used a link made before the rule, with no admin's decision", p.name)
+		}
+	}
+	if mallory.hasBody("secret after the rule") {
+		t.Error("mallory reads the group without any admin admitting her")
+	}
+	if m := alice.r.State().Member(bob.r.MemberKey()); m == nil || m.Removed {
+		t.Error("bob, whom alice saw, is out after the rule")
+	}
+}

@@ -167,7 +167,9 @@ func (r *Replica) restore(snap []byte) error {
 	switch v := rd.Byte(); {
 	case v == snapshotVersion:
 		r.setMembership(uint32(rd.Uvarint(1<<32 - 1)))
-	case v == 2 || rd.Err() != nil:
+	case v == 2:
+		r.setMembership(0)
+	case rd.Err() != nil:
 	default:
 		return fmt.Errorf("snapshot version %d, want %d", v, snapshotVersion)
 	}

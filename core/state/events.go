@@ -47,6 +47,7 @@ const (
 	TypeUninvited      EventType = 15
 	TypeJoinPolicy     EventType = 16
 	TypeJoinDecision   EventType = 17
+	TypeGroupRejoined  EventType = 18
 )
 
 // Limits on metadata events.
@@ -106,9 +107,13 @@ type Event struct {
 
 // JoinPolicy is an admin's setting for joins through a link (§5.5): with
 // Approve set, a new member's join waits until an admin admits it. The
-// last one in fold order wins.
+// last one in fold order wins. Turning approval on ends every link made
+// before (a new era) and carries the author's roster, as a removal does
+// (§5.3): a join through an older link that its author did not see is
+// dropped, or it could sort before the setting and skip it.
 type JoinPolicy struct {
 	Approve bool
+	Keep    []keys.Public // with Approve only
 }
 
 // JoinDecision is an admin's answer to a join that waits (§5.5): Admit
@@ -332,6 +337,8 @@ func (e *Event) Type() EventType {
 		return TypeAdminGranted
 	case e.Info != nil:
 		return TypeGroupInfo
+	case e.Joined != nil && e.Joined.Membership > 0:
+		return TypeGroupRejoined
 	case e.Joined != nil:
 		return TypeGroupJoined
 	case e.Left != nil:
@@ -406,7 +413,9 @@ func (e *Event) Encode() []byte {
 		b = append(b, e.Joined.ID[:]...)
 		b = append(b, e.Joined.Secret[:]...)
 		b = wire.AppendString(b, e.Joined.Name)
-		b = wire.AppendUvarint(b, uint64(e.Joined.Membership))
+		if e.Joined.Membership > 0 {
+			b = wire.AppendUvarint(b, uint64(e.Joined.Membership))
+		}
 	case e.Left != nil:
 		b = append(b, e.Left.ID[:]...)
 	case e.Contact != nil:
@@ -436,6 +445,7 @@ func (e *Event) Encode() []byte {
 		b = appendRoster(b, e.Uninvited.Admitted)
 	case e.Policy != nil:
 		b = appendFlag(b, e.Policy.Approve)
+		b = appendRoster(b, e.Policy.Keep)
 	case e.Decision != nil:
 		b = append(b, e.Decision.Member[:]...)
 		b = appendFlag(b, e.Decision.Admit)
@@ -545,11 +555,14 @@ func Decode(b []byte) (*Event, error) {
 		if r.Err() == nil && !utf8.ValidString(e.Info.Name) {
 			r.Fail("group name is not UTF-8")
 		}
-	case TypeGroupJoined:
+	case TypeGroupJoined, TypeGroupRejoined:
 		j := &GroupJoined{Kind: r.Byte(), ID: r.Fixed32(), Secret: r.Fixed32(), Name: r.String(MaxName)}
-		j.Membership = uint32(r.Uvarint(1<<32 - 1))
-		if r.Err() == nil && j.Kind != 3 && j.Membership != 0 {
-			r.Fail("a membership number for a group of kind %d", j.Kind)
+		if t == TypeGroupRejoined {
+			// A later membership (§3.2): only of a multi-member group.
+			j.Membership = uint32(r.Uvarint(1<<32 - 1))
+			if r.Err() == nil && (j.Kind != 3 || j.Membership == 0) {
+				r.Fail("membership %d of a group of kind %d", j.Membership, j.Kind)
+			}
 		}
 		if r.Err() == nil && (j.Kind < 2 || j.Kind > 3) {
 			r.Fail("joined group of kind %d", j.Kind)
@@ -589,6 +602,10 @@ func Decode(b []byte) (*Event, error) {
 		e.Uninvited.Admitted = readRoster(r)
 	case TypeJoinPolicy:
 		e.Policy = &JoinPolicy{Approve: readFlag(r, "join policy")}
+		e.Policy.Keep = readRoster(r)
+		if r.Err() == nil && !e.Policy.Approve && len(e.Policy.Keep) > 0 {
+			r.Fail("a roster with approval off")
+		}
 	case TypeJoinDecision:
 		e.Decision = &JoinDecision{Member: r.Fixed32()}
 		e.Decision.Admit = readFlag(r, "join decision")

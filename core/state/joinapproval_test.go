@@ -129,25 +129,80 @@ func TestReducerJoinApproval(t *testing.T) {
 	}
 }
 
-// TestReducerJoinApprovalConcurrent: a join that sorts before the admin's
-// setting counts at once (it came first), and one that sorts after it
-// waits, whatever order the entries arrive in — the setting applies where it
-// falls in the fold, like any other event.
-func TestReducerJoinApprovalConcurrent(t *testing.T) {
+// TestReducerJoinApprovalEndsOldLinks: turning approval on ends the links
+// made before, as a removal does (§5.5). A join its admin saw stays; one
+// through an old link that its admin did not see is dropped, even though
+// it sorts before the setting (an honest join names only its link's record,
+// so it always does); one that sorts after the setting does not count, and
+// does not wait either. A link made after the setting makes joins wait.
+// Whatever order the entries arrive in (restored checks the reverse).
+func TestReducerJoinApprovalEndsOldLinks(t *testing.T) {
 	h := newHistory(t)
 	alice, aliceDev := h.key(), h.key()
 	h.genesis(alice, aliceDev, 1)
-	early, earlyDev := h.key(), h.key()
+	old := h.link(aliceDev, 2)
+	seen, seenDev := h.key(), h.key()
+	h.joinWith(alice, old, seen, seenDev, 3)
+	h.add(aliceDev, 5, &Event{Policy: &JoinPolicy{Approve: true}}) // its roster: alice and seen
+	unseen, unseenDev := h.key(), h.key()
+	h.joinWith(alice, old, unseen, unseenDev, 3) // written later, sorts before the setting
 	late, lateDev := h.key(), h.key()
-	h.invited(alice, aliceDev, early, earlyDev, 3)
-	h.add(aliceDev, 4, &Event{Policy: &JoinPolicy{Approve: true}})
-	h.invited(alice, aliceDev, late, lateDev, 4) // concurrent: same clock
-	h.ops[len(h.ops)-1].ID = [32]byte{0xff}      // sorts after the setting
+	h.joinWith(alice, old, late, lateDev, 6)
+	fresh := h.link(aliceDev, 7)
+	waiting, waitingDev := h.key(), h.key()
+	h.joinWith(alice, fresh, waiting, waitingDev, 8)
+
 	st := h.restored()
-	if st.Device(earlyDev.Public()) == nil {
-		t.Error("a join that sorts before the setting waits")
+	if m := st.Member(seen.Public()); m == nil || m.Removed {
+		t.Errorf("the join the admin saw: %+v, want a member", m)
 	}
-	if st.Device(lateDev.Public()) != nil || !slices.Equal(awaitingMembers(st), []keys.Public{late.Public()}) {
-		t.Errorf("a join that sorts after the setting: device %v, waiting %v", st.Device(lateDev.Public()) != nil, awaitingMembers(st))
+	if m := st.Member(unseen.Public()); m == nil || !m.Dropped || st.Writable(unseenDev.Public(), 2) {
+		t.Errorf("a join through an old link the admin did not see: %+v, want dropped", m)
+	}
+	if st.Member(late.Public()) != nil || st.Device(lateDev.Public()) != nil {
+		t.Error("a join through an old link after the setting counts")
+	}
+	if w := awaitingMembers(st); !slices.Equal(w, []keys.Public{waiting.Public()}) {
+		t.Errorf("waiting %x, want only the join through the new link", w)
+	}
+}
+
+// TestReducerAdmitCannotBringBackADroppedMember (review): mallory's first
+// device waits through alice's link; approval goes off and her second
+// device joins at once through bob's link, so she waits no more. Bob, who
+// had not seen her join, revokes his link and drops her; alice's admission
+// of the join she had seen waiting sorts after that. A dropped member is
+// removed for good: the admission changes nothing, and she is listed once.
+func TestReducerAdmitCannotBringBackADroppedMember(t *testing.T) {
+	h := newHistory(t)
+	alice, aliceDev := h.key(), h.key()
+	bob, bobDev := h.key(), h.key()
+	mallory, malDev1, malDev2 := h.key(), h.key(), h.key()
+	h.genesis(alice, aliceDev, 1)
+	h.invited(alice, aliceDev, bob, bobDev, 2)
+	h.add(aliceDev, 3, &Event{Policy: &JoinPolicy{Approve: true}})
+	h.invited(alice, aliceDev, mallory, malDev1, 4) // waits for an admin
+	h.add(aliceDev, 5, &Event{Policy: &JoinPolicy{}})
+	h.invited(bob, bobDev, mallory, malDev2, 6) // in at once, through bob's link
+	l2 := h.ops[len(h.ops)-1].Event.Announce.InviteKey
+	st := h.restored()
+	if m := st.Member(mallory.Public()); m == nil || m.Removed || len(st.Awaiting()) != 0 {
+		t.Fatalf("mallory in through bob's link: member %+v, waiting %v; want a member who waits no more", m, awaitingMembers(st))
+	}
+	h.add(bobDev, 7, &Event{Uninvited: &InvitationRevoked{InviteKey: l2, Drop: true}})
+	h.add(aliceDev, 7, &Event{Decision: &JoinDecision{Member: mallory.Public(), Admit: true}})
+	h.ops[len(h.ops)-1].ID = [32]byte{0xff} // sorts after bob's revocation
+	st = h.restored()
+	if m := st.Member(mallory.Public()); m == nil || !m.Removed || !m.Dropped {
+		t.Errorf("mallory after the drop and the admission: %+v, want dropped", m)
+	}
+	n := 0
+	for _, m := range st.Members() {
+		if m.Key == mallory.Public() {
+			n++
+		}
+	}
+	if n != 1 || st.Writable(malDev2.Public(), 2) {
+		t.Errorf("mallory listed %d times, her dropped device writes: %v", n, st.Writable(malDev2.Public(), 2))
 	}
 }

@@ -70,8 +70,8 @@ func eventVectors() []kat.Vector {
 			"type": "6", "kind": "3", "id": kat.H(katGroup.ID[:]), "secret": kat.H(katGroup.Secret[:]), "name": kat.H(bytes.Repeat([]byte("n"), state.MaxName)),
 			"membership": "0",
 		}),
-		v("group-joined-again", map[string]string{
-			"type": "6", "kind": "3", "id": kat.H(katGroup.ID[:]), "secret": kat.H(katGroup.Secret[:]), "name": kat.H([]byte("climbing")), "membership": "4294967295",
+		v("group-rejoined", map[string]string{
+			"type": "18", "kind": "3", "id": kat.H(katGroup.ID[:]), "secret": kat.H(katGroup.Secret[:]), "name": kat.H([]byte("climbing")), "membership": "4294967295",
 		}),
 		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": kat.H(kat.Seq(0x70, 32)), "secret": kat.H(kat.Seq(0x90, 32)), "name": "", "membership": "0"}),
 		v("group-left", map[string]string{"type": "7", "id": kat.H(katGroup.ID[:])}),
@@ -87,7 +87,7 @@ func eventVectors() []kat.Vector {
 		v("device-revoked-multi", map[string]string{"type": "11", "device": pub(katDevice), "seq": "2", "keep0": pub(katMember)}),
 		v("device-approved", map[string]string{"type": "12", "device": pub(katDevice)}),
 		v("profile", map[string]string{"type": "13", "name": kat.H([]byte("Zoë 🌻"))}),
-		v("join-policy-approve", map[string]string{"type": "16", "approve": "1"}),
+		v("join-policy-approve", map[string]string{"type": "16", "approve": "1", "keep0": pub(katMember), "keep1": pub(katInviter)}),
 		v("join-policy-open", map[string]string{"type": "16", "approve": "0"}),
 		v("join-admitted", map[string]string{"type": "17", "member": pub(katMember), "admit": "1"}),
 		v("join-declined", map[string]string{"type": "17", "member": pub(katMember), "admit": "0"}),
@@ -155,7 +155,7 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Admin: &state.AdminGranted{Member: kat.Hex32(t, in, "member")}}
 	case state.TypeGroupInfo:
 		return &state.Event{Info: &state.GroupInfo{Name: string(kat.Hex(t, in, "name"))}}
-	case state.TypeGroupJoined:
+	case state.TypeGroupJoined, state.TypeGroupRejoined:
 		return &state.Event{Joined: &state.GroupJoined{
 			Kind: uint8(kat.Uint(t, in, "kind")), ID: kat.Hex32(t, in, "id"), Secret: kat.Hex32(t, in, "secret"), Name: string(kat.Hex(t, in, "name")),
 			Membership: uint32(kat.Uint(t, in, "membership")),
@@ -180,7 +180,7 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	case state.TypeDeviceApproved:
 		return &state.Event{Approved: &state.DeviceApproved{Device: kat.Hex32(t, in, "device")}}
 	case state.TypeJoinPolicy:
-		return &state.Event{Policy: &state.JoinPolicy{Approve: kat.Uint(t, in, "approve") == 1}}
+		return &state.Event{Policy: &state.JoinPolicy{Approve: kat.Uint(t, in, "approve") == 1, Keep: katRoster(t, in)}}
 	case state.TypeJoinDecision:
 		return &state.Event{Decision: &state.JoinDecision{Member: kat.Hex32(t, in, "member"), Admit: kat.Uint(t, in, "admit") == 1}}
 	case state.TypeDeviceRevoked:
@@ -234,33 +234,35 @@ func decodeRejects(t testing.TB) map[string][]byte {
 	key := bytes.Repeat([]byte{0x11}, 32)
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	cases := map[string][]byte{
-		"empty":                   {},
-		"type 0":                  {0},
-		"type 14":                 cat([]byte{14}, key),
-		"profile name too long":   cat([]byte{13}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxProfileName+1)))),
-		"profile name not UTF-8":  cat([]byte{13}, wire.AppendString(nil, "a\xc0")),
-		"revoked seq above limit": cat([]byte{11}, key, wire.AppendUvarint(nil, 1<<48+1)),
-		"unknown proof":           cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
-		"epoch above uint32":      {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
-		"non-minimal epoch":       {2, 0x81, 0x00, 0},
-		"too many recipients":     {2, 1, 0x81, 0x08},
-		"box too large":           cat([]byte{2, 1, 1}, key, []byte{109}, make([]byte, 109)),
-		"too many cutoffs":        cat([]byte{3}, key, []byte{0x81, 0x02}),
-		"cutoff seq above limit":  cat([]byte{3}, key, []byte{1}, key, wire.AppendUvarint(nil, 1<<48+1)),
-		"name too long":           cat([]byte{5}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxName+1)))),
-		"joined account group":    cat([]byte{6, 1}, key, key, []byte{0, 0}),
-		"joined kind 4":           cat([]byte{6, 4}, key, key, []byte{0, 0}),
-		"joined membership 2^32":  cat([]byte{6, 3}, key, key, []byte{0}, wire.AppendUvarint(nil, 1<<32)),
-		"contact membership 1":    cat([]byte{6, 2}, key, key, []byte{0, 1}),
-		"contact state 0":         cat([]byte{8}, key, []byte{0, 0}, key),
-		"contact state 8":         cat([]byte{8}, key, []byte{8, 0}, key),
-		"group name not UTF-8":    cat([]byte{5}, wire.AppendString(nil, "caf\xe9")),
-		"joined name not UTF-8":   cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff"), []byte{0}),
-		"contact name not UTF-8":  cat([]byte{8}, key, []byte{3}, wire.AppendString(nil, "b\xc0b"), key),
-		"join policy flag 2":      {16, 2},
-		"join decision flag 2":    cat([]byte{17}, key, []byte{2}),
-		"revocation drop flag 2":  cat([]byte{15}, key, []byte{2, 0}),
-		"type 18":                 {18},
+		"empty":                    {},
+		"type 0":                   {0},
+		"type 14":                  cat([]byte{14}, key),
+		"profile name too long":    cat([]byte{13}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxProfileName+1)))),
+		"profile name not UTF-8":   cat([]byte{13}, wire.AppendString(nil, "a\xc0")),
+		"revoked seq above limit":  cat([]byte{11}, key, wire.AppendUvarint(nil, 1<<48+1)),
+		"unknown proof":            cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
+		"epoch above uint32":       {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
+		"non-minimal epoch":        {2, 0x81, 0x00, 0},
+		"too many recipients":      {2, 1, 0x81, 0x08},
+		"box too large":            cat([]byte{2, 1, 1}, key, []byte{109}, make([]byte, 109)),
+		"too many cutoffs":         cat([]byte{3}, key, []byte{0x81, 0x02}),
+		"cutoff seq above limit":   cat([]byte{3}, key, []byte{1}, key, wire.AppendUvarint(nil, 1<<48+1)),
+		"name too long":            cat([]byte{5}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxName+1)))),
+		"joined account group":     cat([]byte{6, 1}, key, key, []byte{0}),
+		"joined kind 4":            cat([]byte{6, 4}, key, key, []byte{0}),
+		"rejoined 2^32":            cat([]byte{18, 3}, key, key, []byte{0}, wire.AppendUvarint(nil, 1<<32)),
+		"rejoined membership 0":    cat([]byte{18, 3}, key, key, []byte{0, 0}),
+		"rejoined contact":         cat([]byte{18, 2}, key, key, []byte{0, 1}),
+		"contact state 0":          cat([]byte{8}, key, []byte{0, 0}, key),
+		"contact state 8":          cat([]byte{8}, key, []byte{8, 0}, key),
+		"group name not UTF-8":     cat([]byte{5}, wire.AppendString(nil, "caf\xe9")),
+		"joined name not UTF-8":    cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff")),
+		"contact name not UTF-8":   cat([]byte{8}, key, []byte{3}, wire.AppendString(nil, "b\xc0b"), key),
+		"join policy flag 2":       {16, 2, 0},
+		"roster with approval off": cat([]byte{16, 0, 1}, key),
+		"join decision flag 2":     cat([]byte{17}, key, []byte{2}),
+		"revocation drop flag 2":   cat([]byte{15}, key, []byte{2, 0}),
+		"type 19":                  {19},
 	}
 	for _, v := range eventVectors() {
 		enc := buildEvent(t, v.In).Encode()

@@ -524,6 +524,14 @@ func (s *State) apply(op *Op) {
 	case ev.Info != nil:
 		s.name = ev.Info.Name
 	case ev.Policy != nil && m.Admin && s.group.Kind == group.KindMulti:
+		if ev.Policy.Approve && !s.approveJoins {
+			// Every link made before stops admitting, and the joins the
+			// author did not see are dropped: an honest join names only
+			// its link's record, so a late one through an old link
+			// would sort before the setting and skip it (§5.5).
+			s.nextEra()
+			s.drop(m.Key, m.Key, ev.Policy.Keep, nil)
+		}
 		s.approveJoins = ev.Policy.Approve
 	case ev.Decision != nil && m.Admin && s.group.Kind == group.KindMulti:
 		s.applyDecision(ev.Decision)
@@ -650,6 +658,7 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 		if m = s.addMember(key, a); m == nil {
 			return
 		}
+		delete(s.awaiting, key) // in another way (another device, the policy off): it waits no more
 	}
 	if a.Proof == ProofGenesis {
 		m.Admin = true
@@ -684,6 +693,9 @@ func (s *State) applyDecision(d *JoinDecision) {
 		return
 	}
 	delete(s.awaiting, d.Member)
+	if s.members[d.Member] != nil {
+		return // in (or removed) already: a member key is one member
+	}
 	if !d.Admit {
 		s.declined[d.Member] = true
 		return

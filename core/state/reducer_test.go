@@ -246,16 +246,19 @@ func (s *sim) step(i int) {
 	}
 	// The roster of a removal or revocation is the author's view of the
 	// members; an adversarial author leaves one out.
-	if ev.Removed != nil || ev.Revoked != nil {
+	if ev.Removed != nil || ev.Revoked != nil || (ev.Policy != nil && ev.Policy.Approve) {
 		keep := rosterOf(vs)
 		if adversarial && len(keep) > 0 {
 			i := rapid.IntRange(0, len(keep)-1).Draw(t, "left out of the roster")
 			keep = append(keep[:i:i], keep[i+1:]...)
 		}
-		if ev.Removed != nil {
+		switch {
+		case ev.Removed != nil:
 			ev.Removed.Keep = keep
-		} else {
+		case ev.Revoked != nil:
 			ev.Revoked.Keep = keep
+		default:
+			ev.Policy.Keep = keep
 		}
 	}
 	var lamport uint64
@@ -411,7 +414,7 @@ func (s *sim) genesis() {
 	s.now.Apply(op)
 	if s.approveJoins {
 		// Joins wait for an admin (§5.5).
-		op := &Op{Author: d.pair.Public(), Seq: 2, Lamport: 2, Event: &Event{Policy: &JoinPolicy{Approve: true}}}
+		op := &Op{Author: d.pair.Public(), Seq: 2, Lamport: 2, Event: &Event{Policy: &JoinPolicy{Approve: true, Keep: []keys.Public{s.members[0].Public()}}}}
 		author := d.pair.Public()
 		op.ID = sha256.Sum256(append(op.Event.Encode(), author[:]...))
 		d.seq, d.lamp, d.own = 2, 2, append(d.own, 1)
@@ -830,6 +833,9 @@ func (h *history) add(dev *keys.Pair, lamport uint64, ev *Event) *Op {
 	if ev.Revoked != nil && ev.Revoked.Keep == nil {
 		ev.Revoked.Keep = h.roster()
 	}
+	if ev.Policy != nil && ev.Policy.Approve && ev.Policy.Keep == nil {
+		ev.Policy.Keep = h.roster()
+	}
 	d := dev.Public()
 	h.seq[d]++
 	o := &Op{Author: d, Seq: h.seq[d], Lamport: lamport, Event: ev}
@@ -854,9 +860,21 @@ func (h *history) genesis(member, dev *keys.Pair, lamport uint64) {
 // join with it. The record takes the join's Lamport clock with a minimal
 // entry ID, so it sorts after everything earlier and just before the join.
 func (h *history) invited(inviter, inviterDev, member, dev *keys.Pair, lamport uint64) {
+	ik := h.link(inviterDev, lamport)
+	h.joinWith(inviter, ik, member, dev, lamport)
+}
+
+// link has the inviter's device record a new invitation, with a minimal
+// entry ID at its clock, and returns the invitation's key.
+func (h *history) link(inviterDev *keys.Pair, lamport uint64) *keys.Pair {
 	ik := h.key()
 	rec := h.add(inviterDev, lamport, &Event{Invited: &InvitationCreated{InviteKey: ik.Public()}})
 	rec.ID = [32]byte{0, 0, byte(len(h.ops))}
+	return ik
+}
+
+// joinWith has member's device join with the invitation ik of inviter.
+func (h *history) joinWith(inviter, ik, member, dev *keys.Pair, lamport uint64) {
 	a := &Announce{Cert: keys.NewCert(h.g.ID, member, dev), Proof: ProofInvitation, Inviter: inviter.Public(), InviteKey: ik.Public()}
 	copy(a.InviterSig[:], inviter.Sign(InvitationSigned(h.g.ID, ik.Public(), 0)))
 	copy(a.JoinSig[:], ik.Sign(JoinSigned(h.g.ID, member.Public())))
