@@ -200,7 +200,9 @@ network that shuffles and duplicates every entry:
   - alice links her phone with a one-time device link: it follows her
     account into her conversations and writes as her;
   - alice removes carol, the group rotates its keys, and carol provably cannot
-    read what follows;
+    read what follows; a fresh account with carol's old link is refused;
+  - alice makes joins wait for her approval; carol comes back with a new link
+    as a new membership, waits, is admitted, and reads only what follows;
   - alice revokes her phone: it receives bob's next message but cannot read it;
   - alice sends bob a burst, to show throughput on durable storage.
 

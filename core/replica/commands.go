@@ -117,7 +117,10 @@ func (r *Replica) Send(body []byte, lk feed.Lookup) (*Message, error) {
 	if r.state.Pending(self) {
 		return nil, ErrNotApproved
 	}
-	if r.state.Device(self) == nil && len(r.epochs) == 1 {
+	if r.state.Device(self) == nil {
+		// Announced, not counted here yet: no member has handed this
+		// device the epochs that would show it in (§5.2), or (a rejoin,
+		// §3.2) it holds only those of its earlier membership.
 		return nil, ErrWaitingForKeys
 	}
 	if r.state.Device(self) == nil || !r.state.Writable(self, r.tracker.Head(self).Seq+1) {

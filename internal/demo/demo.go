@@ -422,6 +422,76 @@ func Run(o Options) error {
 	}
 	done()
 
+	done = step("alice makes joins wait for her approval; carol's own account comes back with a new link")
+	if err := alice.n.SetJoinApproval(gt, true); err != nil {
+		return err
+	}
+	back, err := alice.n.Invite(gt)
+	if err != nil {
+		return err
+	}
+	if _, err := carol.n.Join(back); err != nil {
+		return err
+	}
+	carolNew, _ := carol.n.MemberKey(gt)
+	fmt.Fprintf(w, "   carol joins again as a new membership (member key %x, was %x): a removal is final for a key\n", carolNew[:4], carolKey[:4])
+	waits := func() bool {
+		gi, err := alice.n.Group(gt)
+		return err == nil && len(gi.Awaiting) == 1 && gi.Awaiting[0].Member == carolNew
+	}
+	if carol.dev != nil {
+		carol.dev.Host.SyncNow(gt)
+	}
+	if err := until("alice to see carol's join waiting", waits); err != nil {
+		return err
+	}
+	_, sendErr = carol.m.SendText(gt, "let me in", nil)
+	fmt.Fprintf(w, "   alice sees it waiting for her; until she decides, carol's node says: %v\n", sendErr)
+	if err := alice.n.DecideJoin(gt, carolNew, true); err != nil {
+		return err
+	}
+	admitted := func() bool {
+		gi, err := bob.n.Group(gt)
+		if err != nil {
+			return false
+		}
+		m, ok := gi.Member(carolNew)
+		return ok && !m.Removed && m.Devices == 1
+	}
+	if err := until("bob to count carol again", admitted); err != nil {
+		return err
+	}
+	carolHad := count(carol, gt)
+	if _, err := alice.m.SendText(gt, "welcome back carol", nil); err != nil {
+		return err
+	}
+	if err := until("carol to read alice's welcome", func() bool { return count(carol, gt) == carolHad+1 }); err != nil {
+		return err
+	}
+	if err := until("carol to be able to write", func() bool {
+		_, err := carol.m.SendText(gt, "glad to be back", nil)
+		return err == nil
+	}); err != nil {
+		return err
+	}
+	if err := until("bob to read carol", func() bool { return count(bob, gt) == bobBefore2+3 }); err != nil {
+		return err
+	}
+	page, err := carol.m.History(gt, nil, 1000)
+	if err != nil {
+		return err
+	}
+	for _, it := range page {
+		if it.Body == "planning the next trip without carol" {
+			return fmt.Errorf("carol, back, reads what was said while she was out")
+		}
+	}
+	fmt.Fprintf(w, "   alice admits her: carol reads what is written from then on — not what was said while she was out —\n")
+	if err := transcript(w, carol, gt); err != nil {
+		return err
+	}
+	done()
+
 	if phone != nil {
 		done = step("alice revokes her phone (lost); every group rotates its keys")
 		if err := alice.dev.RevokeDevice(phone.n.DeviceKey()); err != nil {

@@ -29,6 +29,10 @@ func TestDemo(t *testing.T) {
 				"hi bob! this is end-to-end encrypted, and signed (edited)",
 				"hi alice, loud and clear [👍 1]",
 				"unread: bob 0, alice 1",
+				"carol joins again as a new membership",
+				"until she decides, carol's node says: waiting for a member",
+				"alice  welcome back carol",
+				"carol  glad to be back",
 			} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())

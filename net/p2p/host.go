@@ -77,6 +77,9 @@ type Source interface {
 	Peer(topic [32]byte, device keys.Public) (status replica.PeerStatus, until uint64, newcomer bool, err error)
 	// SignSync signs a sync statement with this device's key in the group.
 	SignSync(topic [32]byte, statement []byte) (device keys.Public, sig []byte, err error)
+	// DeviceKeyIn is the key SignSync signs with now: it changes when the
+	// account joins a group again (a new membership, protocol §3.2).
+	DeviceKeyIn(topic [32]byte) (keys.Public, error)
 	// Announce returns this device's first entry in the group (nil if it
 	// has not announced itself), shown to a peer that does not know it.
 	Announce(topic [32]byte) ([]byte, error)

@@ -693,9 +693,10 @@ func (h *cursorHeap) Pop() any {
 	return c
 }
 
-// syncSigs remembers the sync statements this host signed and the
-// signatures it verified. A statement names both peers, a role and a
-// network, so the same two peers sign the same statements sync after sync
+// syncSigs remembers the sync statements this host signed (by group,
+// signing key and statement) and the signatures it verified. A statement
+// names both peers, a role and a network, so the same two peers sign the
+// same statements sync after sync
 // (Ed25519 signatures are deterministic: the same bytes every time), and
 // syncs run after every write: without it each would cost two signatures
 // and two verifications. At most maxSyncSigs of each, then it starts over.
@@ -708,8 +709,15 @@ type syncSigs struct {
 const maxSyncSigs = 4096
 
 func (c *syncSigs) sign(src Source, topic [32]byte, st []byte) (keys.Public, []byte, error) {
+	// By the signing key too: after a rejoin the same two peers sign the
+	// same statement with the device's new key.
+	dev, err := src.DeviceKeyIn(topic)
+	if err != nil {
+		return keys.Public{}, nil, err
+	}
 	h := sha256.New()
 	h.Write(topic[:])
+	h.Write(dev[:])
 	h.Write(st)
 	k := [32]byte(h.Sum(nil))
 	c.mu.Lock()
