@@ -157,8 +157,8 @@ func TestEndToEnd(t *testing.T) {
 		p.cli("group", "join", invite.Link)
 	}
 	type member struct {
-		Key, Inviter          string
-		Awaiting, Admin, Self bool
+		Key, Inviter                   string
+		Awaiting, Admin, Self, Removed bool
 	}
 	waiting := func() []member {
 		var ms, out []member
@@ -222,7 +222,35 @@ func TestEndToEnd(t *testing.T) {
 	// Carol is not told she was declined (she cannot read the group); she
 	// gives up waiting.
 	carol.cli("group", "leave", "club")
-	t.Logf("join approval in %v", time.Since(start).Round(time.Millisecond))
+	// Bob leaves the club and comes back (§3.2): with a new link he is a
+	// new member, who waits for alice again and reads only what follows.
+	bob.cli("group", "leave", "club")
+	bobGone := func() bool {
+		var ms []member
+		alice.cliJSON(&ms, "group", "members", "club")
+		for _, m := range ms {
+			if m.Key == bobClub {
+				return m.Removed
+			}
+		}
+		return false
+	}
+	alice.until("bob's leave", bobGone)
+	alice.cli("send", "club", "bob has left")
+	alice.cliJSON(&invite, "group", "invite", "club")
+	bob.cli("group", "join", invite.Link)
+	alice.until("bob's new join to wait", func() bool { return len(waiting()) == 1 && waiting()[0].Key != bobClub })
+	alice.cli("group", "admit", "club", waiting()[0].Key[:8])
+	bob.until("alice's admission, again", func() bool {
+		return berty(t, "send", "club", "bob is back", "--data", bob.dir).code == 0
+	})
+	alice.until("bob's message after he came back", func() bool { return alice.has(club, "bob", "bob is back") })
+	alice.cli("send", "club", "welcome back bob")
+	bob.until("alice's welcome back", func() bool { return bob.has(club, "alice", "welcome back bob") })
+	if bob.has(club, "alice", "bob has left") {
+		t.Error("bob, back, reads what was written while he was out")
+	}
+	t.Logf("join approval and rejoin in %v", time.Since(start).Round(time.Millisecond))
 
 	// A hostile text: what alice's terminal gets of it is text, on lines
 	// indented under it; --json gives it exactly.

@@ -366,7 +366,9 @@ func (r *Replica) reopen(ids []group.EpochID, lk feed.Lookup) {
 			}
 		}
 	}
+	before := r.counting()
 	r.state.ApplyBatch(ops)
+	r.noteJoined(before)
 	for _, o := range ops {
 		if o.Event.Profile != nil {
 			if m := r.state.MemberOf(o.Author); m != nil {

@@ -61,6 +61,13 @@ func TestJoinApproval(t *testing.T) {
 	c.sync()
 	c.flush(bob) // bob hands carol his chain on learning she is in
 	c.sync()
+	// Every replica — carol's own, once let in — says a member joined:
+	// what tells a client to show her as in.
+	for _, p := range []*peer{alice, bob, carol} {
+		if !slices.ContainsFunc(eventsOf(p.events, EventMemberJoined), func(ev Event) bool { return ev.Member == carol.r.MemberKey() }) {
+			t.Errorf("%s reports no EventMemberJoined for carol's admission", p.name)
+		}
+	}
 	c.send(carol, "carol here")
 	c.send(alice, "welcome carol")
 	c.send(bob, "hi carol")

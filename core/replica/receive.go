@@ -127,10 +127,14 @@ func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
 }
 
 func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
-	before := len(r.state.Members())
+	var before map[keys.Public]bool
+	joins := ev.Announce != nil || ev.Decision != nil // what lets a member in
+	if joins {
+		before = r.counting()
+	}
 	r.state.Apply(&state.Op{Author: e.Author, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
-	if ev.Announce != nil && r.state.Device(e.Author) != nil && len(r.state.Members()) > before {
-		r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberJoined, Member: ev.Announce.Cert.Member, Device: e.Author})
+	if joins {
+		r.noteJoined(before)
 	}
 	if ev.Profile != nil {
 		if m := r.state.MemberOf(e.Author); m != nil {
@@ -140,6 +144,28 @@ func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
 	r.applyCutoffs(lk)
 	if len(r.deferredKeys) > 0 {
 		r.retryDeferred(lk) // the op may make a deferred author count
+	}
+}
+
+// counting returns the members that count now: current, with a device.
+func (r *Replica) counting() map[keys.Public]bool {
+	out := map[keys.Public]bool{}
+	for _, m := range r.state.Members() {
+		if !m.Removed && len(m.Devices) > 0 {
+			out[m.Key] = true
+		}
+	}
+	return out
+}
+
+// noteJoined reports the members that count now and did not before: by
+// their announce, an admin's admission (§5.5), or — for this device's own
+// member — the history it could read once let in.
+func (r *Replica) noteJoined(before map[keys.Public]bool) {
+	for _, m := range r.state.Members() {
+		if !m.Removed && len(m.Devices) > 0 && !before[m.Key] {
+			r.rd.Events = append(r.rd.Events, Event{Kind: EventMemberJoined, Member: m.Key, Device: m.Devices[0]})
+		}
 	}
 }
 
