@@ -50,6 +50,7 @@ var catalogue = []struct {
 	{replica.ErrNotApproved, connect.CodeFailedPrecondition},
 	{node.ErrInvitationExpired, connect.CodeFailedPrecondition},
 	{node.ErrInvitationEnded, connect.CodeFailedPrecondition},
+	{node.ErrTooManyMemberships, connect.CodeFailedPrecondition},
 	{node.ErrBadTTL, connect.CodeInvalidArgument},
 	{replica.ErrNoSuchInvitation, connect.CodeNotFound},
 	{replica.ErrNotAwaiting, connect.CodeNotFound},

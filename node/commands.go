@@ -3,7 +3,6 @@ package node
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -168,6 +167,10 @@ func (n *Node) RevokeInvitation(inv *replica.Invitation) error {
 // ErrInvitationExpired: a group link past its expiry.
 var ErrInvitationExpired = errors.New("this group link has expired: ask a member for a new one")
 
+// ErrTooManyMemberships: an account joins a group at most
+// state.MaxGroupKeys times (§3.2).
+var ErrTooManyMemberships = fmt.Errorf("this account has joined this group %d times already, the most there can be: a new group is needed", state.MaxGroupKeys)
+
 // ErrInvitationEnded: a group link made before a removal, leave or
 // revocation, which ended it (§5.2), as this device saw.
 var ErrInvitationEnded = errors.New("this group link was made before someone left or was removed, which ended it: ask a member for a new one")
@@ -220,8 +223,10 @@ func (n *Node) Join(inv *replica.Invitation) ([32]byte, error) {
 		if j != nil {
 			last = max(last, j.Membership)
 		}
-		if last == math.MaxUint32 {
-			return [32]byte{}, errors.New("this account has joined this group again too many times")
+		if last+1 >= state.MaxGroupKeys {
+			// Each membership's device key is recorded on the account
+			// group, at most MaxGroupKeys per device and group (§5.6).
+			return [32]byte{}, ErrTooManyMemberships
 		}
 		k = last + 1
 	}

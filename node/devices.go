@@ -248,23 +248,33 @@ func (n *Node) revokedKeys(acct *state.State, m *state.Member, run *groupRun, me
 	}
 	s := run.rep.State()
 	var out []keys.Public
+	// A device let in by one of theirs that no current device recorded is
+	// a helper — unless the record of a current device has not reached
+	// this one yet: wait until every current device of the account has a
+	// record for the group (reconcile comes back after each receive).
+	// Devices follow the account into every group, so this settles; one
+	// that never does leaves helpers in until it is revoked too (§5.6).
+	walk := true
+	if run.g.Kind == group.KindMulti {
+		for _, d := range m.Devices {
+			if d != n.device.Public() && len(acct.GroupDevices(d, run.g.ID)) == 0 {
+				walk = false
+			}
+		}
+	}
 	for _, x := range me.Devices {
 		if ours[x] {
 			continue
 		}
-		// x itself, or the device that approved x, or the one that
-		// approved that one... (chains are short; the bound guards
-		// against cycles).
-		for y, i := x, 0; i < 64; i++ {
-			if theirs[y] {
-				out = append(out, x)
-				break
-			}
-			by, ok := s.ApprovedBy(y)
-			if !ok {
-				break
-			}
-			y = by
+		if theirs[x] {
+			out = append(out, x)
+			continue
+		}
+		if !walk {
+			continue
+		}
+		if s.LetInBy(x, theirs) {
+			out = append(out, x)
 		}
 	}
 	return out
@@ -296,11 +306,12 @@ func (n *Node) recordGroupDevice(run *groupRun) error {
 // recordGroupKey records key as this device's key in the multi-member
 // group with this ID, unless it is its last record there already.
 func (n *Node) recordGroupKey(groupID, key keys.Public) error {
-	if n.revoked() || n.acct.rep.State().Device(n.device.Public()) == nil {
+	acct := n.acct.rep.State()
+	if n.revoked() || acct.Device(n.device.Public()) == nil {
 		return nil // no sibling approves or revokes a device the account does not count
 	}
-	if k, ok := n.acct.rep.State().GroupDevice(n.device.Public(), groupID); ok && k == key {
-		return nil
+	if ks := acct.GroupDevices(n.device.Public(), groupID); slices.Contains(ks, key) || len(ks) >= state.MaxGroupKeys {
+		return nil // recorded already, or no room (Join refuses a membership past it)
 	}
 	ev := &state.Event{Device: &state.GroupDevice{Group: groupID, Device: key}}
 	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.Post(ev, lk) })

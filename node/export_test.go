@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/state"
 )
 
 // What a compromised device's modified client does, for the containment
@@ -24,4 +25,10 @@ func (n *Node) ApproveInGroupForTest(topic [32]byte, key keys.Public) error {
 		return err
 	}
 	return n.step(run, func(lk feed.Lookup) error { return run.rep.ApproveDevice(key, lk) })
+}
+
+func (n *Node) AccountStateForTest() *state.State {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.acct.rep.State()
 }

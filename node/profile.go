@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -59,11 +60,21 @@ func (n *Node) syncProfile() error {
 // devices answering each other would write for ever. The last one in fold
 // order then shows; the account group's name is the account's.
 func (n *Node) syncProfileIn(run *groupRun) error {
-	if me := n.member(run); n.name == "" || me == nil || me.Name == n.name {
+	me := n.member(run)
+	if n.name == "" || me == nil || me.Name == n.name {
 		return nil
 	}
-	if last, ok := lastProfile(run.rep.State(), run.rep.DeviceKey()); ok && last == n.name {
-		return nil
+	// Not on the account group, which every device of the account follows
+	// (and a rename back to an earlier name must go out). Elsewhere, not
+	// again while this device's own last profile is the name and the name
+	// on show was set by a device of the member that still counts there.
+	s := run.rep.State()
+	if run != n.acct {
+		if last, ok := lastProfile(s, run.rep.DeviceKey()); ok && last == n.name {
+			if by, ok := nameSetBy(s, me); ok && slices.Contains(me.Devices, by) {
+				return nil
+			}
+		}
 	}
 	ev := &state.Event{Profile: &state.Profile{Name: n.name}}
 	return n.step(run, func(lk feed.Lookup) error { return run.rep.Post(ev, lk) })
@@ -78,6 +89,22 @@ func lastProfile(s *state.State, device [32]byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// nameSetBy returns the device whose profile set m's name on show: the last
+// profile, in fold order, by a device that claims m.
+func nameSetBy(s *state.State, m *state.Member) ([32]byte, bool) {
+	ops := s.Ops()
+	for i := len(ops) - 1; i >= 0; i-- {
+		o := ops[i]
+		if o.Event.Profile == nil || o.Event.Profile.Name != m.Name {
+			continue
+		}
+		if k, ok := s.Claim(o.Author); ok && k == m.Key {
+			return o.Author, true
+		}
+	}
+	return [32]byte{}, false
 }
 
 // followName takes the account's name from the account group, where another

@@ -66,7 +66,7 @@ func (n *Node) reconcile() error {
 // it is retried after each receive.
 func (n *Node) follow(g *group.Group, k uint32) error {
 	run := n.groups[g.Keys.Topic]
-	if run == nil || run.rep.Membership() >= k {
+	if run == nil || run.rep.Membership() >= k || k >= state.MaxGroupKeys {
 		return nil
 	}
 	err := n.stepAll(run, func(feed.Lookup) error { return run.rep.Rejoin(k) })

@@ -102,3 +102,37 @@ func TestReducerLeaveKeepsApprover(t *testing.T) {
 		t.Fatalf("dropping the ops past the cut-offs changes the state:\n%s\nvs\n%s", a, b)
 	}
 }
+
+// TestLetInByLongChain: a compromised device's helpers can approve each
+// other in a chain of any length; LetInBy finds the first device at its
+// root however long the chain (a bound of 64 once let the 64th helper stay
+// after its maker's revocation, §5.6).
+func TestLetInByLongChain(t *testing.T) {
+	h := newHistory(t)
+	alice := h.key()
+	devs := []*keys.Pair{h.key()}
+	h.genesis(alice, devs[0], 1)
+	for i := 1; i <= 100; i++ {
+		d := h.key()
+		h.linked(alice, devs[i-1], d, uint64(i+1))
+		devs = append(devs, d)
+	}
+	st := New(h.g)
+	st.Restore(h.ops)
+	if m := st.Member(alice.Public()); len(m.Devices) != 101 {
+		t.Fatalf("alice has %d devices, want 101", len(m.Devices))
+	}
+	root := map[keys.Public]bool{devs[0].Public(): true}
+	if !st.LetInBy(devs[100].Public(), root) {
+		t.Error("the 100th device of the chain is not found let in by its root")
+	}
+	if st.LetInBy(devs[100].Public(), map[keys.Public]bool{h.key().Public(): true}) {
+		t.Error("LetInBy finds a device that approved nothing")
+	}
+	if st.LetInBy(devs[0].Public(), root) {
+		t.Error("the member's first device, approved by no one, is found let in")
+	}
+	if !st.LetInBy(devs[100].Public(), map[keys.Public]bool{devs[99].Public(): true}) {
+		t.Error("a device is not found let in by its direct approver")
+	}
+}

@@ -964,6 +964,26 @@ func (s *State) ApprovedBy(d keys.Public) (keys.Public, bool) {
 	return ap.by, ok
 }
 
+// LetInBy reports whether one of the devices in by approved d, or approved
+// the device that approved d, and so on (§5.7): how a revocation finds the
+// devices a compromised device let in (§5.6). The chain has no bound on
+// its length — a chain of helpers is as long as its maker wants — and a
+// seen set guards against cycles.
+func (s *State) LetInBy(d keys.Public, by map[keys.Public]bool) bool {
+	seen := map[keys.Public]bool{d: true}
+	for y := d; ; {
+		ap, ok := s.approvedBy[y]
+		if !ok || seen[ap.by] {
+			return false
+		}
+		if by[ap.by] {
+			return true
+		}
+		seen[ap.by] = true
+		y = ap.by
+	}
+}
+
 // RendezvousSeed returns the account's contact-link seed, if one was set.
 func (s *State) RendezvousSeed() ([32]byte, bool) {
 	if s.seed == nil {
