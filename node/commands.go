@@ -307,29 +307,24 @@ func (n *Node) stepAll(run *groupRun, fn func(lk feed.Lookup) error) error {
 // Remove removes a member from a multi-member group (§5.3): admins may remove
 // anyone, a member may remove itself.
 func (n *Node) Remove(topic [32]byte, member keys.Public) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	defer n.flush()
-	run, err := n.run(topic)
-	if err != nil {
-		return err
-	}
-	return n.stepAll(run, func(lk feed.Lookup) error { return run.rep.Remove(member, lk) })
+	return n.groupCommand(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.Remove(member, lk) })
 }
 
 // SetJoinApproval makes joins through a link to a multi-member group wait
 // for an admin (on), or count at once (off) (§5.5). Admins only.
 func (n *Node) SetJoinApproval(topic [32]byte, on bool) error {
-	return n.adminStep(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.SetJoinApproval(on, lk) })
+	return n.groupCommand(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.SetJoinApproval(on, lk) })
 }
 
 // DecideJoin admits a member whose join waits for an admin, or declines
 // it for good (§5.5). Admins only.
 func (n *Node) DecideJoin(topic [32]byte, member keys.Public, admit bool) error {
-	return n.adminStep(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.DecideJoin(member, admit, lk) })
+	return n.groupCommand(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.DecideJoin(member, admit, lk) })
 }
 
-func (n *Node) adminStep(topic [32]byte, fn func(run *groupRun, lk feed.Lookup) error) error {
+// groupCommand runs an all-or-nothing command of this device in a group,
+// unless the device was revoked.
+func (n *Node) groupCommand(topic [32]byte, fn func(run *groupRun, lk feed.Lookup) error) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	defer n.flush()

@@ -17,43 +17,20 @@ import (
 // phone's real key and the helper are revoked in the group as well (§5.6),
 // and neither reads what is written after; the laptop stays.
 func TestRevocationFindsDecoysAndHelpers(t *testing.T) {
-	c := newCluster(t, 11, 0, false)
-	laptop := c.add("laptop", nil)
-	phone := c.add("phone", laptop)
-	bob := c.add("bob", nil)
-	gt, err := laptop.n.CreateGroup("g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := laptop.n.Invite(gt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.n.Join(inv); err != nil {
-		t.Fatal(err)
-	}
-	c.run()
+	f := newAliceWithPhone(t, 11, "laptop", "phone")
+	c, laptop, phone, bob, gt, devicesOf := f.c, f.laptop, f.phone, f.bob, f.gt, f.devicesOf
 	laptopKey, _ := laptop.n.DeviceKeyIn(gt)
 	phoneKey, _ := phone.n.DeviceKeyIn(gt)
-	alice, _ := laptop.n.MemberKey(gt)
-	devicesOf := func(d *device) []keys.Public {
-		gi, err := d.n.Group(gt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, _ := gi.Member(alice)
-		return m.DeviceKeys
-	}
 	if got := devicesOf(bob); len(got) != 2 || !slices.Contains(got, phoneKey) {
 		t.Fatalf("bob sees alice's devices %x, want the laptop and the phone", got)
 	}
 
 	// The compromised phone: a decoy record, a helper let in.
-	if err := phone.n.RecordGroupKeyForTest(inv.Group().ID, keys.Public{0xde, 0xc0, 0x1}); err != nil {
-		t.Fatal(err)
-	}
 	link, err := phone.n.Invite(gt)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := phone.n.RecordGroupKeyForTest(link.Group().ID, keys.Public{0xde, 0xc0, 0x1}); err != nil {
 		t.Fatal(err)
 	}
 	helper := c.open("helper", phone, false)
@@ -94,4 +71,46 @@ func TestRevocationFindsDecoysAndHelpers(t *testing.T) {
 	if !slices.Contains(bob.bodies(gt), "after the revocation") {
 		t.Error("bob does not read the laptop after the revocation")
 	}
+}
+
+// aliceWithPhone is alice's laptop and her phone (linked by the laptop),
+// and bob, in a group the laptop created.
+type aliceWithPhone struct {
+	c                  *cluster
+	laptop, phone, bob *device
+	gt                 [32]byte
+	alice              keys.Public // her member key in the group
+}
+
+func newAliceWithPhone(t *testing.T, seed uint64, laptopName, phoneName string) *aliceWithPhone {
+	t.Helper()
+	c := newCluster(t, seed, 0, false)
+	f := &aliceWithPhone{c: c, laptop: c.add(laptopName, nil)}
+	f.phone, f.bob = c.add(phoneName, f.laptop), c.add("bob", nil)
+	c.run()
+	var err error
+	if f.gt, err = f.laptop.n.CreateGroup("g"); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := f.laptop.n.Invite(f.gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.bob.n.Join(inv); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	f.alice, _ = f.laptop.n.MemberKey(f.gt)
+	return f
+}
+
+// devicesOf lists alice's devices in the group as d sees them.
+func (f *aliceWithPhone) devicesOf(d *device) []keys.Public {
+	d.t.Helper()
+	gi, err := d.n.Group(f.gt)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	m, _ := gi.Member(f.alice)
+	return m.DeviceKeys
 }

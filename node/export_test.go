@@ -17,14 +17,7 @@ func (n *Node) RecordGroupKeyForTest(groupID, key keys.Public) error {
 }
 
 func (n *Node) ApproveInGroupForTest(topic [32]byte, key keys.Public) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	defer n.flush()
-	run, err := n.run(topic)
-	if err != nil {
-		return err
-	}
-	return n.step(run, func(lk feed.Lookup) error { return run.rep.ApproveDevice(key, lk) })
+	return n.groupCommand(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.ApproveDevice(key, lk) })
 }
 
 func (n *Node) AccountStateForTest() *state.State {

@@ -39,23 +39,8 @@ func TestRenameBackReachesEveryDevice(t *testing.T) {
 // but the name on show was set by a device that no longer counts: it posts
 // it again, and bob sees "Alice L.".
 func TestNameAfterRevocation(t *testing.T) {
-	c := newCluster(t, 22, 0, false)
-	laptop := c.add("alice", nil)
-	phone := c.add("alice", laptop)
-	bob := c.add("bob", nil)
-	c.run()
-	gt, err := laptop.n.CreateGroup("g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := laptop.n.Invite(gt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.n.Join(inv); err != nil {
-		t.Fatal(err)
-	}
-	c.run()
+	f := newAliceWithPhone(t, 22, "alice", "alice")
+	c, laptop, phone, bob, gt := f.c, f.laptop, f.phone, f.bob, f.gt
 	ak, _ := laptop.n.MemberKey(gt)
 	if err := laptop.n.SetName("Alice L."); err != nil {
 		t.Fatal(err)

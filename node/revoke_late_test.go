@@ -27,31 +27,8 @@ import (
 func TestRevocationWithLateRecords(t *testing.T) {
 	for _, late := range []string{"the tablet's record", "everything of the tablet"} {
 		t.Run(late, func(t *testing.T) {
-			c := newCluster(t, 31, 0, false)
-			laptop := c.add("alice", nil)
-			phone := c.add("alice", laptop)
-			bob := c.add("bob", nil)
-			gt, err := laptop.n.CreateGroup("g")
-			if err != nil {
-				t.Fatal(err)
-			}
-			inv, err := laptop.n.Invite(gt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bob.n.Join(inv); err != nil {
-				t.Fatal(err)
-			}
-			c.run()
-			alice, _ := laptop.n.MemberKey(gt)
-			devicesOf := func(d *device) []keys.Public {
-				gi, err := d.n.Group(gt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, _ := gi.Member(alice)
-				return m.DeviceKeys
-			}
+			f := newAliceWithPhone(t, 31, "alice", "alice")
+			c, laptop, phone, bob, gt, devicesOf := f.c, f.laptop, f.phone, f.bob, f.gt, f.devicesOf
 			acct := laptop.n.AccountTopic()
 			var held [][]byte
 			var tabletDev keys.Public

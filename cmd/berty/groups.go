@@ -173,11 +173,7 @@ prints them. Only an admin can remove a member.`,
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
-				r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				m, err := member(r.Members, args[1], cv.Name, false)
+				m, err := x.findMember(cmd, c, cv, args[1], false)
 				if err != nil {
 					return err
 				}
@@ -255,11 +251,7 @@ CONV" lists as waiting.`
 		ValidArgsFunction: x.completeConv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return x.withConv(cmd, args[0], func(c *client.Client, cv *bv1.Conversation) error {
-				r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
-				if err != nil {
-					return x.apiErr(err)
-				}
-				m, err := member(r.Members, args[1], cv.Name, true)
+				m, err := x.findMember(cmd, c, cv, args[1], true)
 				if err != nil {
 					return err
 				}
@@ -273,6 +265,16 @@ CONV" lists as waiting.`
 			})
 		},
 	}
+}
+
+// findMember asks the daemon for a group's members and finds the one q
+// names (see member).
+func (x *cli) findMember(cmd *cobra.Command, c *client.Client, cv *bv1.Conversation, q string, awaiting bool) (*bv1.Member, error) {
+	r, err := c.Node.GroupMembers(cmd.Context(), &bv1.GroupMembersRequest{Topic: cv.Topic})
+	if err != nil {
+		return nil, x.apiErr(err)
+	}
+	return member(r.Members, q, cv.Name, awaiting)
 }
 
 // member finds the member of a group that q names: by name (case does not
