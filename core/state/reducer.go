@@ -144,7 +144,6 @@ type State struct {
 type awaitingJoin struct {
 	device   keys.Public
 	announce *Announce
-	era      uint64
 }
 
 // New returns the empty state of g.
@@ -650,7 +649,7 @@ func (s *State) applyAnnounce(op *Op, a *Announce) {
 			// An admin lets the member in, or not (§5.5). One device per
 			// member waits; a member's other devices follow once it is in.
 			if _, dup := s.awaiting[key]; !dup && len(s.awaiting) < MaxRoster {
-				s.awaiting[key] = &awaitingJoin{device: op.Author, announce: a, era: s.era}
+				s.awaiting[key] = &awaitingJoin{device: op.Author, announce: a}
 				s.awaitOrder = append(s.awaitOrder, key)
 			}
 			return
