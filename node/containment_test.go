@@ -15,7 +15,9 @@ import (
 // helper device it made from the account secret, which no other device of
 // the account knows. When alice revokes the phone from her laptop, the
 // phone's real key and the helper are revoked in the group as well (§5.6),
-// and neither reads what is written after; the laptop stays.
+// and neither reads what is written after; the laptop stays. A device the
+// phone approved on the account group, which never records a key, does not
+// hold that up.
 func TestRevocationFindsDecoysAndHelpers(t *testing.T) {
 	f := newAliceWithPhone(t, 11, "laptop", "phone")
 	c, laptop, phone, bob, gt, devicesOf := f.c, f.laptop, f.phone, f.bob, f.gt, f.devicesOf
@@ -48,6 +50,13 @@ func TestRevocationFindsDecoysAndHelpers(t *testing.T) {
 	if got := devicesOf(bob); len(got) != 3 || !slices.Contains(got, helperKey) {
 		t.Fatalf("bob sees alice's devices %x, want the helper among three", got)
 	}
+	// And it approves, on the account group, a device that will never
+	// announce itself nor record a key: the search for its helpers must
+	// not wait for that one's record (a review found the wait).
+	if err := phone.n.ApproveDevice(keys.Public{0x9e, 0x57}); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
 
 	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {
 		t.Fatal(err)

@@ -762,6 +762,23 @@ func (s *State) Awaited(d keys.Public) bool {
 	return false
 }
 
+// Expected returns the devices of member that have an approval waiting for
+// their announce that still holds (see Awaited), each with the device that
+// approved it.
+func (s *State) Expected(member keys.Public) map[keys.Public]keys.Public {
+	out := map[keys.Public]keys.Public{}
+	m := s.members[member]
+	if m == nil || m.Removed {
+		return out
+	}
+	for k, ap := range s.approved {
+		if _, revoked := m.Revoked[k.device]; k.member == member && !revoked && s.Writable(ap.by, ap.seq) {
+			out[k.device] = ap.by
+		}
+	}
+	return out
+}
+
 // Pending reports whether a device announced itself for an existing member
 // and waits for one of the member's devices to approve it.
 func (s *State) Pending(d keys.Public) bool { return s.pending[d] != nil }
