@@ -249,32 +249,20 @@ func (n *Node) revokedKeys(acct *state.State, m *state.Member, run *groupRun, me
 	s := run.rep.State()
 	var out []keys.Public
 	// A device let in by one of theirs that no current device recorded is
-	// a helper — unless the record of a device of the account has not
-	// reached this one yet: wait until every current device, and every
-	// device approved and not yet announced, has a record for the group
-	// (reconcile comes back after each receive). Devices follow the account
-	// into every group, so this settles. A device that a revoked device let
-	// into the account does not hold this up: it may be a helper that never
-	// records anything (§5.6).
+	// a helper — unless the record of a current device of the account has
+	// not reached this one yet: wait until every current device has a
+	// record for the group (reconcile comes back after each receive).
+	// Devices follow the account into every group, so this settles; a
+	// current device that never records holds the search up until the user
+	// revokes it too (it shows in the device list). Devices approved and
+	// not yet announced do not hold it up: an approval whose device never
+	// comes (a linking given up) would hold it for ever (§5.6).
 	walk := true
 	if run.g.Kind == group.KindMulti {
-		revoked := map[keys.Public]bool{}
-		for d := range m.Revoked {
-			revoked[d] = true
-		}
-		waitFor := func(d, by keys.Public) {
-			if d == n.device.Public() || revoked[by] || acct.LetInBy(d, revoked) || (by != keys.Public{} && acct.LetInBy(by, revoked)) {
-				return
-			}
-			if len(acct.GroupDevices(d, run.g.ID)) == 0 {
+		for _, d := range m.Devices {
+			if d != n.device.Public() && len(acct.GroupDevices(d, run.g.ID)) == 0 {
 				walk = false
 			}
-		}
-		for _, d := range m.Devices {
-			waitFor(d, keys.Public{})
-		}
-		for d, by := range acct.Expected(n.account.Public()) {
-			waitFor(d, by)
 		}
 	}
 	for _, x := range me.Devices {

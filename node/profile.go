@@ -110,14 +110,30 @@ func nameSetBy(s *state.State, m *state.Member) ([32]byte, bool) {
 // followName takes the account's name from the account group, where another
 // device of the account may have changed it.
 func (n *Node) followName() {
-	me := n.acct.rep.State().Member(n.account.Public())
-	if me == nil || me.Name == "" || me.Name == n.name {
+	s := n.acct.rep.State()
+	me := s.Member(n.account.Public())
+	if me == nil {
+		return
+	}
+	// The last name a current device set: not one a device set before it
+	// was revoked (a stolen phone's "Mallory").
+	name := me.Name
+	if by, ok := nameSetBy(s, me); ok && !slices.Contains(me.Devices, by) {
+		name = ""
+		ops := s.Ops()
+		for i := len(ops) - 1; i >= 0 && name == ""; i-- {
+			if o := ops[i]; o.Event.Profile != nil && slices.Contains(me.Devices, o.Author) {
+				name = o.Event.Profile.Name
+			}
+		}
+	}
+	if name == "" || name == n.name {
 		return
 	}
 	if acc, err := n.st.Account(); err == nil {
-		acc.Name = me.Name
+		acc.Name = name
 		if n.st.SetAccount(acc) == nil {
-			n.name = me.Name
+			n.name = name
 		}
 	}
 }

@@ -1,0 +1,130 @@
+package node_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/replica"
+)
+
+// TestRevocationPhoneFirst (review): the phone was alice's first device and
+// linked the laptop, which linked the tablet — all honest. When alice
+// revokes the phone from the laptop while the tablet's record is late
+// there, the tablet is a current device of the account: the laptop waits
+// for its record and does not take it for the phone's helper (it once did,
+// as every device descends from the first one).
+func TestRevocationPhoneFirst(t *testing.T) {
+	c := newCluster(t, 41, 0, false)
+	phone := c.add("alice", nil)
+	laptop := c.add("alice", phone)
+	bob := c.add("bob", nil)
+	c.run()
+	gt, err := laptop.n.CreateGroup("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := laptop.n.Invite(gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.n.Join(inv); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	alice, _ := laptop.n.MemberKey(gt)
+	devicesOf := func(d *device) []keys.Public {
+		gi, err := d.n.Group(gt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := gi.Member(alice)
+		return m.DeviceKeys
+	}
+	var tabletDev keys.Public
+	release := lateAccountEntries(laptop, &tabletDev, false)
+	tablet := c.add("alice", laptop) // linked by the laptop, honest
+	tabletDev = tablet.n.DeviceKey()
+	c.run()
+	tabletKey, _ := tablet.n.DeviceKeyIn(gt)
+	if got := devicesOf(bob); len(got) != 3 || !slices.Contains(got, tabletKey) {
+		t.Fatalf("bob sees alice's devices %x, want the tablet among three", got)
+	}
+	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	release()
+	c.run()
+	for _, d := range []*device{laptop, bob, tablet} {
+		if got := devicesOf(d); !slices.Contains(got, tabletKey) {
+			t.Errorf("%s: the honest tablet (linked by the laptop) was revoked in the group: %x", d.name, got)
+		}
+	}
+}
+
+// TestRevocationAfterAbortedLink (review): the laptop approved a device
+// that never came (a linking given up). That approval must not hold up the
+// search for the phone's helpers for ever: the helper is revoked.
+func TestRevocationAfterAbortedLink(t *testing.T) {
+	f := newAliceWithPhone(t, 43, "laptop", "phone")
+	c, laptop, phone, bob, gt, devicesOf := f.c, f.laptop, f.phone, f.bob, f.gt, f.devicesOf
+	laptopKey, _ := laptop.n.DeviceKeyIn(gt)
+	// An aborted linking, long ago, by the honest laptop.
+	aborted := keys.Public{0xab, 0x0e}
+	if err := laptop.n.ApproveDevice(aborted); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	// The compromised phone lets a helper in the group.
+	link, err := phone.n.Invite(gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := c.open("helper", phone, false)
+	if _, err := helper.n.Join(link); !errors.Is(err, replica.ErrNotJoined) {
+		t.Fatalf("the helper joins: %v", err)
+	}
+	c.run()
+	helperKey, _ := helper.n.DeviceKeyIn(gt)
+	if err := phone.n.ApproveInGroupForTest(gt, helperKey); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	// The user tries to clear the stale approval: refused.
+	laptop.restart()
+	c.run()
+	for _, d := range []*device{laptop, bob} {
+		if got := devicesOf(d); !slices.Equal(got, []keys.Public{laptopKey}) {
+			t.Errorf("%s sees alice's devices %x, want only the laptop's %x (the phone's helper %x stays)", d.name, got, laptopKey, helperKey)
+		}
+	}
+}
+
+// TestRevokedDevicesNameIsNotFollowed (review): the phone renamed the
+// account "Mallory" before alice revoked it. The laptop does not follow a
+// name a revoked device set: it keeps the account's name, and bob sees it.
+func TestRevokedDevicesNameIsNotFollowed(t *testing.T) {
+	f := newAliceWithPhone(t, 44, "alice", "alice")
+	c, laptop, phone, bob, gt := f.c, f.laptop, f.phone, f.bob, f.gt
+	ak, _ := laptop.n.MemberKey(gt)
+	if err := phone.n.SetName("Mallory"); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	laptop.restart()
+	c.run()
+	got, _ := bob.n.MemberName(gt, ak)
+	if laptop.n.Name() == "Mallory" || got == "Mallory" {
+		t.Errorf("after the phone's revocation the laptop calls the account %q and bob sees %q: the revoked device's name is not corrected", laptop.n.Name(), got)
+	}
+}
