@@ -265,18 +265,14 @@ func (n *Node) revokedKeys(acct *state.State, m *state.Member, run *groupRun, me
 			}
 		}
 	}
+	// The revoked device's own records wait as well: it may have recorded
+	// an honest device's key as its own (nothing proves a record's author
+	// holds the key), and that device's record may be the late one.
 	for _, x := range me.Devices {
-		if ours[x] {
+		if ours[x] || !walk {
 			continue
 		}
-		if theirs[x] {
-			out = append(out, x)
-			continue
-		}
-		if !walk {
-			continue
-		}
-		if s.LetInBy(x, theirs) {
+		if theirs[x] || s.LetInBy(x, theirs) {
 			out = append(out, x)
 		}
 	}

@@ -89,19 +89,20 @@ func TestRevocationWithLateRecords(t *testing.T) {
 // none of the account group's entries (everything), or none of the
 // tablet's after its first batch (its announce): its records in groups.
 func lateAccountEntries(laptop *device, tabletDev *keys.Public, everything bool) (release func()) {
+	laptop.t.Helper()
 	acct := laptop.n.AccountTopic()
 	var held [][]byte
-	var firstBatch uint64 // the tablet's first signed entry ends its first batch
+	var firstBatch uint64 // the tablet's first signed entry ends its first batch (0: not seen yet, let all through)
 	laptop.ep.SetDeliver(func(topic [32]byte, raws [][]byte) error {
 		if topic == acct {
 			for _, raw := range raws {
-				if e, err := feed.Decode(raw); err == nil && e.Author == *tabletDev && e.Signed && firstBatch == 0 {
+				if e, err := feed.Decode(raw); err == nil && e.Author == *tabletDev && e.Signed && firstBatch == 0 && e.Seq > 0 {
 					firstBatch = e.Seq
 				}
 			}
 			var now [][]byte
 			for _, raw := range raws {
-				if e, err := feed.Decode(raw); everything || (err == nil && e.Author == *tabletDev && e.Seq > firstBatch) {
+				if e, err := feed.Decode(raw); everything || (err == nil && e.Author == *tabletDev && firstBatch != 0 && e.Seq > firstBatch) {
 					held = append(held, raw)
 				} else {
 					now = append(now, raw)

@@ -128,3 +128,60 @@ func TestRevokedDevicesNameIsNotFollowed(t *testing.T) {
 		t.Errorf("after the phone's revocation the laptop calls the account %q and bob sees %q: the revoked device's name is not corrected", laptop.n.Name(), got)
 	}
 }
+
+// TestRevocationForgedRecord (review): the compromised phone records, as
+// its own, the key an honest tablet writes with in a group (nothing proves
+// a record's author holds the key), while the tablet's own record is late
+// at the laptop (and the phone's client leaves it out of what it depends
+// on). Revoking the phone must not revoke the tablet there: the phone's
+// records wait, like its helpers, until every current device has one.
+func TestRevocationForgedRecord(t *testing.T) {
+	f := newAliceWithPhone(t, 31, "laptop", "phone")
+	c, laptop, phone, bob, gt, devicesOf := f.c, f.laptop, f.phone, f.bob, f.gt, f.devicesOf
+	desk := c.add("desk", laptop) // honest
+	c.run()
+	var tabletDev keys.Public
+	releaseLaptop := lateAccountEntries(laptop, &tabletDev, false)
+	releasePhone := lateAccountEntries(phone, &tabletDev, false)
+	tablet := c.add("tablet", desk) // honest, linked by the desk
+	tabletDev = tablet.n.DeviceKey()
+	c.run()
+	tabletKey, _ := tablet.n.DeviceKeyIn(gt)
+	if got := devicesOf(bob); len(got) != 4 || !slices.Contains(got, tabletKey) {
+		t.Fatalf("bob sees alice's devices %x, want the tablet among four", got)
+	}
+	link, err := phone.n.Invite(gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := phone.n.RecordGroupKeyForTest(link.Group().ID, tabletKey); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	as := laptop.n.AccountStateForTest()
+	if len(as.GroupDevices(tabletDev, link.Group().ID)) != 0 || !slices.Contains(as.GroupDevices(phone.n.DeviceKey(), link.Group().ID), tabletKey) {
+		t.Fatal("setup: the laptop should hold the phone's forged record and not the tablet's own")
+	}
+	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	releaseLaptop()
+	releasePhone()
+	c.run()
+	phoneKey, _ := phone.n.DeviceKeyIn(gt)
+	for _, d := range []*device{laptop, desk, bob, tablet} {
+		got := devicesOf(d)
+		if !slices.Contains(got, tabletKey) {
+			t.Errorf("%s: the honest tablet was revoked in the group through the phone's forged record", d.name)
+		}
+		if slices.Contains(got, phoneKey) {
+			t.Errorf("%s: the phone still counts in the group once every record is in", d.name)
+		}
+	}
+	laptop.send(gt, "after")
+	c.run()
+	if !slices.Contains(tablet.bodies(gt), "after") {
+		t.Error("the honest tablet no longer reads the group")
+	}
+}
