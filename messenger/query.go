@@ -209,7 +209,14 @@ type conv struct {
 	topic [32]byte
 	me    keys.Public
 	names map[keys.Public]string
+	// earlier: this account's member keys from earlier memberships of the
+	// group (§3.2): what they wrote is its own too.
+	earlier map[keys.Public]bool
 }
+
+// mine reports whether a member key is this account's, in this membership
+// or an earlier one.
+func (v *conv) mine(k keys.Public) bool { return k == v.me || v.earlier[k] }
 
 func (m *Messenger) view(topic [32]byte) (*conv, error) {
 	n, err := m.attached()
@@ -227,7 +234,14 @@ func (m *Messenger) view(topic [32]byte) (*conv, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &conv{topic: topic, me: me, names: map[keys.Public]string{}}
+	earlier, err := n.EarlierMemberKeys(topic)
+	if err != nil {
+		return nil, err
+	}
+	v := &conv{topic: topic, me: me, names: map[keys.Public]string{}, earlier: map[keys.Public]bool{}}
+	for _, k := range earlier {
+		v.earlier[k] = true
+	}
 	for _, mb := range gi.Members {
 		v.names[mb.Key] = mb.Name
 	}
@@ -251,7 +265,7 @@ func (m *Messenger) view(topic [32]byte) (*conv, error) {
 func (v *conv) dress(db *sql.DB, its []Interaction) error {
 	for i := range its {
 		it := &its[i]
-		it.Name, it.Own = v.names[it.Member], it.Member == v.me
+		it.Name, it.Own = v.names[it.Member], v.mine(it.Member)
 		if it.Kind != KindText {
 			continue
 		}
@@ -355,7 +369,7 @@ func (v *conv) reactions(db *sql.DB, id [32]byte) ([]Reaction, error) {
 		for k, isOn := range on {
 			if k.emoji == e && isOn {
 				r.Count++
-				r.Mine = r.Mine || k.member == v.me
+				r.Mine = r.Mine || v.mine(k.member)
 			}
 		}
 		if r.Count > 0 {

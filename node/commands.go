@@ -486,6 +486,24 @@ func (n *Node) MemberKey(topic [32]byte) (keys.Public, error) {
 	return run.rep.MemberKey(), nil
 }
 
+// EarlierMemberKeys returns this account's member keys in a group from
+// its earlier memberships (§3.2), oldest first: what it wrote before it
+// left or was removed is its own too.
+func (n *Node) EarlierMemberKeys(topic [32]byte) ([]keys.Public, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	run, err := n.run(topic)
+	if err != nil {
+		return nil, err
+	}
+	var out []keys.Public
+	for k := range run.rep.Membership() {
+		m, _ := run.g.MemberKeysAt(n.account, n.device, k)
+		out = append(out, m.Public())
+	}
+	return out, nil
+}
+
 // DeviceKeyIn returns the key this device writes with in a group: its own
 // key in account and contact groups, its per-group key in multi-member
 // groups (§3.2).

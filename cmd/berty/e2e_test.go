@@ -247,6 +247,12 @@ func TestEndToEnd(t *testing.T) {
 	alice.until("bob's message after he came back", func() bool { return alice.has(club, "bob", "bob is back") })
 	alice.cli("send", "club", "welcome back bob")
 	bob.until("alice's welcome back", func() bool { return bob.has(club, "alice", "welcome back bob") })
+	// What bob wrote in his first membership is still his own.
+	for _, it := range bob.history(club) {
+		if (it.Body == "thanks for letting me in" || it.Body == "bob is back") && !it.Own {
+			t.Errorf("bob's %q is not shown as his own after he came back", it.Body)
+		}
+	}
 	if bob.has(club, "alice", "bob has left") {
 		t.Error("bob, back, reads what was written while he was out")
 	}
