@@ -303,7 +303,7 @@ func (n *Node) recordGroupDevice(run *groupRun) error {
 }
 
 // recordGroupKey records key as this device's key in the multi-member
-// group with this ID, unless it is its last record there already.
+// group with this ID, unless it recorded it already (or has no room left).
 func (n *Node) recordGroupKey(groupID, key keys.Public) error {
 	acct := n.acct.rep.State()
 	if n.revoked() || acct.Device(n.device.Public()) == nil {
