@@ -29,11 +29,13 @@ type fake struct {
 	hist     map[string][]*bv1.Interaction // by topic, newest first
 	contacts []*bv1.Contact
 	members  map[string][]*bv1.Member
-	peers    *bv1.PeersResponse
-	errs     map[string]error // by method: the error it returns
-	calls    []string
-	events   chan *bv1.SubscribeResponse
-	link     string // the contact link's URL ("": a short one)
+	// joinsNeedApproval is what GroupMembers says of every group.
+	joinsNeedApproval bool
+	peers             *bv1.PeersResponse
+	errs              map[string]error // by method: the error it returns
+	calls             []string
+	events            chan *bv1.SubscribeResponse
+	link              string // the contact link's URL ("": a short one)
 	// onAccept, if set, runs when a contact request is accepted (f.mu held).
 	onAccept func(account []byte)
 }
@@ -203,7 +205,7 @@ func (f *fake) GroupLeave(_ context.Context, q *bv1.GroupLeaveRequest) (*bv1.Gro
 func (f *fake) GroupMembers(_ context.Context, q *bv1.GroupMembersRequest) (*bv1.GroupMembersResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return clone(&bv1.GroupMembersResponse{Members: f.members[string(q.Topic)]}), f.record("GroupMembers", shortHex(q.Topic))
+	return clone(&bv1.GroupMembersResponse{Members: f.members[string(q.Topic)], JoinsNeedApproval: f.joinsNeedApproval}), f.record("GroupMembers", shortHex(q.Topic))
 }
 
 // MemberRemove marks a member removed, with the replica's errors: an admin

@@ -163,8 +163,16 @@ func (m *Model) listMembers() tea.Cmd {
 		if err != nil {
 			return outputMsg{}, err
 		}
-		out := outputMsg{lines: []outLine{info("%s in %s:", count(len(r.Members), "member", "members"), name)}}
+		var members, waiting []*bv1.Member
 		for _, mb := range r.Members {
+			if mb.Awaiting {
+				waiting = append(waiting, mb)
+			} else {
+				members = append(members, mb)
+			}
+		}
+		out := outputMsg{lines: []outLine{info("%s in %s:", count(len(members), "member", "members"), name)}}
+		for _, mb := range members {
 			var tags []string
 			for _, t := range []struct {
 				on   bool
@@ -183,6 +191,16 @@ func (m *Model) listMembers() tea.Cmd {
 				l += " · " + strings.Join(tags, ", ")
 			}
 			out.lines = append(out.lines, info("%s", l))
+		}
+		for _, mb := range waiting {
+			if mb.Self {
+				out.lines = append(out.lines, info("  you  %s · waiting to be let in (by a member online; where joins need approval, by an admin)", shortHex(mb.Key)))
+				continue
+			}
+			out.lines = append(out.lines, info("  %s · waits for an admin: berty group admit|decline %s %s", shortHex(mb.Key), term.Clean(name), shortHex(mb.Key)))
+		}
+		if r.JoinsNeedApproval {
+			out.lines = append(out.lines, info("joins through a link wait for an admin's approval"))
 		}
 		return out, nil
 	})
@@ -206,7 +224,7 @@ func (m *Model) removeMember(sel string) tea.Cmd {
 		}
 		var pick []*bv1.Member
 		for _, mb := range r.Members {
-			if !mb.Removed && (sameName(memberName(mb), sel) || hexPrefix(mb.Key, sel)) {
+			if !mb.Removed && !mb.Awaiting && (sameName(memberName(mb), sel) || hexPrefix(mb.Key, sel)) {
 				pick = append(pick, mb)
 			}
 		}

@@ -260,7 +260,9 @@ func TestMembers(t *testing.T) {
 		{Key: id32(0xa1), Name: "alice", Self: true, Creator: true, Admin: true, Devices: 2},
 		{Key: id32(0xca), Name: "carol", Devices: 1},
 		{Key: id32(0xda), Devices: 1, Removed: true},
+		{Key: id32(0xee), Devices: 1, Awaiting: true, Inviter: id32(0xca)},
 	}
+	f.joinsNeedApproval = true
 	m := newModel(t, f)
 	drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})
 	press(t, m, tea.KeyDown) // club
@@ -268,7 +270,9 @@ func TestMembers(t *testing.T) {
 	inOrder(t, screen(m), "3 members in club:",
 		"alice  a1a1a1a1, 2 devices · you, creator, admin",
 		"carol  cacacaca, 1 device",
-		"(no name yet)  dadadada, 1 device · removed")
+		"(no name yet)  dadadada, 1 device · removed",
+		"eeeeeeee · waits for an admin: berty group admit|decline club eeeeeeee",
+		"joins through a link wait for an admin's approval")
 	if got := f.called("GroupMembers"); !slices.Contains(got, "GroupMembers "+shortHex(clubTopic)) {
 		t.Fatalf("GroupMembers calls: %q", got)
 	}
@@ -300,6 +304,8 @@ func TestRemove(t *testing.T) {
 		{name: "a removed member", admin: true, down: 1, line: "/remove erin",
 			want: []string{`! /remove: no member of club matches "erin"`}},
 		{name: "oneself", admin: true, down: 1, line: "/remove alice", want: []string{"! /remove: that is you: /leave leaves the group"}},
+		{name: "a join that waits", admin: true, down: 1, line: "/remove f0f0",
+			want: []string{`! /remove: no member of club matches "f0f0"`}},
 		{name: "not an admin", down: 1, line: "/remove carol", call: "MemberRemove 50505050 cacacaca",
 			want: []string{"! /remove: only an admin can do this"}},
 	} {
@@ -312,6 +318,7 @@ func TestRemove(t *testing.T) {
 				dan(0xd1), dan(0xd2),
 				{Key: id32(0xee), Name: "erin", Devices: 1, Removed: true},
 				{Key: id32(0x2e), Name: evil("zoe"), Devices: 1},
+				{Key: id32(0xf0), Devices: 1, Awaiting: true}, // waits for an admin: not a member yet
 			}
 			m := newModel(t, f)
 			drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})

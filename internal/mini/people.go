@@ -58,9 +58,15 @@ func (m *Model) setContacts(list []*bv1.Contact) {
 // changed (the first read is the baseline).
 func (m *Model) setMembers(topic string, list []*bv1.Member) {
 	next := make(map[string]*bv1.Member, len(list))
+	members := list[:0:0]
 	for _, mb := range list {
+		if mb.Awaiting {
+			continue // not a member yet: it joins when an admin (or a member) lets it in
+		}
 		next[string(mb.Key)] = mb
+		members = append(members, mb)
 	}
+	list = members
 	old := m.members[topic]
 	m.members[topic] = next
 	if old == nil {
