@@ -31,6 +31,8 @@ type API interface {
 	GroupLeave(context.Context, *bv1.GroupLeaveRequest) (*bv1.GroupLeaveResponse, error)
 	GroupMembers(context.Context, *bv1.GroupMembersRequest) (*bv1.GroupMembersResponse, error)
 	MemberRemove(context.Context, *bv1.MemberRemoveRequest) (*bv1.MemberRemoveResponse, error)
+	MemberAdmit(context.Context, *bv1.MemberAdmitRequest) (*bv1.MemberAdmitResponse, error)
+	GroupJoinApproval(context.Context, *bv1.GroupJoinApprovalRequest) (*bv1.GroupJoinApprovalResponse, error)
 	Peers(context.Context, *bv1.PeersRequest) (*bv1.PeersResponse, error)
 
 	// MessengerService
@@ -154,6 +156,14 @@ func (r *Remote) GroupMembers(ctx context.Context, q *bv1.GroupMembersRequest) (
 
 func (r *Remote) MemberRemove(ctx context.Context, q *bv1.MemberRemoveRequest) (*bv1.MemberRemoveResponse, error) {
 	return r.node().MemberRemove(ctx, q)
+}
+
+func (r *Remote) MemberAdmit(ctx context.Context, q *bv1.MemberAdmitRequest) (*bv1.MemberAdmitResponse, error) {
+	return r.node().MemberAdmit(ctx, q)
+}
+
+func (r *Remote) GroupJoinApproval(ctx context.Context, q *bv1.GroupJoinApprovalRequest) (*bv1.GroupJoinApprovalResponse, error) {
+	return r.node().GroupJoinApproval(ctx, q)
 }
 
 func (r *Remote) Peers(ctx context.Context, q *bv1.PeersRequest) (*bv1.PeersResponse, error) {

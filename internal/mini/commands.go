@@ -104,6 +104,9 @@ var commandHelp = []string{
 	"/leave NAME          leave the selected group (/leave alone asks first)",
 	"/members             who is in the selected conversation",
 	"/remove NAME         remove a member from the selected group (admins)",
+	"/approval on|off     joins through a link wait for an admin, or not (admins)",
+	"/admit KEY           let in a join that waits (admins; /members lists them)",
+	"/decline KEY         turn a join that waits down, for good (admins)",
 	"/react EMOJI         react to the selected or latest message",
 	"/edit TEXT           replace the text of your selected or latest message",
 	"/delete              delete your selected or latest message",
@@ -225,6 +228,19 @@ func (m *Model) command(line string) tea.Cmd {
 			return usage("/remove NAME (a member of the selected group, by name or the start of its key: /members lists them)")
 		}
 		return m.removeMember(rest)
+	case "/admit", "/decline":
+		if rest == "" {
+			return usage(name + " KEY (a join of the selected group that waits for an admin, by the start of its key: /members lists them)")
+		}
+		return m.decideJoin(rest, name == "/admit")
+	case "/approval":
+		switch strings.ToLower(rest) {
+		case "on":
+			return m.setJoinApproval(true)
+		case "off":
+			return m.setJoinApproval(false)
+		}
+		return usage("/approval on|off (joins to the selected group through a link wait for an admin, or not)")
 	case "/peers":
 		return m.call("/peers", func(ctx context.Context) (outputMsg, error) {
 			r, err := m.api.Peers(ctx, &bv1.PeersRequest{})

@@ -240,6 +240,45 @@ func (f *fake) MemberRemove(_ context.Context, q *bv1.MemberRemoveRequest) (*bv1
 	return &bv1.MemberRemoveResponse{}, nil
 }
 
+// MemberAdmit lets in (a member, no longer waiting) or drops a waiting
+// join; only an admin may.
+func (f *fake) MemberAdmit(_ context.Context, q *bv1.MemberAdmitRequest) (*bv1.MemberAdmitResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("MemberAdmit", shortHex(q.Topic), " ", shortHex(q.Member), map[bool]string{true: " decline", false: ""}[q.Decline]); err != nil {
+		return nil, err
+	}
+	ms := f.members[string(q.Topic)]
+	if i := slices.IndexFunc(ms, func(mb *bv1.Member) bool { return mb.Self }); i < 0 || !ms[i].Admin {
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only an admin can do this"))
+	}
+	i := slices.IndexFunc(ms, func(mb *bv1.Member) bool { return mb.Awaiting && string(mb.Key) == string(q.Member) })
+	if i < 0 {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no join of this member waits for an admin's approval"))
+	}
+	if q.Decline {
+		f.members[string(q.Topic)] = slices.Delete(ms, i, i+1)
+	} else {
+		ms[i].Awaiting = false
+	}
+	return &bv1.MemberAdmitResponse{}, nil
+}
+
+// GroupJoinApproval records the setting; only an admin may.
+func (f *fake) GroupJoinApproval(_ context.Context, q *bv1.GroupJoinApprovalRequest) (*bv1.GroupJoinApprovalResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("GroupJoinApproval", shortHex(q.Topic), map[bool]string{true: " on", false: " off"}[q.Required]); err != nil {
+		return nil, err
+	}
+	ms := f.members[string(q.Topic)]
+	if i := slices.IndexFunc(ms, func(mb *bv1.Member) bool { return mb.Self }); i < 0 || !ms[i].Admin {
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only an admin can do this"))
+	}
+	f.joinsNeedApproval = q.Required
+	return &bv1.GroupJoinApprovalResponse{}, nil
+}
+
 func (f *fake) Peers(context.Context, *bv1.PeersRequest) (*bv1.PeersResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

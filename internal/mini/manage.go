@@ -197,7 +197,7 @@ func (m *Model) listMembers() tea.Cmd {
 				out.lines = append(out.lines, info("  you  %s · waiting to be let in (by a member online; where joins need approval, by an admin)", shortHex(mb.Key)))
 				continue
 			}
-			out.lines = append(out.lines, info("  %s · waits for an admin: berty group admit|decline %s %s", shortHex(mb.Key), term.Clean(name), shortHex(mb.Key)))
+			out.lines = append(out.lines, info("  %s · waits for an admin: /admit %s or /decline %s", shortHex(mb.Key), shortHex(mb.Key), shortHex(mb.Key)))
 		}
 		if r.JoinsNeedApproval {
 			out.lines = append(out.lines, info("joins through a link wait for an admin's approval"))
@@ -246,5 +246,62 @@ func (m *Model) removeMember(sel string) tea.Cmd {
 			return outputMsg{}, err
 		}
 		return outputMsg{lines: []outLine{info("removed %s from %s", memberName(mb), gname)}}, nil
+	})
+}
+
+// decideJoin admits (or declines) the join of the selected group that sel
+// names by the start of its key, among those that wait for an admin
+// (§5.5). Only an admin may: the daemon says so otherwise.
+func (m *Model) decideJoin(sel string, admit bool) tea.Cmd {
+	verb := map[bool]string{true: "/admit", false: "/decline"}[admit]
+	c := m.selected()
+	if c == nil || c.Kind != bv1.ConversationKind_CONVERSATION_KIND_GROUP {
+		m.say(lineError, verb+": select a group first")
+		return nil
+	}
+	topic, gname := c.Topic, convName(c)
+	return m.call(verb, func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.GroupMembers(ctx, &bv1.GroupMembersRequest{Topic: topic})
+		if err != nil {
+			return outputMsg{}, err
+		}
+		var pick []*bv1.Member
+		for _, mb := range r.Members {
+			if mb.Awaiting && !mb.Self && hexPrefix(mb.Key, sel) {
+				pick = append(pick, mb)
+			}
+		}
+		switch len(pick) {
+		case 0:
+			return outputMsg{lines: []outLine{{lineError, fmt.Sprintf("%s: no join waiting in %s matches %q (/members lists them)", verb, gname, sel)}}}, nil
+		case 1:
+		default:
+			return outputMsg{lines: []outLine{{lineError, fmt.Sprintf("%s: %d joins match %q: give more of the key", verb, len(pick), sel)}}}, nil
+		}
+		if _, err := m.api.MemberAdmit(ctx, &bv1.MemberAdmitRequest{Topic: topic, Member: pick[0].Key, Decline: !admit}); err != nil {
+			return outputMsg{}, err
+		}
+		done := map[bool]string{true: "admitted", false: "declined"}[admit]
+		return outputMsg{lines: []outLine{info("%s %s to %s", done, shortHex(pick[0].Key), gname)}}, nil
+	})
+}
+
+// setJoinApproval makes joins to the selected group through a link wait
+// for an admin, or not (§5.5). Admins only.
+func (m *Model) setJoinApproval(on bool) tea.Cmd {
+	c := m.selected()
+	if c == nil || c.Kind != bv1.ConversationKind_CONVERSATION_KIND_GROUP {
+		m.say(lineError, "/approval: select a group first")
+		return nil
+	}
+	topic, gname := c.Topic, convName(c)
+	return m.call("/approval", func(ctx context.Context) (outputMsg, error) {
+		if _, err := m.api.GroupJoinApproval(ctx, &bv1.GroupJoinApprovalRequest{Topic: topic, Required: on}); err != nil {
+			return outputMsg{}, err
+		}
+		if on {
+			return outputMsg{lines: []outLine{info("joins to %s now wait for an admin's approval; links made before no longer work: /invite makes a new one", gname)}}, nil
+		}
+		return outputMsg{lines: []outLine{info("joins to %s count at once again", gname)}}, nil
 	})
 }

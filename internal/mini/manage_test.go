@@ -246,7 +246,7 @@ func TestHelpListsTheCommands(t *testing.T) {
 	drive(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	typeText(t, m, "/help")
 	s := screen(m)
-	for _, c := range []string{"/edit TEXT", "/delete", "/search TEXT", "/leave NAME", "/members", "/remove NAME", "/discard [N|NAME]", "/cancel [N|NAME]", "/block NAME", "/unblock NAME"} {
+	for _, c := range []string{"/edit TEXT", "/delete", "/search TEXT", "/leave NAME", "/members", "/remove NAME", "/discard [N|NAME]", "/cancel [N|NAME]", "/block NAME", "/unblock NAME", "/approval on|off", "/admit KEY", "/decline KEY"} {
 		if !strings.Contains(s, c) {
 			t.Errorf("/help does not list %s:\n%s", c, s)
 		}
@@ -271,7 +271,7 @@ func TestMembers(t *testing.T) {
 		"alice  a1a1a1a1, 2 devices · you, creator, admin",
 		"carol  cacacaca, 1 device",
 		"(no name yet)  dadadada, 1 device · removed",
-		"eeeeeeee · waits for an admin: berty group admit|decline club eeeeeeee",
+		"eeeeeeee · waits for an admin: /admit eeeeeeee or /decline eeeeeeee",
 		"joins through a link wait for an admin's approval")
 	if got := f.called("GroupMembers"); !slices.Contains(got, "GroupMembers "+shortHex(clubTopic)) {
 		t.Fatalf("GroupMembers calls: %q", got)
@@ -342,6 +342,56 @@ func TestRemove(t *testing.T) {
 			}
 			if t.Failed() {
 				t.Log(s)
+			}
+		})
+	}
+}
+
+// TestJoinApprovalVerbs: /approval, /admit and /decline act on the
+// selected group through the API; a join is named by the start of its key
+// among those that wait; the daemon's refusal of a member who is no admin
+// is shown.
+func TestJoinApprovalVerbs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		admin bool
+		line  string
+		call  string // the API call made, "" for none
+		want  string // on the screen after
+	}{
+		{name: "approval on", admin: true, line: "/approval on", call: "GroupJoinApproval 50505050 on",
+			want: "joins to club now wait for an admin's approval"},
+		{name: "approval off", admin: true, line: "/approval OFF", call: "GroupJoinApproval 50505050 off", want: "joins to club count at once again"},
+		{name: "approval, no setting", admin: true, line: "/approval maybe", want: "usage: /approval on|off"},
+		{name: "admit", admin: true, line: "/admit EEEE01", call: "MemberAdmit 50505050 eeee0100", want: "admitted eeee0100 to club"},
+		{name: "decline", admin: true, line: "/decline eeee02", call: "MemberAdmit 50505050 eeee0200 decline", want: "declined eeee0200 to club"},
+		{name: "no key", admin: true, line: "/admit", want: "usage: /admit KEY"},
+		{name: "two match", admin: true, line: "/admit eeee", want: `/admit: 2 joins match "eeee": give more of the key`},
+		{name: "a member, not a join", admin: true, line: "/admit caca", want: `/admit: no join waiting in club matches "caca"`},
+		{name: "not an admin", line: "/admit eeee01", call: "MemberAdmit 50505050 eeee0100", want: "! /admit: only an admin can do this"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := withBob()
+			f.convs = append(f.convs, &bv1.Conversation{Topic: clubTopic, Name: "club", Kind: bv1.ConversationKind_CONVERSATION_KIND_GROUP})
+			f.members[string(clubTopic)] = []*bv1.Member{
+				{Key: id32(0xa1), Name: "alice", Self: true, Admin: tc.admin, Devices: 1},
+				{Key: id32(0xca), Name: "carol", Devices: 1},
+				{Key: append([]byte{0xee, 0xee, 0x01}, make([]byte, 29)...), Devices: 1, Awaiting: true},
+				{Key: append([]byte{0xee, 0xee, 0x02}, make([]byte, 29)...), Devices: 1, Awaiting: true},
+			}
+			m := newModel(t, f)
+			drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})
+			press(t, m, tea.KeyDown) // club
+			typeText(t, m, tc.line)
+			var calls []string
+			for _, meth := range []string{"GroupJoinApproval", "MemberAdmit"} {
+				calls = append(calls, f.called(meth)...)
+			}
+			if tc.call == "" && len(calls) != 0 || tc.call != "" && !slices.Equal(calls, []string{tc.call}) {
+				t.Errorf("calls %q, want %q", calls, tc.call)
+			}
+			if s := screen(m); !strings.Contains(s, tc.want) {
+				t.Errorf("no %q on the screen:\n%s", tc.want, s)
 			}
 		})
 	}
