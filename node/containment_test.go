@@ -28,25 +28,10 @@ func TestRevocationFindsDecoysAndHelpers(t *testing.T) {
 	}
 
 	// The compromised phone: a decoy record, a helper let in.
-	link, err := phone.n.Invite(gt)
-	if err != nil {
+	if err := phone.n.RecordGroupKeyForTest(f.groupID, keys.Public{0xde, 0xc0, 0x1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := phone.n.RecordGroupKeyForTest(link.Group().ID, keys.Public{0xde, 0xc0, 0x1}); err != nil {
-		t.Fatal(err)
-	}
-	helper := c.open("helper", phone, false)
-	// The helper's announce goes out; recording the group on the account
-	// group, where the helper does not count, fails.
-	if _, err := helper.n.Join(link); !errors.Is(err, replica.ErrNotJoined) {
-		t.Fatalf("the helper joins: %v", err)
-	}
-	c.run()
-	helperKey, _ := helper.n.DeviceKeyIn(gt)
-	if err := phone.n.ApproveInGroupForTest(gt, helperKey); err != nil {
-		t.Fatal(err)
-	}
-	c.run()
+	helper, helperKey := f.letInHelper(t)
 	if got := devicesOf(bob); len(got) != 3 || !slices.Contains(got, helperKey) {
 		t.Fatalf("bob sees alice's devices %x, want the helper among three", got)
 	}
@@ -82,12 +67,13 @@ func TestRevocationFindsDecoysAndHelpers(t *testing.T) {
 	}
 }
 
-// aliceWithPhone is alice's laptop and her phone (linked by the laptop),
-// and bob, in a group the laptop created.
+// aliceWithPhone is alice's laptop and her phone (the one linked by the
+// other), and bob, in a group the laptop created.
 type aliceWithPhone struct {
 	c                  *cluster
 	laptop, phone, bob *device
 	gt                 [32]byte
+	groupID            keys.Public
 	alice              keys.Public // her member key in the group
 }
 
@@ -95,7 +81,26 @@ func newAliceWithPhone(t *testing.T, seed uint64, laptopName, phoneName string) 
 	t.Helper()
 	c := newCluster(t, seed, 0, false)
 	f := &aliceWithPhone{c: c, laptop: c.add(laptopName, nil)}
-	f.phone, f.bob = c.add(phoneName, f.laptop), c.add("bob", nil)
+	f.phone = c.add(phoneName, f.laptop)
+	return f.withGroup(t)
+}
+
+// newAlicePhoneFirst is newAliceWithPhone where the phone is alice's
+// first device and linked the laptop.
+func newAlicePhoneFirst(t *testing.T, seed uint64) *aliceWithPhone {
+	t.Helper()
+	c := newCluster(t, seed, 0, false)
+	f := &aliceWithPhone{c: c}
+	f.phone = c.add("alice", nil)
+	f.laptop = c.add("alice", f.phone)
+	return f.withGroup(t)
+}
+
+// withGroup adds bob, and the group the laptop creates and bob joins.
+func (f *aliceWithPhone) withGroup(t *testing.T) *aliceWithPhone {
+	t.Helper()
+	c := f.c
+	f.bob = c.add("bob", nil)
 	c.run()
 	var err error
 	if f.gt, err = f.laptop.n.CreateGroup("g"); err != nil {
@@ -109,6 +114,7 @@ func newAliceWithPhone(t *testing.T, seed uint64, laptopName, phoneName string) 
 		t.Fatal(err)
 	}
 	c.run()
+	f.groupID = inv.Group().ID
 	f.alice, _ = f.laptop.n.MemberKey(f.gt)
 	return f
 }
@@ -122,4 +128,28 @@ func (f *aliceWithPhone) devicesOf(d *device) []keys.Public {
 	}
 	m, _ := gi.Member(f.alice)
 	return m.DeviceKeys
+}
+
+// letInHelper is what a compromised phone does: a device made from the
+// account secret, which no other device of the account knows, joins the
+// group (its node cannot record the group on the account group, where it
+// does not count) and the phone approves it there. It returns the helper
+// and its key in the group.
+func (f *aliceWithPhone) letInHelper(t *testing.T) (*device, keys.Public) {
+	t.Helper()
+	link, err := f.phone.n.Invite(f.gt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := f.c.open("helper", f.phone, false)
+	if _, err := helper.n.Join(link); !errors.Is(err, replica.ErrNotJoined) {
+		t.Fatalf("the helper joins: %v", err)
+	}
+	f.c.run()
+	key, _ := helper.n.DeviceKeyIn(f.gt)
+	if err := f.phone.n.ApproveInGroupForTest(f.gt, key); err != nil {
+		t.Fatal(err)
+	}
+	f.c.run()
+	return helper, key
 }

@@ -54,24 +54,23 @@ func (n *Node) syncProfile() error {
 // may count only once it has synced (its invitation's record, its
 // approval): Receive calls this again.
 //
-// It posts only if its own last profile there is not that name already: a
-// sibling that cannot follow the account group (one not let in there, a
-// revoked one the group does not know of yet) shows another name, and two
-// devices answering each other would write for ever. The last one in fold
-// order then shows; the account group's name is the account's.
+// On the account group, which every device of the account follows, it
+// posts whenever its member shows another name (a rename back to an
+// earlier name must go out). Elsewhere it does not post again while its
+// own last profile is the name and the name on show was set by a device of
+// the member that still counts there: a sibling that cannot follow the
+// account group (one not let in there) shows another name, and two devices
+// answering each other would write for ever.
 func (n *Node) syncProfileIn(run *groupRun) error {
 	me := n.member(run)
 	if n.name == "" || me == nil || me.Name == n.name {
 		return nil
 	}
-	// Not on the account group, which every device of the account follows
-	// (and a rename back to an earlier name must go out). Elsewhere, not
-	// again while this device's own last profile is the name and the name
-	// on show was set by a device of the member that still counts there.
 	s := run.rep.State()
 	if run != n.acct {
-		if last, ok := lastProfile(s, run.rep.DeviceKey()); ok && last == n.name {
-			if by, ok := nameSetBy(s, me); ok && slices.Contains(me.Devices, by) {
+		mine := lastProfile(s, func(o *state.Op) bool { return o.Author == run.rep.DeviceKey() })
+		if mine != nil && mine.Event.Profile.Name == n.name {
+			if set := nameSetBy(s, me); set != nil && slices.Contains(me.Devices, set.Author) {
 				return nil
 			}
 		}
@@ -80,31 +79,25 @@ func (n *Node) syncProfileIn(run *groupRun) error {
 	return n.step(run, func(lk feed.Lookup) error { return run.rep.Post(ev, lk) })
 }
 
-// lastProfile returns the name device last posted in the group's fold.
-func lastProfile(s *state.State, device [32]byte) (string, bool) {
+// lastProfile returns the last profile op, in fold order, that keep keeps,
+// or nil.
+func lastProfile(s *state.State, keep func(*state.Op) bool) *state.Op {
 	ops := s.Ops()
 	for i := len(ops) - 1; i >= 0; i-- {
-		if o := ops[i]; o.Author == device && o.Event.Profile != nil {
-			return o.Event.Profile.Name, true
+		if o := ops[i]; o.Event.Profile != nil && keep(o) {
+			return o
 		}
 	}
-	return "", false
+	return nil
 }
 
-// nameSetBy returns the device whose profile set m's name on show: the last
-// profile, in fold order, by a device that claims m.
-func nameSetBy(s *state.State, m *state.Member) ([32]byte, bool) {
-	ops := s.Ops()
-	for i := len(ops) - 1; i >= 0; i-- {
-		o := ops[i]
-		if o.Event.Profile == nil || o.Event.Profile.Name != m.Name {
-			continue
-		}
-		if k, ok := s.Claim(o.Author); ok && k == m.Key {
-			return o.Author, true
-		}
-	}
-	return [32]byte{}, false
+// nameSetBy returns the profile op that set m's name on show: the last one,
+// in fold order, with that name by a device that claims m.
+func nameSetBy(s *state.State, m *state.Member) *state.Op {
+	return lastProfile(s, func(o *state.Op) bool {
+		k, ok := s.Claim(o.Author)
+		return o.Event.Profile.Name == m.Name && ok && k == m.Key
+	})
 }
 
 // followName takes the account's name from the account group, where another
@@ -112,19 +105,16 @@ func nameSetBy(s *state.State, m *state.Member) ([32]byte, bool) {
 func (n *Node) followName() {
 	s := n.acct.rep.State()
 	me := s.Member(n.account.Public())
-	if me == nil {
-		return
+	if me == nil || me.Name == "" || (me.Name == n.name && len(me.Revoked) == 0) {
+		return // nothing to follow (with a device revoked, the name on show may be its)
 	}
 	// The last name a current device set: not one a device set before it
 	// was revoked (a stolen phone's "Mallory").
 	name := me.Name
-	if by, ok := nameSetBy(s, me); ok && !slices.Contains(me.Devices, by) {
+	if set := nameSetBy(s, me); set != nil && !slices.Contains(me.Devices, set.Author) {
 		name = ""
-		ops := s.Ops()
-		for i := len(ops) - 1; i >= 0 && name == ""; i-- {
-			if o := ops[i]; o.Event.Profile != nil && slices.Contains(me.Devices, o.Author) {
-				name = o.Event.Profile.Name
-			}
+		if o := lastProfile(s, func(o *state.Op) bool { return slices.Contains(me.Devices, o.Author) }); o != nil {
+			name = o.Event.Profile.Name
 		}
 	}
 	if name == "" || name == n.name {

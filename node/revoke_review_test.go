@@ -1,12 +1,10 @@
 package node_test
 
 import (
-	"errors"
 	"slices"
 	"testing"
 
 	"github.com/berty-go/berty/core/keys"
-	"github.com/berty-go/berty/core/replica"
 )
 
 // TestRevocationPhoneFirst (review): the phone was alice's first device and
@@ -16,32 +14,8 @@ import (
 // for its record and does not take it for the phone's helper (it once did,
 // as every device descends from the first one).
 func TestRevocationPhoneFirst(t *testing.T) {
-	c := newCluster(t, 41, 0, false)
-	phone := c.add("alice", nil)
-	laptop := c.add("alice", phone)
-	bob := c.add("bob", nil)
-	c.run()
-	gt, err := laptop.n.CreateGroup("g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := laptop.n.Invite(gt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.n.Join(inv); err != nil {
-		t.Fatal(err)
-	}
-	c.run()
-	alice, _ := laptop.n.MemberKey(gt)
-	devicesOf := func(d *device) []keys.Public {
-		gi, err := d.n.Group(gt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, _ := gi.Member(alice)
-		return m.DeviceKeys
-	}
+	f := newAlicePhoneFirst(t, 41)
+	c, laptop, phone, bob, gt, devicesOf := f.c, f.laptop, f.phone, f.bob, f.gt, f.devicesOf
 	var tabletDev keys.Public
 	release := lateAccountEntries(laptop, &tabletDev, false)
 	tablet := c.add("alice", laptop) // linked by the laptop, honest
@@ -78,26 +52,12 @@ func TestRevocationAfterAbortedLink(t *testing.T) {
 	}
 	c.run()
 	// The compromised phone lets a helper in the group.
-	link, err := phone.n.Invite(gt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper := c.open("helper", phone, false)
-	if _, err := helper.n.Join(link); !errors.Is(err, replica.ErrNotJoined) {
-		t.Fatalf("the helper joins: %v", err)
-	}
-	c.run()
-	helperKey, _ := helper.n.DeviceKeyIn(gt)
-	if err := phone.n.ApproveInGroupForTest(gt, helperKey); err != nil {
-		t.Fatal(err)
-	}
-	c.run()
+	_, helperKey := f.letInHelper(t)
 	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {
 		t.Fatal(err)
 	}
 	c.run()
-	// The user tries to clear the stale approval: refused.
-	laptop.restart()
+	laptop.restart() // and after a restart
 	c.run()
 	for _, d := range []*device{laptop, bob} {
 		if got := devicesOf(d); !slices.Equal(got, []keys.Public{laptopKey}) {
@@ -150,16 +110,12 @@ func TestRevocationForgedRecord(t *testing.T) {
 	if got := devicesOf(bob); len(got) != 4 || !slices.Contains(got, tabletKey) {
 		t.Fatalf("bob sees alice's devices %x, want the tablet among four", got)
 	}
-	link, err := phone.n.Invite(gt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := phone.n.RecordGroupKeyForTest(link.Group().ID, tabletKey); err != nil {
+	if err := phone.n.RecordGroupKeyForTest(f.groupID, tabletKey); err != nil {
 		t.Fatal(err)
 	}
 	c.run()
 	as := laptop.n.AccountStateForTest()
-	if len(as.GroupDevices(tabletDev, link.Group().ID)) != 0 || !slices.Contains(as.GroupDevices(phone.n.DeviceKey(), link.Group().ID), tabletKey) {
+	if len(as.GroupDevices(tabletDev, f.groupID)) != 0 || !slices.Contains(as.GroupDevices(phone.n.DeviceKey(), f.groupID), tabletKey) {
 		t.Fatal("setup: the laptop should hold the phone's forged record and not the tablet's own")
 	}
 	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {

@@ -973,13 +973,6 @@ func (s *State) GroupDevices(device, groupID keys.Public) []keys.Public {
 	return s.groupDevices[device][groupID]
 }
 
-// ApprovedBy returns the device whose approval let d in, if d is a
-// member's later device (§5.7).
-func (s *State) ApprovedBy(d keys.Public) (keys.Public, bool) {
-	ap, ok := s.approvedBy[d]
-	return ap.by, ok
-}
-
 // LetInBy reports whether one of the devices in by approved d, or approved
 // the device that approved d, and so on (§5.7): how a revocation finds the
 // devices a compromised device let in (§5.6). The chain has no bound on
