@@ -71,14 +71,7 @@ func (r *Replica) postMetadata(ev *state.Event, minLamport uint64, deps []feed.D
 		return nil, err
 	}
 	if ev.Keys == nil {
-		var before map[keys.Public]bool
-		if ev.Decision != nil {
-			before = r.counting()
-		}
-		r.state.Apply(&state.Op{Author: self, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
-		if ev.Decision != nil {
-			r.noteJoined(before) // this device's own admission of a member
-		}
+		r.applyState(&state.Op{Author: self, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
 	}
 	return e, nil
 }

@@ -127,15 +127,7 @@ func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
 }
 
 func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
-	var before map[keys.Public]bool
-	joins := ev.Announce != nil || ev.Decision != nil // what lets a member in
-	if joins {
-		before = r.counting()
-	}
-	r.state.Apply(&state.Op{Author: e.Author, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
-	if joins {
-		r.noteJoined(before)
-	}
+	r.applyState(&state.Op{Author: e.Author, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
 	if ev.Profile != nil {
 		if m := r.state.MemberOf(e.Author); m != nil {
 			r.rd.Events = append(r.rd.Events, Event{Kind: EventProfile, Member: m.Key, Device: e.Author})
@@ -145,6 +137,18 @@ func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
 	if len(r.deferredKeys) > 0 {
 		r.retryDeferred(lk) // the op may make a deferred author count
 	}
+}
+
+// applyState applies a membership op, reporting the members it lets in
+// (an announce, or an admin's admission, §5.5; this device's own included).
+func (r *Replica) applyState(op *state.Op) {
+	if op.Event.Announce == nil && op.Event.Decision == nil {
+		r.state.Apply(op)
+		return
+	}
+	before := r.counting()
+	r.state.Apply(op)
+	r.noteJoined(before)
 }
 
 // counting returns the members that count now: current, with a device.
