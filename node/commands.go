@@ -62,7 +62,7 @@ func (n *Node) AddContact(other keys.Public, name string) ([32]byte, error) {
 	if n.closed {
 		return [32]byte{}, ErrClosed
 	}
-	g, err := group.Contact(n.account, other)
+	g, err := n.contactGroup(other)
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -75,7 +75,7 @@ func (n *Node) AddContact(other keys.Public, name string) ([32]byte, error) {
 	if err := n.step(run, func(lk feed.Lookup) error { return run.rep.AnnounceOwner(lk) }); err != nil {
 		return [32]byte{}, err
 	}
-	err = n.accountPost(&state.Event{Contact: &state.Contact{Account: other, State: state.ContactAccepted, Name: name}})
+	err = n.setContact(state.Contact{Account: other, State: state.ContactAccepted, Name: name, Own: run.rep.MemberKey()})
 	return g.Keys.Topic, err
 }
 

@@ -41,7 +41,7 @@ func (n *Node) ContactLink() (*link.Contact, error) {
 			return nil, err
 		}
 	}
-	return link.NewContact(n.account, seed, trimName(n.name))
+	return link.NewContact(n.currentKey(), seed, trimName(n.name))
 }
 
 // ResetContactLink replaces the rendezvous seed: every link given out
@@ -58,7 +58,7 @@ func (n *Node) ResetContactLink() (*link.Contact, error) {
 	if err != nil {
 		return nil, err
 	}
-	return link.NewContact(n.account, seed, trimName(n.name))
+	return link.NewContact(n.currentKey(), seed, trimName(n.name))
 }
 
 // RendezvousSeed returns the account's current contact-link seed, if any.
@@ -93,7 +93,14 @@ func (n *Node) contact(account keys.Public) *state.Contact {
 	return n.acct.rep.State().Contacts()[account]
 }
 
+// setContact records c, with the account key this account uses with it:
+// the one recorded before, else the current one (§5.9).
 func (n *Node) setContact(c state.Contact) error {
+	if old := n.contact(c.Account); old != nil && old.Own != (keys.Public{}) {
+		c.Own = old.Own
+	} else if c.Own == (keys.Public{}) {
+		c.Own = n.currentKey().Public()
+	}
 	return n.accountPost(&state.Event{Contact: &c})
 }
 
@@ -110,10 +117,16 @@ func (n *Node) RequestContact(l *link.Contact) (state.ContactState, error) {
 	if n.closed {
 		return 0, ErrClosed
 	}
-	if l.Account == n.account.Public() {
+	if n.isOwnKey(l.Account) {
 		return 0, ErrOwnLink
 	}
-	c := n.contact(l.Account)
+	c, succeeded := n.contactKey(l.Account)
+	if succeeded {
+		return 0, fmt.Errorf("%w: %q's account moved to key %v; a device of theirs may have been lost or stolen: ask them for a new link", ErrKeySucceeded, c.Name, n.contactCurrent(c))
+	}
+	if c != nil && c.Account != l.Account {
+		return c.State, nil // a contact's link with the key it moved to
+	}
 	switch {
 	case c == nil:
 	case c.State == state.ContactAccepted:
@@ -130,7 +143,7 @@ func (n *Node) RequestContact(l *link.Contact) (state.ContactState, error) {
 
 // accept joins the contact group and records the contact as accepted.
 func (n *Node) accept(account keys.Public, name string) error {
-	g, err := group.Contact(n.account, account)
+	g, err := n.contactGroup(account)
 	if err != nil {
 		return err
 	}
@@ -159,13 +172,27 @@ func (n *Node) Outgoing() []state.Contact {
 }
 
 // NewRequester starts the handshake of an outgoing request, met at point.
+// The request is signed with the key this account recorded for the
+// contact (its contact group derives from it).
 func (n *Node) NewRequester(to keys.Public, point [32]byte) (*handshake.Requester, error) {
-	return handshake.NewRequester(n.account, trimName(n.name), to, point, n.cfg.Rand)
+	n.mu.Lock()
+	own := n.currentKey()
+	if c := n.contact(to); c != nil && c.Own != (keys.Public{}) {
+		if p := n.keyAt(c.Own); p != nil {
+			own = p
+		}
+	}
+	n.mu.Unlock()
+	return handshake.NewRequester(own, trimName(n.name), to, point, n.cfg.Rand)
 }
 
-// NewResponder starts answering a request that arrived at point.
+// NewResponder starts answering a request that arrived at point, as the
+// account's current key: the one its link carries.
 func (n *Node) NewResponder(point [32]byte) (*handshake.Responder, error) {
-	return handshake.NewResponder(n.account, point, n.cfg.Rand)
+	n.mu.Lock()
+	own := n.currentKey()
+	n.mu.Unlock()
+	return handshake.NewResponder(own, point, n.cfg.Rand)
 }
 
 // RequestSent records that the other side received our request: this
@@ -183,7 +210,7 @@ func (n *Node) RequestSent(to keys.Public) error {
 	if c == nil || c.State != state.ContactOutgoing {
 		return nil
 	}
-	g, err := group.Contact(n.account, to)
+	g, err := n.contactGroup(to)
 	if err != nil {
 		return err
 	}
@@ -204,7 +231,13 @@ func (n *Node) IncomingRequest(card *handshake.Card) (handshake.Status, error) {
 	if n.closed {
 		return 0, ErrClosed
 	}
-	if card.Account == n.account.Public() {
+	if n.isOwnKey(card.Account) {
+		return handshake.StatusReceived, nil
+	}
+	if c, succeeded := n.contactKey(card.Account); succeeded || (c != nil && c.Account != card.Account) {
+		// From a key a contact moved on from — whoever holds it is not
+		// that contact now (§5.9) — or from a contact under its new key:
+		// nothing to record either way.
 		return handshake.StatusReceived, nil
 	}
 	c := n.contact(card.Account)
@@ -272,7 +305,7 @@ func (n *Node) BlockContact(account keys.Public) error {
 	if n.closed {
 		return ErrClosed
 	}
-	if account == n.account.Public() {
+	if n.isOwnKey(account) {
 		return errors.New("cannot block your own account")
 	}
 	name := ""
@@ -291,7 +324,7 @@ func (n *Node) UnblockContact(account keys.Public) error {
 			return false, nil
 		}
 		next := state.ContactNone
-		if g, err := group.Contact(n.account, account); err == nil {
+		if g, err := n.contactGroup(account); err == nil {
 			if run := n.groups[g.Keys.Topic]; run != nil && run.rep.Joined() {
 				next = state.ContactAccepted
 			}
@@ -327,7 +360,7 @@ func (n *Node) noticeAccepted(run *groupRun) error {
 		return nil
 	}
 	for _, o := range run.g.Owners {
-		if o == n.account.Public() {
+		if n.isOwnKey(o) {
 			continue
 		}
 		c := n.contact(o)

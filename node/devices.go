@@ -156,7 +156,8 @@ func (n *Node) approveSiblingsIn(run *groupRun) error {
 }
 
 // RevokeDevice revokes another device of this account (§5.6): first on the
-// account group, then in every group this device is in. Every remaining
+// account group, where it also moves the account to a new key (§5.9), then
+// in every group this device is in. Every remaining
 // device starts new chains the revoked one cannot read; its entries written
 // after the revocation are refused. Other devices of the account repeat the
 // revocation in groups this one is not in (reconcile).
@@ -185,7 +186,9 @@ func (n *Node) RevokeDevice(device keys.Public) error {
 	if err := n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.RevokeDevice(device, lk) }); err != nil {
 		return err
 	}
-	return n.propagateRevocations()
+	// The revoked device holds the account key: move the account to a new
+	// one it never sees (§5.9), then cut it off everywhere.
+	return errors.Join(n.rotateAccountKey(), n.propagateRevocations())
 }
 
 // propagateRevocations revokes, in every joined group, the devices the

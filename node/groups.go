@@ -34,7 +34,7 @@ func (n *Node) Topics() []GroupInfo {
 		switch run.g.Kind {
 		case group.KindContact:
 			other := run.g.Owners[0]
-			if other == n.account.Public() {
+			if n.isOwnKey(other) {
 				other = run.g.Owners[1]
 			}
 			c := s.Contacts()[other]

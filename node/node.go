@@ -16,6 +16,7 @@
 package node
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -153,15 +154,22 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open groups: %w", err)
 	}
+	// The account group first: the keys of contact groups made after a
+	// key succession are in it (§5.9).
+	slices.SortStableFunc(stored, func(a, b store.Group) int { return cmp.Compare(a.Kind, b.Kind) })
+	ag := group.Account(n.account)
 	for _, sg := range stored {
 		g := group.New(group.Kind(sg.Kind), sg.ID, sg.Secret, sg.Owners)
 		g.IDSeed = sg.IDSeed
-		if _, err := n.attach(g, sg.Snapshot); err != nil {
+		run, err := n.attach(g, sg.Snapshot)
+		if err != nil {
 			return nil, err
 		}
+		if g.Keys.Topic == ag.Keys.Topic {
+			n.acct = run
+		}
 	}
-	ag := group.Account(n.account)
-	if n.acct = n.groups[ag.Keys.Topic]; n.acct == nil {
+	if n.acct == nil {
 		run, err := n.attach(ag, nil)
 		if err != nil {
 			return nil, err
@@ -221,8 +229,18 @@ func (n *Node) newReplica(g *group.Group, snapshot []byte) (*replica.Replica, er
 			k = j.Membership
 		}
 	}
+	account := n.account
+	if g.Kind == group.KindContact {
+		// A contact group made after a key succession derives from the
+		// key the account had then (§5.9).
+		for _, o := range g.Owners {
+			if p := n.keyAt(o); p != nil {
+				account = p
+			}
+		}
+	}
 	return replica.New(replica.Config{
-		Group: g, Account: n.account, Device: n.device, Rand: n.cfg.Rand,
+		Group: g, Account: account, Device: n.device, Rand: n.cfg.Rand,
 		RotateEvery: n.cfg.RotateEvery, RotateAfter: int64(n.cfg.RotateAfter / time.Second),
 		Now: n.cfg.Now().Unix(), Membership: k,
 	}, snapshot)
@@ -421,7 +439,7 @@ func (n *Node) EntriesAfter(topic [32]byte, device keys.Public, after uint64, li
 }
 
 // AccountKey returns the account's public key.
-func (n *Node) AccountKey() keys.Public { return n.account.Public() }
+
 
 // DeviceKey returns this device's public key.
 func (n *Node) DeviceKey() keys.Public { return n.device.Public() }

@@ -26,7 +26,7 @@ func (n *Node) reconcile() error {
 		if c.State != state.ContactAccepted && c.State != state.ContactSent {
 			continue
 		}
-		g, err := group.Contact(n.account, c.Account)
+		g, err := n.contactGroup(c.Account)
 		if err != nil {
 			continue
 		}
@@ -56,7 +56,7 @@ func (n *Node) reconcile() error {
 		}
 	}
 	n.followName()
-	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile())
+	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile(), n.announceSuccessions())
 	return errors.Join(errs...)
 }
 

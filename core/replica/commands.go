@@ -2,6 +2,7 @@ package replica
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -364,15 +365,28 @@ func (r *Replica) checkAdmin() error {
 	return nil
 }
 
+// ErrNotCurrentKey is returned for a key succession that does not move on
+// from the member's current key in the group: it would not count (§5.9).
+var ErrNotCurrentKey = errors.New("the succession does not start from the member's current key here")
+
 // Post writes a metadata event that needs no special checks: group info, and
 // on the account group joined/left groups, contacts and the link seed; the
-// member's profile anywhere.
+// member's profile anywhere; a key succession (§5.9) where it counts: with
+// the new seed on the account group, without it in a contact group.
 func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
-	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil && ev.Seed == nil && ev.Profile == nil && ev.Device == nil {
+	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil && ev.Seed == nil && ev.Profile == nil && ev.Device == nil && ev.Succeeded == nil {
 		return fmt.Errorf("post: use the dedicated command for a %d event", ev.Type())
 	}
 	if r.state.Device(r.device.Public()) == nil {
 		return ErrNotJoined
+	}
+	if s := ev.Succeeded; s != nil {
+		if r.g.Kind == group.KindMulti || (r.g.Kind == group.KindAccount) != (s.Seed != nil) {
+			return fmt.Errorf("post: a type %d succession in a group of kind %d", ev.Type(), r.g.Kind)
+		}
+		if cur := r.state.CurrentKey(r.member.Public()); s.Record.Old != cur {
+			return fmt.Errorf("%w (it starts from %v, the key here is %v)", ErrNotCurrentKey, s.Record.Old, cur)
+		}
 	}
 	if _, err := r.postMetadata(ev, 0, nil); err != nil {
 		return err

@@ -48,6 +48,8 @@ const (
 	TypeJoinPolicy     EventType = 16
 	TypeJoinDecision   EventType = 17
 	TypeGroupRejoined  EventType = 18
+	TypeAccountKey     EventType = 19
+	TypeKeySucceeded   EventType = 20
 )
 
 // Limits on metadata events.
@@ -103,6 +105,20 @@ type Event struct {
 	Uninvited *InvitationRevoked
 	Policy    *JoinPolicy
 	Decision  *JoinDecision
+	Succeeded *Succeeded
+}
+
+// Succeeded moves the author's member to a new key (§5.9). On the account
+// group (type 19) it carries the new account seed, sealed in the author's
+// current epoch so that only the account's current devices read it; in a
+// contact group (type 20) only the signed record, which tells the contact
+// that the account moved. It counts only as an event of a device that
+// counts, and not at all once that device is revoked: the holder of the old
+// key — a stolen device — can sign a competing record too.
+type Succeeded struct {
+	Record keys.Succession
+	// Seed is the new account seed (type 19 only).
+	Seed *[32]byte
 }
 
 // JoinPolicy is an admin's setting for joins through a link (§5.5): with
@@ -322,6 +338,10 @@ type Contact struct {
 	// for an outgoing request so that any device of the account can send
 	// it; zero otherwise.
 	Seed [32]byte
+	// Own is the account key this account uses with the contact: their
+	// contact group derives from it (§3.3.2), and it stays the same when
+	// the account moves to a new key (§5.9).
+	Own keys.Public
 }
 
 // Type returns the event's type.
@@ -363,6 +383,10 @@ func (e *Event) Type() EventType {
 		return TypeJoinPolicy
 	case e.Decision != nil:
 		return TypeJoinDecision
+	case e.Succeeded != nil && e.Succeeded.Seed != nil:
+		return TypeAccountKey
+	case e.Succeeded != nil:
+		return TypeKeySucceeded
 	}
 	return 0
 }
@@ -423,6 +447,7 @@ func (e *Event) Encode() []byte {
 		b = append(b, byte(e.Contact.State))
 		b = wire.AppendString(b, e.Contact.Name)
 		b = append(b, e.Contact.Seed[:]...)
+		b = append(b, e.Contact.Own[:]...)
 	case e.Invited != nil:
 		b = append(b, e.Invited.InviteKey[:]...)
 		b = wire.AppendUvarint(b, e.Invited.Expires)
@@ -449,6 +474,11 @@ func (e *Event) Encode() []byte {
 	case e.Decision != nil:
 		b = append(b, e.Decision.Member[:]...)
 		b = appendFlag(b, e.Decision.Admit)
+	case e.Succeeded != nil:
+		b = e.Succeeded.Record.Append(b)
+		if e.Succeeded.Seed != nil {
+			b = append(b, e.Succeeded.Seed[:]...)
+		}
 	}
 	return b
 }
@@ -574,7 +604,7 @@ func Decode(b []byte) (*Event, error) {
 	case TypeGroupLeft:
 		e.Left = &GroupLeft{ID: r.Fixed32()}
 	case TypeContact:
-		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName), Seed: r.Fixed32()}
+		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName), Seed: r.Fixed32(), Own: r.Fixed32()}
 		if r.Err() == nil && (c.State < ContactOutgoing || c.State > ContactNone) {
 			r.Fail("unknown contact state %d", c.State)
 		}
@@ -611,6 +641,15 @@ func Decode(b []byte) (*Event, error) {
 		e.Decision.Admit = readFlag(r, "join decision")
 	case TypeGroupDevice:
 		e.Device = &GroupDevice{Group: r.Fixed32(), Device: r.Fixed32()}
+	case TypeAccountKey, TypeKeySucceeded:
+		e.Succeeded = &Succeeded{Record: keys.ReadSuccession(r)}
+		if t == TypeAccountKey {
+			seed := r.Fixed32()
+			e.Succeeded.Seed = &seed
+			if r.Err() == nil && keys.FromSeed(seed).Public() != e.Succeeded.Record.New {
+				r.Fail("account key succession: the seed is not the new key's")
+			}
+		}
 	default:
 		r.Fail("unknown event type %d", t)
 	}

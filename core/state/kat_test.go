@@ -75,10 +75,10 @@ func eventVectors() []kat.Vector {
 		}),
 		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": kat.H(kat.Seq(0x70, 32)), "secret": kat.H(kat.Seq(0x90, 32)), "name": "", "membership": "0"}),
 		v("group-left", map[string]string{"type": "7", "id": kat.H(katGroup.ID[:])}),
-		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice")), "seed": kat.H(make([]byte, 32))}),
-		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": "", "seed": kat.H(make([]byte, 32))}),
-		v("contact-outgoing", map[string]string{"type": "8", "account": pub(katMember), "state": "1", "name": kat.H([]byte("Bob")), "seed": kat.H(kat.Seq(0x33, 32))}),
-		v("contact-none", map[string]string{"type": "8", "account": pub(katMember), "state": "7", "name": "", "seed": kat.H(make([]byte, 32))}),
+		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice")), "seed": kat.H(make([]byte, 32)), "own": pub(katMember)}),
+		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": "", "seed": kat.H(make([]byte, 32)), "own": pub(katDevice)}),
+		v("contact-outgoing", map[string]string{"type": "8", "account": pub(katMember), "state": "1", "name": kat.H([]byte("Bob")), "seed": kat.H(kat.Seq(0x33, 32)), "own": pub(katDevice)}),
+		v("contact-none", map[string]string{"type": "8", "account": pub(katMember), "state": "7", "name": "", "seed": kat.H(make([]byte, 32)), "own": pub(katDevice)}),
 		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey), "expires": "1796688000"}),
 		v("invitation-revoked", map[string]string{"type": "15", "invite_key": pub(katInviteKey), "keep0": kat.H(kat.Seq(0x10, 32))}),
 		v("group-device", map[string]string{"type": "14", "group": kat.H(katGroup.ID[:]), "device": pub(katDevice)}),
@@ -91,6 +91,8 @@ func eventVectors() []kat.Vector {
 		v("join-policy-open", map[string]string{"type": "16", "approve": "0"}),
 		v("join-admitted", map[string]string{"type": "17", "member": pub(katMember), "admit": "1"}),
 		v("join-declined", map[string]string{"type": "17", "member": pub(katMember), "admit": "0"}),
+		v("account-key", map[string]string{"type": "19", "old_seed": kat.H(kat.Seq(0x01, 32)), "new_seed": kat.H(kat.Seq(0xa1, 32))}),
+		v("key-succeeded", map[string]string{"type": "20", "old_seed": kat.H(kat.Seq(0x01, 32)), "new_seed": kat.H(kat.Seq(0xa1, 32))}),
 	}
 }
 
@@ -165,7 +167,7 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	case state.TypeContact:
 		return &state.Event{Contact: &state.Contact{
 			Account: kat.Hex32(t, in, "account"), State: state.ContactState(kat.Uint(t, in, "state")), Name: string(kat.Hex(t, in, "name")),
-			Seed: kat.Hex32(t, in, "seed"),
+			Seed: kat.Hex32(t, in, "seed"), Own: kat.Hex32(t, in, "own"),
 		}}
 	case state.TypeInvitation:
 		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key"), Expires: kat.Uint(t, in, "expires")}}
@@ -183,6 +185,13 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Policy: &state.JoinPolicy{Approve: kat.Uint(t, in, "approve") == 1, Keep: katRoster(t, in)}}
 	case state.TypeJoinDecision:
 		return &state.Event{Decision: &state.JoinDecision{Member: kat.Hex32(t, in, "member"), Admit: kat.Uint(t, in, "admit") == 1}}
+	case state.TypeAccountKey, state.TypeKeySucceeded:
+		next := kat.Hex32(t, in, "new_seed")
+		ev := &state.Event{Succeeded: &state.Succeeded{Record: keys.NewSuccession(keys.FromSeed(kat.Hex32(t, in, "old_seed")), keys.FromSeed(next))}}
+		if in["type"] == "19" {
+			ev.Succeeded.Seed = &next
+		}
+		return ev
 	case state.TypeDeviceRevoked:
 		return &state.Event{Revoked: &state.DeviceRevoked{Device: kat.Hex32(t, in, "device"), Seq: kat.Uint(t, in, "seq"), Keep: katRoster(t, in)}}
 	}
@@ -262,8 +271,16 @@ func decodeRejects(t testing.TB) map[string][]byte {
 		"roster with approval off": cat([]byte{16, 0, 1}, key),
 		"join decision flag 2":     cat([]byte{17}, key, []byte{2}),
 		"revocation drop flag 2":   cat([]byte{15}, key, []byte{2, 0}),
-		"type 19":                  {19},
+		"type 21":                  {21},
+		"contact without own key":  cat([]byte{8}, key, []byte{3, 0}, key),
 	}
+	rec := keys.NewSuccession(keys.FromSeed([32]byte{1}), keys.FromSeed([32]byte{2}))
+	succ := rec.Append(nil)
+	other := [32]byte{3}
+	cases["account key with another's seed"] = cat([]byte{19}, succ, other[:])
+	forged := bytes.Clone(succ)
+	forged[150] ^= 1
+	cases["succession with a bad signature"] = cat([]byte{20}, forged)
 	for _, v := range eventVectors() {
 		enc := buildEvent(t, v.In).Encode()
 		cases[v.Name+" + trailing byte"] = append(bytes.Clone(enc), 0)

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"slices"
 	"sort"
 
@@ -138,6 +139,18 @@ type State struct {
 	awaiting     map[keys.Public]*awaitingJoin
 	awaitOrder   []keys.Public
 	declined     map[keys.Public]bool
+	// succession holds, in fold order, the key successions written by
+	// devices that counted where they fall (§5.9); KeyChain keeps those
+	// whose author is not revoked. seeds holds every new account seed the
+	// account group carried (account group), voided ones too: a device
+	// must still sign with a key the group it is in knows.
+	succession []succession
+	seeds      map[keys.Public][32]byte
+}
+
+type succession struct {
+	author, member keys.Public
+	record         keys.Succession
 }
 
 // awaitingJoin is a valid join through a link that waits for an admin.
@@ -190,6 +203,8 @@ func (s *State) reset() {
 	s.awaiting = map[keys.Public]*awaitingJoin{}
 	s.awaitOrder = nil
 	s.declined = map[keys.Public]bool{}
+	s.succession = nil
+	s.seeds = map[keys.Public][32]byte{}
 }
 
 // nextEra starts a new era (§5.2): every invitation recorded so far stops
@@ -574,6 +589,14 @@ func (s *State) apply(op *Op) {
 	case ev.Seed != nil && s.group.Kind == group.KindAccount:
 		seed := ev.Seed.Seed
 		s.seed = &seed
+	case ev.Succeeded != nil && (s.group.Kind == group.KindContact) == (ev.Succeeded.Seed == nil) && s.group.Kind != group.KindMulti:
+		// Type 19 on the account group, type 20 on contact groups. Which
+		// record wins is KeyChain's: it depends on revocations that may
+		// come later in the fold.
+		s.succession = append(s.succession, succession{author: op.Author, member: m.Key, record: ev.Succeeded.Record})
+		if seed := ev.Succeeded.Seed; seed != nil {
+			s.seeds[ev.Succeeded.Record.New] = *seed
+		}
 	case ev.Device != nil && s.group.Kind == group.KindAccount:
 		g := s.groupDevices[op.Author]
 		if g == nil {
@@ -991,6 +1014,45 @@ func (s *State) LetInBy(d keys.Public, by map[keys.Public]bool) bool {
 		seen[ap.by] = true
 		y = ap.by
 	}
+}
+
+// KeyChain returns the successions of member's key that count (§5.9), in
+// fold order: each written by a device of the member that counted where it
+// falls and that is not revoked since, each moving on from the key the one
+// before moved to (the member key at first). Of two records from one key —
+// two devices that rotated at once, or a stolen device that raced its
+// owner — the first in fold order wins; a revocation voids every record its
+// target wrote, so a device that rotated the account before it was found
+// out hands on nothing.
+func (s *State) KeyChain(member keys.Public) []keys.Succession {
+	m := s.members[member]
+	if m == nil {
+		return nil
+	}
+	var out []keys.Succession
+	cur := member
+	for _, x := range s.succession {
+		if _, revoked := m.Revoked[x.author]; x.member != member || revoked || x.record.Old != cur {
+			continue
+		}
+		out = append(out, x.record)
+		cur = x.record.New
+	}
+	return out
+}
+
+// CurrentKey returns the key member moved to last (KeyChain), or member.
+func (s *State) CurrentKey(member keys.Public) keys.Public {
+	if c := s.KeyChain(member); len(c) > 0 {
+		return c[len(c)-1].New
+	}
+	return member
+}
+
+// AccountSeeds returns the account seeds the account group carried, by
+// public key (type 19, voided records included). Fresh map.
+func (s *State) AccountSeeds() map[keys.Public][32]byte {
+	return maps.Clone(s.seeds)
 }
 
 // RendezvousSeed returns the account's contact-link seed, if one was set.

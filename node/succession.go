@@ -1,0 +1,217 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/state"
+)
+
+// ErrKeySucceeded is returned for a contact link or request signed by a key
+// that a contact's account has moved on from (§5.9): whoever holds the old
+// key — a stolen device — is not that contact any more.
+var ErrKeySucceeded = errors.New("signed by a key the account has replaced")
+
+// Account keys (§5.9). The account's first key (n.account) stays the
+// anchor: it names the account group and derives the member keys of
+// multi-member groups. The account's current key — the last succession the
+// account group counts — signs contact links and contact requests, and the
+// contact groups made with it derive from it.
+
+// keyAt returns the pair of one of this account's keys, or nil if the
+// account group carries no seed for it (yet).
+func (n *Node) keyAt(pub keys.Public) *keys.Pair {
+	if pub == n.account.Public() {
+		return n.account
+	}
+	if n.acct == nil {
+		return nil
+	}
+	if seed, ok := n.acct.rep.State().AccountSeeds()[pub]; ok {
+		return keys.FromSeed(seed)
+	}
+	return nil
+}
+
+// currentKey returns the account's current key pair.
+func (n *Node) currentKey() *keys.Pair {
+	if n.acct == nil {
+		return n.account
+	}
+	if p := n.keyAt(n.acct.rep.State().CurrentKey(n.account.Public())); p != nil {
+		return p
+	}
+	return n.account
+}
+
+// isOwnKey reports whether pub is one of this account's keys, current or
+// earlier.
+func (n *Node) isOwnKey(pub keys.Public) bool { return n.keyAt(pub) != nil }
+
+// AccountKey returns the account's current key: the one its contact link
+// carries.
+func (n *Node) AccountKey() keys.Public {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.currentKey().Public()
+}
+
+// FirstAccountKey returns the account's first key, which names its account
+// group and stays the same when the account moves to a new key.
+func (n *Node) FirstAccountKey() keys.Public { return n.account.Public() }
+
+// contactGroup returns the contact group with account: derived from the
+// key this account recorded for the contact (Own), or for a new contact
+// from its current key.
+func (n *Node) contactGroup(account keys.Public) (*group.Group, error) {
+	own := n.currentKey()
+	if c := n.contact(account); c != nil && c.Own != (keys.Public{}) {
+		if own = n.keyAt(c.Own); own == nil {
+			return nil, fmt.Errorf("contact %v: this device does not hold the account key %v the contact was made with", account, c.Own)
+		}
+	}
+	return group.Contact(own, account)
+}
+
+// contactKey returns what this node knows of the key an account signs with,
+// as a contact: the contact it is the key of, and whether the contact has
+// moved on from it since. A key that is no contact's gives nil.
+func (n *Node) contactKey(pub keys.Public) (c *state.Contact, succeeded bool) {
+	if c := n.contact(pub); c != nil && !n.movedOn(c) {
+		return c, false
+	}
+	for _, c := range n.acct.rep.State().Contacts() {
+		chain := n.contactChain(c)
+		for i, r := range chain {
+			if r.New == pub {
+				return c, i != len(chain)-1
+			}
+		}
+		if len(chain) > 0 && c.Account == pub {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// movedOn reports whether the contact's account moved to another key.
+func (n *Node) movedOn(c *state.Contact) bool { return len(n.contactChain(c)) > 0 }
+
+// contactChain returns the successions of the contact's key that its
+// contact group counts (§5.9), if this device is in that group.
+func (n *Node) contactChain(c *state.Contact) []keys.Succession {
+	if c.Own == (keys.Public{}) {
+		return nil
+	}
+	own := n.keyAt(c.Own)
+	if own == nil {
+		return nil
+	}
+	g, err := group.Contact(own, c.Account)
+	if err != nil {
+		return nil
+	}
+	run := n.groups[g.Keys.Topic]
+	if run == nil {
+		return nil
+	}
+	return run.rep.State().KeyChain(c.Account)
+}
+
+// ContactKey returns the key a contact's account signs with now: the
+// account key it was added with, or the one it moved to (§5.9).
+func (n *Node) ContactKey(account keys.Public) keys.Public {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c := n.contact(account); c != nil {
+		return n.contactCurrent(c)
+	}
+	return account
+}
+
+// RotateAccountKey moves the account to a new key (§5.9): a fresh seed,
+// recorded with the succession on the account group, sealed in its
+// current epoch, so that the account's current devices — and not a device
+// revoked before — hold it. The contact link gets a new seed too (the old
+// link, signed by the old key, stops being answered), and every contact
+// group is told, so that contacts refuse the old key from then on. New
+// contacts are made with the new key. RevokeDevice calls it: a revoked
+// device holds the old key.
+func (n *Node) RotateAccountKey() (keys.Public, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return keys.Public{}, ErrClosed
+	}
+	if n.revoked() {
+		return keys.Public{}, ErrRevoked
+	}
+	if err := n.rotateAccountKey(); err != nil {
+		return keys.Public{}, err
+	}
+	return n.currentKey().Public(), nil
+}
+
+func (n *Node) rotateAccountKey() error {
+	var seed [32]byte
+	if _, err := n.cfg.Rand.Read(seed[:]); err != nil {
+		return fmt.Errorf("new account key: %w", err)
+	}
+	next := keys.FromSeed(seed)
+	rec := keys.NewSuccession(n.currentKey(), next)
+	if err := n.step(n.acct, func(lk feed.Lookup) error {
+		return n.acct.rep.Post(&state.Event{Succeeded: &state.Succeeded{Record: rec, Seed: &seed}}, lk)
+	}); err != nil {
+		return fmt.Errorf("new account key: %w", err)
+	}
+	if _, err := n.newSeed(); err != nil {
+		return err
+	}
+	return n.announceSuccessions()
+}
+
+// announceSuccessions tells every contact group where this account's key
+// there is not the account's current one that the account moved (§5.9):
+// after a rotation by this device or a sibling, and after a revocation
+// voided a rotation by the revoked device. A record moves straight from
+// the group's key to the current one, whatever lies between.
+func (n *Node) announceSuccessions() error {
+	if n.revoked() {
+		return nil
+	}
+	cur := n.currentKey()
+	var errs []error
+	for _, run := range n.groups {
+		if run.g.Kind != group.KindContact || n.member(run) == nil {
+			continue
+		}
+		here := run.rep.State().CurrentKey(run.rep.MemberKey())
+		if here == cur.Public() {
+			continue
+		}
+		old := n.keyAt(here)
+		if old == nil {
+			// A sibling's rotation whose account-group record has not
+			// reached this device yet (a revoked device's records do not
+			// count, §5.9): it comes back after the next receive.
+			continue
+		}
+		rec := keys.NewSuccession(old, cur)
+		errs = append(errs, n.step(run, func(lk feed.Lookup) error {
+			return run.rep.Post(&state.Event{Succeeded: &state.Succeeded{Record: rec}}, lk)
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// contactCurrent returns the key the contact's account signs with now.
+func (n *Node) contactCurrent(c *state.Contact) keys.Public {
+	if chain := n.contactChain(c); len(chain) > 0 {
+		return chain[len(chain)-1].New
+	}
+	return c.Account
+}
