@@ -62,8 +62,8 @@ func key32(b []byte, what string) ([32]byte, error) {
 // AccountInfo implements NodeService.
 func (s *Server) AccountInfo(ctx context.Context, _ *bv1.AccountInfoRequest) (*bv1.AccountInfoResponse, error) {
 	n := s.dev.Node
-	ak, dk := n.AccountKey(), n.DeviceKey()
-	resp := &bv1.AccountInfoResponse{AccountKey: ak[:], DeviceKey: dk[:], Name: n.Name(),
+	ak, fk, dk := n.AccountKey(), n.FirstAccountKey(), n.DeviceKey()
+	resp := &bv1.AccountInfoResponse{AccountKey: ak[:], FirstAccountKey: fk[:], DeviceKey: dk[:], Name: n.Name(),
 		PeerId: s.dev.Host.ID().String(), Listen: s.dev.Host.Addrs()}
 	for _, d := range n.Devices() {
 		k := d.Key
@@ -145,6 +145,9 @@ func (s *Server) ContactList(ctx context.Context, _ *bv1.ContactListRequest) (*b
 	for _, c := range cs {
 		acc := c.Account
 		pc := &bv1.Contact{Account: acc[:], Name: c.Name, State: bv1.ContactState(c.State)}
+		if cur := s.dev.Node.ContactKey(acc); cur != acc {
+			pc.CurrentKey = cur[:]
+		}
 		if c.Topic != nil {
 			pc.Topic = c.Topic[:]
 		}
@@ -319,7 +322,8 @@ func (s *Server) DeviceRevoke(ctx context.Context, req *bv1.DeviceRevokeRequest)
 	if err != nil {
 		return nil, s.apiError("DeviceRevoke", err)
 	}
-	return &bv1.DeviceRevokeResponse{}, nil
+	ak := s.dev.Node.AccountKey()
+	return &bv1.DeviceRevokeResponse{AccountKey: ak[:]}, nil
 }
 
 // SendRaw implements NodeService.

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,7 +50,8 @@ func (c *cluster) open(name string, link *device, approve bool) *device {
 	c.t.Helper()
 	d := &device{t: c.t, name: name, now: func() time.Time { return time.Now().Add(c.skew) }}
 	if c.real {
-		d.path = filepath.Join(c.dir, name+".db")
+		// One file per device: an account's devices share a name.
+		d.path = filepath.Join(c.dir, fmt.Sprintf("%s-%d.db", name, len(c.devs)))
 	}
 	d.openStore()
 	if link != nil {

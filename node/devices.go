@@ -188,7 +188,12 @@ func (n *Node) RevokeDevice(device keys.Public) error {
 	}
 	// The revoked device holds the account key: move the account to a new
 	// one it never sees (§5.9), then cut it off everywhere.
-	return errors.Join(n.rotateAccountKey(), n.propagateRevocations())
+	// Contact groups hear of the new key once the device is revoked there:
+	// a record it wrote before is void then (§5.9).
+	if err := n.recordNewKey(); err != nil {
+		return errors.Join(err, n.propagateRevocations())
+	}
+	return errors.Join(n.propagateRevocations(), n.announceSuccessions())
 }
 
 // propagateRevocations revokes, in every joined group, the devices the

@@ -25,3 +25,9 @@ func (n *Node) AccountStateForTest() *state.State {
 	defer n.mu.Unlock()
 	return n.acct.rep.State()
 }
+
+// PostInGroupForTest writes an event in one group only: a modified client
+// that moves its account to a key of its own in one contact group.
+func (n *Node) PostInGroupForTest(topic [32]byte, ev *state.Event) error {
+	return n.groupCommand(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.Post(ev, lk) })
+}

@@ -438,9 +438,6 @@ func (n *Node) EntriesAfter(topic [32]byte, device keys.Public, after uint64, li
 	return n.st.EntriesAfter(topic, device, after, limit)
 }
 
-// AccountKey returns the account's public key.
-
-
 // DeviceKey returns this device's public key.
 func (n *Node) DeviceKey() keys.Public { return n.device.Public() }
 

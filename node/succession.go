@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
@@ -84,13 +85,15 @@ func (n *Node) contactKey(pub keys.Public) (c *state.Contact, succeeded bool) {
 		return c, false
 	}
 	for _, c := range n.acct.rep.State().Contacts() {
-		chain := n.contactChain(c)
-		for i, r := range chain {
-			if r.New == pub {
-				return c, i != len(chain)-1
-			}
+		st := n.contactState(c)
+		if st == nil {
+			continue
 		}
-		if len(chain) > 0 && c.Account == pub {
+		cur := st.CurrentKey(c.Account)
+		if pub == cur {
+			return c, false
+		}
+		if c.Account == pub || slices.Contains(st.NamedKeys(c.Account), pub) {
 			return c, true
 		}
 	}
@@ -103,6 +106,15 @@ func (n *Node) movedOn(c *state.Contact) bool { return len(n.contactChain(c)) > 
 // contactChain returns the successions of the contact's key that its
 // contact group counts (§5.9), if this device is in that group.
 func (n *Node) contactChain(c *state.Contact) []keys.Succession {
+	if st := n.contactState(c); st != nil {
+		return st.KeyChain(c.Account)
+	}
+	return nil
+}
+
+// contactState returns the state of the contact group with c, if this
+// device has it.
+func (n *Node) contactState(c *state.Contact) *state.State {
 	if c.Own == (keys.Public{}) {
 		return nil
 	}
@@ -114,11 +126,10 @@ func (n *Node) contactChain(c *state.Contact) []keys.Succession {
 	if err != nil {
 		return nil
 	}
-	run := n.groups[g.Keys.Topic]
-	if run == nil {
-		return nil
+	if run := n.groups[g.Keys.Topic]; run != nil {
+		return run.rep.State()
 	}
-	return run.rep.State().KeyChain(c.Account)
+	return nil
 }
 
 // ContactKey returns the key a contact's account signs with now: the
@@ -157,6 +168,15 @@ func (n *Node) RotateAccountKey() (keys.Public, error) {
 }
 
 func (n *Node) rotateAccountKey() error {
+	if err := n.recordNewKey(); err != nil {
+		return err
+	}
+	return n.announceSuccessions()
+}
+
+// recordNewKey records a new account key and a new contact-link seed on
+// the account group.
+func (n *Node) recordNewKey() error {
 	var seed [32]byte
 	if _, err := n.cfg.Rand.Read(seed[:]); err != nil {
 		return fmt.Errorf("new account key: %w", err)
@@ -168,10 +188,8 @@ func (n *Node) rotateAccountKey() error {
 	}); err != nil {
 		return fmt.Errorf("new account key: %w", err)
 	}
-	if _, err := n.newSeed(); err != nil {
-		return err
-	}
-	return n.announceSuccessions()
+	_, err := n.newSeed()
+	return err
 }
 
 // announceSuccessions tells every contact group where this account's key

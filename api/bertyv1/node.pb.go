@@ -245,16 +245,20 @@ func (*AccountInfoRequest) Descriptor() ([]byte, []int) {
 }
 
 type AccountInfoResponse struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	AccountKey []byte                 `protobuf:"bytes,1,opt,name=account_key,json=accountKey,proto3" json:"account_key,omitempty"`
-	DeviceKey  []byte                 `protobuf:"bytes,2,opt,name=device_key,json=deviceKey,proto3" json:"device_key,omitempty"`
-	Name       string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Devices    []*Device              `protobuf:"bytes,4,rep,name=devices,proto3" json:"devices,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// account_key is the account's current key, the one its contact link
+	// carries; first_account_key the key it was created with, which stays
+	// when a revocation moves the account to a new key (§5.9).
+	AccountKey []byte    `protobuf:"bytes,1,opt,name=account_key,json=accountKey,proto3" json:"account_key,omitempty"`
+	DeviceKey  []byte    `protobuf:"bytes,2,opt,name=device_key,json=deviceKey,proto3" json:"device_key,omitempty"`
+	Name       string    `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Devices    []*Device `protobuf:"bytes,4,rep,name=devices,proto3" json:"devices,omitempty"`
 	// peer_id is this device's libp2p identity; listen its addresses.
-	PeerId        string   `protobuf:"bytes,5,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
-	Listen        []string `protobuf:"bytes,6,rep,name=listen,proto3" json:"listen,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PeerId          string   `protobuf:"bytes,5,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	Listen          []string `protobuf:"bytes,6,rep,name=listen,proto3" json:"listen,omitempty"`
+	FirstAccountKey []byte   `protobuf:"bytes,7,opt,name=first_account_key,json=firstAccountKey,proto3" json:"first_account_key,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AccountInfoResponse) Reset() {
@@ -325,6 +329,13 @@ func (x *AccountInfoResponse) GetPeerId() string {
 func (x *AccountInfoResponse) GetListen() []string {
 	if x != nil {
 		return x.Listen
+	}
+	return nil
+}
+
+func (x *AccountInfoResponse) GetFirstAccountKey() []byte {
+	if x != nil {
+		return x.FirstAccountKey
 	}
 	return nil
 }
@@ -627,8 +638,13 @@ type Contact struct {
 	// topic is the 1:1 conversation once accepted.
 	Topic []byte `protobuf:"bytes,4,opt,name=topic,proto3" json:"topic,omitempty"`
 	// For an outgoing request still to be delivered: tries and last error.
-	Attempts      int32  `protobuf:"varint,5,opt,name=attempts,proto3" json:"attempts,omitempty"`
-	LastError     string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	Attempts  int32  `protobuf:"varint,5,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	LastError string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// current_key is the key the contact's account signs with now, when it
+	// has moved on from account (a device of theirs was revoked:
+	// docs/protocol.md §5.9); empty otherwise. Links and requests signed with
+	// account, or any earlier key, are refused.
+	CurrentKey    []byte `protobuf:"bytes,7,opt,name=current_key,json=currentKey,proto3" json:"current_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -703,6 +719,13 @@ func (x *Contact) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *Contact) GetCurrentKey() []byte {
+	if x != nil {
+		return x.CurrentKey
+	}
+	return nil
 }
 
 type ContactListRequest struct {
@@ -1862,7 +1885,11 @@ func (x *DeviceRevokeRequest) GetDevice() []byte {
 }
 
 type DeviceRevokeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// account_key is the account's new key: a revocation moves the account
+	// to a key the revoked device never sees (docs/protocol.md §5.9), and the
+	// contact link changes with it.
+	AccountKey    []byte `protobuf:"bytes,1,opt,name=account_key,json=accountKey,proto3" json:"account_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1895,6 +1922,13 @@ func (x *DeviceRevokeResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use DeviceRevokeResponse.ProtoReflect.Descriptor instead.
 func (*DeviceRevokeResponse) Descriptor() ([]byte, []int) {
 	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DeviceRevokeResponse) GetAccountKey() []byte {
+	if x != nil {
+		return x.AccountKey
+	}
+	return nil
 }
 
 type SendRawRequest struct {
@@ -2367,7 +2401,7 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x12\n" +
 	"\x04self\x18\x02 \x01(\bR\x04self\x12\x18\n" +
 	"\arevoked\x18\x03 \x01(\bR\arevoked\"\x14\n" +
-	"\x12AccountInfoRequest\"\xc6\x01\n" +
+	"\x12AccountInfoRequest\"\xf2\x01\n" +
 	"\x13AccountInfoResponse\x12\x1f\n" +
 	"\vaccount_key\x18\x01 \x01(\fR\n" +
 	"accountKey\x12\x1d\n" +
@@ -2376,7 +2410,8 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12*\n" +
 	"\adevices\x18\x04 \x03(\v2\x10.berty.v1.DeviceR\adevices\x12\x17\n" +
 	"\apeer_id\x18\x05 \x01(\tR\x06peerId\x12\x16\n" +
-	"\x06listen\x18\x06 \x03(\tR\x06listen\"*\n" +
+	"\x06listen\x18\x06 \x03(\tR\x06listen\x12*\n" +
+	"\x11first_account_key\x18\a \x01(\fR\x0ffirstAccountKey\"*\n" +
 	"\x12ContactLinkRequest\x12\x14\n" +
 	"\x05reset\x18\x01 \x01(\bR\x05reset\"A\n" +
 	"\x13ContactLinkResponse\x12\x10\n" +
@@ -2398,7 +2433,7 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\fACTION_BLOCK\x10\x04\x12\x12\n" +
 	"\x0eACTION_UNBLOCK\x10\x05\"E\n" +
 	"\x15ContactUpdateResponse\x12,\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x16.berty.v1.ContactStateR\x05state\"\xb6\x01\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x16.berty.v1.ContactStateR\x05state\"\xd7\x01\n" +
 	"\aContact\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\fR\aaccount\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12,\n" +
@@ -2406,7 +2441,9 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x05topic\x18\x04 \x01(\fR\x05topic\x12\x1a\n" +
 	"\battempts\x18\x05 \x01(\x05R\battempts\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x06 \x01(\tR\tlastError\"\x14\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x12\x1f\n" +
+	"\vcurrent_key\x18\a \x01(\fR\n" +
+	"currentKey\"\x14\n" +
 	"\x12ContactListRequest\"D\n" +
 	"\x13ContactListResponse\x12-\n" +
 	"\bcontacts\x18\x01 \x03(\v2\x11.berty.v1.ContactR\bcontacts\"(\n" +
@@ -2467,8 +2504,10 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x15DeviceApproveResponse\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\fR\x06device\"-\n" +
 	"\x13DeviceRevokeRequest\x12\x16\n" +
-	"\x06device\x18\x01 \x01(\fR\x06device\"\x16\n" +
-	"\x14DeviceRevokeResponse\"@\n" +
+	"\x06device\x18\x01 \x01(\fR\x06device\"7\n" +
+	"\x14DeviceRevokeResponse\x12\x1f\n" +
+	"\vaccount_key\x18\x01 \x01(\fR\n" +
+	"accountKey\"@\n" +
 	"\x0eSendRawRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\"!\n" +

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -223,7 +224,11 @@ func cliCmds() []*cobra.Command {
 					func(w io.Writer) {
 						// The name may come from another device of the
 						// account: cleaned like a peer's.
-						fmt.Fprintf(w, "name     %s\naccount  %x\ndevice   %x\npeer     %s\n", term.Clean(info.Name), info.AccountKey, info.DeviceKey, term.Clean(info.PeerId))
+						fmt.Fprintf(w, "name     %s\naccount  %x\n", term.Clean(info.Name), info.AccountKey)
+						if len(info.FirstAccountKey) > 0 && !bytes.Equal(info.FirstAccountKey, info.AccountKey) {
+							fmt.Fprintf(w, "         (moved from %x when a device was revoked)\n", info.FirstAccountKey)
+						}
+						fmt.Fprintf(w, "device   %x\npeer     %s\n", info.DeviceKey, term.Clean(info.PeerId))
 						for _, a := range info.Listen {
 							fmt.Fprintf(w, "listen   %s\n", term.Clean(a))
 						}
@@ -297,13 +302,16 @@ func cliCmds() []*cobra.Command {
 				rows := []map[string]any{}
 				for _, ct := range r.Contacts {
 					rows = append(rows, map[string]any{"account": hex.EncodeToString(ct.Account), "name": ct.Name, "state": stateName(ct.State),
-						"topic": hex.EncodeToString(ct.Topic), "attempts": ct.Attempts, "last_error": ct.LastError})
+						"topic": hex.EncodeToString(ct.Topic), "attempts": ct.Attempts, "last_error": ct.LastError, "current_key": hex.EncodeToString(ct.CurrentKey)})
 				}
 				return x.out(cmd, rows, func(w io.Writer) {
 					for _, ct := range r.Contacts {
 						line := fmt.Sprintf("%x  %-9s %s", ct.Account, stateName(ct.State), term.Clean(ct.Name))
 						if ct.LastError != "" {
 							line += fmt.Sprintf("  (%s: %s)", plural(int(ct.Attempts), "try", "tries"), term.Clean(ct.LastError))
+						}
+						if len(ct.CurrentKey) > 0 {
+							line += fmt.Sprintf("  (key moved to %x: a device of theirs was revoked)", ct.CurrentKey)
 						}
 						fmt.Fprintln(w, line)
 					}
@@ -405,8 +413,14 @@ delivers it to every member, now or as soon as they are reachable.`,
 				return err
 			}
 			return x.withClient(func(c *client.Client) error {
-				_, err := c.Node.DeviceRevoke(cmd.Context(), &bv1.DeviceRevokeRequest{Device: k})
-				return x.apiErr(err)
+				r, err := c.Node.DeviceRevoke(cmd.Context(), &bv1.DeviceRevokeRequest{Device: k})
+				if err != nil {
+					return x.apiErr(err)
+				}
+				return x.out(cmd, map[string]any{"account": hex.EncodeToString(r.AccountKey)}, func(w io.Writer) {
+					fmt.Fprintf(w, "revoked; the account moved to key %x\n", r.AccountKey)
+					fmt.Fprintln(w, "contacts learn the new key by themselves; give out your new contact link (`berty id`): the old one no longer works")
+				})
 			})
 		},
 	}, &cobra.Command{

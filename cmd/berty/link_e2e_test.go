@@ -130,8 +130,17 @@ func TestDeviceLinkCLI(t *testing.T) {
 		return m
 	}
 	alice.until("the phone in alice's device list", func() bool { _, ok := devices()[approved.Device]; return ok })
-	alice.cli("device", "revoke", approved.Device)
+	var revoked struct{ Account string }
+	alice.cliJSON(&revoked, "device", "revoke", approved.Device)
 	if d := devices()[approved.Device]; !d.Revoked {
 		t.Errorf("after berty device revoke, the phone is listed as %+v", d)
+	}
+	// The account moved to a new key (§5.9): `berty id` shows it and the
+	// key it moved from.
+	if revoked.Account == "" || revoked.Account == id.Account {
+		t.Errorf("berty device revoke --json gives the account key %q (it was %s)", revoked.Account, id.Account)
+	}
+	if out := alice.cli("id"); !strings.Contains(out, "account  "+revoked.Account) || !strings.Contains(out, "moved from "+id.Account) {
+		t.Errorf("berty id after the revocation:\n%s", out)
 	}
 }

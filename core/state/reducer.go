@@ -1041,6 +1041,21 @@ func (s *State) KeyChain(member keys.Public) []keys.Succession {
 	return out
 }
 
+// NamedKeys returns every key a device of member named as the member's
+// next key, whether or not its record counts (a revoked device's, one that
+// lost a race): a key that was the member's for a while, or that a stolen
+// device tried to make so, is one its contacts must not take for the
+// member's now.
+func (s *State) NamedKeys(member keys.Public) []keys.Public {
+	var out []keys.Public
+	for _, x := range s.succession {
+		if x.member == member && !slices.Contains(out, x.record.New) {
+			out = append(out, x.record.New)
+		}
+	}
+	return out
+}
+
 // CurrentKey returns the key member moved to last (KeyChain), or member.
 func (s *State) CurrentKey(member keys.Public) keys.Public {
 	if c := s.KeyChain(member); len(c) > 0 {

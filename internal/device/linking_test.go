@@ -126,10 +126,21 @@ func TestLinkDevice(t *testing.T) {
 		t.Fatalf("alice sees %d devices", len(ds))
 	}
 
+	first := alice.d.Node.AccountKey()
 	if err := alice.d.RevokeDevice(phone.d.Node.DeviceKey()); err != nil {
 		t.Fatal(err)
 	}
 	phone.until("the revocation", phone.d.Node.Revoked)
+	// The account moved to a new key (§5.9), which bob learns through
+	// their contact group and the phone never sees.
+	next := alice.d.Node.AccountKey()
+	if next == first {
+		t.Fatal("the revocation did not move alice's account to a new key")
+	}
+	bob.until("alice's new key", func() bool { return bob.d.Node.ContactKey(first) == next })
+	if phone.d.Node.AccountKey() != first {
+		t.Error("the revoked phone knows alice's new account key")
+	}
 	// bob writes once he has applied the revocation in both groups: what he
 	// writes before that is still sealed to the phone's chain.
 	for _, topic := range [][32]byte{ct, gt} {
