@@ -43,6 +43,7 @@ var catalogue = []struct {
 	{replica.ErrNoSuchDevice, connect.CodeNotFound},
 	{replica.ErrNoSuchUser, connect.CodeNotFound},
 	{node.ErrBlocked, connect.CodeFailedPrecondition},
+	{node.ErrKeySucceeded, connect.CodeFailedPrecondition},
 	{messenger.ErrDeleted, connect.CodeFailedPrecondition},
 	{replica.ErrRevokeSelf, connect.CodeFailedPrecondition},
 	{replica.ErrNotMember, connect.CodeFailedPrecondition},

@@ -122,7 +122,7 @@ func (n *Node) RequestContact(l *link.Contact) (state.ContactState, error) {
 	}
 	c, succeeded := n.contactKey(l.Account)
 	if succeeded {
-		return 0, fmt.Errorf("%w: %q's account moved to key %v; a device of theirs may have been lost or stolen: ask them for a new link", ErrKeySucceeded, c.Name, n.contactCurrent(c))
+		return 0, fmt.Errorf("%w: the account of %q moved to key %v; a device of theirs may have been lost or stolen: ask them for a new link", ErrKeySucceeded, c.Name, n.contactCurrent(c))
 	}
 	if c != nil && c.Account != l.Account {
 		return c.State, nil // a contact's link with the key it moved to

@@ -18,6 +18,7 @@ import (
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/replica"
 	"github.com/berty-go/berty/net/memnet"
+	"github.com/berty-go/berty/node"
 )
 
 // Options configure a demo run.
@@ -493,7 +494,12 @@ func Run(o Options) error {
 	done()
 
 	if phone != nil {
-		done = step("alice revokes her phone (lost); every group rotates its keys")
+		done = step("alice revokes her phone (lost); every group rotates its keys, the account moves to a new key")
+		oldKey := alice.n.AccountKey()
+		stolenLink, err := phone.n.ContactLink() // what a thief could hand out
+		if err != nil {
+			return err
+		}
 		if err := alice.dev.RevokeDevice(phone.n.DeviceKey()); err != nil {
 			return err
 		}
@@ -545,6 +551,18 @@ func Run(o Options) error {
 		if count(phone, ab) != phoneBefore || count(phone, gt) != phoneGroupBefore || entries(phone, ab)+entries(phone, gt) != phoneEntries {
 			return fmt.Errorf("the revoked phone received or read entries written after its revocation")
 		}
+		// The phone keeps the account's old key: the account moved on
+		// (§5.9), bob learnt it in their chat and refuses the old key.
+		newKey := alice.n.AccountKey()
+		if err := until("bob to learn alice's new account key", func() bool { return bob.n.ContactKey(oldKey) == newKey }); err != nil {
+			return err
+		}
+		_, linkErr := bob.n.RequestContact(stolenLink)
+		if newKey == oldKey || phone.n.AccountKey() != oldKey || !errors.Is(linkErr, node.ErrKeySucceeded) {
+			return fmt.Errorf("account key succession: new key %v (old %v), the phone has %v, bob and the old link: %v", newKey, oldKey, phone.n.AccountKey(), linkErr)
+		}
+		fmt.Fprintf(w, "   alice's account moved from key %v… to %v…, which the phone never saw; bob learnt it in their chat\n", oldKey, newKey)
+		fmt.Fprintf(w, "   and refuses the link the phone still gives out: %v\n", linkErr)
 		done()
 	}
 
