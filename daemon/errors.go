@@ -8,6 +8,7 @@ import (
 
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/safety"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/messenger"
 	"github.com/berty-go/berty/node"
@@ -44,6 +45,8 @@ var catalogue = []struct {
 	{replica.ErrNoSuchUser, connect.CodeNotFound},
 	{node.ErrBlocked, connect.CodeFailedPrecondition},
 	{node.ErrKeySucceeded, connect.CodeFailedPrecondition},
+	{node.ErrSafetyMismatch, connect.CodeFailedPrecondition},
+	{safety.ErrInvalid, connect.CodeInvalidArgument},
 	{messenger.ErrDeleted, connect.CodeFailedPrecondition},
 	{replica.ErrRevokeSelf, connect.CodeFailedPrecondition},
 	{replica.ErrNotMember, connect.CodeFailedPrecondition},

@@ -21,9 +21,11 @@ import (
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/core/safety"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/messenger"
+	"github.com/berty-go/berty/node"
 	"github.com/berty-go/berty/store"
 )
 
@@ -148,6 +150,9 @@ func (s *Server) ContactList(ctx context.Context, _ *bv1.ContactListRequest) (*b
 		if cur := s.dev.Node.ContactKey(acc); cur != acc {
 			pc.CurrentKey = cur[:]
 		}
+		if sn, err := s.dev.Node.SafetyNumber(acc); err == nil {
+			pc.Verified, pc.VerificationChanged = sn.Verified, sn.Changed
+		}
 		if c.Topic != nil {
 			pc.Topic = c.Topic[:]
 		}
@@ -157,6 +162,31 @@ func (s *Server) ContactList(ctx context.Context, _ *bv1.ContactListRequest) (*b
 		resp.Contacts = append(resp.Contacts, pc)
 	}
 	return resp, nil
+}
+
+// ContactVerify implements NodeService.
+func (s *Server) ContactVerify(ctx context.Context, req *bv1.ContactVerifyRequest) (*bv1.ContactVerifyResponse, error) {
+	acc, err := key32(req.Account, "account")
+	if err != nil {
+		return nil, s.apiError("ContactVerify", err)
+	}
+	n := s.dev.Node
+	var sn node.Safety
+	if req.Number != "" || req.Confirm || req.Clear {
+		if req.Clear && (req.Number != "" || req.Confirm) {
+			return nil, s.apiError("ContactVerify", fmt.Errorf("%w: clear with a number or confirm", errBadRequest))
+		}
+		sn, err = n.VerifyContact(acc, req.Number, req.Clear)
+		if err == nil {
+			s.dev.Messenger.ContactsChanged()
+		}
+	} else {
+		sn, err = n.SafetyNumber(acc)
+	}
+	if err != nil {
+		return nil, s.apiError("ContactVerify", err)
+	}
+	return &bv1.ContactVerifyResponse{Number: sn.Number, Code: safety.Code(sn.Number), Verified: sn.Verified, Changed: sn.Changed}, nil
 }
 
 // GroupCreate implements NodeService.

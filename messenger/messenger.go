@@ -207,6 +207,10 @@ func (m *Messenger) Handlers() (deliver func(node.Delivery), events func([32]byt
 		switch ev.Kind {
 		case replica.EventMemberJoined, replica.EventMemberRemoved, replica.EventDeviceRevoked, replica.EventProfile:
 			m.emit(Event{Kind: MemberUpdated, Topic: topic})
+		case replica.EventKeySucceeded:
+			// A contact's key moved on: its key and safety number changed
+			// (docs/protocol.md §5.9, §11.8).
+			m.emit(Event{Kind: ContactUpdated})
 		}
 	}
 	return deliver, events

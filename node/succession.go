@@ -8,6 +8,7 @@ import (
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/safety"
 	"github.com/berty-go/berty/core/state"
 )
 
@@ -232,4 +233,79 @@ func (n *Node) contactCurrent(c *state.Contact) keys.Public {
 		return chain[len(chain)-1].New
 	}
 	return c.Account
+}
+
+// ErrSafetyMismatch is returned when the safety number a user typed or
+// scanned is not the one of this account and the contact (§11.8).
+var ErrSafetyMismatch = errors.New("the safety numbers differ")
+
+// Safety is a contact's safety number as this account sees it (§11.8).
+type Safety struct {
+	Number string // 60 digits
+	// Verified: the user confirmed this very number. Changed: the user
+	// confirmed a number before, and a key has moved on since (§5.9).
+	Verified, Changed bool
+}
+
+// SafetyNumber returns the safety number of this account and a contact:
+// of this account's current key and the contact's, as their contact group
+// knows it.
+func (n *Node) SafetyNumber(account keys.Public) (Safety, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.safetyNumber(account)
+}
+
+func (n *Node) safetyNumber(account keys.Public) (Safety, error) {
+	c := n.contact(account)
+	if c == nil {
+		return Safety{}, fmt.Errorf("%w from %v", ErrNoRequest, account)
+	}
+	theirs, own := n.contactCurrent(c), n.currentKey().Public()
+	num, err := safety.Number(theirs, own)
+	if err != nil {
+		return Safety{}, err
+	}
+	out := Safety{Number: num}
+	if v, ok := n.acct.rep.State().Verification(account); ok {
+		out.Verified = v.Theirs == theirs && v.Own == own
+		out.Changed = !out.Verified
+	}
+	return out, nil
+}
+
+// VerifyContact records that the user compared the contact's safety number
+// (§11.8). With typed (digits, or the text of the contact's QR code), it
+// first checks that it is this number: ErrSafetyMismatch if not, which
+// means one side does not hold the other's real key (or a key moved on and
+// one side has not learnt it yet). Without, the user confirms having
+// compared by eye. Clear forgets the record.
+func (n *Node) VerifyContact(account keys.Public, typed string, clear bool) (Safety, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	if n.closed {
+		return Safety{}, ErrClosed
+	}
+	s, err := n.safetyNumber(account)
+	if err != nil {
+		return Safety{}, err
+	}
+	rec := state.ContactVerified{Account: account}
+	if !clear {
+		if typed != "" {
+			got, err := safety.Parse(typed)
+			if err != nil {
+				return s, err
+			}
+			if got != s.Number {
+				return s, fmt.Errorf("%w: this is not the number of your key and %v's; do not trust this contact's key until you find out why", ErrSafetyMismatch, account)
+			}
+		}
+		rec.Theirs, rec.Own = n.contactCurrent(n.contact(account)), n.currentKey().Public()
+	}
+	if err := n.accountPost(&state.Event{Verified: &rec}); err != nil {
+		return s, err
+	}
+	return n.safetyNumber(account)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/link"
+	"github.com/berty-go/berty/core/safety"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/node"
 )
@@ -209,5 +210,65 @@ func TestThiefsSuccessionIsVoided(t *testing.T) {
 				t.Fatalf("%v/%d: bob takes the thief's link: %v, want ErrKeySucceeded", onlyThere, seed, err)
 			}
 		}
+	}
+}
+
+// TestSafetyNumbers (§11.8): alice and bob see the same number; bob checks
+// the digits alice reads him, alice confirms by eye; a wrong number is
+// refused. When alice revokes her phone, her account moves to a new key:
+// both numbers change, stay equal, and each side shows the contact as
+// changed since it verified, until it verifies again.
+func TestSafetyNumbers(t *testing.T) {
+	c := newCluster(t, 1, 0.2, false)
+	laptop := c.add("alice", nil)
+	phone := c.add("alice", laptop)
+	bob := c.add("bob", nil)
+	c.run()
+	contacts(t, c, laptop, bob)
+	alice := laptop.n.AccountKey()
+	sa, err := laptop.n.SafetyNumber(bob.n.AccountKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := bob.n.SafetyNumber(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.Number != sb.Number || sa.Verified || sb.Verified {
+		t.Fatalf("alice sees %+v, bob %+v", sa, sb)
+	}
+	wrong := []byte(sa.Number)
+	wrong[7] = '0' + (wrong[7]-'0'+1)%10
+	if _, err := bob.n.VerifyContact(alice, string(wrong), false); !errors.Is(err, node.ErrSafetyMismatch) {
+		t.Fatalf("a wrong number: %v, want ErrSafetyMismatch", err)
+	}
+	if s, err := bob.n.VerifyContact(alice, safety.Format(sa.Number), false); err != nil || !s.Verified {
+		t.Fatalf("bob types alice's number: %+v, %v", s, err)
+	}
+	if s, err := laptop.n.VerifyContact(bob.n.AccountKey(), "", false); err != nil || !s.Verified {
+		t.Fatalf("alice confirms by eye: %+v, %v", s, err)
+	}
+	c.run()
+	if s, _ := phone.n.SafetyNumber(bob.n.AccountKey()); !s.Verified {
+		t.Fatalf("alice's phone does not show bob verified: %+v", s)
+	}
+
+	if err := laptop.n.RevokeDevice(phone.n.DeviceKey()); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	sa2, _ := laptop.n.SafetyNumber(bob.n.AccountKey())
+	sb2, _ := bob.n.SafetyNumber(alice)
+	if sa2.Number == sa.Number || sa2.Number != sb2.Number {
+		t.Fatalf("after alice's new key: alice sees %s, bob %s (before: %s)", sa2.Number, sb2.Number, sa.Number)
+	}
+	if !sa2.Changed || sa2.Verified || !sb2.Changed || sb2.Verified {
+		t.Fatalf("after alice's new key: alice %+v, bob %+v; want changed on both sides", sa2, sb2)
+	}
+	if s, err := bob.n.VerifyContact(alice, safety.Code(sa2.Number), false); err != nil || !s.Verified || s.Changed {
+		t.Fatalf("bob scans alice's new code: %+v, %v", s, err)
+	}
+	if s, err := bob.n.VerifyContact(alice, "", true); err != nil || s.Verified || s.Changed {
+		t.Fatalf("bob clears: %+v, %v", s, err)
 	}
 }

@@ -644,9 +644,14 @@ type Contact struct {
 	// has moved on from account (a device of theirs was revoked:
 	// docs/protocol.md §5.9); empty otherwise. Links and requests signed with
 	// account, or any earlier key, are refused.
-	CurrentKey    []byte `protobuf:"bytes,7,opt,name=current_key,json=currentKey,proto3" json:"current_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CurrentKey []byte `protobuf:"bytes,7,opt,name=current_key,json=currentKey,proto3" json:"current_key,omitempty"`
+	// verified: the user compared the safety number of these keys
+	// (ContactVerify); verification_changed: the user compared one before,
+	// and a key has moved on since — compare again.
+	Verified            bool `protobuf:"varint,8,opt,name=verified,proto3" json:"verified,omitempty"`
+	VerificationChanged bool `protobuf:"varint,9,opt,name=verification_changed,json=verificationChanged,proto3" json:"verification_changed,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Contact) Reset() {
@@ -728,6 +733,163 @@ func (x *Contact) GetCurrentKey() []byte {
 	return nil
 }
 
+func (x *Contact) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *Contact) GetVerificationChanged() bool {
+	if x != nil {
+		return x.VerificationChanged
+	}
+	return false
+}
+
+type ContactVerifyRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Account []byte                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// number, when set, is the number the contact reads out (digits, any
+	// spaces) or the text of their QR code: it must equal this side's
+	// (failed_precondition if not) and is then recorded as verified.
+	Number string `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
+	// confirm records the number as verified without one typed (compared by
+	// eye); clear forgets a verification. With neither nor a number, the
+	// call only shows the number.
+	Confirm       bool `protobuf:"varint,3,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	Clear         bool `protobuf:"varint,4,opt,name=clear,proto3" json:"clear,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactVerifyRequest) Reset() {
+	*x = ContactVerifyRequest{}
+	mi := &file_berty_v1_node_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactVerifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactVerifyRequest) ProtoMessage() {}
+
+func (x *ContactVerifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactVerifyRequest.ProtoReflect.Descriptor instead.
+func (*ContactVerifyRequest) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ContactVerifyRequest) GetAccount() []byte {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *ContactVerifyRequest) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *ContactVerifyRequest) GetConfirm() bool {
+	if x != nil {
+		return x.Confirm
+	}
+	return false
+}
+
+func (x *ContactVerifyRequest) GetClear() bool {
+	if x != nil {
+		return x.Clear
+	}
+	return false
+}
+
+type ContactVerifyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// number is 60 digits; code is the text of its QR code.
+	Number        string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Verified      bool   `protobuf:"varint,3,opt,name=verified,proto3" json:"verified,omitempty"`
+	Changed       bool   `protobuf:"varint,4,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactVerifyResponse) Reset() {
+	*x = ContactVerifyResponse{}
+	mi := &file_berty_v1_node_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactVerifyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactVerifyResponse) ProtoMessage() {}
+
+func (x *ContactVerifyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactVerifyResponse.ProtoReflect.Descriptor instead.
+func (*ContactVerifyResponse) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ContactVerifyResponse) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *ContactVerifyResponse) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ContactVerifyResponse) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *ContactVerifyResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 type ContactListRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -736,7 +898,7 @@ type ContactListRequest struct {
 
 func (x *ContactListRequest) Reset() {
 	*x = ContactListRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[10]
+	mi := &file_berty_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +910,7 @@ func (x *ContactListRequest) String() string {
 func (*ContactListRequest) ProtoMessage() {}
 
 func (x *ContactListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[10]
+	mi := &file_berty_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +923,7 @@ func (x *ContactListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactListRequest.ProtoReflect.Descriptor instead.
 func (*ContactListRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{10}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 type ContactListResponse struct {
@@ -773,7 +935,7 @@ type ContactListResponse struct {
 
 func (x *ContactListResponse) Reset() {
 	*x = ContactListResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[11]
+	mi := &file_berty_v1_node_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +947,7 @@ func (x *ContactListResponse) String() string {
 func (*ContactListResponse) ProtoMessage() {}
 
 func (x *ContactListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[11]
+	mi := &file_berty_v1_node_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +960,7 @@ func (x *ContactListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactListResponse.ProtoReflect.Descriptor instead.
 func (*ContactListResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ContactListResponse) GetContacts() []*Contact {
@@ -817,7 +979,7 @@ type GroupCreateRequest struct {
 
 func (x *GroupCreateRequest) Reset() {
 	*x = GroupCreateRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[12]
+	mi := &file_berty_v1_node_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +991,7 @@ func (x *GroupCreateRequest) String() string {
 func (*GroupCreateRequest) ProtoMessage() {}
 
 func (x *GroupCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[12]
+	mi := &file_berty_v1_node_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +1004,7 @@ func (x *GroupCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCreateRequest.ProtoReflect.Descriptor instead.
 func (*GroupCreateRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{12}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GroupCreateRequest) GetName() string {
@@ -861,7 +1023,7 @@ type GroupCreateResponse struct {
 
 func (x *GroupCreateResponse) Reset() {
 	*x = GroupCreateResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[13]
+	mi := &file_berty_v1_node_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1035,7 @@ func (x *GroupCreateResponse) String() string {
 func (*GroupCreateResponse) ProtoMessage() {}
 
 func (x *GroupCreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[13]
+	mi := &file_berty_v1_node_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1048,7 @@ func (x *GroupCreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCreateResponse.ProtoReflect.Descriptor instead.
 func (*GroupCreateResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{13}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GroupCreateResponse) GetTopic() []byte {
@@ -909,7 +1071,7 @@ type GroupInviteRequest struct {
 
 func (x *GroupInviteRequest) Reset() {
 	*x = GroupInviteRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[14]
+	mi := &file_berty_v1_node_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1083,7 @@ func (x *GroupInviteRequest) String() string {
 func (*GroupInviteRequest) ProtoMessage() {}
 
 func (x *GroupInviteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[14]
+	mi := &file_berty_v1_node_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1096,7 @@ func (x *GroupInviteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInviteRequest.ProtoReflect.Descriptor instead.
 func (*GroupInviteRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{14}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GroupInviteRequest) GetTopic() []byte {
@@ -963,7 +1125,7 @@ type GroupInviteResponse struct {
 
 func (x *GroupInviteResponse) Reset() {
 	*x = GroupInviteResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[15]
+	mi := &file_berty_v1_node_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1137,7 @@ func (x *GroupInviteResponse) String() string {
 func (*GroupInviteResponse) ProtoMessage() {}
 
 func (x *GroupInviteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[15]
+	mi := &file_berty_v1_node_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1150,7 @@ func (x *GroupInviteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInviteResponse.ProtoReflect.Descriptor instead.
 func (*GroupInviteResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{15}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GroupInviteResponse) GetUrl() string {
@@ -1022,7 +1184,7 @@ type GroupInviteRevokeRequest struct {
 
 func (x *GroupInviteRevokeRequest) Reset() {
 	*x = GroupInviteRevokeRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[16]
+	mi := &file_berty_v1_node_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1196,7 @@ func (x *GroupInviteRevokeRequest) String() string {
 func (*GroupInviteRevokeRequest) ProtoMessage() {}
 
 func (x *GroupInviteRevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[16]
+	mi := &file_berty_v1_node_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1209,7 @@ func (x *GroupInviteRevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInviteRevokeRequest.ProtoReflect.Descriptor instead.
 func (*GroupInviteRevokeRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{16}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GroupInviteRevokeRequest) GetLink() string {
@@ -1065,7 +1227,7 @@ type GroupInviteRevokeResponse struct {
 
 func (x *GroupInviteRevokeResponse) Reset() {
 	*x = GroupInviteRevokeResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[17]
+	mi := &file_berty_v1_node_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1239,7 @@ func (x *GroupInviteRevokeResponse) String() string {
 func (*GroupInviteRevokeResponse) ProtoMessage() {}
 
 func (x *GroupInviteRevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[17]
+	mi := &file_berty_v1_node_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1252,7 @@ func (x *GroupInviteRevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInviteRevokeResponse.ProtoReflect.Descriptor instead.
 func (*GroupInviteRevokeResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{17}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{19}
 }
 
 type GroupJoinRequest struct {
@@ -1102,7 +1264,7 @@ type GroupJoinRequest struct {
 
 func (x *GroupJoinRequest) Reset() {
 	*x = GroupJoinRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[18]
+	mi := &file_berty_v1_node_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1276,7 @@ func (x *GroupJoinRequest) String() string {
 func (*GroupJoinRequest) ProtoMessage() {}
 
 func (x *GroupJoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[18]
+	mi := &file_berty_v1_node_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1289,7 @@ func (x *GroupJoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupJoinRequest.ProtoReflect.Descriptor instead.
 func (*GroupJoinRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{18}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GroupJoinRequest) GetLink() string {
@@ -1147,7 +1309,7 @@ type GroupJoinResponse struct {
 
 func (x *GroupJoinResponse) Reset() {
 	*x = GroupJoinResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[19]
+	mi := &file_berty_v1_node_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1321,7 @@ func (x *GroupJoinResponse) String() string {
 func (*GroupJoinResponse) ProtoMessage() {}
 
 func (x *GroupJoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[19]
+	mi := &file_berty_v1_node_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1334,7 @@ func (x *GroupJoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupJoinResponse.ProtoReflect.Descriptor instead.
 func (*GroupJoinResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{19}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GroupJoinResponse) GetTopic() []byte {
@@ -1198,7 +1360,7 @@ type GroupLeaveRequest struct {
 
 func (x *GroupLeaveRequest) Reset() {
 	*x = GroupLeaveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[20]
+	mi := &file_berty_v1_node_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1372,7 @@ func (x *GroupLeaveRequest) String() string {
 func (*GroupLeaveRequest) ProtoMessage() {}
 
 func (x *GroupLeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[20]
+	mi := &file_berty_v1_node_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1385,7 @@ func (x *GroupLeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLeaveRequest.ProtoReflect.Descriptor instead.
 func (*GroupLeaveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{20}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GroupLeaveRequest) GetTopic() []byte {
@@ -1241,7 +1403,7 @@ type GroupLeaveResponse struct {
 
 func (x *GroupLeaveResponse) Reset() {
 	*x = GroupLeaveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[21]
+	mi := &file_berty_v1_node_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1415,7 @@ func (x *GroupLeaveResponse) String() string {
 func (*GroupLeaveResponse) ProtoMessage() {}
 
 func (x *GroupLeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[21]
+	mi := &file_berty_v1_node_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1428,7 @@ func (x *GroupLeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLeaveResponse.ProtoReflect.Descriptor instead.
 func (*GroupLeaveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{21}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{23}
 }
 
 type Member struct {
@@ -1289,7 +1451,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_berty_v1_node_proto_msgTypes[22]
+	mi := &file_berty_v1_node_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1463,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[22]
+	mi := &file_berty_v1_node_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1314,7 +1476,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{22}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Member) GetKey() []byte {
@@ -1389,7 +1551,7 @@ type GroupMembersRequest struct {
 
 func (x *GroupMembersRequest) Reset() {
 	*x = GroupMembersRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[23]
+	mi := &file_berty_v1_node_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1563,7 @@ func (x *GroupMembersRequest) String() string {
 func (*GroupMembersRequest) ProtoMessage() {}
 
 func (x *GroupMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[23]
+	mi := &file_berty_v1_node_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1576,7 @@ func (x *GroupMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMembersRequest.ProtoReflect.Descriptor instead.
 func (*GroupMembersRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{23}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GroupMembersRequest) GetTopic() []byte {
@@ -1435,7 +1597,7 @@ type GroupMembersResponse struct {
 
 func (x *GroupMembersResponse) Reset() {
 	*x = GroupMembersResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[24]
+	mi := &file_berty_v1_node_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1609,7 @@ func (x *GroupMembersResponse) String() string {
 func (*GroupMembersResponse) ProtoMessage() {}
 
 func (x *GroupMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[24]
+	mi := &file_berty_v1_node_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1622,7 @@ func (x *GroupMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMembersResponse.ProtoReflect.Descriptor instead.
 func (*GroupMembersResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{24}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GroupMembersResponse) GetMembers() []*Member {
@@ -1487,7 +1649,7 @@ type GroupJoinApprovalRequest struct {
 
 func (x *GroupJoinApprovalRequest) Reset() {
 	*x = GroupJoinApprovalRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[25]
+	mi := &file_berty_v1_node_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1661,7 @@ func (x *GroupJoinApprovalRequest) String() string {
 func (*GroupJoinApprovalRequest) ProtoMessage() {}
 
 func (x *GroupJoinApprovalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[25]
+	mi := &file_berty_v1_node_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1674,7 @@ func (x *GroupJoinApprovalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupJoinApprovalRequest.ProtoReflect.Descriptor instead.
 func (*GroupJoinApprovalRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{25}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GroupJoinApprovalRequest) GetTopic() []byte {
@@ -1537,7 +1699,7 @@ type GroupJoinApprovalResponse struct {
 
 func (x *GroupJoinApprovalResponse) Reset() {
 	*x = GroupJoinApprovalResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[26]
+	mi := &file_berty_v1_node_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1711,7 @@ func (x *GroupJoinApprovalResponse) String() string {
 func (*GroupJoinApprovalResponse) ProtoMessage() {}
 
 func (x *GroupJoinApprovalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[26]
+	mi := &file_berty_v1_node_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1724,7 @@ func (x *GroupJoinApprovalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupJoinApprovalResponse.ProtoReflect.Descriptor instead.
 func (*GroupJoinApprovalResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{26}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{28}
 }
 
 type MemberAdmitRequest struct {
@@ -1577,7 +1739,7 @@ type MemberAdmitRequest struct {
 
 func (x *MemberAdmitRequest) Reset() {
 	*x = MemberAdmitRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[27]
+	mi := &file_berty_v1_node_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1751,7 @@ func (x *MemberAdmitRequest) String() string {
 func (*MemberAdmitRequest) ProtoMessage() {}
 
 func (x *MemberAdmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[27]
+	mi := &file_berty_v1_node_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1764,7 @@ func (x *MemberAdmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberAdmitRequest.ProtoReflect.Descriptor instead.
 func (*MemberAdmitRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{27}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MemberAdmitRequest) GetTopic() []byte {
@@ -1634,7 +1796,7 @@ type MemberAdmitResponse struct {
 
 func (x *MemberAdmitResponse) Reset() {
 	*x = MemberAdmitResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[28]
+	mi := &file_berty_v1_node_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1808,7 @@ func (x *MemberAdmitResponse) String() string {
 func (*MemberAdmitResponse) ProtoMessage() {}
 
 func (x *MemberAdmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[28]
+	mi := &file_berty_v1_node_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1821,7 @@ func (x *MemberAdmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberAdmitResponse.ProtoReflect.Descriptor instead.
 func (*MemberAdmitResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{28}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{30}
 }
 
 type MemberRemoveRequest struct {
@@ -1672,7 +1834,7 @@ type MemberRemoveRequest struct {
 
 func (x *MemberRemoveRequest) Reset() {
 	*x = MemberRemoveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[29]
+	mi := &file_berty_v1_node_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1846,7 @@ func (x *MemberRemoveRequest) String() string {
 func (*MemberRemoveRequest) ProtoMessage() {}
 
 func (x *MemberRemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[29]
+	mi := &file_berty_v1_node_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1859,7 @@ func (x *MemberRemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRemoveRequest.ProtoReflect.Descriptor instead.
 func (*MemberRemoveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{29}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MemberRemoveRequest) GetTopic() []byte {
@@ -1722,7 +1884,7 @@ type MemberRemoveResponse struct {
 
 func (x *MemberRemoveResponse) Reset() {
 	*x = MemberRemoveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[30]
+	mi := &file_berty_v1_node_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1896,7 @@ func (x *MemberRemoveResponse) String() string {
 func (*MemberRemoveResponse) ProtoMessage() {}
 
 func (x *MemberRemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[30]
+	mi := &file_berty_v1_node_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1909,7 @@ func (x *MemberRemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRemoveResponse.ProtoReflect.Descriptor instead.
 func (*MemberRemoveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{30}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{32}
 }
 
 type DeviceApproveRequest struct {
@@ -1760,7 +1922,7 @@ type DeviceApproveRequest struct {
 
 func (x *DeviceApproveRequest) Reset() {
 	*x = DeviceApproveRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[31]
+	mi := &file_berty_v1_node_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +1934,7 @@ func (x *DeviceApproveRequest) String() string {
 func (*DeviceApproveRequest) ProtoMessage() {}
 
 func (x *DeviceApproveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[31]
+	mi := &file_berty_v1_node_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +1947,7 @@ func (x *DeviceApproveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceApproveRequest.ProtoReflect.Descriptor instead.
 func (*DeviceApproveRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{31}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeviceApproveRequest) GetLink() string {
@@ -1805,7 +1967,7 @@ type DeviceApproveResponse struct {
 
 func (x *DeviceApproveResponse) Reset() {
 	*x = DeviceApproveResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[32]
+	mi := &file_berty_v1_node_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1979,7 @@ func (x *DeviceApproveResponse) String() string {
 func (*DeviceApproveResponse) ProtoMessage() {}
 
 func (x *DeviceApproveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[32]
+	mi := &file_berty_v1_node_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +1992,7 @@ func (x *DeviceApproveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceApproveResponse.ProtoReflect.Descriptor instead.
 func (*DeviceApproveResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{32}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeviceApproveResponse) GetDevice() []byte {
@@ -1849,7 +2011,7 @@ type DeviceRevokeRequest struct {
 
 func (x *DeviceRevokeRequest) Reset() {
 	*x = DeviceRevokeRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[33]
+	mi := &file_berty_v1_node_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2023,7 @@ func (x *DeviceRevokeRequest) String() string {
 func (*DeviceRevokeRequest) ProtoMessage() {}
 
 func (x *DeviceRevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[33]
+	mi := &file_berty_v1_node_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2036,7 @@ func (x *DeviceRevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRevokeRequest.ProtoReflect.Descriptor instead.
 func (*DeviceRevokeRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{33}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeviceRevokeRequest) GetDevice() []byte {
@@ -1896,7 +2058,7 @@ type DeviceRevokeResponse struct {
 
 func (x *DeviceRevokeResponse) Reset() {
 	*x = DeviceRevokeResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[34]
+	mi := &file_berty_v1_node_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +2070,7 @@ func (x *DeviceRevokeResponse) String() string {
 func (*DeviceRevokeResponse) ProtoMessage() {}
 
 func (x *DeviceRevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[34]
+	mi := &file_berty_v1_node_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +2083,7 @@ func (x *DeviceRevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRevokeResponse.ProtoReflect.Descriptor instead.
 func (*DeviceRevokeResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{34}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeviceRevokeResponse) GetAccountKey() []byte {
@@ -1941,7 +2103,7 @@ type SendRawRequest struct {
 
 func (x *SendRawRequest) Reset() {
 	*x = SendRawRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[35]
+	mi := &file_berty_v1_node_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2115,7 @@ func (x *SendRawRequest) String() string {
 func (*SendRawRequest) ProtoMessage() {}
 
 func (x *SendRawRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[35]
+	mi := &file_berty_v1_node_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2128,7 @@ func (x *SendRawRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRawRequest.ProtoReflect.Descriptor instead.
 func (*SendRawRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{35}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SendRawRequest) GetTopic() []byte {
@@ -1992,7 +2154,7 @@ type SendRawResponse struct {
 
 func (x *SendRawResponse) Reset() {
 	*x = SendRawResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[36]
+	mi := &file_berty_v1_node_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2166,7 @@ func (x *SendRawResponse) String() string {
 func (*SendRawResponse) ProtoMessage() {}
 
 func (x *SendRawResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[36]
+	mi := &file_berty_v1_node_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2179,7 @@ func (x *SendRawResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRawResponse.ProtoReflect.Descriptor instead.
 func (*SendRawResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{36}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SendRawResponse) GetId() []byte {
@@ -2035,7 +2197,7 @@ type PeersRequest struct {
 
 func (x *PeersRequest) Reset() {
 	*x = PeersRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[37]
+	mi := &file_berty_v1_node_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2209,7 @@ func (x *PeersRequest) String() string {
 func (*PeersRequest) ProtoMessage() {}
 
 func (x *PeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[37]
+	mi := &file_berty_v1_node_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2222,7 @@ func (x *PeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersRequest.ProtoReflect.Descriptor instead.
 func (*PeersRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{37}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{39}
 }
 
 type GroupPeers struct {
@@ -2074,7 +2236,7 @@ type GroupPeers struct {
 
 func (x *GroupPeers) Reset() {
 	*x = GroupPeers{}
-	mi := &file_berty_v1_node_proto_msgTypes[38]
+	mi := &file_berty_v1_node_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2248,7 @@ func (x *GroupPeers) String() string {
 func (*GroupPeers) ProtoMessage() {}
 
 func (x *GroupPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[38]
+	mi := &file_berty_v1_node_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2261,7 @@ func (x *GroupPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeers.ProtoReflect.Descriptor instead.
 func (*GroupPeers) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{38}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GroupPeers) GetTopic() []byte {
@@ -2133,7 +2295,7 @@ type PeersResponse struct {
 
 func (x *PeersResponse) Reset() {
 	*x = PeersResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[39]
+	mi := &file_berty_v1_node_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2307,7 @@ func (x *PeersResponse) String() string {
 func (*PeersResponse) ProtoMessage() {}
 
 func (x *PeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[39]
+	mi := &file_berty_v1_node_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2320,7 @@ func (x *PeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersResponse.ProtoReflect.Descriptor instead.
 func (*PeersResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{39}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PeersResponse) GetPeers() []string {
@@ -2187,7 +2349,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_berty_v1_node_proto_msgTypes[40]
+	mi := &file_berty_v1_node_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2361,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[40]
+	mi := &file_berty_v1_node_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2374,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{40}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Cursor) GetLamport() uint64 {
@@ -2241,7 +2403,7 @@ type TailRequest struct {
 
 func (x *TailRequest) Reset() {
 	*x = TailRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[41]
+	mi := &file_berty_v1_node_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2415,7 @@ func (x *TailRequest) String() string {
 func (*TailRequest) ProtoMessage() {}
 
 func (x *TailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[41]
+	mi := &file_berty_v1_node_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2428,7 @@ func (x *TailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailRequest.ProtoReflect.Descriptor instead.
 func (*TailRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{41}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TailRequest) GetTopic() []byte {
@@ -2315,7 +2477,7 @@ type TailResponse struct {
 
 func (x *TailResponse) Reset() {
 	*x = TailResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[42]
+	mi := &file_berty_v1_node_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2489,7 @@ func (x *TailResponse) String() string {
 func (*TailResponse) ProtoMessage() {}
 
 func (x *TailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[42]
+	mi := &file_berty_v1_node_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2502,7 @@ func (x *TailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailResponse.ProtoReflect.Descriptor instead.
 func (*TailResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{42}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *TailResponse) GetId() []byte {
@@ -2433,7 +2595,7 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\fACTION_BLOCK\x10\x04\x12\x12\n" +
 	"\x0eACTION_UNBLOCK\x10\x05\"E\n" +
 	"\x15ContactUpdateResponse\x12,\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x16.berty.v1.ContactStateR\x05state\"\xd7\x01\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x16.berty.v1.ContactStateR\x05state\"\xa6\x02\n" +
 	"\aContact\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\fR\aaccount\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12,\n" +
@@ -2443,7 +2605,19 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x06 \x01(\tR\tlastError\x12\x1f\n" +
 	"\vcurrent_key\x18\a \x01(\fR\n" +
-	"currentKey\"\x14\n" +
+	"currentKey\x12\x1a\n" +
+	"\bverified\x18\b \x01(\bR\bverified\x121\n" +
+	"\x14verification_changed\x18\t \x01(\bR\x13verificationChanged\"x\n" +
+	"\x14ContactVerifyRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\fR\aaccount\x12\x16\n" +
+	"\x06number\x18\x02 \x01(\tR\x06number\x12\x18\n" +
+	"\aconfirm\x18\x03 \x01(\bR\aconfirm\x12\x14\n" +
+	"\x05clear\x18\x04 \x01(\bR\x05clear\"y\n" +
+	"\x15ContactVerifyResponse\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x1a\n" +
+	"\bverified\x18\x03 \x01(\bR\bverified\x12\x18\n" +
+	"\achanged\x18\x04 \x01(\bR\achanged\"\x14\n" +
 	"\x12ContactListRequest\"D\n" +
 	"\x13ContactListResponse\x12-\n" +
 	"\bcontacts\x18\x01 \x03(\v2\x11.berty.v1.ContactR\bcontacts\"(\n" +
@@ -2546,13 +2720,14 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\x17CONTACT_STATE_DISCARDED\x10\x04\x12\x19\n" +
 	"\x15CONTACT_STATE_BLOCKED\x10\x05\x12\x16\n" +
 	"\x12CONTACT_STATE_SENT\x10\x06\x12\x16\n" +
-	"\x12CONTACT_STATE_NONE\x10\a2\xb9\v\n" +
+	"\x12CONTACT_STATE_NONE\x10\a2\x8b\f\n" +
 	"\vNodeService\x12J\n" +
 	"\vAccountInfo\x12\x1c.berty.v1.AccountInfoRequest\x1a\x1d.berty.v1.AccountInfoResponse\x12J\n" +
 	"\vContactLink\x12\x1c.berty.v1.ContactLinkRequest\x1a\x1d.berty.v1.ContactLinkResponse\x12S\n" +
 	"\x0eContactRequest\x12\x1f.berty.v1.ContactRequestRequest\x1a .berty.v1.ContactRequestResponse\x12P\n" +
 	"\rContactUpdate\x12\x1e.berty.v1.ContactUpdateRequest\x1a\x1f.berty.v1.ContactUpdateResponse\x12J\n" +
-	"\vContactList\x12\x1c.berty.v1.ContactListRequest\x1a\x1d.berty.v1.ContactListResponse\x12J\n" +
+	"\vContactList\x12\x1c.berty.v1.ContactListRequest\x1a\x1d.berty.v1.ContactListResponse\x12P\n" +
+	"\rContactVerify\x12\x1e.berty.v1.ContactVerifyRequest\x1a\x1f.berty.v1.ContactVerifyResponse\x12J\n" +
 	"\vGroupCreate\x12\x1c.berty.v1.GroupCreateRequest\x1a\x1d.berty.v1.GroupCreateResponse\x12J\n" +
 	"\vGroupInvite\x12\x1c.berty.v1.GroupInviteRequest\x1a\x1d.berty.v1.GroupInviteResponse\x12\\\n" +
 	"\x11GroupInviteRevoke\x12\".berty.v1.GroupInviteRevokeRequest\x1a#.berty.v1.GroupInviteRevokeResponse\x12D\n" +
@@ -2582,7 +2757,7 @@ func file_berty_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_berty_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_berty_v1_node_proto_goTypes = []any{
 	(ContactState)(0),                 // 0: berty.v1.ContactState
 	(ContactUpdateRequest_Action)(0),  // 1: berty.v1.ContactUpdateRequest.Action
@@ -2596,39 +2771,41 @@ var file_berty_v1_node_proto_goTypes = []any{
 	(*ContactUpdateRequest)(nil),      // 9: berty.v1.ContactUpdateRequest
 	(*ContactUpdateResponse)(nil),     // 10: berty.v1.ContactUpdateResponse
 	(*Contact)(nil),                   // 11: berty.v1.Contact
-	(*ContactListRequest)(nil),        // 12: berty.v1.ContactListRequest
-	(*ContactListResponse)(nil),       // 13: berty.v1.ContactListResponse
-	(*GroupCreateRequest)(nil),        // 14: berty.v1.GroupCreateRequest
-	(*GroupCreateResponse)(nil),       // 15: berty.v1.GroupCreateResponse
-	(*GroupInviteRequest)(nil),        // 16: berty.v1.GroupInviteRequest
-	(*GroupInviteResponse)(nil),       // 17: berty.v1.GroupInviteResponse
-	(*GroupInviteRevokeRequest)(nil),  // 18: berty.v1.GroupInviteRevokeRequest
-	(*GroupInviteRevokeResponse)(nil), // 19: berty.v1.GroupInviteRevokeResponse
-	(*GroupJoinRequest)(nil),          // 20: berty.v1.GroupJoinRequest
-	(*GroupJoinResponse)(nil),         // 21: berty.v1.GroupJoinResponse
-	(*GroupLeaveRequest)(nil),         // 22: berty.v1.GroupLeaveRequest
-	(*GroupLeaveResponse)(nil),        // 23: berty.v1.GroupLeaveResponse
-	(*Member)(nil),                    // 24: berty.v1.Member
-	(*GroupMembersRequest)(nil),       // 25: berty.v1.GroupMembersRequest
-	(*GroupMembersResponse)(nil),      // 26: berty.v1.GroupMembersResponse
-	(*GroupJoinApprovalRequest)(nil),  // 27: berty.v1.GroupJoinApprovalRequest
-	(*GroupJoinApprovalResponse)(nil), // 28: berty.v1.GroupJoinApprovalResponse
-	(*MemberAdmitRequest)(nil),        // 29: berty.v1.MemberAdmitRequest
-	(*MemberAdmitResponse)(nil),       // 30: berty.v1.MemberAdmitResponse
-	(*MemberRemoveRequest)(nil),       // 31: berty.v1.MemberRemoveRequest
-	(*MemberRemoveResponse)(nil),      // 32: berty.v1.MemberRemoveResponse
-	(*DeviceApproveRequest)(nil),      // 33: berty.v1.DeviceApproveRequest
-	(*DeviceApproveResponse)(nil),     // 34: berty.v1.DeviceApproveResponse
-	(*DeviceRevokeRequest)(nil),       // 35: berty.v1.DeviceRevokeRequest
-	(*DeviceRevokeResponse)(nil),      // 36: berty.v1.DeviceRevokeResponse
-	(*SendRawRequest)(nil),            // 37: berty.v1.SendRawRequest
-	(*SendRawResponse)(nil),           // 38: berty.v1.SendRawResponse
-	(*PeersRequest)(nil),              // 39: berty.v1.PeersRequest
-	(*GroupPeers)(nil),                // 40: berty.v1.GroupPeers
-	(*PeersResponse)(nil),             // 41: berty.v1.PeersResponse
-	(*Cursor)(nil),                    // 42: berty.v1.Cursor
-	(*TailRequest)(nil),               // 43: berty.v1.TailRequest
-	(*TailResponse)(nil),              // 44: berty.v1.TailResponse
+	(*ContactVerifyRequest)(nil),      // 12: berty.v1.ContactVerifyRequest
+	(*ContactVerifyResponse)(nil),     // 13: berty.v1.ContactVerifyResponse
+	(*ContactListRequest)(nil),        // 14: berty.v1.ContactListRequest
+	(*ContactListResponse)(nil),       // 15: berty.v1.ContactListResponse
+	(*GroupCreateRequest)(nil),        // 16: berty.v1.GroupCreateRequest
+	(*GroupCreateResponse)(nil),       // 17: berty.v1.GroupCreateResponse
+	(*GroupInviteRequest)(nil),        // 18: berty.v1.GroupInviteRequest
+	(*GroupInviteResponse)(nil),       // 19: berty.v1.GroupInviteResponse
+	(*GroupInviteRevokeRequest)(nil),  // 20: berty.v1.GroupInviteRevokeRequest
+	(*GroupInviteRevokeResponse)(nil), // 21: berty.v1.GroupInviteRevokeResponse
+	(*GroupJoinRequest)(nil),          // 22: berty.v1.GroupJoinRequest
+	(*GroupJoinResponse)(nil),         // 23: berty.v1.GroupJoinResponse
+	(*GroupLeaveRequest)(nil),         // 24: berty.v1.GroupLeaveRequest
+	(*GroupLeaveResponse)(nil),        // 25: berty.v1.GroupLeaveResponse
+	(*Member)(nil),                    // 26: berty.v1.Member
+	(*GroupMembersRequest)(nil),       // 27: berty.v1.GroupMembersRequest
+	(*GroupMembersResponse)(nil),      // 28: berty.v1.GroupMembersResponse
+	(*GroupJoinApprovalRequest)(nil),  // 29: berty.v1.GroupJoinApprovalRequest
+	(*GroupJoinApprovalResponse)(nil), // 30: berty.v1.GroupJoinApprovalResponse
+	(*MemberAdmitRequest)(nil),        // 31: berty.v1.MemberAdmitRequest
+	(*MemberAdmitResponse)(nil),       // 32: berty.v1.MemberAdmitResponse
+	(*MemberRemoveRequest)(nil),       // 33: berty.v1.MemberRemoveRequest
+	(*MemberRemoveResponse)(nil),      // 34: berty.v1.MemberRemoveResponse
+	(*DeviceApproveRequest)(nil),      // 35: berty.v1.DeviceApproveRequest
+	(*DeviceApproveResponse)(nil),     // 36: berty.v1.DeviceApproveResponse
+	(*DeviceRevokeRequest)(nil),       // 37: berty.v1.DeviceRevokeRequest
+	(*DeviceRevokeResponse)(nil),      // 38: berty.v1.DeviceRevokeResponse
+	(*SendRawRequest)(nil),            // 39: berty.v1.SendRawRequest
+	(*SendRawResponse)(nil),           // 40: berty.v1.SendRawResponse
+	(*PeersRequest)(nil),              // 41: berty.v1.PeersRequest
+	(*GroupPeers)(nil),                // 42: berty.v1.GroupPeers
+	(*PeersResponse)(nil),             // 43: berty.v1.PeersResponse
+	(*Cursor)(nil),                    // 44: berty.v1.Cursor
+	(*TailRequest)(nil),               // 45: berty.v1.TailRequest
+	(*TailResponse)(nil),              // 46: berty.v1.TailResponse
 }
 var file_berty_v1_node_proto_depIdxs = []int32{
 	2,  // 0: berty.v1.AccountInfoResponse.devices:type_name -> berty.v1.Device
@@ -2637,50 +2814,52 @@ var file_berty_v1_node_proto_depIdxs = []int32{
 	0,  // 3: berty.v1.ContactUpdateResponse.state:type_name -> berty.v1.ContactState
 	0,  // 4: berty.v1.Contact.state:type_name -> berty.v1.ContactState
 	11, // 5: berty.v1.ContactListResponse.contacts:type_name -> berty.v1.Contact
-	24, // 6: berty.v1.GroupMembersResponse.members:type_name -> berty.v1.Member
-	40, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
-	42, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
-	42, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
+	26, // 6: berty.v1.GroupMembersResponse.members:type_name -> berty.v1.Member
+	42, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
+	44, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
+	44, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
 	3,  // 10: berty.v1.NodeService.AccountInfo:input_type -> berty.v1.AccountInfoRequest
 	5,  // 11: berty.v1.NodeService.ContactLink:input_type -> berty.v1.ContactLinkRequest
 	7,  // 12: berty.v1.NodeService.ContactRequest:input_type -> berty.v1.ContactRequestRequest
 	9,  // 13: berty.v1.NodeService.ContactUpdate:input_type -> berty.v1.ContactUpdateRequest
-	12, // 14: berty.v1.NodeService.ContactList:input_type -> berty.v1.ContactListRequest
-	14, // 15: berty.v1.NodeService.GroupCreate:input_type -> berty.v1.GroupCreateRequest
-	16, // 16: berty.v1.NodeService.GroupInvite:input_type -> berty.v1.GroupInviteRequest
-	18, // 17: berty.v1.NodeService.GroupInviteRevoke:input_type -> berty.v1.GroupInviteRevokeRequest
-	20, // 18: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
-	22, // 19: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
-	25, // 20: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
-	31, // 21: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
-	27, // 22: berty.v1.NodeService.GroupJoinApproval:input_type -> berty.v1.GroupJoinApprovalRequest
-	29, // 23: berty.v1.NodeService.MemberAdmit:input_type -> berty.v1.MemberAdmitRequest
-	33, // 24: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
-	35, // 25: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
-	37, // 26: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
-	39, // 27: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
-	43, // 28: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
-	4,  // 29: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
-	6,  // 30: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
-	8,  // 31: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
-	10, // 32: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
-	13, // 33: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
-	15, // 34: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
-	17, // 35: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
-	19, // 36: berty.v1.NodeService.GroupInviteRevoke:output_type -> berty.v1.GroupInviteRevokeResponse
-	21, // 37: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
-	23, // 38: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
-	26, // 39: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
-	32, // 40: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
-	28, // 41: berty.v1.NodeService.GroupJoinApproval:output_type -> berty.v1.GroupJoinApprovalResponse
-	30, // 42: berty.v1.NodeService.MemberAdmit:output_type -> berty.v1.MemberAdmitResponse
-	34, // 43: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
-	36, // 44: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
-	38, // 45: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
-	41, // 46: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
-	44, // 47: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
-	29, // [29:48] is the sub-list for method output_type
-	10, // [10:29] is the sub-list for method input_type
+	14, // 14: berty.v1.NodeService.ContactList:input_type -> berty.v1.ContactListRequest
+	12, // 15: berty.v1.NodeService.ContactVerify:input_type -> berty.v1.ContactVerifyRequest
+	16, // 16: berty.v1.NodeService.GroupCreate:input_type -> berty.v1.GroupCreateRequest
+	18, // 17: berty.v1.NodeService.GroupInvite:input_type -> berty.v1.GroupInviteRequest
+	20, // 18: berty.v1.NodeService.GroupInviteRevoke:input_type -> berty.v1.GroupInviteRevokeRequest
+	22, // 19: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
+	24, // 20: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
+	27, // 21: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
+	33, // 22: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
+	29, // 23: berty.v1.NodeService.GroupJoinApproval:input_type -> berty.v1.GroupJoinApprovalRequest
+	31, // 24: berty.v1.NodeService.MemberAdmit:input_type -> berty.v1.MemberAdmitRequest
+	35, // 25: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
+	37, // 26: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
+	39, // 27: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
+	41, // 28: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
+	45, // 29: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
+	4,  // 30: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
+	6,  // 31: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
+	8,  // 32: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
+	10, // 33: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
+	15, // 34: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
+	13, // 35: berty.v1.NodeService.ContactVerify:output_type -> berty.v1.ContactVerifyResponse
+	17, // 36: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
+	19, // 37: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
+	21, // 38: berty.v1.NodeService.GroupInviteRevoke:output_type -> berty.v1.GroupInviteRevokeResponse
+	23, // 39: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
+	25, // 40: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
+	28, // 41: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
+	34, // 42: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
+	30, // 43: berty.v1.NodeService.GroupJoinApproval:output_type -> berty.v1.GroupJoinApprovalResponse
+	32, // 44: berty.v1.NodeService.MemberAdmit:output_type -> berty.v1.MemberAdmitResponse
+	36, // 45: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
+	38, // 46: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
+	40, // 47: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
+	43, // 48: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
+	46, // 49: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
+	30, // [30:50] is the sub-list for method output_type
+	10, // [10:30] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -2697,7 +2876,7 @@ func file_berty_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_berty_v1_node_proto_rawDesc), len(file_berty_v1_node_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -263,6 +263,7 @@ func cliCmds() []*cobra.Command {
 			})
 		},
 	})
+	contact.AddCommand(verifyCmd(x))
 	for _, a := range []struct {
 		verb   string
 		short  string
@@ -302,7 +303,8 @@ func cliCmds() []*cobra.Command {
 				rows := []map[string]any{}
 				for _, ct := range r.Contacts {
 					rows = append(rows, map[string]any{"account": hex.EncodeToString(ct.Account), "name": ct.Name, "state": stateName(ct.State),
-						"topic": hex.EncodeToString(ct.Topic), "attempts": ct.Attempts, "last_error": ct.LastError, "current_key": hex.EncodeToString(ct.CurrentKey)})
+						"topic": hex.EncodeToString(ct.Topic), "attempts": ct.Attempts, "last_error": ct.LastError, "current_key": hex.EncodeToString(ct.CurrentKey),
+						"verified": ct.Verified, "verification_changed": ct.VerificationChanged})
 				}
 				return x.out(cmd, rows, func(w io.Writer) {
 					for _, ct := range r.Contacts {
@@ -312,6 +314,12 @@ func cliCmds() []*cobra.Command {
 						}
 						if len(ct.CurrentKey) > 0 {
 							line += fmt.Sprintf("  (key moved to %x: a device of theirs was revoked)", ct.CurrentKey)
+						}
+						switch {
+						case ct.Verified:
+							line += "  verified"
+						case ct.VerificationChanged:
+							line += "  SAFETY NUMBER CHANGED since you verified it: `berty contact verify`"
 						}
 						fmt.Fprintln(w, line)
 					}

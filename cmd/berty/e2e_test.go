@@ -75,6 +75,37 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Logf("contacts in %v", time.Since(start).Round(time.Millisecond))
 
+	// Safety numbers (§11.8): bob and alice see the same digits; a wrong
+	// number is refused (exit 5), the right one read out is recorded.
+	type sn struct {
+		Number, Code      string
+		Verified, Changed bool
+	}
+	var ofBob, ofAlice sn
+	bob.cliJSON(&ofBob, "contact", "verify", aliceID.Account)
+	alice.cliJSON(&ofAlice, "contact", "verify", bobID.Account)
+	if len(ofBob.Number) != 60 || ofBob.Number != ofAlice.Number || ofBob.Verified {
+		t.Fatalf("safety numbers: bob sees %+v, alice %+v", ofBob, ofAlice)
+	}
+	wrong := "1" + ofBob.Number[1:]
+	if wrong == ofBob.Number {
+		wrong = "2" + ofBob.Number[1:]
+	}
+	if r := berty(t, "contact", "verify", aliceID.Account, "--number", wrong, "--data", bob.dir); r.code != exitRefused || !strings.Contains(r.stderr, "safety numbers differ") {
+		t.Errorf("a wrong safety number: exit %d, %q", r.code, r.stderr)
+	}
+	if out := bob.cli("contact", "verify", aliceID.Account, "--number", ofAlice.Number[:30]+" "+ofAlice.Number[30:]); !strings.Contains(out, "\nverified") {
+		t.Errorf("berty contact verify --number printed %q", out)
+	}
+	var bobsContacts []struct {
+		Account  string
+		Verified bool
+	}
+	bob.cliJSON(&bobsContacts, "contact", "list")
+	if len(bobsContacts) != 1 || !bobsContacts[0].Verified {
+		t.Errorf("bob's contact list after verifying alice: %+v", bobsContacts)
+	}
+
 	// The 1:1 conversations, both ways.
 	for _, p := range []*proc{bob, carol} {
 		p.cli("send", "alice", "hi alice, "+p.name+" here")

@@ -371,10 +371,11 @@ var ErrNotCurrentKey = errors.New("the succession does not start from the member
 
 // Post writes a metadata event that needs no special checks: group info, and
 // on the account group joined/left groups, contacts and the link seed; the
-// member's profile anywhere; a key succession (§5.9) where it counts: with
+// member's profile anywhere; a contact's verification on the account group
+// (§11.8); a key succession (§5.9) where it counts: with
 // the new seed on the account group, without it in a contact group.
 func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
-	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil && ev.Seed == nil && ev.Profile == nil && ev.Device == nil && ev.Succeeded == nil {
+	if ev.Info == nil && ev.Joined == nil && ev.Left == nil && ev.Contact == nil && ev.Seed == nil && ev.Profile == nil && ev.Device == nil && ev.Succeeded == nil && ev.Verified == nil {
 		return fmt.Errorf("post: use the dedicated command for a %d event", ev.Type())
 	}
 	if r.state.Device(r.device.Public()) == nil {

@@ -370,9 +370,9 @@ func (r *Replica) reopen(ids []group.EpochID, lk feed.Lookup) {
 	r.state.ApplyBatch(ops)
 	r.noteJoined(before)
 	for _, o := range ops {
-		if o.Event.Profile != nil {
+		if o.Event.Profile != nil || o.Event.Succeeded != nil {
 			if m := r.state.MemberOf(o.Author); m != nil {
-				r.rd.Events = append(r.rd.Events, Event{Kind: EventProfile, Member: m.Key, Device: o.Author})
+				r.rd.Events = append(r.rd.Events, Event{Kind: opEventKind(o.Event), Member: m.Key, Device: o.Author})
 			}
 		}
 	}

@@ -128,9 +128,9 @@ func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
 
 func (r *Replica) applyOp(e *feed.Entry, ev *state.Event, lk feed.Lookup) {
 	r.applyState(&state.Op{Author: e.Author, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
-	if ev.Profile != nil {
+	if ev.Profile != nil || ev.Succeeded != nil {
 		if m := r.state.MemberOf(e.Author); m != nil {
-			r.rd.Events = append(r.rd.Events, Event{Kind: EventProfile, Member: m.Key, Device: e.Author})
+			r.rd.Events = append(r.rd.Events, Event{Kind: opEventKind(ev), Member: m.Key, Device: e.Author})
 		}
 	}
 	r.applyCutoffs(lk)
@@ -423,4 +423,12 @@ func (r *Replica) openMessage(e *feed.Entry) {
 		r.noteUndecrypted(e.Author, e.Seq)
 		r.rd.Events = append(r.rd.Events, Event{Kind: EventUndecryptable, Device: e.Author, Seq: e.Seq})
 	}
+}
+
+// opEventKind is the event a UI gets for a profile or a key succession.
+func opEventKind(ev *state.Event) EventKind {
+	if ev.Succeeded != nil {
+		return EventKeySucceeded
+	}
+	return EventProfile
 }

@@ -128,6 +128,7 @@ const (
 	EventDeviceRevoked // a member's device was revoked (Member, Device)
 	EventProfile       // a member set its display name (Member)
 	EventRekeyed       // this device created a new epoch (§3.4)
+	EventKeySucceeded  // a member moved to a new key (Member: its member key, §5.9)
 )
 
 // Event is something a UI or a log may want to know.

@@ -50,6 +50,7 @@ const (
 	TypeGroupRejoined  EventType = 18
 	TypeAccountKey     EventType = 19
 	TypeKeySucceeded   EventType = 20
+	TypeVerified       EventType = 21
 )
 
 // Limits on metadata events.
@@ -106,6 +107,18 @@ type Event struct {
 	Policy    *JoinPolicy
 	Decision  *JoinDecision
 	Succeeded *Succeeded
+	Verified  *ContactVerified
+}
+
+// ContactVerified records on the account group that the user compared
+// the safety number of a contact (§11.8) while the contact's key was
+// Theirs and the account's Own: the number of those two keys. Either key
+// moving on (§5.9) shows the contact as changed since. A zero Theirs clears
+// the record. The last one per contact wins.
+type ContactVerified struct {
+	Account keys.Public
+	Theirs  keys.Public
+	Own     keys.Public
 }
 
 // Succeeded moves the author's member to a new key (§5.9). On the account
@@ -383,6 +396,8 @@ func (e *Event) Type() EventType {
 		return TypeJoinPolicy
 	case e.Decision != nil:
 		return TypeJoinDecision
+	case e.Verified != nil:
+		return TypeVerified
 	case e.Succeeded != nil && e.Succeeded.Seed != nil:
 		return TypeAccountKey
 	case e.Succeeded != nil:
@@ -474,6 +489,10 @@ func (e *Event) Encode() []byte {
 	case e.Decision != nil:
 		b = append(b, e.Decision.Member[:]...)
 		b = appendFlag(b, e.Decision.Admit)
+	case e.Verified != nil:
+		b = append(b, e.Verified.Account[:]...)
+		b = append(b, e.Verified.Theirs[:]...)
+		b = append(b, e.Verified.Own[:]...)
 	case e.Succeeded != nil:
 		b = e.Succeeded.Record.Append(b)
 		if e.Succeeded.Seed != nil {
@@ -641,6 +660,8 @@ func Decode(b []byte) (*Event, error) {
 		e.Decision.Admit = readFlag(r, "join decision")
 	case TypeGroupDevice:
 		e.Device = &GroupDevice{Group: r.Fixed32(), Device: r.Fixed32()}
+	case TypeVerified:
+		e.Verified = &ContactVerified{Account: r.Fixed32(), Theirs: r.Fixed32(), Own: r.Fixed32()}
 	case TypeAccountKey, TypeKeySucceeded:
 		e.Succeeded = &Succeeded{Record: keys.ReadSuccession(r)}
 		if t == TypeAccountKey {

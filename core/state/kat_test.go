@@ -93,6 +93,7 @@ func eventVectors() []kat.Vector {
 		v("join-declined", map[string]string{"type": "17", "member": pub(katMember), "admit": "0"}),
 		v("account-key", map[string]string{"type": "19", "old_seed": kat.H(kat.Seq(0x01, 32)), "new_seed": kat.H(kat.Seq(0xa1, 32))}),
 		v("key-succeeded", map[string]string{"type": "20", "old_seed": kat.H(kat.Seq(0x01, 32)), "new_seed": kat.H(kat.Seq(0xa1, 32))}),
+		v("contact-verified", map[string]string{"type": "21", "account": pub(katInviter), "theirs": pub(katInviteKey), "own": pub(katMember)}),
 	}
 }
 
@@ -185,6 +186,8 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Policy: &state.JoinPolicy{Approve: kat.Uint(t, in, "approve") == 1, Keep: katRoster(t, in)}}
 	case state.TypeJoinDecision:
 		return &state.Event{Decision: &state.JoinDecision{Member: kat.Hex32(t, in, "member"), Admit: kat.Uint(t, in, "admit") == 1}}
+	case state.TypeVerified:
+		return &state.Event{Verified: &state.ContactVerified{Account: kat.Hex32(t, in, "account"), Theirs: kat.Hex32(t, in, "theirs"), Own: kat.Hex32(t, in, "own")}}
 	case state.TypeAccountKey, state.TypeKeySucceeded:
 		next := kat.Hex32(t, in, "new_seed")
 		ev := &state.Event{Succeeded: &state.Succeeded{Record: keys.NewSuccession(keys.FromSeed(kat.Hex32(t, in, "old_seed")), keys.FromSeed(next))}}
@@ -271,7 +274,7 @@ func decodeRejects(t testing.TB) map[string][]byte {
 		"roster with approval off": cat([]byte{16, 0, 1}, key),
 		"join decision flag 2":     cat([]byte{17}, key, []byte{2}),
 		"revocation drop flag 2":   cat([]byte{15}, key, []byte{2, 0}),
-		"type 21":                  {21},
+		"type 22":                  {22},
 		"contact without own key":  cat([]byte{8}, key, []byte{3, 0}, key),
 	}
 	rec := keys.NewSuccession(keys.FromSeed([32]byte{1}), keys.FromSeed([32]byte{2}))

@@ -146,6 +146,7 @@ type State struct {
 	// must still sign with a key the group it is in knows.
 	succession []succession
 	seeds      map[keys.Public][32]byte
+	verified   map[keys.Public]*ContactVerified // account group: by contact
 }
 
 type succession struct {
@@ -205,6 +206,7 @@ func (s *State) reset() {
 	s.declined = map[keys.Public]bool{}
 	s.succession = nil
 	s.seeds = map[keys.Public][32]byte{}
+	s.verified = map[keys.Public]*ContactVerified{}
 }
 
 // nextEra starts a new era (§5.2): every invitation recorded so far stops
@@ -589,6 +591,13 @@ func (s *State) apply(op *Op) {
 	case ev.Seed != nil && s.group.Kind == group.KindAccount:
 		seed := ev.Seed.Seed
 		s.seed = &seed
+	case ev.Verified != nil && s.group.Kind == group.KindAccount:
+		v := *ev.Verified
+		if v.Theirs == (keys.Public{}) {
+			delete(s.verified, v.Account)
+		} else {
+			s.verified[v.Account] = &v
+		}
 	case ev.Succeeded != nil && (s.group.Kind == group.KindContact) == (ev.Succeeded.Seed == nil) && s.group.Kind != group.KindMulti:
 		// Type 19 on the account group, type 20 on contact groups. Which
 		// record wins is KeyChain's: it depends on revocations that may
@@ -1062,6 +1071,16 @@ func (s *State) CurrentKey(member keys.Public) keys.Public {
 		return c[len(c)-1].New
 	}
 	return member
+}
+
+// Verification returns the last safety-number check the account recorded
+// for a contact (§11.8), if any.
+func (s *State) Verification(account keys.Public) (ContactVerified, bool) {
+	v, ok := s.verified[account]
+	if !ok {
+		return ContactVerified{}, false
+	}
+	return *v, true
 }
 
 // AccountSeeds returns the account seeds the account group carried, by

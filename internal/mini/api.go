@@ -25,6 +25,7 @@ type API interface {
 	ContactRequest(context.Context, *bv1.ContactRequestRequest) (*bv1.ContactRequestResponse, error)
 	ContactUpdate(context.Context, *bv1.ContactUpdateRequest) (*bv1.ContactUpdateResponse, error)
 	ContactList(context.Context, *bv1.ContactListRequest) (*bv1.ContactListResponse, error)
+	ContactVerify(context.Context, *bv1.ContactVerifyRequest) (*bv1.ContactVerifyResponse, error)
 	GroupCreate(context.Context, *bv1.GroupCreateRequest) (*bv1.GroupCreateResponse, error)
 	GroupInvite(context.Context, *bv1.GroupInviteRequest) (*bv1.GroupInviteResponse, error)
 	GroupJoin(context.Context, *bv1.GroupJoinRequest) (*bv1.GroupJoinResponse, error)
@@ -132,6 +133,10 @@ func (r *Remote) ContactUpdate(ctx context.Context, q *bv1.ContactUpdateRequest)
 
 func (r *Remote) ContactList(ctx context.Context, q *bv1.ContactListRequest) (*bv1.ContactListResponse, error) {
 	return r.node().ContactList(ctx, q)
+}
+
+func (r *Remote) ContactVerify(ctx context.Context, q *bv1.ContactVerifyRequest) (*bv1.ContactVerifyResponse, error) {
+	return r.node().ContactVerify(ctx, q)
 }
 
 func (r *Remote) GroupCreate(ctx context.Context, q *bv1.GroupCreateRequest) (*bv1.GroupCreateResponse, error) {

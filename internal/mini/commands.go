@@ -111,6 +111,7 @@ var commandHelp = []string{
 	"/edit TEXT           replace the text of your selected or latest message",
 	"/delete              delete your selected or latest message",
 	"/search TEXT         search the messages of every conversation",
+	"/verify [NUMBER|ok]  the selected contact's safety number; check theirs, or ok after comparing",
 	"/name NAME           set your display name",
 	"/peers               connected peers",
 	"/debug               keys, peer id, addresses, data directory",
@@ -163,6 +164,8 @@ func (m *Model) command(line string) tea.Cmd {
 		return m.updateContact(unblockVerb, rest)
 	case "/block":
 		return m.block(rest)
+	case "/verify":
+		return m.verify(rest)
 	case "/group":
 		if (arg(0) != "new" && arg(0) != "create") || len(args) < 2 {
 			return usage("/group new NAME")

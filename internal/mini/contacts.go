@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/core/safety"
 )
 
 // The commands on contacts: /accept and /discard answer an incoming
@@ -151,5 +152,51 @@ func (m *Model) block(confirm string) tea.Cmd {
 		_, err := m.api.ContactUpdate(ctx, req)
 		// The conversation goes from the list: its lines would not show.
 		return outputMsg{convs: true, global: true, lines: []outLine{info("blocked %s (/unblock %s lifts it)", name, name)}}, err
+	})
+}
+
+// verify shows the selected contact's safety number (docs/protocol.md
+// §11.8), checks the one the contact reads out (/verify DIGITS, or the text
+// of their code), records a comparison by eye (/verify ok) or forgets it
+// (/verify clear).
+func (m *Model) verify(arg string) tea.Cmd {
+	c := m.selected()
+	if c == nil || c.Kind != bv1.ConversationKind_CONVERSATION_KIND_CONTACT || len(c.Contact) == 0 {
+		m.say(lineError, "/verify: select the conversation of the contact whose safety number to show")
+		return nil
+	}
+	name := convName(c)
+	req := &bv1.ContactVerifyRequest{Account: c.Contact}
+	switch strings.ToLower(arg) {
+	case "":
+	case "ok", "yes":
+		req.Confirm = true
+	case "clear":
+		req.Clear = true
+	default:
+		if _, err := safety.Parse(arg); err != nil {
+			m.say(lineError, "/verify: "+err.Error())
+			return nil
+		}
+		req.Number = arg
+	}
+	return m.call("/verify", func(ctx context.Context) (outputMsg, error) {
+		r, err := m.api.ContactVerify(ctx, req)
+		if err != nil {
+			return outputMsg{}, err
+		}
+		lines := []outLine{info("safety number with %s:", name)}
+		for _, l := range strings.Split(safety.Format(r.Number), "\n") {
+			lines = append(lines, info("  %s", l))
+		}
+		switch {
+		case r.Verified:
+			lines = append(lines, info("verified"))
+		case r.Changed:
+			lines = append(lines, outLine{lineError, fmt.Sprintf("CHANGED since you verified it: a key of yours or %s's moved on (a device was revoked?); compare again", name)})
+		default:
+			lines = append(lines, info("not verified: compare it with %s's (in person or on a call), then /verify ok, or type theirs: /verify DIGITS", name))
+		}
+		return outputMsg{lines: lines}, nil
 	})
 }

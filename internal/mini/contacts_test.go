@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/core/safety"
 )
 
 // TestContactCommands: /discard, /cancel and /unblock pick among the
@@ -125,5 +126,55 @@ func TestBlock(t *testing.T) {
 	typeText(t, m, "/block club")
 	if s := screen(m); !strings.Contains(s, "/block: select the conversation of the contact to block") || len(f.called("ContactUpdate")) != 1 {
 		t.Fatalf("/block in a group:\n%s", s)
+	}
+}
+
+// TestVerify: /verify shows the selected contact's safety number and what
+// to do; a wrong number is refused by the node and said so; the right one,
+// typed with spaces, is recorded.
+func TestVerify(t *testing.T) {
+	f := withBob()
+	f.contacts = []*bv1.Contact{{Account: bobAccount, Name: "bob", State: bv1.ContactState_CONTACT_STATE_ACCEPTED, Topic: bobTopic}}
+	f.convs = append(f.convs, &bv1.Conversation{Topic: clubTopic, Name: "club", Kind: bv1.ConversationKind_CONVERSATION_KIND_GROUP})
+	m := newModel(t, f)
+	drive(t, m, tea.WindowSizeMsg{Width: 160, Height: 40})
+	typeText(t, m, "/verify")
+	inOrder(t, screen(m), "safety number with bob:", "12345 12345 12345 12345", "12345 12345 67890 67890", "67890 67890 67890 67890",
+		"not verified: compare it with bob's (in person or on a call), then /verify ok, or type theirs: /verify DIGITS")
+	typeText(t, m, "/verify 12345")
+	if s := screen(m); !strings.Contains(s, "/verify: not a safety number: 5 digits, a safety number has 60") || len(f.called("ContactVerify")) != 1 {
+		t.Fatalf("a short number:\n%s\ncalls %q", s, f.called("ContactVerify"))
+	}
+	wrong := "9" + fakeNumber[1:]
+	typeText(t, m, "/verify "+wrong)
+	if s := screen(m); !strings.Contains(s, "/verify: the safety numbers differ") {
+		t.Fatalf("a wrong number:\n%s", s)
+	}
+	typeText(t, m, "/verify "+safety.Format(fakeNumber))
+	if s := screen(m); !strings.Contains(s, "· verified") || !f.contacts[0].Verified {
+		t.Fatalf("the right number is not recorded:\n%s", s)
+	}
+	if got := f.called("ContactVerify"); len(got) != 3 || !strings.Contains(got[2], "12345 12345") {
+		t.Fatalf("ContactVerify calls %q", got)
+	}
+}
+
+// TestSafetyNumberChangedIsTold: a contact whose verified safety number
+// changed is told at start, and when the change comes in later.
+func TestSafetyNumberChangedIsTold(t *testing.T) {
+	f := withBob()
+	f.contacts = []*bv1.Contact{{Account: bobAccount, Name: "bob", State: bv1.ContactState_CONTACT_STATE_ACCEPTED, Topic: bobTopic, VerificationChanged: true}}
+	m := newModel(t, f)
+	drive(t, m, tea.WindowSizeMsg{Width: 200, Height: 40})
+	if s := screen(m); !strings.Contains(s, "the safety number with bob changed since you verified it") {
+		t.Fatalf("at start:\n%s", s)
+	}
+	f2 := withBob()
+	f2.contacts = []*bv1.Contact{{Account: bobAccount, Name: "bob", State: bv1.ContactState_CONTACT_STATE_ACCEPTED, Topic: bobTopic, Verified: true}}
+	m2 := newModel(t, f2)
+	drive(t, m2, tea.WindowSizeMsg{Width: 200, Height: 40})
+	m2.setContacts([]*bv1.Contact{{Account: bobAccount, Name: "bob", State: bv1.ContactState_CONTACT_STATE_ACCEPTED, Topic: bobTopic, VerificationChanged: true}})
+	if s := screen(m2); strings.Count(s, "the safety number with bob changed") != 1 {
+		t.Fatalf("after the change:\n%s", s)
 	}
 }

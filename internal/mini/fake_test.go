@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	bv1 "github.com/berty-go/berty/api/bertyv1"
+	"github.com/berty-go/berty/core/safety"
 )
 
 // fake is an in-memory daemon: what the tests put in its fields is what
@@ -106,6 +107,36 @@ func (f *fake) ContactRequest(_ context.Context, q *bv1.ContactRequestRequest) (
 		return nil, err
 	}
 	return &bv1.ContactRequestResponse{Account: id32(0xb0), State: bv1.ContactState_CONTACT_STATE_OUTGOING}, nil
+}
+
+// fakeNumber is the safety number the fake gives every contact.
+const fakeNumber = "123451234512345123451234512345678906789067890678906789067890"
+
+// ContactVerify answers with fakeNumber, checks a typed number against it
+// as the node does, and records verifications on the contact.
+func (f *fake) ContactVerify(_ context.Context, q *bv1.ContactVerifyRequest) (*bv1.ContactVerifyResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("ContactVerify", shortHex(q.Account), " ", q.Number, q.Confirm, q.Clear); err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(f.contacts, func(c *bv1.Contact) bool { return string(c.Account) == string(q.Account) })
+	if i < 0 {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no such contact request from %x", q.Account))
+	}
+	c := f.contacts[i]
+	if q.Number != "" {
+		if n, err := safety.Parse(q.Number); err != nil || n != fakeNumber {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the safety numbers differ"))
+		}
+	}
+	switch {
+	case q.Clear:
+		c.Verified, c.VerificationChanged = false, false
+	case q.Number != "" || q.Confirm:
+		c.Verified, c.VerificationChanged = true, false
+	}
+	return &bv1.ContactVerifyResponse{Number: fakeNumber, Code: safety.Code(fakeNumber), Verified: c.Verified, Changed: c.VerificationChanged}, nil
 }
 
 // ContactUpdate moves a contact between the states of docs/protocol.md

@@ -29,11 +29,19 @@ func (m *Model) setContacts(list []*bv1.Contact) {
 		if n > 0 {
 			m.sys("", lineInfo, count(n, "contact request", "contact requests")+" waiting: /accept or /discard")
 		}
+		for _, c := range list {
+			if c.VerificationChanged {
+				m.sys("", lineError, safetyChanged(c))
+			}
+		}
 		m.contacts = next
 		return
 	}
 	for _, c := range list {
 		old, had := m.contacts[string(c.Account)]
+		if c.VerificationChanged && (!had || !old.VerificationChanged) {
+			m.sys("", lineError, safetyChanged(c))
+		}
 		if had && old.State == c.State {
 			continue
 		}
@@ -116,4 +124,11 @@ func shortHex(b []byte) string {
 		b = b[:4]
 	}
 	return hex.EncodeToString(b)
+}
+
+// safetyChanged tells that a verified contact's safety number changed
+// (docs/protocol.md §11.8).
+func safetyChanged(c *bv1.Contact) string {
+	name := contactName(c)
+	return "the safety number with " + name + " changed since you verified it (a key moved on: a device was revoked?): select " + name + " and /verify"
 }

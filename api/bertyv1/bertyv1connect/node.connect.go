@@ -49,6 +49,9 @@ const (
 	NodeServiceContactUpdateProcedure = "/berty.v1.NodeService/ContactUpdate"
 	// NodeServiceContactListProcedure is the fully-qualified name of the NodeService's ContactList RPC.
 	NodeServiceContactListProcedure = "/berty.v1.NodeService/ContactList"
+	// NodeServiceContactVerifyProcedure is the fully-qualified name of the NodeService's ContactVerify
+	// RPC.
+	NodeServiceContactVerifyProcedure = "/berty.v1.NodeService/ContactVerify"
 	// NodeServiceGroupCreateProcedure is the fully-qualified name of the NodeService's GroupCreate RPC.
 	NodeServiceGroupCreateProcedure = "/berty.v1.NodeService/GroupCreate"
 	// NodeServiceGroupInviteProcedure is the fully-qualified name of the NodeService's GroupInvite RPC.
@@ -98,6 +101,9 @@ type NodeServiceClient interface {
 	ContactUpdate(context.Context, *bertyv1.ContactUpdateRequest) (*bertyv1.ContactUpdateResponse, error)
 	// ContactList lists contacts and requests, with outgoing requests' status.
 	ContactList(context.Context, *bertyv1.ContactListRequest) (*bertyv1.ContactListResponse, error)
+	// ContactVerify shows a contact's safety number (docs/protocol.md §11.8)
+	// and records that the user compared it.
+	ContactVerify(context.Context, *bertyv1.ContactVerifyRequest) (*bertyv1.ContactVerifyResponse, error)
 	// GroupCreate creates a multi-member group.
 	GroupCreate(context.Context, *bertyv1.GroupCreateRequest) (*bertyv1.GroupCreateResponse, error)
 	// GroupInvite returns a group link that expires (a week by default).
@@ -172,6 +178,12 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			httpClient,
 			baseURL+NodeServiceContactListProcedure,
 			connect.WithSchema(nodeServiceMethods.ByName("ContactList")),
+			connect.WithClientOptions(opts...),
+		),
+		contactVerify: connect.NewClient[bertyv1.ContactVerifyRequest, bertyv1.ContactVerifyResponse](
+			httpClient,
+			baseURL+NodeServiceContactVerifyProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("ContactVerify")),
 			connect.WithClientOptions(opts...),
 		),
 		groupCreate: connect.NewClient[bertyv1.GroupCreateRequest, bertyv1.GroupCreateResponse](
@@ -268,6 +280,7 @@ type nodeServiceClient struct {
 	contactRequest    *connect.Client[bertyv1.ContactRequestRequest, bertyv1.ContactRequestResponse]
 	contactUpdate     *connect.Client[bertyv1.ContactUpdateRequest, bertyv1.ContactUpdateResponse]
 	contactList       *connect.Client[bertyv1.ContactListRequest, bertyv1.ContactListResponse]
+	contactVerify     *connect.Client[bertyv1.ContactVerifyRequest, bertyv1.ContactVerifyResponse]
 	groupCreate       *connect.Client[bertyv1.GroupCreateRequest, bertyv1.GroupCreateResponse]
 	groupInvite       *connect.Client[bertyv1.GroupInviteRequest, bertyv1.GroupInviteResponse]
 	groupInviteRevoke *connect.Client[bertyv1.GroupInviteRevokeRequest, bertyv1.GroupInviteRevokeResponse]
@@ -323,6 +336,15 @@ func (c *nodeServiceClient) ContactUpdate(ctx context.Context, req *bertyv1.Cont
 // ContactList calls berty.v1.NodeService.ContactList.
 func (c *nodeServiceClient) ContactList(ctx context.Context, req *bertyv1.ContactListRequest) (*bertyv1.ContactListResponse, error) {
 	response, err := c.contactList.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ContactVerify calls berty.v1.NodeService.ContactVerify.
+func (c *nodeServiceClient) ContactVerify(ctx context.Context, req *bertyv1.ContactVerifyRequest) (*bertyv1.ContactVerifyResponse, error) {
+	response, err := c.contactVerify.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -464,6 +486,9 @@ type NodeServiceHandler interface {
 	ContactUpdate(context.Context, *bertyv1.ContactUpdateRequest) (*bertyv1.ContactUpdateResponse, error)
 	// ContactList lists contacts and requests, with outgoing requests' status.
 	ContactList(context.Context, *bertyv1.ContactListRequest) (*bertyv1.ContactListResponse, error)
+	// ContactVerify shows a contact's safety number (docs/protocol.md §11.8)
+	// and records that the user compared it.
+	ContactVerify(context.Context, *bertyv1.ContactVerifyRequest) (*bertyv1.ContactVerifyResponse, error)
 	// GroupCreate creates a multi-member group.
 	GroupCreate(context.Context, *bertyv1.GroupCreateRequest) (*bertyv1.GroupCreateResponse, error)
 	// GroupInvite returns a group link that expires (a week by default).
@@ -534,6 +559,12 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 		NodeServiceContactListProcedure,
 		svc.ContactList,
 		connect.WithSchema(nodeServiceMethods.ByName("ContactList")),
+		connect.WithHandlerOptions(opts...),
+	)
+	nodeServiceContactVerifyHandler := connect.NewUnaryHandlerSimple(
+		NodeServiceContactVerifyProcedure,
+		svc.ContactVerify,
+		connect.WithSchema(nodeServiceMethods.ByName("ContactVerify")),
 		connect.WithHandlerOptions(opts...),
 	)
 	nodeServiceGroupCreateHandler := connect.NewUnaryHandlerSimple(
@@ -632,6 +663,8 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 			nodeServiceContactUpdateHandler.ServeHTTP(w, r)
 		case NodeServiceContactListProcedure:
 			nodeServiceContactListHandler.ServeHTTP(w, r)
+		case NodeServiceContactVerifyProcedure:
+			nodeServiceContactVerifyHandler.ServeHTTP(w, r)
 		case NodeServiceGroupCreateProcedure:
 			nodeServiceGroupCreateHandler.ServeHTTP(w, r)
 		case NodeServiceGroupInviteProcedure:
@@ -687,6 +720,10 @@ func (UnimplementedNodeServiceHandler) ContactUpdate(context.Context, *bertyv1.C
 
 func (UnimplementedNodeServiceHandler) ContactList(context.Context, *bertyv1.ContactListRequest) (*bertyv1.ContactListResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.ContactList is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) ContactVerify(context.Context, *bertyv1.ContactVerifyRequest) (*bertyv1.ContactVerifyResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.NodeService.ContactVerify is not implemented"))
 }
 
 func (UnimplementedNodeServiceHandler) GroupCreate(context.Context, *bertyv1.GroupCreateRequest) (*bertyv1.GroupCreateResponse, error) {
