@@ -105,6 +105,11 @@ type Node struct {
 	acct    *groupRun // the account group
 	pending []Delivery
 	events  []pendingEvent
+	// contactTopics caches the topic of the contact group of (own key,
+	// contact key): deriving it costs an X25519 agreement, and checking a
+	// link or a request against every contact's key chain (§5.9) needs it
+	// for each contact.
+	contactTopics map[[64]byte][32]byte
 }
 
 type pendingEvent struct {
@@ -125,7 +130,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	n := &Node{cfg: cfg, st: cfg.Store, groups: map[[32]byte]*groupRun{}}
+	n := &Node{cfg: cfg, st: cfg.Store, groups: map[[32]byte]*groupRun{}, contactTopics: map[[64]byte][32]byte{}}
 	acc, err := n.st.Account()
 	created := false
 	if errors.Is(err, store.ErrNoAccount) {

@@ -119,15 +119,23 @@ func (n *Node) contactState(c *state.Contact) *state.State {
 	if c.Own == (keys.Public{}) {
 		return nil
 	}
-	own := n.keyAt(c.Own)
-	if own == nil {
-		return nil
+	var pair [64]byte
+	copy(pair[:32], c.Own[:])
+	copy(pair[32:], c.Account[:])
+	topic, ok := n.contactTopics[pair]
+	if !ok {
+		own := n.keyAt(c.Own)
+		if own == nil {
+			return nil
+		}
+		g, err := group.Contact(own, c.Account)
+		if err != nil {
+			return nil
+		}
+		topic = g.Keys.Topic
+		n.contactTopics[pair] = topic
 	}
-	g, err := group.Contact(own, c.Account)
-	if err != nil {
-		return nil
-	}
-	if run := n.groups[g.Keys.Topic]; run != nil {
+	if run := n.groups[topic]; run != nil {
 		return run.rep.State()
 	}
 	return nil
