@@ -93,13 +93,23 @@ func (n *Node) contact(account keys.Public) *state.Contact {
 	return n.acct.rep.State().Contacts()[account]
 }
 
-// setContact records c, with the account key this account uses with it:
-// the one recorded before, else the current one (§5.9).
+// setContact records c, with the account key this account uses with it
+// (§5.9): the one recorded before if their contact group exists, else the
+// current one. The first key is recorded as zero (§5.1).
 func (n *Node) setContact(c state.Contact) error {
-	if old := n.contact(c.Account); old != nil && old.Own != (keys.Public{}) {
-		c.Own = old.Own
-	} else if c.Own == (keys.Public{}) {
-		c.Own = n.currentKey().Public()
+	own := n.currentKey()
+	if old := n.contact(c.Account); old != nil && n.hasContactGroup(old) {
+		if own = n.keyAt(ownKeyOf(n, old)); own == nil {
+			return fmt.Errorf("contact %v: this device does not hold the account key %v the contact was made with", c.Account, old.Own)
+		}
+	} else if c.Own != (keys.Public{}) {
+		if own = n.keyAt(c.Own); own == nil {
+			return fmt.Errorf("contact %v: not an account key of this account: %v", c.Account, c.Own)
+		}
+	}
+	c.Own, c.OwnSeed = keys.Public{}, [32]byte{}
+	if own.Public() != n.account.Public() {
+		c.Own, c.OwnSeed = own.Public(), own.Seed()
 	}
 	return n.accountPost(&state.Event{Contact: &c})
 }
@@ -177,8 +187,8 @@ func (n *Node) Outgoing() []state.Contact {
 func (n *Node) NewRequester(to keys.Public, point [32]byte) (*handshake.Requester, error) {
 	n.mu.Lock()
 	own := n.currentKey()
-	if c := n.contact(to); c != nil && c.Own != (keys.Public{}) {
-		if p := n.keyAt(c.Own); p != nil {
+	if c := n.contact(to); c != nil {
+		if p := n.keyAt(ownKeyOf(n, c)); p != nil {
 			own = p
 		}
 	}

@@ -183,17 +183,20 @@ func (n *Node) RevokeDevice(device keys.Public) error {
 	if m == nil || !slices.Contains(m.Devices, device) {
 		return fmt.Errorf("%w: %v", replica.ErrNoSuchDevice, device)
 	}
-	if err := n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.RevokeDevice(device, lk) }); err != nil {
+	// The revoked device holds the account key: in the same commit, move
+	// the account to a new one it never sees (§5.9); reconcile does it
+	// should this fail. Then cut the device off everywhere; contact groups
+	// hear of the new key once it is revoked there (a record it wrote
+	// before is void then).
+	if err := n.step(n.acct, func(lk feed.Lookup) error {
+		if err := n.acct.rep.RevokeDevice(device, lk); err != nil {
+			return err
+		}
+		return n.postNewKey(lk)
+	}); err != nil {
 		return err
 	}
-	// The revoked device holds the account key: move the account to a new
-	// one it never sees (§5.9), then cut it off everywhere.
-	// Contact groups hear of the new key once the device is revoked there:
-	// a record it wrote before is void then (§5.9).
-	if err := n.recordNewKey(); err != nil {
-		return errors.Join(err, n.propagateRevocations())
-	}
-	return errors.Join(n.propagateRevocations(), n.announceSuccessions())
+	return errors.Join(n.approveSiblings(), n.syncProfile(), n.propagateRevocations(), n.announceSuccessions())
 }
 
 // propagateRevocations revokes, in every joined group, the devices the

@@ -31,3 +31,24 @@ func (n *Node) AccountStateForTest() *state.State {
 func (n *Node) PostInGroupForTest(topic [32]byte, ev *state.Event) error {
 	return n.groupCommand(topic, func(run *groupRun, lk feed.Lookup) error { return run.rep.Post(ev, lk) })
 }
+
+// Review hooks.
+
+// GroupStateForTest returns the state of a group this node is in.
+func (n *Node) GroupStateForTest(topic [32]byte) *state.State {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if run := n.groups[topic]; run != nil {
+		return run.rep.State()
+	}
+	return nil
+}
+
+// RevokeOnlyForTest is RevokeDevice cut short by a crash right after the
+// account-group revocation was persisted (before recordNewKey).
+func (n *Node) RevokeOnlyForTest(device keys.Public) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	defer n.flush()
+	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.RevokeDevice(device, lk) })
+}

@@ -56,6 +56,9 @@ func (n *Node) reconcile() error {
 		}
 	}
 	n.followName()
+	if n.rotationDue() {
+		errs = append(errs, n.recordNewKey())
+	}
 	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile(), n.announceSuccessions())
 	return errors.Join(errs...)
 }

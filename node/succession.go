@@ -70,12 +70,29 @@ func (n *Node) FirstAccountKey() keys.Public { return n.account.Public() }
 // from its current key.
 func (n *Node) contactGroup(account keys.Public) (*group.Group, error) {
 	own := n.currentKey()
-	if c := n.contact(account); c != nil && c.Own != (keys.Public{}) {
-		if own = n.keyAt(c.Own); own == nil {
+	if c := n.contact(account); c != nil && n.hasContactGroup(c) {
+		if own = n.keyAt(ownKeyOf(n, c)); own == nil {
 			return nil, fmt.Errorf("contact %v: this device does not hold the account key %v the contact was made with", account, c.Own)
 		}
 	}
 	return group.Contact(own, account)
+}
+
+// ownKeyOf returns the account key this account uses with the contact
+// (a zero Own is the first key, §5.1).
+func ownKeyOf(n *Node, c *state.Contact) keys.Public {
+	if c.Own == (keys.Public{}) {
+		return n.account.Public()
+	}
+	return c.Own
+}
+
+// hasContactGroup reports whether a contact group with c exists on this
+// device, made with the key c records: a contact that was only requested,
+// declined or blocked before one was made gets the current key when it
+// becomes one.
+func (n *Node) hasContactGroup(c *state.Contact) bool {
+	return n.contactState(c) != nil || c.State == state.ContactAccepted || c.State == state.ContactSent
 }
 
 // contactKey returns what this node knows of the key an account signs with,
@@ -84,6 +101,13 @@ func (n *Node) contactGroup(account keys.Public) (*group.Group, error) {
 func (n *Node) contactKey(pub keys.Public) (c *state.Contact, succeeded bool) {
 	if c := n.contact(pub); c != nil && !n.movedOn(c) {
 		return c, false
+	}
+	// A contact whose current key it is first: which contact a key is
+	// must not depend on the order of a map.
+	for _, c := range n.acct.rep.State().Contacts() {
+		if st := n.contactState(c); st != nil && st.CurrentKey(c.Account) == pub {
+			return c, false
+		}
 	}
 	for _, c := range n.acct.rep.State().Contacts() {
 		st := n.contactState(c)
@@ -116,15 +140,13 @@ func (n *Node) contactChain(c *state.Contact) []keys.Succession {
 // contactState returns the state of the contact group with c, if this
 // device has it.
 func (n *Node) contactState(c *state.Contact) *state.State {
-	if c.Own == (keys.Public{}) {
-		return nil
-	}
+	ownKey := ownKeyOf(n, c)
 	var pair [64]byte
-	copy(pair[:32], c.Own[:])
+	copy(pair[:32], ownKey[:])
 	copy(pair[32:], c.Account[:])
 	topic, ok := n.contactTopics[pair]
 	if !ok {
-		own := n.keyAt(c.Own)
+		own := n.keyAt(ownKey)
 		if own == nil {
 			return nil
 		}
@@ -184,21 +206,54 @@ func (n *Node) rotateAccountKey() error {
 }
 
 // recordNewKey records a new account key and a new contact-link seed on
-// the account group.
+// the account group, in one commit.
 func (n *Node) recordNewKey() error {
-	var seed [32]byte
+	if err := n.step(n.acct, n.postNewKey); err != nil {
+		return err
+	}
+	return errors.Join(n.approveSiblings(), n.syncProfile())
+}
+
+// postNewKey writes, within the caller's step on the account group, a new
+// account key moving on from the current one, and a new link seed: the old
+// link carries the old key.
+func (n *Node) postNewKey(lk feed.Lookup) error {
+	var seed, link [32]byte
 	if _, err := n.cfg.Rand.Read(seed[:]); err != nil {
 		return fmt.Errorf("new account key: %w", err)
 	}
-	next := keys.FromSeed(seed)
-	rec := keys.NewSuccession(n.currentKey(), next)
-	if err := n.step(n.acct, func(lk feed.Lookup) error {
-		return n.acct.rep.Post(&state.Event{Succeeded: &state.Succeeded{Record: rec, Seed: &seed}}, lk)
-	}); err != nil {
+	if _, err := n.cfg.Rand.Read(link[:]); err != nil {
+		return fmt.Errorf("new link seed: %w", err)
+	}
+	rec := keys.NewSuccession(n.currentKey(), keys.FromSeed(seed))
+	if err := n.acct.rep.Post(&state.Event{Succeeded: &state.Succeeded{Record: rec, Seed: &seed}}, lk); err != nil {
 		return fmt.Errorf("new account key: %w", err)
 	}
-	_, err := n.newSeed()
-	return err
+	return n.acct.rep.Post(&state.Event{Seed: &state.RendezvousSeed{Seed: link}}, lk)
+}
+
+// rotationDue reports whether the account's current key may be known to a
+// device revoked since, so that the account must move on (§5.9): the first
+// key once any device of the account is revoked, or a key whose record was
+// sealed in an epoch a revoked device held — a sibling that rotated before
+// it saw the revocation, a revoker that crashed between the revocation and
+// its new key, a revocation that voided the record that stood. Every device
+// of the account checks after each receive; a record it writes is sealed in
+// its current epoch, which no cut device holds, so this settles.
+func (n *Node) rotationDue() bool {
+	if n.member(n.acct) == nil {
+		return false // not counting on the account group (yet)
+	}
+	first := n.account.Public()
+	st := n.acct.rep.State()
+	if m := st.Member(first); m == nil || len(m.Revoked) == 0 {
+		return false
+	}
+	author, seq, ok := st.CurrentKeyEntry(first)
+	if !ok {
+		return true
+	}
+	return n.acct.rep.SealedWhereCut(author, seq, n.lookup(n.acct))
 }
 
 // announceSuccessions tells every contact group where this account's key
@@ -207,8 +262,8 @@ func (n *Node) recordNewKey() error {
 // voided a rotation by the revoked device. A record moves straight from
 // the group's key to the current one, whatever lies between.
 func (n *Node) announceSuccessions() error {
-	if n.revoked() {
-		return nil
+	if n.revoked() || n.rotationDue() {
+		return nil // a key about to be replaced is not one to tell contacts
 	}
 	cur := n.currentKey()
 	var errs []error

@@ -55,6 +55,7 @@ type heldEpoch struct {
 	lamport uint64
 	entry   feed.ID
 	giver   keys.Public // the device that handed it to this replica (itself for its own)
+	seq     uint64      // the giver's seq of that entry (0: its own, or unknown)
 }
 
 func (h *heldEpoch) after(o *heldEpoch) bool {
@@ -101,13 +102,13 @@ func (r *Replica) setUnopened(id group.EpochID, ps []pos) {
 // learnEpoch adds an epoch secret; it reports whether it was new. Of the
 // devices that gave it, a vouched one (that counts) stands over one that
 // does not, then the earliest.
-func (r *Replica) learnEpoch(secret [32]byte, lamport uint64, entry feed.ID, giver keys.Public) (group.EpochID, bool) {
+func (r *Replica) learnEpoch(secret [32]byte, lamport uint64, entry feed.ID, giver keys.Public, seq uint64) (group.EpochID, bool) {
 	ep := r.g.Epoch(secret)
-	h := &heldEpoch{Epoch: ep, lamport: lamport, entry: entry, giver: giver}
+	h := &heldEpoch{Epoch: ep, lamport: lamport, entry: entry, giver: giver, seq: seq}
 	if old, ok := r.epochs[ep.ID]; ok {
 		better := r.vouched(h) && !r.vouched(old)
 		if ep.ID != r.zero && (better || (r.vouched(h) == r.vouched(old) && old.after(h))) {
-			old.lamport, old.entry, old.giver = lamport, entry, giver
+			old.lamport, old.entry, old.giver, old.seq = lamport, entry, giver, seq
 			r.dirty = true
 		}
 		return ep.ID, false
@@ -206,7 +207,7 @@ func (r *Replica) rekey() (*heldEpoch, error) {
 		return nil, fmt.Errorf("new epoch: %w", err)
 	}
 	_, _, lamport, _ := r.tracker.NextLocal(r.device.Public())
-	id, _ := r.learnEpoch(secret, lamport, feed.ID{}, r.device.Public())
+	id, _ := r.learnEpoch(secret, lamport, feed.ID{}, r.device.Public(), 0)
 	if r.epochs[id] == nil {
 		return nil, fmt.Errorf("new epoch: this device holds %d epochs of the group already", len(r.epochs))
 	}
@@ -267,7 +268,7 @@ func (r *Replica) writeEpoch(ev *state.Event) (*heldEpoch, error) {
 func (r *Replica) missingEpochs(d keys.Public) []*heldEpoch {
 	var out []*heldEpoch
 	for id, h := range r.epochs {
-		if id != r.zero && !r.holders[id][d] && r.vouched(h) {
+		if id != r.zero && !r.holders[id][d] && (r.vouched(h) || r.historical(h)) {
 			out = append(out, h)
 		}
 	}
@@ -276,6 +277,22 @@ func (r *Replica) missingEpochs(d keys.Public) []*heldEpoch {
 		out = out[len(out)-state.MaxEpochBundle:]
 	}
 	return out
+}
+
+// historical reports whether h was given by a device that counted then and
+// is cut off since (revoked, removed): what it wrote while it counted —
+// among it, maybe, the revocation itself, sealed in the revoker's epoch of
+// the time, which the revoked device made — must stay readable to a device
+// that comes after. Handing such an epoch on is safe: its holders, noted
+// from the cut device's own boxes, make it tainted for the recipient too,
+// so no one writes in it (§3.4). One given past the giver's cut-off (a box
+// this replica took before it learnt the cut-off) is not handed on: the
+// recipient does not see that box, so would not see the epoch tainted.
+// (A review found a device linked after a revocation that could not read
+// the revocation, and handed the revoker's new epoch to the revoked device.)
+func (r *Replica) historical(h *heldEpoch) bool {
+	c, cut := r.state.Cutoff(h.giver)
+	return cut && h.seq > 0 && h.seq <= c
 }
 
 // boxPlaintext is what a box holds: u8 flags (1: a chain follows) || chain
@@ -470,6 +487,7 @@ func (r *Replica) appendEpochs(b []byte) []byte {
 		b = wire.AppendUvarint(b, h.lamport)
 		b = append(b, h.entry[:]...)
 		b = append(b, h.giver[:]...)
+		b = wire.AppendUvarint(b, h.seq)
 	}
 	hids := sortedIDs(r.holders)
 	b = wire.AppendUvarint(b, uint64(len(hids)))
@@ -509,15 +527,19 @@ func readPositions(rd *wire.Reader) []pos {
 }
 
 // readEpochs decodes what appendEpochs wrote.
-func (r *Replica) readEpochs(rd *wire.Reader) {
+func (r *Replica) readEpochs(rd *wire.Reader, withSeq bool) {
 	n := rd.Uvarint(maxHolderEpochs)
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
 		secret := rd.Fixed32()
 		lamport := rd.Uvarint(feed.MaxLamport)
 		entry := feed.ID(rd.Fixed32())
 		giver := keys.Public(rd.Fixed32())
+		var seq uint64
+		if withSeq {
+			seq = rd.Uvarint(feed.MaxSeq)
+		}
 		if rd.Err() == nil {
-			r.learnEpoch(secret, lamport, entry, giver)
+			r.learnEpoch(secret, lamport, entry, giver, seq)
 		}
 	}
 	n = rd.Uvarint(maxHolderEpochs)
@@ -553,4 +575,25 @@ func readEpochID(rd *wire.Reader) group.EpochID {
 	var id group.EpochID
 	copy(id[:], rd.Fixed(group.EpochIDSize))
 	return id
+}
+
+// SealedWhereCut reports whether the metadata entry (author, seq) is sealed
+// in an epoch that a device cut off since (revoked, removed) held: that
+// device may have read it. An entry not stored here gives false.
+func (r *Replica) SealedWhereCut(author keys.Public, seq uint64, lk feed.Lookup) bool {
+	e := r.storedEntry(pos{author, seq}, lk)
+	if e == nil || e.Kind != feed.KindMetadata || len(e.Payload) < group.EpochIDSize {
+		return false
+	}
+	var id group.EpochID
+	copy(id[:], e.Payload[:group.EpochIDSize])
+	if id == r.zero {
+		return true
+	}
+	for d := range r.holders[id] {
+		if _, cut := r.state.Cutoff(d); cut {
+			return true
+		}
+	}
+	return false
 }

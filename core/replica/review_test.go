@@ -45,7 +45,7 @@ func TestReviewStrangerEpochRelay(t *testing.T) {
 	var secret [32]byte
 	secret[0] = 42
 	ep := s.r.g.Epoch(secret)
-	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey())
+	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), 0)
 	bobDev := bob.r.State().Device(bob.r.DeviceKey())
 	ad := chainKeyAD(&s.r.g.Keys.Topic, s.r.DeviceKey(), 1)
 	box, err := seal.SealBox(bobDev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}), ad, c.rnd)
@@ -81,7 +81,7 @@ func TestReviewStrangerEpochRelay(t *testing.T) {
 func injectEpoch(t *testing.T, c *cluster, s *peer, to *peer, secret [32]byte) group.EpochID {
 	t.Helper()
 	ep := s.r.g.Epoch(secret)
-	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey())
+	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), 0)
 	dev := to.r.State().Device(to.r.DeviceKey())
 	ad := chainKeyAD(&s.r.g.Keys.Topic, s.r.DeviceKey(), 1)
 	box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}), ad, c.rnd)

@@ -17,8 +17,10 @@ import (
 // needs to resume — feed heads, frozen devices, membership events, ratchet
 // chains — and nothing that grows with the number of messages.
 // Version 3 adds the membership number (§3.2) after the version byte; a
-// version 2 snapshot is read as membership 0.
-const snapshotVersion = 3
+// version 2 snapshot is read as membership 0. Version 4 adds to each held
+// epoch the seq of the entry that gave it; earlier versions read it as 0
+// (unknown).
+const snapshotVersion = 4
 
 // Limits when reading a snapshot back; a snapshot is local data, but a
 // corrupted file must give an error, not a crash or a huge allocation.
@@ -164,8 +166,9 @@ func readFlag(rd *wire.Reader) bool {
 
 func (r *Replica) restore(snap []byte) error {
 	rd := wire.NewReader(snap)
-	switch v := rd.Byte(); {
-	case v == snapshotVersion:
+	v := rd.Byte()
+	switch {
+	case v == snapshotVersion, v == 3:
 		r.setMembership(uint32(rd.Uvarint(1<<32 - 1)))
 	case v == 2:
 		r.setMembership(0)
@@ -255,7 +258,7 @@ func (r *Replica) restore(snap []byte) error {
 	r.rotate = readFlag(rd)
 	r.deferred = readFlag(rd)
 	r.now = int64(rd.Uvarint(math.MaxUint64))
-	r.readEpochs(rd)
+	r.readEpochs(rd, v >= 4)
 	if err := rd.Done(); err != nil {
 		return fmt.Errorf("decode snapshot: %w", err)
 	}

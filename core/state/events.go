@@ -351,10 +351,17 @@ type Contact struct {
 	// for an outgoing request so that any device of the account can send
 	// it; zero otherwise.
 	Seed [32]byte
-	// Own is the account key this account uses with the contact: their
-	// contact group derives from it (§3.3.2), and it stays the same when
-	// the account moves to a new key (§5.9).
-	Own keys.Public
+	// OwnSeed is the seed of the account key this account uses with the
+	// contact: their contact group derives from it (§3.3.2), and it stays
+	// the same when the account moves to a new key (§5.9). Zero stands for
+	// the account's first key, and is encoded by leaving the field out
+	// (records written before successions existed read so). The record
+	// carries the seed, not only the key, so that every device of the
+	// account can write in that group even if the succession that made the
+	// key stops counting (a review found a contact stranded so). Own is its
+	// public key (zero with it), not encoded.
+	OwnSeed [32]byte
+	Own     keys.Public
 }
 
 // Type returns the event's type.
@@ -462,7 +469,9 @@ func (e *Event) Encode() []byte {
 		b = append(b, byte(e.Contact.State))
 		b = wire.AppendString(b, e.Contact.Name)
 		b = append(b, e.Contact.Seed[:]...)
-		b = append(b, e.Contact.Own[:]...)
+		if e.Contact.OwnSeed != ([32]byte{}) {
+			b = append(b, e.Contact.OwnSeed[:]...)
+		}
 	case e.Invited != nil:
 		b = append(b, e.Invited.InviteKey[:]...)
 		b = wire.AppendUvarint(b, e.Invited.Expires)
@@ -623,7 +632,14 @@ func Decode(b []byte) (*Event, error) {
 	case TypeGroupLeft:
 		e.Left = &GroupLeft{ID: r.Fixed32()}
 	case TypeContact:
-		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName), Seed: r.Fixed32(), Own: r.Fixed32()}
+		c := &Contact{Account: r.Fixed32(), State: ContactState(r.Byte()), Name: r.String(MaxName), Seed: r.Fixed32()}
+		if r.Err() == nil && r.Offset() < len(b) {
+			// Only when not the first key: one value, one encoding.
+			if c.OwnSeed = r.Fixed32(); r.Err() == nil && c.OwnSeed == ([32]byte{}) {
+				r.Fail("a contact's own key seed written as zeros")
+			}
+			c.Own = keys.FromSeed(c.OwnSeed).Public()
+		}
 		if r.Err() == nil && (c.State < ContactOutgoing || c.State > ContactNone) {
 			r.Fail("unknown contact state %d", c.State)
 		}

@@ -75,10 +75,10 @@ func eventVectors() []kat.Vector {
 		}),
 		v("group-joined-contact", map[string]string{"type": "6", "kind": "2", "id": kat.H(kat.Seq(0x70, 32)), "secret": kat.H(kat.Seq(0x90, 32)), "name": "", "membership": "0"}),
 		v("group-left", map[string]string{"type": "7", "id": kat.H(katGroup.ID[:])}),
-		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice")), "seed": kat.H(make([]byte, 32)), "own": pub(katMember)}),
-		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": "", "seed": kat.H(make([]byte, 32)), "own": pub(katDevice)}),
-		v("contact-outgoing", map[string]string{"type": "8", "account": pub(katMember), "state": "1", "name": kat.H([]byte("Bob")), "seed": kat.H(kat.Seq(0x33, 32)), "own": pub(katDevice)}),
-		v("contact-none", map[string]string{"type": "8", "account": pub(katMember), "state": "7", "name": "", "seed": kat.H(make([]byte, 32)), "own": pub(katDevice)}),
+		v("contact", map[string]string{"type": "8", "account": pub(katInviter), "state": "3", "name": kat.H([]byte("Alice")), "seed": kat.H(make([]byte, 32))}),
+		v("contact-blocked", map[string]string{"type": "8", "account": pub(katMember), "state": "5", "name": "", "seed": kat.H(make([]byte, 32)), "own_seed": kat.H(kat.Seq(0x21, 32))}),
+		v("contact-outgoing", map[string]string{"type": "8", "account": pub(katMember), "state": "1", "name": kat.H([]byte("Bob")), "seed": kat.H(kat.Seq(0x33, 32)), "own_seed": kat.H(kat.Seq(0x21, 32))}),
+		v("contact-none", map[string]string{"type": "8", "account": pub(katMember), "state": "7", "name": "", "seed": kat.H(make([]byte, 32)), "own_seed": kat.H(kat.Seq(0x21, 32))}),
 		v("invitation-created", map[string]string{"type": "9", "invite_key": pub(katInviteKey), "expires": "1796688000"}),
 		v("invitation-revoked", map[string]string{"type": "15", "invite_key": pub(katInviteKey), "keep0": kat.H(kat.Seq(0x10, 32))}),
 		v("group-device", map[string]string{"type": "14", "group": kat.H(katGroup.ID[:]), "device": pub(katDevice)}),
@@ -166,10 +166,14 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 	case state.TypeGroupLeft:
 		return &state.Event{Left: &state.GroupLeft{ID: kat.Hex32(t, in, "id")}}
 	case state.TypeContact:
-		return &state.Event{Contact: &state.Contact{
+		ev := &state.Event{Contact: &state.Contact{
 			Account: kat.Hex32(t, in, "account"), State: state.ContactState(kat.Uint(t, in, "state")), Name: string(kat.Hex(t, in, "name")),
-			Seed: kat.Hex32(t, in, "seed"), Own: kat.Hex32(t, in, "own"),
+			Seed: kat.Hex32(t, in, "seed"), OwnSeed: optionalKey(t, in, "own_seed"),
 		}}
+		if c := ev.Contact; c.OwnSeed != ([32]byte{}) {
+			c.Own = keys.FromSeed(c.OwnSeed).Public()
+		}
+		return ev
 	case state.TypeInvitation:
 		return &state.Event{Invited: &state.InvitationCreated{InviteKey: kat.Hex32(t, in, "invite_key"), Expires: kat.Uint(t, in, "expires")}}
 	case state.TypeUninvited:
@@ -246,36 +250,37 @@ func decodeRejects(t testing.TB) map[string][]byte {
 	key := bytes.Repeat([]byte{0x11}, 32)
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	cases := map[string][]byte{
-		"empty":                    {},
-		"type 0":                   {0},
-		"type 14":                  cat([]byte{14}, key),
-		"profile name too long":    cat([]byte{13}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxProfileName+1)))),
-		"profile name not UTF-8":   cat([]byte{13}, wire.AppendString(nil, "a\xc0")),
-		"revoked seq above limit":  cat([]byte{11}, key, wire.AppendUvarint(nil, 1<<48+1)),
-		"unknown proof":            cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
-		"epoch above uint32":       {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
-		"non-minimal epoch":        {2, 0x81, 0x00, 0},
-		"too many recipients":      {2, 1, 0x81, 0x08},
-		"box too large":            cat([]byte{2, 1, 1}, key, []byte{109}, make([]byte, 109)),
-		"too many cutoffs":         cat([]byte{3}, key, []byte{0x81, 0x02}),
-		"cutoff seq above limit":   cat([]byte{3}, key, []byte{1}, key, wire.AppendUvarint(nil, 1<<48+1)),
-		"name too long":            cat([]byte{5}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxName+1)))),
-		"joined account group":     cat([]byte{6, 1}, key, key, []byte{0}),
-		"joined kind 4":            cat([]byte{6, 4}, key, key, []byte{0}),
-		"rejoined 2^32":            cat([]byte{18, 3}, key, key, []byte{0}, wire.AppendUvarint(nil, 1<<32)),
-		"rejoined membership 0":    cat([]byte{18, 3}, key, key, []byte{0, 0}),
-		"rejoined contact":         cat([]byte{18, 2}, key, key, []byte{0, 1}),
-		"contact state 0":          cat([]byte{8}, key, []byte{0, 0}, key),
-		"contact state 8":          cat([]byte{8}, key, []byte{8, 0}, key),
-		"group name not UTF-8":     cat([]byte{5}, wire.AppendString(nil, "caf\xe9")),
-		"joined name not UTF-8":    cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff")),
-		"contact name not UTF-8":   cat([]byte{8}, key, []byte{3}, wire.AppendString(nil, "b\xc0b"), key),
-		"join policy flag 2":       {16, 2, 0},
-		"roster with approval off": cat([]byte{16, 0, 1}, key),
-		"join decision flag 2":     cat([]byte{17}, key, []byte{2}),
-		"revocation drop flag 2":   cat([]byte{15}, key, []byte{2, 0}),
-		"type 22":                  {22},
-		"contact without own key":  cat([]byte{8}, key, []byte{3, 0}, key),
+		"empty":                        {},
+		"type 0":                       {0},
+		"type 14":                      cat([]byte{14}, key),
+		"profile name too long":        cat([]byte{13}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxProfileName+1)))),
+		"profile name not UTF-8":       cat([]byte{13}, wire.AppendString(nil, "a\xc0")),
+		"revoked seq above limit":      cat([]byte{11}, key, wire.AppendUvarint(nil, 1<<48+1)),
+		"unknown proof":                cat([]byte{1}, make([]byte, keys.CertSize), []byte{4}),
+		"epoch above uint32":           {2, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
+		"non-minimal epoch":            {2, 0x81, 0x00, 0},
+		"too many recipients":          {2, 1, 0x81, 0x08},
+		"box too large":                cat([]byte{2, 1, 1}, key, []byte{109}, make([]byte, 109)),
+		"too many cutoffs":             cat([]byte{3}, key, []byte{0x81, 0x02}),
+		"cutoff seq above limit":       cat([]byte{3}, key, []byte{1}, key, wire.AppendUvarint(nil, 1<<48+1)),
+		"name too long":                cat([]byte{5}, wire.AppendString(nil, string(bytes.Repeat([]byte("n"), state.MaxName+1)))),
+		"joined account group":         cat([]byte{6, 1}, key, key, []byte{0}),
+		"joined kind 4":                cat([]byte{6, 4}, key, key, []byte{0}),
+		"rejoined 2^32":                cat([]byte{18, 3}, key, key, []byte{0}, wire.AppendUvarint(nil, 1<<32)),
+		"rejoined membership 0":        cat([]byte{18, 3}, key, key, []byte{0, 0}),
+		"rejoined contact":             cat([]byte{18, 2}, key, key, []byte{0, 1}),
+		"contact state 0":              cat([]byte{8}, key, []byte{0, 0}, key),
+		"contact state 8":              cat([]byte{8}, key, []byte{8, 0}, key),
+		"group name not UTF-8":         cat([]byte{5}, wire.AppendString(nil, "caf\xe9")),
+		"joined name not UTF-8":        cat([]byte{6, 3}, key, key, wire.AppendString(nil, "\xff")),
+		"contact name not UTF-8":       cat([]byte{8}, key, []byte{3}, wire.AppendString(nil, "b\xc0b"), key),
+		"join policy flag 2":           {16, 2, 0},
+		"roster with approval off":     cat([]byte{16, 0, 1}, key),
+		"join decision flag 2":         cat([]byte{17}, key, []byte{2}),
+		"revocation drop flag 2":       cat([]byte{15}, key, []byte{2, 0}),
+		"type 22":                      {22},
+		"contact with a short own key": cat([]byte{8}, key, []byte{3, 0}, key, key[:31]),
+		"contact with a zero own seed": cat([]byte{8}, key, []byte{3, 0}, key, make([]byte, 32)),
 	}
 	rec := keys.NewSuccession(keys.FromSeed([32]byte{1}), keys.FromSeed([32]byte{2}))
 	succ := rec.Append(nil)
@@ -288,6 +293,9 @@ func decodeRejects(t testing.TB) map[string][]byte {
 		enc := buildEvent(t, v.In).Encode()
 		cases[v.Name+" + trailing byte"] = append(bytes.Clone(enc), 0)
 		for n := range len(enc) {
+			if _, own := v.In["own_seed"]; own && n == len(enc)-32 {
+				continue // a contact without its optional own key: valid
+			}
 			cases[fmt.Sprintf("%s truncated to %d", v.Name, n)] = enc[:n]
 		}
 	}
@@ -300,4 +308,12 @@ func TestDecodeRejects(t *testing.T) {
 			t.Errorf("%s: Decode(%x) = %+v, %v; want an error wrapping ErrMalformed", name, b, ev, err)
 		}
 	}
+}
+
+// optionalKey is the 32 bytes of in[name], or zero when absent.
+func optionalKey(t testing.TB, in map[string]string, name string) [32]byte {
+	if _, ok := in[name]; !ok {
+		return [32]byte{}
+	}
+	return kat.Hex32(t, in, name)
 }

@@ -151,6 +151,7 @@ type State struct {
 
 type succession struct {
 	author, member keys.Public
+	seq            uint64
 	record         keys.Succession
 }
 
@@ -602,7 +603,7 @@ func (s *State) apply(op *Op) {
 		// Type 19 on the account group, type 20 on contact groups. Which
 		// record wins is KeyChain's: it depends on revocations that may
 		// come later in the fold.
-		s.succession = append(s.succession, succession{author: op.Author, member: m.Key, record: ev.Succeeded.Record})
+		s.succession = append(s.succession, succession{author: op.Author, member: m.Key, seq: op.Seq, record: ev.Succeeded.Record})
 		if seed := ev.Succeeded.Seed; seed != nil {
 			s.seeds[ev.Succeeded.Record.New] = *seed
 		}
@@ -1034,20 +1035,38 @@ func (s *State) LetInBy(d keys.Public, by map[keys.Public]bool) bool {
 // target wrote, so a device that rotated the account before it was found
 // out hands on nothing.
 func (s *State) KeyChain(member keys.Public) []keys.Succession {
+	var out []keys.Succession
+	for _, x := range s.chain(member) {
+		out = append(out, x.record)
+	}
+	return out
+}
+
+func (s *State) chain(member keys.Public) []succession {
 	m := s.members[member]
 	if m == nil {
 		return nil
 	}
-	var out []keys.Succession
+	var out []succession
 	cur := member
 	for _, x := range s.succession {
 		if _, revoked := m.Revoked[x.author]; x.member != member || revoked || x.record.Old != cur {
 			continue
 		}
-		out = append(out, x.record)
+		out = append(out, x)
 		cur = x.record.New
 	}
 	return out
+}
+
+// CurrentKeyEntry returns the author device and seq of the event that gave
+// member its current key; ok is false while the member key is current.
+func (s *State) CurrentKeyEntry(member keys.Public) (author keys.Public, seq uint64, ok bool) {
+	c := s.chain(member)
+	if len(c) == 0 {
+		return author, 0, false
+	}
+	return c[len(c)-1].author, c[len(c)-1].seq, true
 }
 
 // NamedKeys returns every key a device of member named as the member's
@@ -1055,11 +1074,22 @@ func (s *State) KeyChain(member keys.Public) []keys.Succession {
 // lost a race): a key that was the member's for a while, or that a stolen
 // device tried to make so, is one its contacts must not take for the
 // member's now.
+//
+// Only keys reachable from the member key through records of its devices
+// count: a record's signatures hold anywhere, so a member can copy another
+// account's record into its own history, and must not make that account's
+// key look replaced (a review found it).
 func (s *State) NamedKeys(member keys.Public) []keys.Public {
+	reach := map[keys.Public]bool{member: true}
 	var out []keys.Public
-	for _, x := range s.succession {
-		if x.member == member && !slices.Contains(out, x.record.New) {
-			out = append(out, x.record.New)
+	for grew := true; grew; {
+		grew = false
+		for _, x := range s.succession {
+			if x.member == member && reach[x.record.Old] && !reach[x.record.New] {
+				reach[x.record.New] = true
+				out = append(out, x.record.New)
+				grew = true
+			}
 		}
 	}
 	return out
@@ -1084,9 +1114,16 @@ func (s *State) Verification(account keys.Public) (ContactVerified, bool) {
 }
 
 // AccountSeeds returns the account seeds the account group carried, by
-// public key (type 19, voided records included). Fresh map.
+// public key: of type 19 records (voided ones included) and of the keys
+// contact records name (§3.3.2). Fresh map.
 func (s *State) AccountSeeds() map[keys.Public][32]byte {
-	return maps.Clone(s.seeds)
+	out := maps.Clone(s.seeds)
+	for _, c := range s.contact {
+		if c.OwnSeed != ([32]byte{}) {
+			out[c.Own] = c.OwnSeed
+		}
+	}
+	return out
 }
 
 // RendezvousSeed returns the account's contact-link seed, if one was set.

@@ -126,3 +126,21 @@ func TestReducerSuccessionWhereItBelongs(t *testing.T) {
 		t.Fatal("a succession counted in a multi-member group")
 	}
 }
+
+// TestReducerReplayedRecordNamesNothing: a record's signatures hold
+// anywhere, so bob's device can copy alice's record into his own history
+// (a modified client). It neither moves bob nor makes alice's new key one
+// of bob's named keys — his contacts would refuse alice's real new key
+// (a review found it).
+func TestReducerReplayedRecordNamesNothing(t *testing.T) {
+	h, alice, _, _, bob, bobDev := contactHistory(t)
+	aliceNext := h.key()
+	h.add(bobDev, 4, succeeded(alice, aliceNext))
+	st := sameInAnyOrder(t, h)
+	if got := st.NamedKeys(bob.Public()); len(got) != 0 {
+		t.Fatalf("bob's named keys: %v, want none", got)
+	}
+	if got := st.CurrentKey(bob.Public()); got != bob.Public() {
+		t.Fatalf("bob moved to %v", got)
+	}
+}
