@@ -150,7 +150,7 @@ func (s *Server) ContactList(ctx context.Context, _ *bv1.ContactListRequest) (*b
 		if cur := s.dev.Node.ContactKey(acc); cur != acc {
 			pc.CurrentKey = cur[:]
 		}
-		if sn, err := s.dev.Node.SafetyNumber(acc); err == nil {
+		if sn, err := s.dev.Node.Verification(acc); err == nil {
 			pc.Verified, pc.VerificationChanged = sn.Verified, sn.Changed
 		}
 		if c.Topic != nil {

@@ -88,3 +88,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNumber: what showing a safety number costs (two fingerprints of
+// 5 200 SHA-512 each).
+func BenchmarkNumber(b *testing.B) {
+	a, c := keys.FromSeed([32]byte{1}).Public(), keys.FromSeed([32]byte{2}).Public()
+	for b.Loop() {
+		if _, err := safety.Number(a, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
