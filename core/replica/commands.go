@@ -502,7 +502,11 @@ func (r *Replica) distribute() error {
 			continue
 		}
 		dev := r.state.Device(d)
-		box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(chain, missing), ad, r.cfg.Rand)
+		history := make([]bool, len(missing))
+		for i, h := range missing {
+			history[i] = !r.vouched(h)
+		}
+		box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(chain, missing, history), ad, r.cfg.Rand)
 		if err != nil {
 			// A key no seal can reach (small order, §3.2) is refused at
 			// ingest; one stored before that check gets nothing, rather

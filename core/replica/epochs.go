@@ -55,7 +55,9 @@ type heldEpoch struct {
 	lamport uint64
 	entry   feed.ID
 	giver   keys.Public // the device that handed it to this replica (itself for its own)
-	seq     uint64      // the giver's seq of that entry (0: its own, or unknown)
+	// readOnly: handed on as history (§3.4), to read with only: never
+	// this replica's current epoch, whoever gave it.
+	readOnly bool
 }
 
 func (h *heldEpoch) after(o *heldEpoch) bool {
@@ -102,13 +104,13 @@ func (r *Replica) setUnopened(id group.EpochID, ps []pos) {
 // learnEpoch adds an epoch secret; it reports whether it was new. Of the
 // devices that gave it, a vouched one (that counts) stands over one that
 // does not, then the earliest.
-func (r *Replica) learnEpoch(secret [32]byte, lamport uint64, entry feed.ID, giver keys.Public, seq uint64) (group.EpochID, bool) {
+func (r *Replica) learnEpoch(secret [32]byte, lamport uint64, entry feed.ID, giver keys.Public, readOnly bool) (group.EpochID, bool) {
 	ep := r.g.Epoch(secret)
-	h := &heldEpoch{Epoch: ep, lamport: lamport, entry: entry, giver: giver, seq: seq}
+	h := &heldEpoch{Epoch: ep, lamport: lamport, entry: entry, giver: giver, readOnly: readOnly}
 	if old, ok := r.epochs[ep.ID]; ok {
 		better := r.vouched(h) && !r.vouched(old)
 		if ep.ID != r.zero && (better || (r.vouched(h) == r.vouched(old) && old.after(h))) {
-			old.lamport, old.entry, old.giver, old.seq = lamport, entry, giver, seq
+			old.lamport, old.entry, old.giver, old.readOnly = lamport, entry, giver, readOnly
 			r.dirty = true
 		}
 		return ep.ID, false
@@ -127,6 +129,9 @@ func (r *Replica) learnEpoch(secret [32]byte, lamport uint64, entry feed.ID, giv
 // vouched reports whether this replica may write in an epoch, and hand it
 // on: it made it, or a device that counts in the group gave it.
 func (r *Replica) vouched(h *heldEpoch) bool {
+	if h.readOnly {
+		return false
+	}
 	if h.giver == r.device.Public() {
 		return true
 	}
@@ -207,7 +212,7 @@ func (r *Replica) rekey() (*heldEpoch, error) {
 		return nil, fmt.Errorf("new epoch: %w", err)
 	}
 	_, _, lamport, _ := r.tracker.NextLocal(r.device.Public())
-	id, _ := r.learnEpoch(secret, lamport, feed.ID{}, r.device.Public(), 0)
+	id, _ := r.learnEpoch(secret, lamport, feed.ID{}, r.device.Public(), false)
 	if r.epochs[id] == nil {
 		return nil, fmt.Errorf("new epoch: this device holds %d epochs of the group already", len(r.epochs))
 	}
@@ -219,7 +224,7 @@ func (r *Replica) rekey() (*heldEpoch, error) {
 func (r *Replica) addHolder(id group.EpochID, d keys.Public) {
 	m := r.holders[id]
 	if m == nil {
-		if len(r.holders) >= maxHolderEpochs {
+		if len(r.holders) >= maxHolderEpochs && !r.evictHolders() {
 			return // tainted then holds such an epoch unsafe: its holders are unknown
 		}
 		m = map[keys.Public]bool{}
@@ -229,6 +234,22 @@ func (r *Replica) addHolder(id group.EpochID, d keys.Public) {
 		m[d] = true
 		r.dirty = true
 	}
+}
+
+// evictHolders makes room in the holder notes by forgetting those of an
+// epoch this replica does not hold: a counting device can name made-up
+// epoch IDs on its boxes, and a full table left every new epoch with
+// unknown holders — tainted — so that every write made a new epoch, for
+// ever (a review found it). Notes of held epochs are kept.
+func (r *Replica) evictHolders() bool {
+	for id := range r.holders {
+		if _, held := r.epochs[id]; !held {
+			delete(r.holders, id)
+			r.dirty = true
+			return true
+		}
+	}
+	return false
 }
 
 // writeEpoch returns the epoch ev is sealed in: epoch 0 for announces,
@@ -264,7 +285,8 @@ func (r *Replica) writeEpoch(ev *state.Event) (*heldEpoch, error) {
 
 // missingEpochs returns the epochs this replica holds that device d is not
 // known to hold, oldest first (at most MaxEpochBundle, the newest): what a
-// box to d carries.
+// box to d carries. Those it may not write in itself go as history, to
+// read with only (see historical).
 func (r *Replica) missingEpochs(d keys.Public) []*heldEpoch {
 	var out []*heldEpoch
 	for id, h := range r.epochs {
@@ -279,25 +301,31 @@ func (r *Replica) missingEpochs(d keys.Public) []*heldEpoch {
 	return out
 }
 
-// historical reports whether h was given by a device that counted then and
-// is cut off since (revoked, removed): what it wrote while it counted —
-// among it, maybe, the revocation itself, sealed in the revoker's epoch of
-// the time, which the revoked device made — must stay readable to a device
-// that comes after. Handing such an epoch on is safe: its holders, noted
-// from the cut device's own boxes, make it tainted for the recipient too,
-// so no one writes in it (§3.4). One given past the giver's cut-off (a box
-// this replica took before it learnt the cut-off) is not handed on: the
-// recipient does not see that box, so would not see the epoch tainted.
-// (A review found a device linked after a revocation that could not read
-// the revocation, and handed the revoker's new epoch to the revoked device.)
+// historical reports whether h is history: an epoch given by a device cut
+// off since (revoked, removed), or handed to this replica as history. What
+// was sealed in it — among it, maybe, the revocation itself, sealed in the
+// revoker's epoch of the time, which the revoked device made — must stay
+// readable to a device that comes after, so it is handed on, marked as
+// history: the recipient reads with it and never writes in it, whatever it
+// knows of its holders (§3.4). (A review found a device linked after a
+// revocation that could not read the revocation, and handed the revoker's
+// new epoch to the revoked device; a second, that holder notes alone could
+// not keep the recipient from writing in the revoked device's epoch.)
 func (r *Replica) historical(h *heldEpoch) bool {
-	c, cut := r.state.Cutoff(h.giver)
-	return cut && h.seq > 0 && h.seq <= c
+	if h.readOnly {
+		return true
+	}
+	_, cut := r.state.Cutoff(h.giver)
+	return cut
 }
 
 // boxPlaintext is what a box holds: u8 flags (1: a chain follows) || chain
 // (36 bytes) || uvarint m || m epoch secrets.
-func boxPlaintext(chain []byte, epochs []*heldEpoch) []byte {
+// With flag 2, a bitmap of ceil(m/8) bytes follows the secrets: bit i
+// (byte i/8, bit i%8 from the low end) marks secret i as history, to read
+// with only (§3.4); the flag is set only when a bit is, and bits past m are
+// 0 (one value, one encoding).
+func boxPlaintext(chain []byte, epochs []*heldEpoch, history []bool) []byte {
 	b := []byte{0}
 	if chain != nil {
 		b[0] = 1
@@ -307,23 +335,51 @@ func boxPlaintext(chain []byte, epochs []*heldEpoch) []byte {
 	for _, h := range epochs {
 		b = append(b, h.Secret[:]...)
 	}
+	if slices.Contains(history, true) {
+		b[0] |= 2
+		bits := make([]byte, (len(epochs)+7)/8)
+		for i, hist := range history {
+			if hist {
+				bits[i/8] |= 1 << (i % 8)
+			}
+		}
+		b = append(b, bits...)
+	}
 	return b
 }
 
-func parseBox(pt []byte) (chain []byte, secrets [][32]byte, err error) {
+func parseBox(pt []byte) (chain []byte, secrets [][32]byte, history []bool, err error) {
 	rd := wire.NewReader(pt)
-	switch rd.Byte() {
-	case 0:
-	case 1:
+	flags := rd.Byte()
+	if flags&^3 != 0 {
+		rd.Fail("box flags %d", flags)
+	}
+	if flags&1 != 0 {
 		chain = rd.Fixed(36)
-	default:
-		rd.Fail("box flags")
 	}
 	n := rd.Uvarint(state.MaxEpochBundle)
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
 		secrets = append(secrets, rd.Fixed32())
 	}
-	return chain, secrets, rd.Done()
+	history = make([]bool, len(secrets))
+	if flags&2 != 0 && rd.Err() == nil {
+		bits := rd.Fixed((len(secrets) + 7) / 8)
+		any := false
+		for i := range bits {
+			for j := range 8 {
+				set := bits[i]&(1<<j) != 0
+				if k := 8*i + j; k < len(secrets) {
+					history[k], any = set, any || set
+				} else if set {
+					rd.Fail("box history bit past the secrets")
+				}
+			}
+		}
+		if !any {
+			rd.Fail("box history flag without a bit")
+		}
+	}
+	return chain, secrets, history, rd.Done()
 }
 
 // noteHolders records, from a counting author's chain-key event, which
@@ -331,11 +387,13 @@ func parseBox(pt []byte) (chain []byte, secrets [][32]byte, err error) {
 // recipient the epochs named on its box.
 func (r *Replica) noteHolders(author keys.Public, k *state.ChainKeys) {
 	for _, b := range k.Boxes {
+		for _, id := range b.Epochs {
+			r.addHolder(id, author) // the author holds what it hands out, whoever the box is for
+		}
 		if r.state.Device(b.Recipient) == nil && b.Recipient != r.device.Public() {
-			continue // not a device of the group: the box reaches no one who reads here
+			continue // not a device of the group (yet): the box reaches no one who reads here
 		}
 		for _, id := range b.Epochs {
-			r.addHolder(id, author)
 			r.addHolder(id, b.Recipient)
 		}
 	}
@@ -487,7 +545,11 @@ func (r *Replica) appendEpochs(b []byte) []byte {
 		b = wire.AppendUvarint(b, h.lamport)
 		b = append(b, h.entry[:]...)
 		b = append(b, h.giver[:]...)
-		b = wire.AppendUvarint(b, h.seq)
+		if h.readOnly {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
 	}
 	hids := sortedIDs(r.holders)
 	b = wire.AppendUvarint(b, uint64(len(hids)))
@@ -527,19 +589,19 @@ func readPositions(rd *wire.Reader) []pos {
 }
 
 // readEpochs decodes what appendEpochs wrote.
-func (r *Replica) readEpochs(rd *wire.Reader, withSeq bool) {
+func (r *Replica) readEpochs(rd *wire.Reader, withFlag bool) {
 	n := rd.Uvarint(maxHolderEpochs)
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
 		secret := rd.Fixed32()
 		lamport := rd.Uvarint(feed.MaxLamport)
 		entry := feed.ID(rd.Fixed32())
 		giver := keys.Public(rd.Fixed32())
-		var seq uint64
-		if withSeq {
-			seq = rd.Uvarint(feed.MaxSeq)
+		readOnly := false
+		if withFlag {
+			readOnly = readFlag(rd)
 		}
 		if rd.Err() == nil {
-			r.learnEpoch(secret, lamport, entry, giver, seq)
+			r.learnEpoch(secret, lamport, entry, giver, readOnly)
 		}
 	}
 	n = rd.Uvarint(maxHolderEpochs)
@@ -578,8 +640,9 @@ func readEpochID(rd *wire.Reader) group.EpochID {
 }
 
 // SealedWhereCut reports whether the metadata entry (author, seq) is sealed
-// in an epoch that a device cut off since (revoked, removed) held: that
-// device may have read it. An entry not stored here gives false.
+// in an epoch that a device cut off since (revoked, removed) held — or in
+// epoch 0, or one whose holders this replica does not know: such a device
+// may have read it. An entry not stored here gives false.
 func (r *Replica) SealedWhereCut(author keys.Public, seq uint64, lk feed.Lookup) bool {
 	e := r.storedEntry(pos{author, seq}, lk)
 	if e == nil || e.Kind != feed.KindMetadata || len(e.Payload) < group.EpochIDSize {
@@ -587,10 +650,11 @@ func (r *Replica) SealedWhereCut(author keys.Public, seq uint64, lk feed.Lookup)
 	}
 	var id group.EpochID
 	copy(id[:], e.Payload[:group.EpochIDSize])
-	if id == r.zero {
-		return true
+	hs, known := r.holders[id]
+	if id == r.zero || !known {
+		return true // anyone may hold it
 	}
-	for d := range r.holders[id] {
+	for d := range hs {
 		if _, cut := r.state.Cutoff(d); cut {
 			return true
 		}

@@ -243,18 +243,22 @@ func FuzzSnapshot(f *testing.F) {
 }
 
 // FuzzParseBox: the plaintext of a sealed box comes from another device. It
-// parses strictly — a flag, an optional chain, a bounded list of secrets,
-// nothing after — and what parses encodes back to the same bytes.
+// parses strictly — flags, an optional chain, a bounded list of secrets, an
+// optional history bitmap, nothing after — and what parses encodes back to
+// the same bytes.
 func FuzzParseBox(f *testing.F) {
 	h := &heldEpoch{}
 	h.Secret[0] = 9
-	f.Add(boxPlaintext(make([]byte, 36), nil))
-	f.Add(boxPlaintext(nil, []*heldEpoch{h, h}))
-	f.Add(boxPlaintext(make([]byte, 36), []*heldEpoch{h}))
-	f.Add([]byte{2})
+	f.Add(boxPlaintext(make([]byte, 36), nil, nil))
+	f.Add(boxPlaintext(nil, []*heldEpoch{h, h}, nil))
+	f.Add(boxPlaintext(make([]byte, 36), []*heldEpoch{h}, nil))
+	f.Add(boxPlaintext(nil, []*heldEpoch{h, h, h, h, h, h, h, h, h}, []bool{false, true, false, false, false, false, false, false, true}))
+	f.Add(boxPlaintext(make([]byte, 36), []*heldEpoch{h}, []bool{true}))
+	f.Add([]byte{2, 1, 0, 0})
+	f.Add([]byte{4})
 	f.Add([]byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		chain, secrets, err := parseBox(data)
+		chain, secrets, history, err := parseBox(data)
 		if err != nil {
 			if !errors.Is(err, wire.ErrMalformed) {
 				t.Fatalf("parseBox error %v is not ErrMalformed", err)
@@ -265,7 +269,10 @@ func FuzzParseBox(f *testing.F) {
 		for _, s := range secrets {
 			hs = append(hs, &heldEpoch{Epoch: group.Epoch{Secret: s}})
 		}
-		if got := boxPlaintext(chain, hs); !bytes.Equal(got, data) {
+		if len(history) != len(secrets) {
+			t.Fatalf("%d history marks for %d secrets", len(history), len(secrets))
+		}
+		if got := boxPlaintext(chain, hs, history); !bytes.Equal(got, data) {
 			t.Fatalf("box %x parses and encodes back as %x", data, got)
 		}
 	})

@@ -291,7 +291,7 @@ func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup
 		if err != nil {
 			return
 		}
-		chain, secrets, err := parseBox(pt)
+		chain, secrets, history, err := parseBox(pt)
 		if err != nil || len(secrets) != len(b.Epochs) {
 			return
 		}
@@ -300,7 +300,7 @@ func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup
 			if r.g.Epoch(secret).ID != b.Epochs[i] {
 				continue // not the epoch the box names: ignored
 			}
-			if id, fresh := r.learnEpoch(secret, e.Lamport, e.ID, e.Author, e.Seq); fresh {
+			if id, fresh := r.learnEpoch(secret, e.Lamport, e.ID, e.Author, history[i]); fresh {
 				learnt = append(learnt, id)
 			}
 		}

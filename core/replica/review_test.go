@@ -45,10 +45,10 @@ func TestReviewStrangerEpochRelay(t *testing.T) {
 	var secret [32]byte
 	secret[0] = 42
 	ep := s.r.g.Epoch(secret)
-	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), 0)
+	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), false)
 	bobDev := bob.r.State().Device(bob.r.DeviceKey())
 	ad := chainKeyAD(&s.r.g.Keys.Topic, s.r.DeviceKey(), 1)
-	box, err := seal.SealBox(bobDev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}), ad, c.rnd)
+	box, err := seal.SealBox(bobDev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}, nil), ad, c.rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +81,10 @@ func TestReviewStrangerEpochRelay(t *testing.T) {
 func injectEpoch(t *testing.T, c *cluster, s *peer, to *peer, secret [32]byte) group.EpochID {
 	t.Helper()
 	ep := s.r.g.Epoch(secret)
-	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), 0)
+	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), false)
 	dev := to.r.State().Device(to.r.DeviceKey())
 	ad := chainKeyAD(&s.r.g.Keys.Topic, s.r.DeviceKey(), 1)
-	box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}), ad, c.rnd)
+	box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}, nil), ad, c.rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func injectMany(t *testing.T, c *cluster, s *peer, to *peer, base byte, n int) {
 	}
 	dev := to.r.State().Device(to.r.DeviceKey())
 	ad := chainKeyAD(&s.r.g.Keys.Topic, s.r.DeviceKey(), 1)
-	box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(nil, hs), ad, c.rnd)
+	box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(nil, hs, nil), ad, c.rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
