@@ -114,10 +114,6 @@ func (n *Node) contactKey(pub keys.Public) (c *state.Contact, succeeded bool) {
 		if st == nil {
 			continue
 		}
-		cur := st.CurrentKey(c.Account)
-		if pub == cur {
-			return c, false
-		}
 		if c.Account == pub || slices.Contains(st.NamedKeys(c.Account), pub) {
 			return c, true
 		}
