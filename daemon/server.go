@@ -549,6 +549,33 @@ func (s *Server) MarkRead(ctx context.Context, req *bv1.MarkReadRequest) (*bv1.M
 	return &bv1.MarkReadResponse{}, nil
 }
 
+// Mute implements MessengerService.
+func (s *Server) Mute(ctx context.Context, req *bv1.MuteRequest) (*bv1.MuteResponse, error) {
+	t, err := key32(req.Topic, "topic")
+	if err == nil {
+		var until time.Time
+		switch {
+		case req.UntilMs == 0:
+		case req.UntilMs < 0 || req.UntilMs > maxMuteMs:
+			err = fmt.Errorf("%w: until_ms %d is not a time up to year 9999", errBadRequest, req.UntilMs)
+		case req.UntilMs <= time.Now().UnixMilli():
+			err = fmt.Errorf("%w: until_ms is in the past (0 unmutes)", errBadRequest)
+		default:
+			until = time.UnixMilli(req.UntilMs)
+		}
+		if err == nil {
+			err = s.dev.Messenger.Mute(t, until)
+		}
+	}
+	if err != nil {
+		return nil, s.apiError("Mute", err)
+	}
+	return &bv1.MuteResponse{}, nil
+}
+
+// maxMuteMs is the end of year 9999 in Unix milliseconds.
+const maxMuteMs = 253402300799999
+
 // Search implements MessengerService.
 func (s *Server) Search(ctx context.Context, req *bv1.SearchRequest) (*bv1.SearchResponse, error) {
 	limit := int(req.Limit)

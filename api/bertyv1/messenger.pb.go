@@ -1234,6 +1234,96 @@ func (*MarkReadResponse) Descriptor() ([]byte, []int) {
 	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{18}
 }
 
+type MuteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Topic []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	// until_ms is when the mute ends, in Unix milliseconds; 0 unmutes. A time
+	// in the past is refused (invalid_argument); so is one past year 9999.
+	UntilMs       int64 `protobuf:"varint,2,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MuteRequest) Reset() {
+	*x = MuteRequest{}
+	mi := &file_berty_v1_messenger_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MuteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MuteRequest) ProtoMessage() {}
+
+func (x *MuteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_messenger_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MuteRequest.ProtoReflect.Descriptor instead.
+func (*MuteRequest) Descriptor() ([]byte, []int) {
+	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *MuteRequest) GetTopic() []byte {
+	if x != nil {
+		return x.Topic
+	}
+	return nil
+}
+
+func (x *MuteRequest) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
+type MuteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MuteResponse) Reset() {
+	*x = MuteResponse{}
+	mi := &file_berty_v1_messenger_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MuteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MuteResponse) ProtoMessage() {}
+
+func (x *MuteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_messenger_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MuteResponse.ProtoReflect.Descriptor instead.
+func (*MuteResponse) Descriptor() ([]byte, []int) {
+	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{20}
+}
+
 type SearchRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Query         string                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
@@ -1244,7 +1334,7 @@ type SearchRequest struct {
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_berty_v1_messenger_proto_msgTypes[19]
+	mi := &file_berty_v1_messenger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1346,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_messenger_proto_msgTypes[19]
+	mi := &file_berty_v1_messenger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1359,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{19}
+	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SearchRequest) GetQuery() string {
@@ -1295,7 +1385,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_berty_v1_messenger_proto_msgTypes[20]
+	mi := &file_berty_v1_messenger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1397,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_messenger_proto_msgTypes[20]
+	mi := &file_berty_v1_messenger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1410,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{20}
+	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SearchResponse) GetInteractions() []*Interaction {
@@ -1338,7 +1428,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_berty_v1_messenger_proto_msgTypes[21]
+	mi := &file_berty_v1_messenger_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1440,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_messenger_proto_msgTypes[21]
+	mi := &file_berty_v1_messenger_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1453,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{21}
+	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{23}
 }
 
 type SubscribeResponse struct {
@@ -1377,7 +1467,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_berty_v1_messenger_proto_msgTypes[22]
+	mi := &file_berty_v1_messenger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1479,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_messenger_proto_msgTypes[22]
+	mi := &file_berty_v1_messenger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1492,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{22}
+	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SubscribeResponse) GetKind() EventKind {
@@ -1437,7 +1527,7 @@ type ContactEvent struct {
 
 func (x *ContactEvent) Reset() {
 	*x = ContactEvent{}
-	mi := &file_berty_v1_messenger_proto_msgTypes[23]
+	mi := &file_berty_v1_messenger_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1539,7 @@ func (x *ContactEvent) String() string {
 func (*ContactEvent) ProtoMessage() {}
 
 func (x *ContactEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_messenger_proto_msgTypes[23]
+	mi := &file_berty_v1_messenger_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1552,7 @@ func (x *ContactEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactEvent.ProtoReflect.Descriptor instead.
 func (*ContactEvent) Descriptor() ([]byte, []int) {
-	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{23}
+	return file_berty_v1_messenger_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ContactEvent) GetContact() *Contact {
@@ -1544,7 +1634,11 @@ const file_berty_v1_messenger_proto_rawDesc = "" +
 	"\x0fMarkReadRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x13\n" +
 	"\x05up_to\x18\x02 \x01(\fR\x04upTo\"\x12\n" +
-	"\x10MarkReadResponse\";\n" +
+	"\x10MarkReadResponse\">\n" +
+	"\vMuteRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x19\n" +
+	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"\x0e\n" +
+	"\fMuteResponse\";\n" +
 	"\rSearchRequest\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"K\n" +
@@ -1571,7 +1665,7 @@ const file_berty_v1_messenger_proto_rawDesc = "" +
 	"\x17EVENT_KIND_CONVERSATION\x10\x01\x12\x1a\n" +
 	"\x16EVENT_KIND_INTERACTION\x10\x02\x12\x15\n" +
 	"\x11EVENT_KIND_MEMBER\x10\x03\x12\x16\n" +
-	"\x12EVENT_KIND_CONTACT\x10\x042\xa6\x05\n" +
+	"\x12EVENT_KIND_CONTACT\x10\x042\xdd\x05\n" +
 	"\x10MessengerService\x12G\n" +
 	"\n" +
 	"SetProfile\x12\x1b.berty.v1.SetProfileRequest\x1a\x1c.berty.v1.SetProfileResponse\x12P\n" +
@@ -1581,7 +1675,8 @@ const file_berty_v1_messenger_proto_rawDesc = "" +
 	"\x05React\x12\x16.berty.v1.ReactRequest\x1a\x17.berty.v1.ReactResponse\x125\n" +
 	"\x04Edit\x12\x15.berty.v1.EditRequest\x1a\x16.berty.v1.EditResponse\x12;\n" +
 	"\x06Delete\x12\x17.berty.v1.DeleteRequest\x1a\x18.berty.v1.DeleteResponse\x12A\n" +
-	"\bMarkRead\x12\x19.berty.v1.MarkReadRequest\x1a\x1a.berty.v1.MarkReadResponse\x12;\n" +
+	"\bMarkRead\x12\x19.berty.v1.MarkReadRequest\x1a\x1a.berty.v1.MarkReadResponse\x125\n" +
+	"\x04Mute\x12\x15.berty.v1.MuteRequest\x1a\x16.berty.v1.MuteResponse\x12;\n" +
 	"\x06Search\x12\x17.berty.v1.SearchRequest\x1a\x18.berty.v1.SearchResponse\x12F\n" +
 	"\tSubscribe\x12\x1a.berty.v1.SubscribeRequest\x1a\x1b.berty.v1.SubscribeResponse0\x01B/Z-github.com/berty-go/berty/api/bertyv1;bertyv1b\x06proto3"
 
@@ -1598,7 +1693,7 @@ func file_berty_v1_messenger_proto_rawDescGZIP() []byte {
 }
 
 var file_berty_v1_messenger_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_berty_v1_messenger_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_berty_v1_messenger_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_berty_v1_messenger_proto_goTypes = []any{
 	(ConversationKind)(0),         // 0: berty.v1.ConversationKind
 	(InteractionKind)(0),          // 1: berty.v1.InteractionKind
@@ -1622,12 +1717,14 @@ var file_berty_v1_messenger_proto_goTypes = []any{
 	(*DeleteResponse)(nil),        // 19: berty.v1.DeleteResponse
 	(*MarkReadRequest)(nil),       // 20: berty.v1.MarkReadRequest
 	(*MarkReadResponse)(nil),      // 21: berty.v1.MarkReadResponse
-	(*SearchRequest)(nil),         // 22: berty.v1.SearchRequest
-	(*SearchResponse)(nil),        // 23: berty.v1.SearchResponse
-	(*SubscribeRequest)(nil),      // 24: berty.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 25: berty.v1.SubscribeResponse
-	(*ContactEvent)(nil),          // 26: berty.v1.ContactEvent
-	(*Contact)(nil),               // 27: berty.v1.Contact
+	(*MuteRequest)(nil),           // 22: berty.v1.MuteRequest
+	(*MuteResponse)(nil),          // 23: berty.v1.MuteResponse
+	(*SearchRequest)(nil),         // 24: berty.v1.SearchRequest
+	(*SearchResponse)(nil),        // 25: berty.v1.SearchResponse
+	(*SubscribeRequest)(nil),      // 26: berty.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 27: berty.v1.SubscribeResponse
+	(*ContactEvent)(nil),          // 28: berty.v1.ContactEvent
+	(*Contact)(nil),               // 29: berty.v1.Contact
 }
 var file_berty_v1_messenger_proto_depIdxs = []int32{
 	0,  // 0: berty.v1.Conversation.kind:type_name -> berty.v1.ConversationKind
@@ -1638,7 +1735,7 @@ var file_berty_v1_messenger_proto_depIdxs = []int32{
 	9,  // 5: berty.v1.HistoryResponse.interactions:type_name -> berty.v1.Interaction
 	9,  // 6: berty.v1.SearchResponse.interactions:type_name -> berty.v1.Interaction
 	2,  // 7: berty.v1.SubscribeResponse.kind:type_name -> berty.v1.EventKind
-	27, // 8: berty.v1.ContactEvent.contact:type_name -> berty.v1.Contact
+	29, // 8: berty.v1.ContactEvent.contact:type_name -> berty.v1.Contact
 	3,  // 9: berty.v1.MessengerService.SetProfile:input_type -> berty.v1.SetProfileRequest
 	6,  // 10: berty.v1.MessengerService.Conversations:input_type -> berty.v1.ConversationsRequest
 	10, // 11: berty.v1.MessengerService.History:input_type -> berty.v1.HistoryRequest
@@ -1647,20 +1744,22 @@ var file_berty_v1_messenger_proto_depIdxs = []int32{
 	16, // 14: berty.v1.MessengerService.Edit:input_type -> berty.v1.EditRequest
 	18, // 15: berty.v1.MessengerService.Delete:input_type -> berty.v1.DeleteRequest
 	20, // 16: berty.v1.MessengerService.MarkRead:input_type -> berty.v1.MarkReadRequest
-	22, // 17: berty.v1.MessengerService.Search:input_type -> berty.v1.SearchRequest
-	24, // 18: berty.v1.MessengerService.Subscribe:input_type -> berty.v1.SubscribeRequest
-	4,  // 19: berty.v1.MessengerService.SetProfile:output_type -> berty.v1.SetProfileResponse
-	7,  // 20: berty.v1.MessengerService.Conversations:output_type -> berty.v1.ConversationsResponse
-	11, // 21: berty.v1.MessengerService.History:output_type -> berty.v1.HistoryResponse
-	13, // 22: berty.v1.MessengerService.SendText:output_type -> berty.v1.SendTextResponse
-	15, // 23: berty.v1.MessengerService.React:output_type -> berty.v1.ReactResponse
-	17, // 24: berty.v1.MessengerService.Edit:output_type -> berty.v1.EditResponse
-	19, // 25: berty.v1.MessengerService.Delete:output_type -> berty.v1.DeleteResponse
-	21, // 26: berty.v1.MessengerService.MarkRead:output_type -> berty.v1.MarkReadResponse
-	23, // 27: berty.v1.MessengerService.Search:output_type -> berty.v1.SearchResponse
-	25, // 28: berty.v1.MessengerService.Subscribe:output_type -> berty.v1.SubscribeResponse
-	19, // [19:29] is the sub-list for method output_type
-	9,  // [9:19] is the sub-list for method input_type
+	22, // 17: berty.v1.MessengerService.Mute:input_type -> berty.v1.MuteRequest
+	24, // 18: berty.v1.MessengerService.Search:input_type -> berty.v1.SearchRequest
+	26, // 19: berty.v1.MessengerService.Subscribe:input_type -> berty.v1.SubscribeRequest
+	4,  // 20: berty.v1.MessengerService.SetProfile:output_type -> berty.v1.SetProfileResponse
+	7,  // 21: berty.v1.MessengerService.Conversations:output_type -> berty.v1.ConversationsResponse
+	11, // 22: berty.v1.MessengerService.History:output_type -> berty.v1.HistoryResponse
+	13, // 23: berty.v1.MessengerService.SendText:output_type -> berty.v1.SendTextResponse
+	15, // 24: berty.v1.MessengerService.React:output_type -> berty.v1.ReactResponse
+	17, // 25: berty.v1.MessengerService.Edit:output_type -> berty.v1.EditResponse
+	19, // 26: berty.v1.MessengerService.Delete:output_type -> berty.v1.DeleteResponse
+	21, // 27: berty.v1.MessengerService.MarkRead:output_type -> berty.v1.MarkReadResponse
+	23, // 28: berty.v1.MessengerService.Mute:output_type -> berty.v1.MuteResponse
+	25, // 29: berty.v1.MessengerService.Search:output_type -> berty.v1.SearchResponse
+	27, // 30: berty.v1.MessengerService.Subscribe:output_type -> berty.v1.SubscribeResponse
+	20, // [20:31] is the sub-list for method output_type
+	9,  // [9:20] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -1678,7 +1777,7 @@ func file_berty_v1_messenger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_berty_v1_messenger_proto_rawDesc), len(file_berty_v1_messenger_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -393,6 +393,33 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
+	// `berty mute` silences a conversation on the account's devices, and
+	// `berty conversations` says until when; off unmutes.
+	muted := func(p *proc, name string) string {
+		var convs []struct{ Name, Muted_until string }
+		p.cliJSON(&convs, "conversations")
+		for _, c := range convs {
+			if c.Name == name {
+				return c.Muted_until
+			}
+		}
+		return "?"
+	}
+	var mu struct{ Muted_until string }
+	alice.cliJSON(&mu, "mute", "friends", "3d")
+	if until, err := time.Parse(time.RFC3339, mu.Muted_until); err != nil || until.Before(time.Now().Add(71*time.Hour)) {
+		t.Errorf("berty mute friends 3d: muted until %q (%v)", mu.Muted_until, err)
+	}
+	if got := muted(alice, "friends"); got != mu.Muted_until {
+		t.Errorf("alice's friends muted until %q, want %q", got, mu.Muted_until)
+	}
+	if r := berty(t, "mute", "friends", "3 days", "--data", alice.dir); r.code != exitUsage || !strings.Contains(r.stderr, "90m, 8h, 3d, 2w") {
+		t.Errorf("berty mute with a bad duration: exit %d, %q", r.code, r.stderr)
+	}
+	if out := alice.cli("mute", "friends", "off"); strings.TrimSpace(out) != "unmuted" || muted(alice, "friends") != "" {
+		t.Errorf("berty mute off printed %q; friends muted until %q", out, muted(alice, "friends"))
+	}
+
 	// Bob's daemon restarts; alice writes to him while he is down.
 	bobAlice := bob.conversation("alice").Topic
 	before := map[string][]*bv1.Interaction{"alice": bob.history(bobAlice), "friends": bob.history(gt)}

@@ -209,5 +209,5 @@ and react take with --id.`,
 	})
 	search.Flags().IntVar(&limit, "limit", 20, "how many matches to print (1 to 200)")
 
-	return []*cobra.Command{name, edit, del, react, search}
+	return []*cobra.Command{name, edit, del, react, search, muteCmd(x, withData)}
 }

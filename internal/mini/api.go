@@ -45,6 +45,7 @@ type API interface {
 	Edit(context.Context, *bv1.EditRequest) (*bv1.EditResponse, error)
 	Delete(context.Context, *bv1.DeleteRequest) (*bv1.DeleteResponse, error)
 	MarkRead(context.Context, *bv1.MarkReadRequest) (*bv1.MarkReadResponse, error)
+	Mute(context.Context, *bv1.MuteRequest) (*bv1.MuteResponse, error)
 	Search(context.Context, *bv1.SearchRequest) (*bv1.SearchResponse, error)
 	// Subscribe opens the event stream; it ends when ctx does.
 	Subscribe(ctx context.Context) (Stream, error)
@@ -207,6 +208,10 @@ func (r *Remote) Delete(ctx context.Context, q *bv1.DeleteRequest) (*bv1.DeleteR
 
 func (r *Remote) MarkRead(ctx context.Context, q *bv1.MarkReadRequest) (*bv1.MarkReadResponse, error) {
 	return r.messenger().MarkRead(ctx, q)
+}
+
+func (r *Remote) Mute(ctx context.Context, q *bv1.MuteRequest) (*bv1.MuteResponse, error) {
+	return r.messenger().Mute(ctx, q)
 }
 
 func (r *Remote) Search(ctx context.Context, q *bv1.SearchRequest) (*bv1.SearchResponse, error) {

@@ -112,6 +112,7 @@ var commandHelp = []string{
 	"/delete              delete your selected or latest message",
 	"/search TEXT         search the messages of every conversation",
 	"/verify [NUMBER|ok]  the selected contact's safety number; check theirs, or ok after comparing",
+	"/mute [FOR|off]      silence the selected conversation (8h; 90m, 3d, 2w, forever)",
 	"/name NAME           set your display name",
 	"/peers               connected peers",
 	"/debug               keys, peer id, addresses, data directory",
@@ -166,6 +167,8 @@ func (m *Model) command(line string) tea.Cmd {
 		return m.block(rest)
 	case "/verify":
 		return m.verify(rest)
+	case "/mute":
+		return m.mute(rest)
 	case "/group":
 		if (arg(0) != "new" && arg(0) != "create") || len(args) < 2 {
 			return usage("/group new NAME")

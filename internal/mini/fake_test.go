@@ -434,6 +434,22 @@ func (f *fake) MarkRead(_ context.Context, q *bv1.MarkReadRequest) (*bv1.MarkRea
 	return &bv1.MarkReadResponse{}, f.record("MarkRead", shortHex(q.Topic), " ", shortHex(q.UpTo))
 }
 
+// Mute records the call and sets the conversation's mute, as the
+// messenger does.
+func (f *fake) Mute(_ context.Context, q *bv1.MuteRequest) (*bv1.MuteResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Mute", shortHex(q.Topic), " ", q.UntilMs > 0); err != nil {
+		return nil, err
+	}
+	for _, c := range f.convs {
+		if string(c.Topic) == string(q.Topic) {
+			c.MutedUntilMs = q.UntilMs
+		}
+	}
+	return &bv1.MuteResponse{}, nil
+}
+
 func (f *fake) Subscribe(ctx context.Context) (Stream, error) {
 	return &fakeStream{ctx: ctx, ch: f.events}, nil
 }

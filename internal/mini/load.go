@@ -262,8 +262,12 @@ func (m *Model) reachable() {
 }
 
 func (m *Model) setConvs(convs []*bv1.Conversation) tea.Cmd {
-	m.convs = convs
+	ring := m.listed && m.newUnread(convs)
+	m.convs, m.listed = convs, true
 	var cmds []tea.Cmd
+	if ring {
+		cmds = append(cmds, tea.Raw("\a")) // the terminal's bell: a new message elsewhere
+	}
 	for _, c := range convs {
 		if _, ok := m.members[string(c.Topic)]; !ok {
 			m.members[string(c.Topic)] = nil // read once as the baseline
@@ -286,6 +290,38 @@ func (m *Model) setConvs(convs []*bv1.Conversation) tea.Cmd {
 	}
 	cmds = append(cmds, m.markRead())
 	return tea.Batch(cmds...)
+}
+
+// newUnread reports whether a conversation other than the one shown, and
+// not muted, has more unread messages in convs than the model knew of.
+func (m *Model) newUnread(convs []*bv1.Conversation) bool {
+	for _, c := range convs {
+		if string(c.Topic) == m.sel || m.muted(c) {
+			continue
+		}
+		before := int32(0)
+		if i := m.index(string(c.Topic)); i >= 0 {
+			before = m.convs[i].Unread
+		}
+		if c.Unread > before {
+			return true
+		}
+	}
+	return false
+}
+
+// muted reports whether c is muted now.
+func (m *Model) muted(c *bv1.Conversation) bool { return c.MutedUntilMs > m.now().UnixMilli() }
+
+// unread counts the unread messages of conversations that are not muted.
+func (m *Model) unread() int {
+	n := 0
+	for _, c := range m.convs {
+		if !m.muted(c) {
+			n += int(c.Unread)
+		}
+	}
+	return n
 }
 
 func (m *Model) index(topic string) int {

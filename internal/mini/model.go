@@ -124,6 +124,7 @@ type Model struct {
 	marked   map[string]string                 // by topic: the last interaction marked read
 	want     string                            // a topic to select once it is listed
 	offline  bool                              // the daemon cannot be reached (told once)
+	listed   bool                              // the conversations were read once: the baseline of unread counts
 
 	lines []sysLine
 	seq   int

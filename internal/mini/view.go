@@ -38,6 +38,9 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "berty mini"
+	if n := m.unread(); n > 0 {
+		v.WindowTitle = fmt.Sprintf("berty mini (%d)", n)
+	}
 	if m.focus == focusInput && m.width >= minWidth && m.height >= minHeight {
 		if c := m.input.Cursor(); c != nil {
 			c.Position.Y += m.paneHeight() + 1

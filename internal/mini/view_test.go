@@ -93,7 +93,7 @@ func TestViewRepliesReactionsEditsDeletions(t *testing.T) {
 func TestViewMergesSystemLinesInTime(t *testing.T) {
 	f := withBob() // bob's message at 11:01; system lines at 12:00
 	m := newModel(t, f)
-	drive(t, m, tea.WindowSizeMsg{Width: 100, Height: 40})
+	drive(t, m, tea.WindowSizeMsg{Width: 100, Height: 48}) // the whole help and the message above it
 	typeText(t, m, "/help")
 	s := screen(m)
 	if i, j := strings.Index(s, "hello alice"), strings.Index(s, "/contact share [qr]"); i < 0 || j < 0 || i > j {

@@ -57,6 +57,8 @@ const (
 	// MessengerServiceMarkReadProcedure is the fully-qualified name of the MessengerService's MarkRead
 	// RPC.
 	MessengerServiceMarkReadProcedure = "/berty.v1.MessengerService/MarkRead"
+	// MessengerServiceMuteProcedure is the fully-qualified name of the MessengerService's Mute RPC.
+	MessengerServiceMuteProcedure = "/berty.v1.MessengerService/Mute"
 	// MessengerServiceSearchProcedure is the fully-qualified name of the MessengerService's Search RPC.
 	MessengerServiceSearchProcedure = "/berty.v1.MessengerService/Search"
 	// MessengerServiceSubscribeProcedure is the fully-qualified name of the MessengerService's
@@ -82,6 +84,9 @@ type MessengerServiceClient interface {
 	Delete(context.Context, *bertyv1.DeleteRequest) (*bertyv1.DeleteResponse, error)
 	// MarkRead moves the account's read marker.
 	MarkRead(context.Context, *bertyv1.MarkReadRequest) (*bertyv1.MarkReadResponse, error)
+	// Mute silences a conversation until a time, on all the account's
+	// devices (until_ms 0: unmute).
+	Mute(context.Context, *bertyv1.MuteRequest) (*bertyv1.MuteResponse, error)
 	// Search searches every conversation.
 	Search(context.Context, *bertyv1.SearchRequest) (*bertyv1.SearchResponse, error)
 	// Subscribe streams what to re-read, until the client goes away.
@@ -147,6 +152,12 @@ func NewMessengerServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(messengerServiceMethods.ByName("MarkRead")),
 			connect.WithClientOptions(opts...),
 		),
+		mute: connect.NewClient[bertyv1.MuteRequest, bertyv1.MuteResponse](
+			httpClient,
+			baseURL+MessengerServiceMuteProcedure,
+			connect.WithSchema(messengerServiceMethods.ByName("Mute")),
+			connect.WithClientOptions(opts...),
+		),
 		search: connect.NewClient[bertyv1.SearchRequest, bertyv1.SearchResponse](
 			httpClient,
 			baseURL+MessengerServiceSearchProcedure,
@@ -172,6 +183,7 @@ type messengerServiceClient struct {
 	edit          *connect.Client[bertyv1.EditRequest, bertyv1.EditResponse]
 	delete        *connect.Client[bertyv1.DeleteRequest, bertyv1.DeleteResponse]
 	markRead      *connect.Client[bertyv1.MarkReadRequest, bertyv1.MarkReadResponse]
+	mute          *connect.Client[bertyv1.MuteRequest, bertyv1.MuteResponse]
 	search        *connect.Client[bertyv1.SearchRequest, bertyv1.SearchResponse]
 	subscribe     *connect.Client[bertyv1.SubscribeRequest, bertyv1.SubscribeResponse]
 }
@@ -248,6 +260,15 @@ func (c *messengerServiceClient) MarkRead(ctx context.Context, req *bertyv1.Mark
 	return nil, err
 }
 
+// Mute calls berty.v1.MessengerService.Mute.
+func (c *messengerServiceClient) Mute(ctx context.Context, req *bertyv1.MuteRequest) (*bertyv1.MuteResponse, error) {
+	response, err := c.mute.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // Search calls berty.v1.MessengerService.Search.
 func (c *messengerServiceClient) Search(ctx context.Context, req *bertyv1.SearchRequest) (*bertyv1.SearchResponse, error) {
 	response, err := c.search.CallUnary(ctx, connect.NewRequest(req))
@@ -280,6 +301,9 @@ type MessengerServiceHandler interface {
 	Delete(context.Context, *bertyv1.DeleteRequest) (*bertyv1.DeleteResponse, error)
 	// MarkRead moves the account's read marker.
 	MarkRead(context.Context, *bertyv1.MarkReadRequest) (*bertyv1.MarkReadResponse, error)
+	// Mute silences a conversation until a time, on all the account's
+	// devices (until_ms 0: unmute).
+	Mute(context.Context, *bertyv1.MuteRequest) (*bertyv1.MuteResponse, error)
 	// Search searches every conversation.
 	Search(context.Context, *bertyv1.SearchRequest) (*bertyv1.SearchResponse, error)
 	// Subscribe streams what to re-read, until the client goes away.
@@ -341,6 +365,12 @@ func NewMessengerServiceHandler(svc MessengerServiceHandler, opts ...connect.Han
 		connect.WithSchema(messengerServiceMethods.ByName("MarkRead")),
 		connect.WithHandlerOptions(opts...),
 	)
+	messengerServiceMuteHandler := connect.NewUnaryHandlerSimple(
+		MessengerServiceMuteProcedure,
+		svc.Mute,
+		connect.WithSchema(messengerServiceMethods.ByName("Mute")),
+		connect.WithHandlerOptions(opts...),
+	)
 	messengerServiceSearchHandler := connect.NewUnaryHandlerSimple(
 		MessengerServiceSearchProcedure,
 		svc.Search,
@@ -371,6 +401,8 @@ func NewMessengerServiceHandler(svc MessengerServiceHandler, opts ...connect.Han
 			messengerServiceDeleteHandler.ServeHTTP(w, r)
 		case MessengerServiceMarkReadProcedure:
 			messengerServiceMarkReadHandler.ServeHTTP(w, r)
+		case MessengerServiceMuteProcedure:
+			messengerServiceMuteHandler.ServeHTTP(w, r)
 		case MessengerServiceSearchProcedure:
 			messengerServiceSearchHandler.ServeHTTP(w, r)
 		case MessengerServiceSubscribeProcedure:
@@ -414,6 +446,10 @@ func (UnimplementedMessengerServiceHandler) Delete(context.Context, *bertyv1.Del
 
 func (UnimplementedMessengerServiceHandler) MarkRead(context.Context, *bertyv1.MarkReadRequest) (*bertyv1.MarkReadResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.MessengerService.MarkRead is not implemented"))
+}
+
+func (UnimplementedMessengerServiceHandler) Mute(context.Context, *bertyv1.MuteRequest) (*bertyv1.MuteResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("berty.v1.MessengerService.Mute is not implemented"))
 }
 
 func (UnimplementedMessengerServiceHandler) Search(context.Context, *bertyv1.SearchRequest) (*bertyv1.SearchResponse, error) {
