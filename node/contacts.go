@@ -99,7 +99,7 @@ func (n *Node) contact(account keys.Public) *state.Contact {
 func (n *Node) setContact(c state.Contact) error {
 	own := n.currentKey()
 	if old := n.contact(c.Account); old != nil && n.hasContactGroup(old) {
-		if own = n.keyAt(ownKeyOf(n, old)); own == nil {
+		if own = n.keyAt(n.ownKeyOf(old)); own == nil {
 			return fmt.Errorf("contact %v: this device does not hold the account key %v the contact was made with", c.Account, old.Own)
 		}
 	} else if c.Own != (keys.Public{}) {
@@ -188,7 +188,7 @@ func (n *Node) NewRequester(to keys.Public, point [32]byte) (*handshake.Requeste
 	n.mu.Lock()
 	own := n.currentKey()
 	if c := n.contact(to); c != nil {
-		if p := n.keyAt(ownKeyOf(n, c)); p != nil {
+		if p := n.keyAt(n.ownKeyOf(c)); p != nil {
 			own = p
 		}
 	}

@@ -56,10 +56,15 @@ func (n *Node) reconcile() error {
 		}
 	}
 	n.followName()
-	if n.rotationDue() {
-		errs = append(errs, n.recordNewKey())
+	due := n.rotationDue()
+	if due {
+		err := n.recordNewKey()
+		errs, due = append(errs, err), err != nil
 	}
-	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile(), n.announceSuccessions())
+	errs = append(errs, n.propagateRevocations(), n.approveSiblings(), n.syncProfile())
+	if !due {
+		errs = append(errs, n.announceSuccessions())
+	}
 	return errors.Join(errs...)
 }
 

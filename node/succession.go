@@ -32,7 +32,7 @@ func (n *Node) keyAt(pub keys.Public) *keys.Pair {
 	if n.acct == nil {
 		return nil
 	}
-	if seed, ok := n.acct.rep.State().AccountSeeds()[pub]; ok {
+	if seed, ok := n.acct.rep.State().AccountSeed(pub); ok {
 		return keys.FromSeed(seed)
 	}
 	return nil
@@ -51,7 +51,16 @@ func (n *Node) currentKey() *keys.Pair {
 
 // isOwnKey reports whether pub is one of this account's keys, current or
 // earlier.
-func (n *Node) isOwnKey(pub keys.Public) bool { return n.keyAt(pub) != nil }
+func (n *Node) isOwnKey(pub keys.Public) bool {
+	if pub == n.account.Public() {
+		return true
+	}
+	if n.acct == nil {
+		return false
+	}
+	_, ok := n.acct.rep.State().AccountSeed(pub)
+	return ok
+}
 
 // AccountKey returns the account's current key: the one its contact link
 // carries.
@@ -71,7 +80,7 @@ func (n *Node) FirstAccountKey() keys.Public { return n.account.Public() }
 func (n *Node) contactGroup(account keys.Public) (*group.Group, error) {
 	own := n.currentKey()
 	if c := n.contact(account); c != nil && n.hasContactGroup(c) {
-		if own = n.keyAt(ownKeyOf(n, c)); own == nil {
+		if own = n.keyAt(n.ownKeyOf(c)); own == nil {
 			return nil, fmt.Errorf("contact %v: this device does not hold the account key %v the contact was made with", account, c.Own)
 		}
 	}
@@ -80,7 +89,7 @@ func (n *Node) contactGroup(account keys.Public) (*group.Group, error) {
 
 // ownKeyOf returns the account key this account uses with the contact
 // (a zero Own is the first key, §5.1).
-func ownKeyOf(n *Node, c *state.Contact) keys.Public {
+func (n *Node) ownKeyOf(c *state.Contact) keys.Public {
 	if c.Own == (keys.Public{}) {
 		return n.account.Public()
 	}
@@ -136,7 +145,7 @@ func (n *Node) contactChain(c *state.Contact) []keys.Succession {
 // contactState returns the state of the contact group with c, if this
 // device has it.
 func (n *Node) contactState(c *state.Contact) *state.State {
-	ownKey := ownKeyOf(n, c)
+	ownKey := n.ownKeyOf(c)
 	var pair [64]byte
 	copy(pair[:32], ownKey[:])
 	copy(pair[32:], c.Account[:])
@@ -257,9 +266,12 @@ func (n *Node) rotationDue() bool {
 // after a rotation by this device or a sibling, and after a revocation
 // voided a rotation by the revoked device. A record moves straight from
 // the group's key to the current one, whatever lies between.
+//
+// Callers make sure the account's key is not due (rotationDue): a key about
+// to be replaced is not one to tell contacts.
 func (n *Node) announceSuccessions() error {
-	if n.revoked() || n.rotationDue() {
-		return nil // a key about to be replaced is not one to tell contacts
+	if n.revoked() {
+		return nil
 	}
 	cur := n.currentKey()
 	var errs []error

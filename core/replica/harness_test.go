@@ -299,25 +299,28 @@ func (c *cluster) sync(ps ...*peer) {
 		ps = c.peers
 	}
 	done := map[*peer]int{}
-	for {
-		progress := false
-		for _, p := range ps {
-			for done[p] < len(c.wire) {
-				raw := c.wire[done[p]]
-				done[p]++
-				if e, err := feed.Decode(raw); err == nil {
-					if old, ok := p.stored[msgKey{e.Author, e.Seq}]; ok && old.ID == e.ID {
-						continue
-					}
+	for c.pass(ps, done) {
+	}
+}
+
+// pass hands each of ps the entries on the wire it has not been handed yet
+// (done counts them per peer), skipping those it stores already; it reports
+// whether any was received.
+func (c *cluster) pass(ps []*peer, done map[*peer]int) (progress bool) {
+	for _, p := range ps {
+		for done[p] < len(c.wire) {
+			raw := c.wire[done[p]]
+			done[p]++
+			if e, err := feed.Decode(raw); err == nil {
+				if old, ok := p.stored[msgKey{e.Author, e.Seq}]; ok && old.ID == e.ID {
+					continue
 				}
-				c.receive(p, raw)
-				progress = true
 			}
-		}
-		if !progress {
-			return
+			c.receive(p, raw)
+			progress = true
 		}
 	}
+	return progress
 }
 
 func (c *cluster) send(p *peer, body string) *Message {

@@ -8,7 +8,6 @@ import (
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
-	"github.com/berty-go/berty/core/seal"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/core/wire"
 )
@@ -158,17 +157,7 @@ func historyEpochClean(t *testing.T, phoneFirst bool) {
 		var secret [32]byte
 		secret[0], secret[1] = 0x5a, byte(seed)
 		ep := phone.r.g.Epoch(secret)
-		phone.r.learnEpoch(secret, 0, feed.ID{}, phone.r.DeviceKey(), false)
-		dev := d1.r.State().Device(tablet.r.DeviceKey())
-		box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}, nil), chainKeyAD(&phone.r.g.Keys.Topic, phone.r.DeviceKey(), 1), c.rnd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := &state.Event{Keys: &state.ChainKeys{Epoch: 1, Boxes: []state.Box{{Recipient: tablet.r.DeviceKey(), Epochs: []group.EpochID{ep.ID}, Sealed: box}}}}
-		if _, err := phone.r.postMetadata(ev, 0, nil); err != nil {
-			t.Fatal(err)
-		}
-		c.flush(phone)
+		injectEpoch(t, c, phone, tablet, secret)
 		c.sync(d1) // the laptop revokes the phone before the tablet relays the epoch
 		if err := d1.r.RevokeDevice(phone.r.DeviceKey(), d1.lk); err != nil {
 			t.Fatal(err)

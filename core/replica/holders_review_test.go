@@ -3,7 +3,6 @@ package replica
 import (
 	"testing"
 
-	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/state"
 )
@@ -32,19 +31,8 @@ func floodHolders(t *testing.T, c *cluster, p, to *peer, n int) {
 func boundedSync(c *cluster, rounds int) int {
 	start := len(c.wire)
 	done := map[*peer]int{}
-	for r := 0; r < rounds; r++ {
-		for _, p := range c.peers {
-			for done[p] < len(c.wire) {
-				raw := c.wire[done[p]]
-				done[p]++
-				if e, err := feed.Decode(raw); err == nil {
-					if old, ok := p.stored[msgKey{e.Author, e.Seq}]; ok && old.ID == e.ID {
-						continue
-					}
-				}
-				c.receive(p, raw)
-			}
-		}
+	for range rounds {
+		c.pass(c.peers, done)
 	}
 	return len(c.wire) - start
 }

@@ -141,9 +141,9 @@ type State struct {
 	declined     map[keys.Public]bool
 	// succession holds, in fold order, the key successions written by
 	// devices that counted where they fall (§5.9); KeyChain keeps those
-	// whose author is not revoked. seeds holds every new account seed the
-	// account group carried (account group), voided ones too: a device
-	// must still sign with a key the group it is in knows.
+	// whose author is not revoked. seeds holds every account seed the
+	// account group carried (type 19 and contact records), voided ones
+	// too: a device must still sign with a key the group it is in knows.
 	succession []succession
 	seeds      map[keys.Public][32]byte
 	verified   map[keys.Public]*ContactVerified // account group: by contact
@@ -589,6 +589,9 @@ func (s *State) apply(op *Op) {
 	case ev.Contact != nil && s.group.Kind == group.KindAccount:
 		c := *ev.Contact
 		s.contact[c.Account] = &c
+		if c.OwnSeed != ([32]byte{}) {
+			s.seeds[c.Own] = c.OwnSeed // the key its contact group derives from
+		}
 	case ev.Seed != nil && s.group.Kind == group.KindAccount:
 		seed := ev.Seed.Seed
 		s.seed = &seed
@@ -1116,14 +1119,12 @@ func (s *State) Verification(account keys.Public) (ContactVerified, bool) {
 // AccountSeeds returns the account seeds the account group carried, by
 // public key: of type 19 records (voided ones included) and of the keys
 // contact records name (§3.3.2). Fresh map.
-func (s *State) AccountSeeds() map[keys.Public][32]byte {
-	out := maps.Clone(s.seeds)
-	for _, c := range s.contact {
-		if c.OwnSeed != ([32]byte{}) {
-			out[c.Own] = c.OwnSeed
-		}
-	}
-	return out
+func (s *State) AccountSeeds() map[keys.Public][32]byte { return maps.Clone(s.seeds) }
+
+// AccountSeed returns the seed AccountSeeds holds for pub, if any.
+func (s *State) AccountSeed(pub keys.Public) ([32]byte, bool) {
+	seed, ok := s.seeds[pub]
+	return seed, ok
 }
 
 // RendezvousSeed returns the account's contact-link seed, if one was set.
