@@ -146,16 +146,26 @@ drain:
 			break drain
 		}
 	}
-	if err := mt.Publish(ctx, append([]byte{1, 1, 5}, garbage[:5]...)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case e := <-alice.refusals:
-		if e.Kind != p2p.GossipRefused || e.Peer != m.ID() {
-			t.Fatalf("alice refused %+v, want mallory's gossip", e)
+	// Mallory keeps sending garbage, as a hostile peer does: knowing that
+	// alice subscribed does not mean she has taken mallory as a peer of the
+	// topic yet, and gossip sent before that reaches no one (under load,
+	// one message could be lost so and the test wait in vain).
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for refused := false; !refused; {
+		if err := mt.Publish(ctx, append([]byte{1, 1, 5}, garbage[:5]...)); err != nil {
+			t.Fatal(err)
 		}
-	case <-ctx.Done():
-		t.Fatal("alice's validator never refused mallory's garbage")
+		select {
+		case e := <-alice.refusals:
+			if e.Kind != p2p.GossipRefused || e.Peer != m.ID() {
+				t.Fatalf("alice refused %+v, want mallory's gossip", e)
+			}
+			refused = true
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal("alice's validator never refused mallory's garbage")
+		}
 	}
 
 	// The honest peers are unharmed, and bob never saw the garbage: a
