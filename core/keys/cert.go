@@ -27,11 +27,11 @@ type Cert struct {
 	Sig     [64]byte
 }
 
-// NewCert returns the certificate by which member vouches for device in the
-// group with the given ID.
-func NewCert(group Public, member, device *Pair) Cert {
+// NewCert returns the certificate by which member vouches for device, with
+// its first key-agreement key agree, in the group with the given ID.
+func NewCert(group Public, member, device *Pair, agree *ecdh.PublicKey) Cert {
 	c := Cert{Member: member.Public(), Device: device.Public()}
-	copy(c.DeviceX[:], device.Agreement().PublicKey().Bytes())
+	copy(c.DeviceX[:], agree.Bytes())
 	copy(c.Sig[:], member.Sign(c.signed(group)))
 	return c
 }

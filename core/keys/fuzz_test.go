@@ -18,7 +18,7 @@ import (
 func FuzzReadCert(f *testing.F) {
 	for _, v := range certVectors() {
 		g := keys.Public(kat.Hex32(f, v.In, "group"))
-		c := keys.NewCert(g, keys.FromSeed(kat.Hex32(f, v.In, "member_seed")), keys.FromSeed(kat.Hex32(f, v.In, "device_seed")))
+		c := keys.NewCert(g, keys.FromSeed(kat.Hex32(f, v.In, "member_seed")), keys.FromSeed(kat.Hex32(f, v.In, "device_seed")), keys.FromSeed(kat.Hex32(f, v.In, "device_seed")).LegacyAgreement().PublicKey())
 		enc := c.Append(nil)
 		f.Add(g[:], enc)
 		f.Add(g[:], enc[:len(enc)-1])

@@ -52,7 +52,7 @@ func TestKATPairs(t *testing.T) {
 			if !bytes.Equal(xpriv.PublicKey().Bytes(), xpub.Bytes()) {
 				t.Errorf("Pair.X25519().PublicKey() = %x, Public().X25519() = %x", xpriv.PublicKey().Bytes(), xpub.Bytes())
 			}
-			agree := k.Agreement()
+			agree := k.LegacyAgreement()
 			if want := seal.Derive32(seed[:], nil, seal.LabelDeviceX25519); !bytes.Equal(agree.Bytes(), want[:]) {
 				t.Errorf("Agreement() = %x, want HKDF(seed, LabelDeviceX25519) = %x", agree.Bytes(), want)
 			}
@@ -172,7 +172,7 @@ func computeCert(t *testing.T, v kat.Vector) map[string]string {
 	g := keys.Public(kat.Hex32(t, v.In, "group"))
 	member := keys.FromSeed(kat.Hex32(t, v.In, "member_seed"))
 	device := keys.FromSeed(kat.Hex32(t, v.In, "device_seed"))
-	c := keys.NewCert(g, member, device)
+	c := keys.NewCert(g, member, device, device.LegacyAgreement().PublicKey())
 	enc := c.Append(nil)
 	if len(enc) != keys.CertSize {
 		t.Errorf("certificate of %d bytes, want %d", len(enc), keys.CertSize)
@@ -189,7 +189,7 @@ func computeCert(t *testing.T, v kat.Vector) map[string]string {
 	if got := keys.ReadCert(r); r.Done() != nil || got != c {
 		t.Errorf("ReadCert(Append) = %+v, %v; want %+v", got, r.Err(), c)
 	}
-	if !bytes.Equal(c.AgreementKey().Bytes(), device.Agreement().PublicKey().Bytes()) {
+	if !bytes.Equal(c.AgreementKey().Bytes(), device.LegacyAgreement().PublicKey().Bytes()) {
 		t.Error("AgreementKey is not the device's Agreement public key")
 	}
 	return map[string]string{"cert": kat.H(enc), "device_x25519": kat.H(c.DeviceX[:])}
@@ -197,7 +197,7 @@ func computeCert(t *testing.T, v kat.Vector) map[string]string {
 
 func TestKATCerts(t *testing.T) {
 	kat.Check(t, "certs.json",
-		"keys.NewCert(group, FromSeed(member_seed), FromSeed(device_seed)).Append: member || device || device X25519 (Agreement) || signature over SignContext(\"berty/v1/device-cert\", group, member, device, device_x25519)",
+		"keys.NewCert(group, FromSeed(member_seed), FromSeed(device_seed), FromSeed(device_seed).LegacyAgreement().PublicKey()).Append: member || device || device X25519 (Agreement) || signature over SignContext(\"berty/v1/device-cert\", group, member, device, device_x25519)",
 		certVectors(), computeCert)
 }
 

@@ -104,9 +104,12 @@ func (k *Pair) Derive(salt []byte, label string) *Pair {
 	return FromSeed(seal.Derive32(k.seed[:], salt, label))
 }
 
-// Agreement is the device's X25519 key for receiving sealed chain keys,
-// derived from the device seed so that it need not be stored separately.
-func (k *Pair) Agreement() *ecdh.PrivateKey {
+// LegacyAgreement is the X25519 key that a device derived from its seed to
+// receive sealed chain keys before key-agreement keys were drawn at random
+// and replaced (§6.4). A key derived from the seed can never be deleted, so
+// it is used only to open what a replica stored before then (a version 4
+// snapshot, §7.4), until its first key update has been seen.
+func (k *Pair) LegacyAgreement() *ecdh.PrivateKey {
 	s := seal.Derive32(k.seed[:], nil, seal.LabelDeviceX25519)
 	priv, err := ecdh.X25519().NewPrivateKey(s[:])
 	if err != nil {

@@ -32,7 +32,7 @@ func TestCheckX25519(t *testing.T) {
 	for i := range 64 {
 		p := FromSeed([32]byte{byte(i), 7})
 		var u [32]byte
-		copy(u[:], p.Agreement().PublicKey().Bytes())
+		copy(u[:], p.LegacyAgreement().PublicKey().Bytes())
 		if err := CheckX25519(u); err != nil {
 			t.Errorf("real key %x refused: %v", u, err)
 		}
@@ -44,7 +44,7 @@ func TestCheckX25519(t *testing.T) {
 func TestCertRefusesSmallOrderKey(t *testing.T) {
 	member, device := FromSeed([32]byte{1}), FromSeed([32]byte{2})
 	group := FromSeed([32]byte{3}).Public()
-	c := NewCert(group, member, device)
+	c := NewCert(group, member, device, device.LegacyAgreement().PublicKey())
 	if err := c.Verify(group); err != nil {
 		t.Fatal(err)
 	}

@@ -440,7 +440,7 @@ func newMallory(c *cluster) *peer {
 func forceAnnounce(t *testing.T, c *cluster, p *peer, a *state.Announce) []byte {
 	t.Helper()
 	member, dev := groupKeys(p)
-	a.Cert = keys.NewCert(c.g.ID, member, dev)
+	a.Cert = keys.NewCert(c.g.ID, member, dev, dev.LegacyAgreement().PublicKey())
 	e, err := p.r.postMetadata(&state.Event{Announce: a}, 0, nil)
 	if err != nil {
 		t.Fatal(err)

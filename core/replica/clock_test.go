@@ -108,7 +108,7 @@ func TestAdversarialSmallOrderDeviceKey(t *testing.T) {
 	ik := keys.FromSeed(inv.InviteSeed)
 	a := &state.Announce{Proof: state.ProofInvitation, Inviter: inv.Inviter, InviteKey: ik.Public(), InviterSig: inv.InviterSig}
 	copy(a.JoinSig[:], ik.Sign(state.JoinSigned(c.g.ID, member.Public())))
-	a.Cert = keys.NewCert(c.g.ID, member, dev)
+	a.Cert = keys.NewCert(c.g.ID, member, dev, dev.LegacyAgreement().PublicKey())
 	a.Cert.DeviceX = [32]byte{1} // u = 1, a point of order 4
 	copy(a.Cert.Sig[:], member.Sign(keys.SignContext("berty/v1/device-cert", c.g.ID[:], a.Cert.Member[:], a.Cert.Device[:], a.Cert.DeviceX[:])))
 	e, err := mallory.r.postMetadata(&state.Event{Announce: a}, inv.InviterLamport+1,

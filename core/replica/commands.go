@@ -71,7 +71,7 @@ func (r *Replica) postMetadata(ev *state.Event, minLamport uint64, deps []feed.D
 	if err != nil {
 		return nil, err
 	}
-	if ev.Keys == nil {
+	if ev.Keys == nil && ev.Update == nil {
 		r.applyState(&state.Op{Author: self, Seq: e.Seq, Lamport: e.Lamport, ID: e.ID, Event: ev})
 	}
 	return e, nil
@@ -98,8 +98,17 @@ func (r *Replica) announce(a *state.Announce, minLamport uint64, deps []feed.Dep
 	if r.Joined() {
 		return nil
 	}
-	a.Cert = keys.NewCert(r.g.ID, r.member, r.device)
+	// The certificate carries the device's first key-agreement key, drawn
+	// at random (§6.4): a key derived from the device seed could never be
+	// deleted.
+	own := r.own
+	priv, err := r.drawKey()
+	if err != nil {
+		return err
+	}
+	a.Cert = keys.NewCert(r.g.ID, r.member, r.device, priv.PublicKey())
 	if !state.CheckAnnounce(r.g, r.device.Public(), a) {
+		r.own = own
 		return ErrNotMember
 	}
 	if _, err := r.postMetadata(&state.Event{Announce: a}, minLamport, deps); err != nil {
@@ -426,6 +435,7 @@ func (r *Replica) maintain(lk feed.Lookup) error {
 			return err
 		}
 	}
+	defer r.pruneKeys()
 	// Hand the current epoch to devices that lack it before rotating: a
 	// device just seen in an owner group must get the base key of the epoch
 	// its first messages were sealed in.
@@ -433,12 +443,19 @@ func (r *Replica) maintain(lk feed.Lookup) error {
 		return err
 	}
 	if !r.rotate {
-		return nil
+		return r.updateKey()
 	}
+	// A rotation also replaces this device's key-agreement key: a copy of
+	// its state taken before reads neither what it sends now nor what is
+	// sealed to it once the others have seen the update (§6.4).
+	r.agreeDue = true
 	if err := r.newEpoch(); err != nil {
 		return err
 	}
-	return r.distribute()
+	if err := r.distribute(); err != nil {
+		return err
+	}
+	return r.updateKey()
 }
 
 func (r *Replica) newEpoch() error {
@@ -498,6 +515,10 @@ func (r *Replica) distribute() error {
 			chain = secret
 		}
 		missing := r.missingEpochs(d)
+		if r.resend[d] {
+			delete(r.resend, d) // given now (missingEpochs took every epoch)
+			r.dirty = true
+		}
 		if chain == nil && len(missing) == 0 {
 			continue
 		}
@@ -506,7 +527,11 @@ func (r *Replica) distribute() error {
 		for i, h := range missing {
 			history[i] = !r.vouched(h)
 		}
-		box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(chain, missing, history), ad, r.cfg.Rand)
+		var box []byte
+		to, err := r.agreementKey(dev)
+		if err == nil {
+			box, err = seal.SealBox(to, boxPlaintext(chain, missing, history), ad, r.cfg.Rand)
+		}
 		if err != nil {
 			// A key no seal can reach (small order, §3.2) is refused at
 			// ingest; one stored before that check gets nothing, rather

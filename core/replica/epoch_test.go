@@ -10,7 +10,7 @@ import (
 )
 
 // unreadable checks that p can open none of the metadata entries in raws but
-// announces, approvals and key distributions (epoch 0), and returns how
+// announces, approvals, key distributions and key updates (epoch 0), and returns how
 // many it could not.
 func unreadable(t *testing.T, p *peer, raws [][]byte, what string) int {
 	t.Helper()
@@ -26,7 +26,7 @@ func unreadable(t *testing.T, p *peer, raws [][]byte, what string) int {
 			n++
 		case err != nil:
 			t.Errorf("%s: open %s: %v", what, describe(e), err)
-		case ev.Announce == nil && ev.Keys == nil && ev.Approved == nil:
+		case ev.Announce == nil && ev.Keys == nil && ev.Approved == nil && ev.Update == nil:
 			t.Errorf("%s reads a type %d event of %s", what, ev.Type(), describe(e))
 		}
 	}

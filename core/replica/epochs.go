@@ -257,7 +257,7 @@ func (r *Replica) evictHolders() bool {
 // out that it counts, before anyone hands it an epoch; the current epoch
 // otherwise, created first if every epoch is tainted.
 func (r *Replica) writeEpoch(ev *state.Event) (*heldEpoch, error) {
-	if ev.Announce != nil || ev.Keys != nil || ev.Approved != nil {
+	if ev.Announce != nil || ev.Keys != nil || ev.Approved != nil || ev.Update != nil {
 		return r.epochs[r.zero], nil
 	}
 	if cur := r.current(); cur != nil {
@@ -284,13 +284,13 @@ func (r *Replica) writeEpoch(ev *state.Event) (*heldEpoch, error) {
 }
 
 // missingEpochs returns the epochs this replica holds that device d is not
-// known to hold, oldest first (at most MaxEpochBundle, the newest): what a
-// box to d carries. Those it may not write in itself go as history, to
+// known to hold — all of them when d lost a box of ours (§6.4) — oldest
+// first (at most MaxEpochBundle, the newest): what a box to d carries. Those it may not write in itself go as history, to
 // read with only (see historical).
 func (r *Replica) missingEpochs(d keys.Public) []*heldEpoch {
 	var out []*heldEpoch
 	for id, h := range r.epochs {
-		if id != r.zero && !r.holders[id][d] && (r.vouched(h) || r.historical(h)) {
+		if id != r.zero && (!r.holders[id][d] || r.resend[d]) && (r.vouched(h) || r.historical(h)) {
 			out = append(out, h)
 		}
 	}
@@ -434,6 +434,8 @@ func (r *Replica) reopen(ids []group.EpochID, lk feed.Lookup) {
 			ev, err := r.openMetadata(e)
 			switch {
 			case err != nil || ev.Announce != nil:
+			case ev.Update != nil:
+				r.takeKeyUpdate(e, ev.Update)
 			case ev.Keys != nil:
 				keyEntries = append(keyEntries, keyEntry{e, ev.Keys})
 			default:

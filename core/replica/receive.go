@@ -9,7 +9,6 @@ import (
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/core/ratchet"
-	"github.com/berty-go/berty/core/seal"
 	"github.com/berty-go/berty/core/state"
 )
 
@@ -115,7 +114,10 @@ func (r *Replica) accept(e *feed.Entry, lk feed.Lookup) error {
 	if e.Author == r.device.Public() {
 		return nil // our own entry coming back from the network after a restore
 	}
+	r.noteSeen(e)
 	switch {
+	case ev != nil && ev.Update != nil:
+		r.takeKeyUpdate(e, ev.Update)
 	case ev != nil && ev.Keys != nil:
 		r.takeChainKey(e, ev.Keys, lk)
 	case ev != nil:
@@ -287,10 +289,14 @@ func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup
 		if b.Recipient != self {
 			continue
 		}
-		pt, err := seal.OpenBox(r.agree, b.Sealed, chainKeyAD(&r.g.Keys.Topic, e.Author, k.Epoch))
+		pt, current, err := r.openBox(b.Sealed, chainKeyAD(&r.g.Keys.Topic, e.Author, k.Epoch))
 		if err != nil {
+			if counts {
+				r.boxLost(e.Author) // sealed to a key deleted since (§6.4)
+			}
 			return
 		}
+		r.boxOpened(current)
 		chain, secrets, history, err := parseBox(pt)
 		if err != nil || len(secrets) != len(b.Epochs) {
 			return

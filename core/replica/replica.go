@@ -25,7 +25,6 @@
 package replica
 
 import (
-	"crypto/ecdh"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,6 +47,11 @@ type Config struct {
 
 	// RotateEvery starts a new chain after this many messages (0: 10 000).
 	RotateEvery uint32
+	// AgreeEvery: a device replaces its key-agreement key once it has
+	// opened a box sealed to it and it is this many seconds old (0: one
+	// day); AgreeKeep: it deletes a replaced key this many seconds after at
+	// the latest (0: 7 days). §6.4.
+	AgreeEvery, AgreeKeep int64
 	// RotateAfter starts a new chain when the current one is this many
 	// seconds old, checked on Tick (0: 7 days).
 	RotateAfter int64
@@ -166,9 +170,8 @@ var (
 type Replica struct {
 	cfg    Config
 	g      *group.Group
-	member *keys.Pair       // per-group member key
-	device *keys.Pair       // per-group device key
-	agree  *ecdh.PrivateKey // device's X25519 key: opens chain keys sent to it
+	member *keys.Pair // per-group member key
+	device *keys.Pair // per-group device key
 	// membership is the account's membership number, which the member and
 	// device keys derive from (§3.2).
 	membership uint32
@@ -204,6 +207,17 @@ type Replica struct {
 	deferredKeys []pos
 	retrying     bool // retryDeferred is running
 
+	// Key-agreement keys (agree.go, §6.4): this device's, oldest first;
+	// other devices' latest; how far each device declared it saw this
+	// device's feed; devices whose box no key opened (named in the next
+	// key update); devices that asked for everything again.
+	own      []ownKey
+	peerKeys map[keys.Public]peerKey
+	seen     map[keys.Public]uint64
+	lost     map[keys.Public]bool
+	resend   map[keys.Public]bool
+	agreeDue bool // post a key update at the next maintain
+
 	rd    Ready
 	dirty bool
 }
@@ -221,6 +235,12 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 	if cfg.RotateAfter == 0 {
 		cfg.RotateAfter = DefaultRotateAfter
 	}
+	if cfg.AgreeEvery == 0 {
+		cfg.AgreeEvery = DefaultAgreeEvery
+	}
+	if cfg.AgreeKeep == 0 {
+		cfg.AgreeKeep = DefaultAgreeKeep
+	}
 	r := &Replica{
 		cfg:     cfg,
 		g:       cfg.Group,
@@ -233,6 +253,10 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 
 		undecrypted: map[keys.Public][]uint64{},
 		equivocated: map[keys.Public]bool{},
+		peerKeys:    map[keys.Public]peerKey{},
+		seen:        map[keys.Public]uint64{},
+		lost:        map[keys.Public]bool{},
+		resend:      map[keys.Public]bool{},
 	}
 	r.initEpochs()
 	r.setMembership(cfg.Membership)
@@ -251,7 +275,6 @@ func (r *Replica) Group() *group.Group { return r.g }
 func (r *Replica) setMembership(k uint32) {
 	r.membership = k
 	r.member, r.device = r.g.MemberKeysAt(r.cfg.Account, r.cfg.Device, k)
-	r.agree = r.device.Agreement()
 }
 
 // Membership returns the account's membership number in the group (§3.2).
@@ -282,6 +305,12 @@ func (r *Replica) Rejoin(k uint32) error {
 	r.setMembership(k)
 	r.send, r.rotate, r.deferred = nil, false, false
 	clear(r.given)
+	// The keys of the old membership's device open nothing sealed to the
+	// new one: deleted; the announce draws a new key.
+	r.own, r.agreeDue = nil, false
+	clear(r.seen)
+	clear(r.lost)
+	clear(r.resend)
 	r.dirty = true
 	return nil
 }

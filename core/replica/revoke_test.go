@@ -828,7 +828,7 @@ func TestRevokedDeviceCannotBecomeItsSibling(t *testing.T) {
 				continue
 			}
 			for _, g := range guesses {
-				if _, err := seal.OpenBox(g.Agreement(), b.Sealed, chainKeyAD(&f.d1.r.g.Keys.Topic, e.Author, ev.Keys.Epoch)); err == nil {
+				if _, err := seal.OpenBox(g.LegacyAgreement(), b.Sealed, chainKeyAD(&f.d1.r.g.Keys.Topic, e.Author, ev.Keys.Epoch)); err == nil {
 					opened++
 				}
 			}

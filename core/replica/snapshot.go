@@ -19,8 +19,10 @@ import (
 // Version 3 adds the membership number (§3.2) after the version byte; a
 // version 2 snapshot is read as membership 0. Version 4 adds to each held
 // epoch the seq of the entry that gave it; earlier versions read it as 0
-// (unknown).
-const snapshotVersion = 4
+// (unknown). Version 5 adds the key-agreement keys (§6.4); earlier versions
+// read as holding the one key they used, derived from the device seed, and
+// replace it at once.
+const snapshotVersion = 5
 
 // Limits when reading a snapshot back; a snapshot is local data, but a
 // corrupted file must give an error, not a crash or a huge allocation.
@@ -133,7 +135,8 @@ func (r *Replica) snapshot() []byte {
 	}
 	b = append(b, dfr)
 	b = wire.AppendUvarint(b, uint64(r.now))
-	return r.appendEpochs(b)
+	b = r.appendEpochs(b)
+	return r.appendAgree(b)
 }
 
 // sortedReader reads device keys that must be strictly increasing, as
@@ -168,7 +171,7 @@ func (r *Replica) restore(snap []byte) error {
 	rd := wire.NewReader(snap)
 	v := rd.Byte()
 	switch {
-	case v == snapshotVersion, v == 3:
+	case v == snapshotVersion, v == 4, v == 3:
 		r.setMembership(uint32(rd.Uvarint(1<<32 - 1)))
 	case v == 2:
 		r.setMembership(0)
@@ -259,6 +262,14 @@ func (r *Replica) restore(snap []byte) error {
 	r.deferred = readFlag(rd)
 	r.now = int64(rd.Uvarint(math.MaxUint64))
 	r.readEpochs(rd, v >= 4)
+	if v >= 5 {
+		r.readAgree(rd)
+	} else if heads[r.device.Public()].Seq > 0 {
+		// Before key updates a device opened its boxes with a key derived
+		// from its seed: keep it until the others have seen the new one.
+		r.own = []ownKey{{priv: r.device.LegacyAgreement(), made: r.now}}
+		r.agreeDue = true
+	}
 	if err := rd.Done(); err != nil {
 		return fmt.Errorf("decode snapshot: %w", err)
 	}

@@ -19,7 +19,7 @@ func TestReducerDeviceApproval(t *testing.T) {
 	h.genesis(alice, d1, 1)
 	h.invited(alice, d1, bob, bobDev, 2)
 	announce := func(dev *keys.Pair, lamport uint64) {
-		h.add(dev, lamport, &Event{Announce: &Announce{Cert: keys.NewCert(h.g.ID, alice, dev), Proof: ProofMember}})
+		h.add(dev, lamport, &Event{Announce: &Announce{Cert: keys.NewCert(h.g.ID, alice, dev, dev.LegacyAgreement().PublicKey()), Proof: ProofMember}})
 	}
 	approve := func(by, dev *keys.Pair, lamport uint64) {
 		h.add(by, lamport, &Event{Approved: &DeviceApproved{Device: dev.Public()}})
@@ -53,7 +53,7 @@ func TestReducerConcurrentFirstDevices(t *testing.T) {
 		h.genesis(alice, d1, 1)
 		first := h.ops[0]
 		first.ID = [32]byte{1}
-		a := &Announce{Cert: keys.NewCert(h.g.ID, alice, d2), Proof: ProofGenesis}
+		a := &Announce{Cert: keys.NewCert(h.g.ID, alice, d2, d2.LegacyAgreement().PublicKey()), Proof: ProofGenesis}
 		copy(a.GenesisSig[:], h.gk.Sign(GenesisSigned(h.g.ID, alice.Public())))
 		second := h.add(d2, 1, &Event{Announce: a})
 		second.ID = [32]byte{2}
@@ -79,7 +79,7 @@ func TestReducerLeaveKeepsApprover(t *testing.T) {
 	bob, bobDev := h.key(), h.key()
 	h.genesis(alice, d1, 1)
 	h.ops[0].ID = [32]byte{1}
-	a := &Announce{Cert: keys.NewCert(h.g.ID, alice, d2), Proof: ProofGenesis}
+	a := &Announce{Cert: keys.NewCert(h.g.ID, alice, d2, d2.LegacyAgreement().PublicKey()), Proof: ProofGenesis}
 	copy(a.GenesisSig[:], h.gk.Sign(GenesisSigned(h.g.ID, alice.Public())))
 	h.add(d2, 1, &Event{Announce: a}).ID = [32]byte{2}
 	h.invited(alice, d1, bob, bobDev, 2)

@@ -51,6 +51,7 @@ const (
 	TypeAccountKey     EventType = 19
 	TypeKeySucceeded   EventType = 20
 	TypeVerified       EventType = 21
+	TypeKeyUpdate      EventType = 22
 )
 
 // Limits on metadata events.
@@ -108,6 +109,7 @@ type Event struct {
 	Decision  *JoinDecision
 	Succeeded *Succeeded
 	Verified  *ContactVerified
+	Update    *KeyUpdate
 }
 
 // ContactVerified records on the account group that the user compared
@@ -249,6 +251,16 @@ type Box struct {
 	Recipient keys.Public
 	Epochs    []group.EpochID
 	Sealed    []byte
+}
+
+// KeyUpdate replaces the author device's key-agreement key in the group
+// (§6.4): boxes are sealed to the latest one, and the device deletes the
+// private halves of those before it once no box to them can still come.
+// Lost lists, in ascending order, the devices whose box the author could not
+// open because it had deleted the key: each hands its chain again.
+type KeyUpdate struct {
+	Key  [32]byte
+	Lost []keys.Public
 }
 
 // ChainKeys hands the author's new or current chain to recipient devices.
@@ -405,6 +417,8 @@ func (e *Event) Type() EventType {
 		return TypeJoinDecision
 	case e.Verified != nil:
 		return TypeVerified
+	case e.Update != nil:
+		return TypeKeyUpdate
 	case e.Succeeded != nil && e.Succeeded.Seed != nil:
 		return TypeAccountKey
 	case e.Succeeded != nil:
@@ -507,6 +521,9 @@ func (e *Event) Encode() []byte {
 		if e.Succeeded.Seed != nil {
 			b = append(b, e.Succeeded.Seed[:]...)
 		}
+	case e.Update != nil:
+		b = append(b, e.Update.Key[:]...)
+		b = appendRoster(b, e.Update.Lost)
 	}
 	return b
 }
@@ -687,6 +704,18 @@ func Decode(b []byte) (*Event, error) {
 				r.Fail("account key succession: the seed is not the new key's")
 			}
 		}
+	case TypeKeyUpdate:
+		u := &KeyUpdate{Key: r.Fixed32()}
+		if r.Err() == nil {
+			if err := keys.CheckX25519(u.Key); err != nil {
+				r.Fail("key update: %v", err)
+			}
+		}
+		u.Lost = readRoster(r)
+		if len(u.Lost) > MaxRecipients {
+			r.Fail("key update: %d lost boxes, at most %d", len(u.Lost), MaxRecipients)
+		}
+		e.Update = u
 	default:
 		r.Fail("unknown event type %d", t)
 	}

@@ -35,7 +35,7 @@ func pub(k *keys.Pair) string {
 }
 
 func eventVectors() []kat.Vector {
-	cert := keys.NewCert(katGroup.ID, katMember, katDevice)
+	cert := keys.NewCert(katGroup.ID, katMember, katDevice, katDevice.LegacyAgreement().PublicKey())
 	certHex := kat.H(cert.Append(nil))
 	genesisSig := katGroupKey.Sign(state.GenesisSigned(katGroup.ID, katMember.Public()))
 	inviterSig := katInviter.Sign(state.InvitationSigned(katGroup.ID, katInviteKey.Public(), 1796688000))

@@ -405,7 +405,7 @@ func (s *sim) revocation(d *simDevice, vs *State, vops []*Op, adversarial bool) 
 // genesis starts the history with the creator's announce.
 func (s *sim) genesis() {
 	d := s.devices[0]
-	a := &Announce{Cert: keys.NewCert(s.g.ID, s.members[0], d.pair), Proof: ProofGenesis}
+	a := &Announce{Cert: keys.NewCert(s.g.ID, s.members[0], d.pair, d.pair.LegacyAgreement().PublicKey()), Proof: ProofGenesis}
 	copy(a.GenesisSig[:], s.groupK.Sign(GenesisSigned(s.g.ID, s.members[0].Public())))
 	op := &Op{Author: d.pair.Public(), Seq: 1, Lamport: 1, Event: &Event{Announce: a}}
 	op.ID = sha256.Sum256(append(a.Cert.Append(nil), 0))
@@ -426,7 +426,7 @@ func (s *sim) genesis() {
 func (s *sim) announce(d *simDevice, vs *State, adversarial bool) *Announce {
 	t := s.t
 	member := s.members[d.member]
-	a := &Announce{Cert: keys.NewCert(s.g.ID, member, d.pair)}
+	a := &Announce{Cert: keys.NewCert(s.g.ID, member, d.pair, d.pair.LegacyAgreement().PublicKey())}
 	if adversarial {
 		switch rapid.IntRange(0, 2).Draw(t, "bad proof") {
 		case 0:
@@ -851,7 +851,7 @@ func (h *history) roster() []keys.Public {
 }
 
 func (h *history) genesis(member, dev *keys.Pair, lamport uint64) {
-	a := &Announce{Cert: keys.NewCert(h.g.ID, member, dev), Proof: ProofGenesis}
+	a := &Announce{Cert: keys.NewCert(h.g.ID, member, dev, dev.LegacyAgreement().PublicKey()), Proof: ProofGenesis}
 	copy(a.GenesisSig[:], h.gk.Sign(GenesisSigned(h.g.ID, member.Public())))
 	h.add(dev, lamport, &Event{Announce: a})
 }
@@ -875,7 +875,7 @@ func (h *history) link(inviterDev *keys.Pair, lamport uint64) *keys.Pair {
 
 // joinWith has member's device join with the invitation ik of inviter.
 func (h *history) joinWith(inviter, ik, member, dev *keys.Pair, lamport uint64) {
-	a := &Announce{Cert: keys.NewCert(h.g.ID, member, dev), Proof: ProofInvitation, Inviter: inviter.Public(), InviteKey: ik.Public()}
+	a := &Announce{Cert: keys.NewCert(h.g.ID, member, dev, dev.LegacyAgreement().PublicKey()), Proof: ProofInvitation, Inviter: inviter.Public(), InviteKey: ik.Public()}
 	copy(a.InviterSig[:], inviter.Sign(InvitationSigned(h.g.ID, ik.Public(), 0)))
 	copy(a.JoinSig[:], ik.Sign(JoinSigned(h.g.ID, member.Public())))
 	h.add(dev, lamport, &Event{Announce: a})
@@ -887,7 +887,7 @@ func (h *history) joinWith(inviter, ik, member, dev *keys.Pair, lamport uint64) 
 func (h *history) linked(member, by, dev *keys.Pair, lamport uint64) {
 	ok := h.add(by, lamport, &Event{Approved: &DeviceApproved{Device: dev.Public()}})
 	ok.ID = [32]byte{0, 1, byte(len(h.ops))}
-	h.add(dev, lamport, &Event{Announce: &Announce{Cert: keys.NewCert(h.g.ID, member, dev), Proof: ProofMember}})
+	h.add(dev, lamport, &Event{Announce: &Announce{Cert: keys.NewCert(h.g.ID, member, dev, dev.LegacyAgreement().PublicKey()), Proof: ProofMember}})
 }
 
 // TestReducerRemovalOfUnnamedDevice: carol links a second device; alice,
@@ -1144,7 +1144,7 @@ func TestReducerRoster(t *testing.T) {
 	ik := h.key()
 	rec := h.add(aliceDev, 3, &Event{Invited: &InvitationCreated{InviteKey: ik.Public()}})
 	rec.ID = [32]byte{0, 0, 0xee}
-	a := &Announce{Cert: keys.NewCert(h.g.ID, erin, erinDev), Proof: ProofInvitation, Inviter: alice.Public(), InviteKey: ik.Public()}
+	a := &Announce{Cert: keys.NewCert(h.g.ID, erin, erinDev, erinDev.LegacyAgreement().PublicKey()), Proof: ProofInvitation, Inviter: alice.Public(), InviteKey: ik.Public()}
 	copy(a.InviterSig[:], alice.Sign(InvitationSigned(h.g.ID, ik.Public(), 0)))
 	copy(a.JoinSig[:], ik.Sign(JoinSigned(h.g.ID, erin.Public())))
 	h.add(erinDev, 8, &Event{Announce: a})

@@ -15,7 +15,7 @@ func contactHistory(t *testing.T) (h *history, alice, aliceDev, phone, bob, bobD
 	alice, aliceDev, phone, bob, bobDev = h.key(), h.key(), h.key(), h.key(), h.key()
 	h.g = group.New(group.KindContact, h.g.ID, h.g.Secret, []keys.Public{alice.Public(), bob.Public()})
 	owner := func(member, dev *keys.Pair, lamport uint64) {
-		h.add(dev, lamport, &Event{Announce: &Announce{Cert: keys.NewCert(h.g.ID, member, dev), Proof: ProofOwner}})
+		h.add(dev, lamport, &Event{Announce: &Announce{Cert: keys.NewCert(h.g.ID, member, dev, dev.LegacyAgreement().PublicKey()), Proof: ProofOwner}})
 	}
 	owner(alice, aliceDev, 1)
 	owner(bob, bobDev, 1)
@@ -97,9 +97,9 @@ func TestReducerSuccessionWhereItBelongs(t *testing.T) {
 	a := newHistory(t)
 	acct, dev, phone := a.key(), a.key(), a.key()
 	a.g = group.New(group.KindAccount, a.g.ID, a.g.Secret, []keys.Public{acct.Public()})
-	a.add(dev, 1, &Event{Announce: &Announce{Cert: keys.NewCert(a.g.ID, acct, dev), Proof: ProofOwner}})
+	a.add(dev, 1, &Event{Announce: &Announce{Cert: keys.NewCert(a.g.ID, acct, dev, dev.LegacyAgreement().PublicKey()), Proof: ProofOwner}})
 	a.add(dev, 2, &Event{Approved: &DeviceApproved{Device: phone.Public()}})
-	a.add(phone, 3, &Event{Announce: &Announce{Cert: keys.NewCert(a.g.ID, acct, phone), Proof: ProofOwner}})
+	a.add(phone, 3, &Event{Announce: &Announce{Cert: keys.NewCert(a.g.ID, acct, phone, phone.LegacyAgreement().PublicKey()), Proof: ProofOwner}})
 	a.add(dev, 4, succeeded(acct, a.key())) // no seed: not on the account group
 	stolen := a.key()
 	s2 := stolen.Seed()

@@ -1,0 +1,246 @@
+package replica
+
+import (
+	"testing"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/core/state"
+)
+
+// agreePair makes alice and bob, the two members of a group of the given
+// kind, with one device each, synced; a rotation is due after 10 seconds.
+func agreePair(t *testing.T, kind group.Kind, seed uint64, conf func(*Config)) (c *cluster, alice, bob *peer) {
+	t.Helper()
+	c = newCluster(t, seed)
+	c.configure = func(cfg *Config) {
+		cfg.RotateAfter = 10
+		if conf != nil {
+			conf(cfg)
+		}
+	}
+	if kind == group.KindMulti {
+		alice = c.creator("alice")
+		bob = c.join(alice, "bob")
+	} else {
+		aAcct, bAcct := c.newKey(), c.newKey()
+		ga, err := group.Contact(aAcct, bAcct.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		gb, err := group.Contact(bAcct, aAcct.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.g = ga
+		alice, bob = c.newPeer("alice", ga, aAcct), c.newPeer("bob", gb, bAcct)
+		for _, p := range []*peer{alice, bob} {
+			if err := p.r.AnnounceOwner(p.lk); err != nil {
+				t.Fatal(err)
+			}
+			c.flush(p)
+		}
+	}
+	c.sync()
+	return c, alice, bob
+}
+
+// boxesTo returns the chain-key boxes addressed to device that author
+// published so far, with their associated data.
+func boxesTo(t *testing.T, c *cluster, p *peer, author, device keys.Public) (boxes, ads [][]byte) {
+	t.Helper()
+	for _, raw := range c.wire {
+		e := decode(t, raw)
+		if e.Author != author || e.Kind != feed.KindMetadata {
+			continue
+		}
+		ev, err := p.r.openMetadata(e)
+		if err != nil || ev.Keys == nil {
+			continue
+		}
+		for _, b := range ev.Keys.Boxes {
+			if b.Recipient == device {
+				boxes = append(boxes, b.Sealed)
+				ads = append(ads, chainKeyAD(&p.r.g.Keys.Topic, author, ev.Keys.Epoch))
+			}
+		}
+	}
+	return boxes, ads
+}
+
+// opensAny reports how many of the boxes some key of a replica restored from
+// snap — or the key its device seed derives — opens: what a thief holding
+// the device's seed and its stored state can read.
+func opensAny(t *testing.T, p *peer, snap []byte, boxes, ads [][]byte) int {
+	t.Helper()
+	r, err := New(p.cfg, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, b := range boxes {
+		opened := false
+		for _, k := range r.own {
+			if _, err := seal.OpenBox(k.priv, b, ads[i]); err == nil {
+				opened = true
+			}
+		}
+		if _, err := seal.OpenBox(r.device.LegacyAgreement(), b, ads[i]); err == nil {
+			opened = true
+		}
+		if opened {
+			n++
+		}
+	}
+	return n
+}
+
+func tick(t *testing.T, c *cluster, p *peer, now int64) {
+	t.Helper()
+	if err := p.r.Tick(now, p.lk); err != nil {
+		t.Fatal(err)
+	}
+	c.flush(p)
+}
+
+// TestForwardSecrecyAfterKeyUpdate (§6.4): bob's chain reached alice in
+// boxes sealed to her key. Once alice has replaced that key and bob has
+// shown (by writing) that he saw the replacement, alice deletes it: her
+// stored state and her device seed, stolen then, open none of those boxes,
+// so the messages bob sent before cannot be read from them. Before the
+// update the same theft opens them (the test can fail). In every kind of
+// group.
+func TestForwardSecrecyAfterKeyUpdate(t *testing.T) {
+	for _, kind := range []group.Kind{group.KindMulti, group.KindContact} {
+		c, alice, bob := agreePair(t, kind, 91, nil)
+		c.send(bob, "before the update")
+		c.sync()
+		if !alice.hasBody("before the update") {
+			t.Fatalf("kind %d: setup: alice does not read bob", kind)
+		}
+		boxes, ads := boxesTo(t, c, alice, bob.r.DeviceKey(), alice.r.DeviceKey())
+		if len(boxes) == 0 {
+			t.Fatalf("kind %d: setup: no box from bob to alice", kind)
+		}
+		if n := opensAny(t, alice, alice.snap, boxes, ads); n != len(boxes) {
+			t.Fatalf("kind %d: before any update, alice's stored state opens %d of bob's %d boxes, want all", kind, n, len(boxes))
+		}
+		// Alice rotates: a new chain and a new key-agreement key.
+		tick(t, c, alice, 100)
+		if len(alice.r.own) != 2 {
+			t.Fatalf("kind %d: after her rotation alice holds %d keys, want the new and the old one (bob has not seen the update)", kind, len(alice.r.own))
+		}
+		c.sync()
+		if n := opensAny(t, alice, alice.snap, boxes, ads); n != len(boxes) {
+			t.Fatalf("kind %d: alice deleted her old key before bob wrote anything after her update (%d of %d boxes open)", kind, n, len(boxes))
+		}
+		// Bob writes: his entry depends on alice's update.
+		c.send(bob, "after the update")
+		c.sync()
+		if !alice.hasBody("after the update") {
+			t.Fatalf("kind %d: alice does not read bob after her key update", kind)
+		}
+		if len(alice.r.own) != 1 {
+			t.Fatalf("kind %d: alice still holds %d keys once bob has seen her update", kind, len(alice.r.own))
+		}
+		if n := opensAny(t, alice, alice.snap, boxes, ads); n != 0 {
+			t.Errorf("kind %d: a thief with alice's seed and stored state opens %d of bob's %d boxes from before her update", kind, n, len(boxes))
+		}
+	}
+}
+
+// TestPostCompromiseRecovery (§6.4): a thief copies alice's whole state
+// (seeds and storage) at time T and keeps receiving every entry. Alice then
+// rotates (a new chain and a new key) and bob, after her, rotates too: the
+// thief reads neither what alice writes after her rotation nor what bob
+// writes after his. What bob writes between T and his rotation is the
+// thief's to read: the recovery takes one rotation of each side.
+func TestPostCompromiseRecovery(t *testing.T) {
+	for _, kind := range []group.Kind{group.KindMulti, group.KindContact} {
+		c, alice, bob := agreePair(t, kind, 92, nil)
+		c.send(bob, "known to the thief")
+		c.send(alice, "alice before")
+		c.sync()
+		thief := c.fork(alice.checkpoint(), "thief", nil)
+		c.send(bob, "before bob's rotation")
+		tick(t, c, alice, 100)
+		c.sync()
+		c.send(alice, "alice after her rotation")
+		tick(t, c, bob, 100)
+		c.send(bob, "bob after his rotation")
+		c.sync()
+		for _, body := range []string{"alice after her rotation", "bob after his rotation", "before bob's rotation"} {
+			if !alice.hasBody(body) && !alice.sentBody(body) {
+				t.Fatalf("kind %d: alice does not have %q", kind, body)
+			}
+		}
+		c.lenient = true
+		c.deliverAll(thief, c.wire)
+		if !thief.hasBody("before bob's rotation") {
+			t.Errorf("kind %d: the thief does not read bob's message from before his rotation: the test's thief cannot read at all", kind)
+		}
+		for _, body := range []string{"alice after her rotation", "bob after his rotation"} {
+			if thief.hasBody(body) {
+				t.Errorf("kind %d: the thief reads %q, written after alice's and bob's rotations", kind, body)
+			}
+		}
+	}
+}
+
+func (p *peer) sentBody(body string) bool {
+	for _, b := range p.sent {
+		if b == body {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLostBoxAskedAgain (§6.4): bob was away for longer than alice keeps a
+// replaced key; his box of that time, sealed to the key alice had deleted,
+// does not open. Alice's next key update names him, and he hands his chain
+// again: alice reads what he wrote while away.
+func TestLostBoxAskedAgain(t *testing.T) {
+	c, alice, bob := agreePair(t, group.KindContact, 93, func(cfg *Config) { cfg.AgreeKeep = 50 })
+	c.send(bob, "hello")
+	c.sync()
+	tick(t, c, alice, 100) // a rotation: a new key; bob does not see it
+	tick(t, c, alice, 200) // another; the first key, replaced at 100, goes
+	if len(alice.r.own) != 2 {
+		t.Fatalf("setup: alice holds %d keys, want 2 (the first deleted by age)", len(alice.r.own))
+	}
+	start := len(c.wire)
+	tick(t, c, bob, 100) // bob rotates, sealing to the key alice deleted
+	c.send(bob, "while apart")
+	c.deliverAll(alice, c.wire[start:])
+	if alice.hasBody("while apart") {
+		t.Fatal("setup: alice opened a box sealed to a key she deleted")
+	}
+	c.sync()
+	if !alice.hasBody("while apart") {
+		t.Fatal("alice never reads what bob wrote with a chain whose box she could not open")
+	}
+	if len(alice.r.lost) != 0 {
+		t.Errorf("alice still lists %d lost boxes", len(alice.r.lost))
+	}
+}
+
+// TestKeyUpdateDecoding: a key update with a low-order key, or its lost
+// devices out of order, is refused at decoding (§5.1).
+func TestKeyUpdateDecoding(t *testing.T) {
+	good := &state.Event{Update: &state.KeyUpdate{Key: [32]byte{9}}}
+	if _, err := state.Decode(good.Encode()); err != nil {
+		t.Fatalf("a valid key update does not decode: %v", err)
+	}
+	low := &state.Event{Update: &state.KeyUpdate{Key: [32]byte{1}}}
+	if _, err := state.Decode(low.Encode()); err == nil {
+		t.Error("a key update with a small-order key decodes")
+	}
+	a, b := keys.Public{1}, keys.Public{2}
+	unordered := &state.Event{Update: &state.KeyUpdate{Key: [32]byte{9}, Lost: []keys.Public{b, a}}}
+	if _, err := state.Decode(unordered.Encode()); err == nil {
+		t.Error("a key update whose lost devices are out of order decodes")
+	}
+}
