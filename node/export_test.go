@@ -52,3 +52,14 @@ func (n *Node) RevokeOnlyForTest(device keys.Public) error {
 	defer n.flush()
 	return n.step(n.acct, func(lk feed.Lookup) error { return n.acct.rep.RevokeDevice(device, lk) })
 }
+
+// AgreementKeysForTest returns this device's key-agreement private keys in
+// a group (§6.4).
+func (n *Node) AgreementKeysForTest(topic [32]byte) [][]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if run := n.groups[topic]; run != nil {
+		return run.rep.AgreementKeysForTest()
+	}
+	return nil
+}

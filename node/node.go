@@ -313,7 +313,7 @@ func (n *Node) persist(run *groupRun) error {
 	// What came from peers only can skip the fsync: it is recoverable by
 	// sync and the older snapshot still holds its keys. Anything this device
 	// wrote (and will publish) is committed durably.
-	b := &store.Batch{Recoverable: len(rd.Outbox) == 0}
+	b := &store.Batch{Recoverable: len(rd.Outbox) == 0 && !rd.Erased, Erase: rd.Erased}
 	if rd.Snapshot != nil {
 		b.Groups = []store.Group{{Topic: topic, Kind: uint8(run.g.Kind), ID: run.g.ID, Secret: run.g.Secret,
 			IDSeed: run.g.IDSeed, Owners: run.g.Owners, Snapshot: rd.Snapshot}}

@@ -90,6 +90,11 @@ type Batch struct {
 	// durable commit, which syncs everything before it. Batches with this
 	// device's own entries are never recoverable (docs/protocol.md §8).
 	Recoverable bool
+	// Erase marks a batch that deletes secrets (a key-agreement key,
+	// docs/protocol.md §6.4): once it is committed, no earlier copy of
+	// what it overwrites may stay in the store's files (free pages, a
+	// write-ahead log).
+	Erase bool
 }
 
 // Empty reports whether the batch writes nothing.

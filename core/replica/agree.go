@@ -70,6 +70,7 @@ func (r *Replica) drawKey() (*ecdh.PrivateKey, error) {
 	r.own = append(r.own, ownKey{priv: priv, made: r.now})
 	if len(r.own) > MaxOwnKeys {
 		r.own = slices.Delete(r.own, 0, len(r.own)-MaxOwnKeys)
+		r.rd.Erased = true
 	}
 	r.dirty = true
 	return priv, nil
@@ -193,7 +194,7 @@ func (r *Replica) pruneKeys() {
 			return
 		}
 		r.own = r.own[1:]
-		r.dirty = true
+		r.dirty, r.rd.Erased = true, true
 	}
 }
 

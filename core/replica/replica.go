@@ -111,6 +111,10 @@ type Ready struct {
 	Outbox []*feed.Entry
 	// Events tell what happened, for logs, counters and UIs.
 	Events []Event
+	// Erased: Snapshot no longer holds a secret the previous one held (a
+	// key-agreement key, §6.4); the caller must leave no copy of the old
+	// one in its files.
+	Erased bool
 }
 
 // Empty reports whether there is nothing to do.
@@ -308,6 +312,7 @@ func (r *Replica) Rejoin(k uint32) error {
 	// The keys of the old membership's device open nothing sealed to the
 	// new one: deleted; the announce draws a new key.
 	r.own, r.agreeDue = nil, false
+	r.rd.Erased = true
 	clear(r.seen)
 	clear(r.lost)
 	clear(r.resend)
