@@ -96,7 +96,7 @@ func lateAccountEntries(laptop *device, tabletDev *keys.Public, everything bool)
 	laptop.ep.SetDeliver(func(topic [32]byte, raws [][]byte) error {
 		if topic == acct {
 			for _, raw := range raws {
-				if e, err := feed.Decode(raw); err == nil && e.Author == *tabletDev && e.Signed && firstBatch == 0 && e.Seq > 0 {
+				if e, err := feed.Decode(raw); err == nil && e.Author == *tabletDev && e.Signed && firstBatch == 0 && e.Seq > 1 { // its announce is signed on its own (§4.5)
 					firstBatch = e.Seq
 				}
 			}

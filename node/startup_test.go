@@ -90,8 +90,8 @@ func TestOpenReadsNoHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Seq != 3000+4 { // announce, group info, the creator's profile, then 3000 messages
-		t.Errorf("first message after reopen has seq %d, want 3004", m.Seq)
+	if m.Seq != 3000+5 { // announce, key update, group info, the creator's profile, then 3000 messages
+		t.Errorf("first message after reopen has seq %d, want 3005", m.Seq)
 	}
 	if n, _ := st.CountMessages(gt); n != 3001 {
 		t.Errorf("%d messages stored, want 3001", n)

@@ -4,7 +4,6 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/berty-go/berty/core/feed"
@@ -37,52 +36,71 @@ const (
 // then fails to open is asked for again, §6.4).
 const MaxOwnKeys = 64
 
-// ownKey is one of this device's key-agreement keys in the group.
+// ownKey is one of this device's key-agreement keys in the group: a hybrid
+// key (§3.5), or the X25519 key a device derived from its seed before key
+// updates (legacy: kept only to open what was sealed to it then).
 type ownKey struct {
-	priv *ecdh.PrivateKey
+	hybrid *seal.HybridPrivate
+	legacy *ecdh.PrivateKey
 	// seq is the seq, in this device's feed, of the key update that
-	// published the key; 0 for the key of the announce's certificate.
+	// published the key; 0 while it is not published.
 	seq     uint64
 	made    int64 // when it was drawn (the replica's clock)
 	retired int64 // when a newer key replaced it; 0 while current
 }
 
-// peerKey is another device's latest key-agreement key, from its feed.
+// peerKey is where another device's latest key-agreement key is: the seq of
+// its key update. The key itself (1 216 bytes) is read from that entry when
+// needed and cached, not kept in the snapshot, which is written at every
+// commit.
 type peerKey struct {
-	key [32]byte
 	seq uint64
+	pub *seal.HybridPublic // cache; nil until loaded
 }
 
-// drawKey makes a new key-agreement key the current one; the previous one is
+// drawKey makes a new hybrid key the current one; the previous one is
 // retired now.
-func (r *Replica) drawKey() (*ecdh.PrivateKey, error) {
-	var s [32]byte
-	if _, err := io.ReadFull(r.cfg.Rand, s[:]); err != nil {
-		return nil, fmt.Errorf("draw key-agreement key: %w", err)
-	}
-	priv, err := ecdh.X25519().NewPrivateKey(s[:])
+func (r *Replica) drawKey() (*seal.HybridPrivate, error) {
+	k, err := seal.GenerateHybrid(r.cfg.Rand)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("draw key-agreement key: %w", err)
 	}
 	if n := len(r.own); n > 0 && r.own[n-1].retired == 0 {
 		r.own[n-1].retired = max(r.now, 1)
 	}
-	r.own = append(r.own, ownKey{priv: priv, made: r.now})
+	r.own = append(r.own, ownKey{hybrid: k, made: r.now})
 	if len(r.own) > MaxOwnKeys {
 		r.own = slices.Delete(r.own, 0, len(r.own)-MaxOwnKeys)
 		r.rd.Erased = true
 	}
 	r.dirty = true
-	return priv, nil
+	return k, nil
 }
 
 // agreementKey returns the key to seal device d's boxes to: its latest key
-// update's, or its certificate's.
-func (r *Replica) agreementKey(dev *state.Device) (*ecdh.PublicKey, error) {
-	if pk, ok := r.peerKeys[dev.Cert.Device]; ok {
-		return ecdh.X25519().NewPublicKey(pk.key[:])
+// update's, or nil while none is known here (d then gets its box once its
+// update arrives: it posts one with its announce).
+func (r *Replica) agreementKey(d keys.Public) *seal.HybridPublic {
+	return r.peerKeys[d].pub
+}
+
+// loadKeys reads back the keys a restored replica knows only by position.
+func (r *Replica) loadKeys(lk feed.Lookup) {
+	for d, pk := range r.peerKeys {
+		if pk.pub != nil {
+			continue
+		}
+		e := r.storedEntry(pos{d, pk.seq}, lk)
+		if e == nil || e.Kind != feed.KindMetadata {
+			continue
+		}
+		if ev, err := r.openMetadata(e); err == nil && ev.Update != nil {
+			if pub, err := seal.ParseHybridPublic(ev.Update.Key[:]); err == nil {
+				pk.pub = pub
+				r.peerKeys[d] = pk
+			}
+		}
 	}
-	return dev.Cert.AgreementKey(), nil
 }
 
 // openBox opens a box sealed to one of this device's keys, newest first. It
@@ -90,7 +108,12 @@ func (r *Replica) agreementKey(dev *state.Device) (*ecdh.PublicKey, error) {
 func (r *Replica) openBox(sealed, ad []byte) (pt []byte, current bool, err error) {
 	err = errNoAgreeKey
 	for i := len(r.own) - 1; i >= 0; i-- {
-		if pt, err = seal.OpenBox(r.own[i].priv, sealed, ad); err == nil {
+		if k := r.own[i]; k.hybrid != nil {
+			pt, err = seal.OpenHybrid(k.hybrid, sealed, ad)
+		} else {
+			pt, err = seal.OpenBox(k.legacy, sealed, ad)
+		}
+		if err == nil {
 			return pt, i == len(r.own)-1, nil
 		}
 	}
@@ -126,7 +149,11 @@ func (r *Replica) boxLost(author keys.Public) {
 // device's chain again when the update says a box from it was lost.
 func (r *Replica) takeKeyUpdate(e *feed.Entry, u *state.KeyUpdate) {
 	if pk, ok := r.peerKeys[e.Author]; !ok || e.Seq > pk.seq {
-		r.peerKeys[e.Author] = peerKey{key: u.Key, seq: e.Seq}
+		pub, err := seal.ParseHybridPublic(u.Key[:]) // checked at decoding
+		if err != nil {
+			return
+		}
+		r.peerKeys[e.Author] = peerKey{seq: e.Seq, pub: pub}
 		r.dirty = true
 	}
 	if _, found := slices.BinarySearchFunc(u.Lost, r.device.Public(), comparePublic); found {
@@ -160,17 +187,21 @@ func (r *Replica) noteSeen(e *feed.Entry) {
 	}
 }
 
-// updateKey posts a key update if one is due, with a new key.
+// updateKey posts a key update if one is due: the current key if it is not
+// published yet (the one of the announce's certificate), else a new one.
 func (r *Replica) updateKey() error {
 	if !r.agreeDue && len(r.own) > 0 {
 		return nil
 	}
-	priv, err := r.drawKey()
-	if err != nil {
-		return err
+	cur := len(r.own) - 1
+	if cur < 0 || r.own[cur].seq != 0 || r.own[cur].hybrid == nil {
+		if _, err := r.drawKey(); err != nil {
+			return err
+		}
+		cur = len(r.own) - 1
 	}
 	u := &state.KeyUpdate{}
-	copy(u.Key[:], priv.PublicKey().Bytes())
+	copy(u.Key[:], r.own[cur].hybrid.Public().Bytes())
 	for d := range r.lost {
 		u.Lost = append(u.Lost, d)
 	}
@@ -179,7 +210,7 @@ func (r *Replica) updateKey() error {
 	if err != nil {
 		return err
 	}
-	r.own[len(r.own)-1].seq = e.Seq
+	r.own[cur].seq = e.Seq
 	clear(r.lost)
 	r.agreeDue = false
 	return nil
@@ -221,7 +252,13 @@ func (r *Replica) allSaw(seq uint64) bool {
 func (r *Replica) appendAgree(b []byte) []byte {
 	b = wire.AppendUvarint(b, uint64(len(r.own)))
 	for _, k := range r.own {
-		b = append(b, k.priv.Bytes()...)
+		if k.hybrid != nil {
+			b = append(b, 1)
+			b = append(b, k.hybrid.Bytes()...)
+		} else {
+			b = append(b, 0)
+			b = append(b, k.legacy.Bytes()...)
+		}
 		b = wire.AppendUvarint(b, k.seq)
 		b = wire.AppendUvarint(b, uint64(k.made))
 		b = wire.AppendUvarint(b, uint64(k.retired))
@@ -229,9 +266,7 @@ func (r *Replica) appendAgree(b []byte) []byte {
 	b = wire.AppendUvarint(b, uint64(len(r.peerKeys)))
 	for _, d := range sortedKeys(r.peerKeys) {
 		b = append(b, d[:]...)
-		pk := r.peerKeys[d]
-		b = append(b, pk.key[:]...)
-		b = wire.AppendUvarint(b, pk.seq)
+		b = wire.AppendUvarint(b, r.peerKeys[d].seq)
 	}
 	b = wire.AppendUvarint(b, uint64(len(r.seen)))
 	for _, d := range sortedKeys(r.seen) {
@@ -256,28 +291,31 @@ func (r *Replica) readAgree(rd *wire.Reader) {
 	n := rd.Uvarint(MaxOwnKeys)
 	r.own = nil
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
-		s := rd.Fixed32()
-		k := ownKey{seq: rd.Uvarint(feed.MaxSeq), made: int64(rd.Uvarint(1<<64 - 1)), retired: int64(rd.Uvarint(1<<64 - 1))}
+		var k ownKey
+		var err error
+		switch rd.Byte() {
+		case 1:
+			k.hybrid, err = seal.ParseHybridPrivate(rd.Fixed(seal.HybridPrivateSize))
+		case 0:
+			k.legacy, err = ecdh.X25519().NewPrivateKey(rd.Fixed(32))
+		default:
+			rd.Fail("snapshot: key-agreement key of an unknown kind")
+		}
+		k.seq, k.made, k.retired = rd.Uvarint(feed.MaxSeq), int64(rd.Uvarint(1<<64-1)), int64(rd.Uvarint(1<<64-1))
 		if rd.Err() != nil {
 			break
 		}
-		priv, err := ecdh.X25519().NewPrivateKey(s[:])
 		if err != nil {
 			rd.Fail("snapshot key-agreement key: %v", err)
 			break
 		}
-		k.priv = priv
 		r.own = append(r.own, k)
 	}
 	n = rd.Uvarint(maxSnapDevices)
 	var order sortedReader
 	for i := uint64(0); i < n && rd.Err() == nil; i++ {
 		d := order.next(rd)
-		pk := peerKey{key: rd.Fixed32(), seq: rd.Uvarint(feed.MaxSeq)}
-		if rd.Err() == nil && keys.CheckX25519(pk.key) != nil {
-			rd.Fail("snapshot: bad key-agreement key of a device")
-		}
-		r.peerKeys[d] = pk
+		r.peerKeys[d] = peerKey{seq: rd.Uvarint(feed.MaxSeq)}
 	}
 	n = rd.Uvarint(maxSnapDevices)
 	order = sortedReader{}

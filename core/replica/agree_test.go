@@ -82,10 +82,8 @@ func opensAny(t *testing.T, p *peer, snap []byte, boxes, ads [][]byte) int {
 	n := 0
 	for i, b := range boxes {
 		opened := false
-		for _, k := range r.own {
-			if _, err := seal.OpenBox(k.priv, b, ads[i]); err == nil {
-				opened = true
-			}
+		if _, _, err := r.openBox(b, ads[i]); err == nil {
+			opened = true
 		}
 		if _, err := seal.OpenBox(r.device.LegacyAgreement(), b, ads[i]); err == nil {
 			opened = true
@@ -227,19 +225,37 @@ func TestLostBoxAskedAgain(t *testing.T) {
 	}
 }
 
-// TestKeyUpdateDecoding: a key update with a low-order key, or its lost
+// TestKeyUpdateDecoding: a key update with a low-order X25519 key, an
+// ML-KEM key whose coefficients are not reduced, or its lost
 // devices out of order, is refused at decoding (§5.1).
 func TestKeyUpdateDecoding(t *testing.T) {
-	good := &state.Event{Update: &state.KeyUpdate{Key: [32]byte{9}}}
+	k, err := seal.GenerateHybrid(seededRand(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key [seal.HybridPublicSize]byte
+	copy(key[:], k.Public().Bytes())
+	good := &state.Event{Update: &state.KeyUpdate{Key: key}}
 	if _, err := state.Decode(good.Encode()); err != nil {
 		t.Fatalf("a valid key update does not decode: %v", err)
 	}
-	low := &state.Event{Update: &state.KeyUpdate{Key: [32]byte{1}}}
-	if _, err := state.Decode(low.Encode()); err == nil {
-		t.Error("a key update with a small-order key decodes")
+	low := key
+	copy(low[:32], []byte{1})
+	for i := 1; i < 32; i++ {
+		low[i] = 0
+	}
+	if _, err := state.Decode((&state.Event{Update: &state.KeyUpdate{Key: low}}).Encode()); err == nil {
+		t.Error("a key update with a small-order X25519 key decodes")
+	}
+	bad := key
+	for i := 32; i < len(bad); i++ {
+		bad[i] = 0xff
+	}
+	if _, err := state.Decode((&state.Event{Update: &state.KeyUpdate{Key: bad}}).Encode()); err == nil {
+		t.Error("a key update with an ML-KEM key out of range decodes")
 	}
 	a, b := keys.Public{1}, keys.Public{2}
-	unordered := &state.Event{Update: &state.KeyUpdate{Key: [32]byte{9}, Lost: []keys.Public{b, a}}}
+	unordered := &state.Event{Update: &state.KeyUpdate{Key: key, Lost: []keys.Public{b, a}}}
 	if _, err := state.Decode(unordered.Encode()); err == nil {
 		t.Error("a key update whose lost devices are out of order decodes")
 	}

@@ -155,6 +155,7 @@ func forgeChainAndMessage(t *testing.T, c *cluster, p *peer, body string) [][]by
 	if err := p.r.newEpoch(); err != nil {
 		t.Fatal(err)
 	}
+	p.r.loadKeys(p.lk)
 	if err := p.r.distribute(); err != nil {
 		t.Fatal(err)
 	}
@@ -405,16 +406,19 @@ func TestConcurrentFirstDevicesChainKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.g = ga
-	owner := func(name string, g *group.Group, acct *keys.Pair) (*peer, *feed.Entry) {
+	// owner announces a device; it returns the announce and what follows it
+	// in the same batch (its key update, §6.4).
+	owner := func(name string, g *group.Group, acct *keys.Pair) (*peer, *feed.Entry, []*feed.Entry) {
 		p := c.newPeer(name, g, acct)
 		if err := p.r.AnnounceOwner(p.lk); err != nil {
 			t.Fatal(err)
 		}
-		return p, c.flush(p).Outbox[0]
+		out := c.flush(p).Outbox
+		return p, out[0], out
 	}
-	d1, a1 := owner("alice d1", ga, acct)
-	d2, a2 := owner("alice d2", ga, acct)
-	bob, ab := owner("bob", gb, bobAcct)
+	d1, a1, _ := owner("alice d1", ga, acct)
+	d2, a2, _ := owner("alice d2", ga, acct)
+	bob, _, bobBatch := owner("bob", gb, bobAcct)
 	if a1.Lamport != a2.Lamport {
 		t.Fatalf("announces at lamport %d and %d: not concurrent", a1.Lamport, a2.Lamport)
 	}
@@ -423,8 +427,10 @@ func TestConcurrentFirstDevicesChainKey(t *testing.T) {
 		winner, loser = d2, d1
 	}
 	// The loser sees bob before the winner: it hands bob its chain.
-	if _, err := loser.r.Receive(ab.Encoded, loser.lk); err != nil {
-		t.Fatal(err)
+	for _, e := range bobBatch {
+		if _, err := loser.r.Receive(e.Encoded, loser.lk); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rd := c.flush(loser)
 	if to := keyRecipients(t, loser, outboxOf(rd))[loser.r.DeviceKey()]; !slices.Contains(to, bob.r.DeviceKey()) {

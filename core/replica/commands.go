@@ -98,20 +98,25 @@ func (r *Replica) announce(a *state.Announce, minLamport uint64, deps []feed.Dep
 	if r.Joined() {
 		return nil
 	}
-	// The certificate carries the device's first key-agreement key, drawn
-	// at random (§6.4): a key derived from the device seed could never be
-	// deleted.
+	// The certificate carries the X25519 half of the device's first
+	// key-agreement key, drawn at random (§6.4): a key derived from the
+	// device seed could never be deleted. The whole (hybrid) key follows in
+	// a key update in the same batch: boxes are sealed only to those.
 	own := r.own
 	priv, err := r.drawKey()
 	if err != nil {
 		return err
 	}
-	a.Cert = keys.NewCert(r.g.ID, r.member, r.device, priv.PublicKey())
+	a.Cert = keys.NewCert(r.g.ID, r.member, r.device, priv.X.PublicKey())
 	if !state.CheckAnnounce(r.g, r.device.Public(), a) {
 		r.own = own
 		return ErrNotMember
 	}
 	if _, err := r.postMetadata(&state.Event{Announce: a}, minLamport, deps); err != nil {
+		return err
+	}
+	r.agreeDue = true
+	if err := r.updateKey(); err != nil {
 		return err
 	}
 	return r.maintain(lk)
@@ -409,6 +414,17 @@ func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
 // messages or RotateAfter seconds it starts a new epoch first.
 func (r *Replica) maintain(lk feed.Lookup) error {
 	self := r.device.Public()
+	r.loadKeys(lk)
+	if r.Joined() {
+		// Before the checks below: a device that does not count yet (a
+		// joiner waiting for its epochs) must publish its key, or no one
+		// could seal them to it (§6.4).
+		if c, cut := r.state.Cutoff(self); !cut || r.tracker.Head(self).Seq < c {
+			if err := r.updateKey(); err != nil {
+				return err
+			}
+		}
+	}
 	if r.send != nil && !r.rotate && r.state.Pending(self) {
 		// This device counted in its own view until a sibling's announce
 		// that sorts first turned up (concurrent first devices, §5.7), and
@@ -510,33 +526,31 @@ func (r *Replica) distribute() error {
 		if d == self {
 			continue
 		}
+		to := r.agreementKey(d)
+		if to == nil {
+			// Its key update (posted with its announce) has not arrived:
+			// it gets its box when it does (§6.4).
+			continue
+		}
 		var chain []byte
 		if r.given[d] != r.send.Epoch {
 			chain = secret
 		}
 		missing := r.missingEpochs(d)
-		if r.resend[d] {
-			delete(r.resend, d) // given now (missingEpochs took every epoch)
-			r.dirty = true
-		}
 		if chain == nil && len(missing) == 0 {
 			continue
 		}
-		dev := r.state.Device(d)
 		history := make([]bool, len(missing))
 		for i, h := range missing {
 			history[i] = !r.vouched(h)
 		}
-		var box []byte
-		to, err := r.agreementKey(dev)
-		if err == nil {
-			box, err = seal.SealBox(to, boxPlaintext(chain, missing, history), ad, r.cfg.Rand)
-		}
+		box, err := seal.SealHybrid(to, boxPlaintext(chain, missing, history), ad, r.cfg.Rand)
 		if err != nil {
-			// A key no seal can reach (small order, §3.2) is refused at
-			// ingest; one stored before that check gets nothing, rather
-			// than stop every rekey of the group.
-			continue
+			return err
+		}
+		if r.resend[d] {
+			delete(r.resend, d) // given now: missingEpochs took every epoch
+			r.dirty = true
 		}
 		b := state.Box{Recipient: d, Sealed: box}
 		for _, h := range missing {
@@ -555,10 +569,13 @@ func (r *Replica) distribute() error {
 }
 
 // ownersKnown reports whether every owner of an account or contact group has
-// at least one device this replica knows.
+// at least one device this replica knows, with its key-agreement key: one
+// it can hand the current epoch's base key to before a rotation (§6.3, §6.4).
 func (r *Replica) ownersKnown() bool {
 	for _, o := range r.g.Owners {
-		if m := r.state.Member(o); m == nil || len(m.Devices) == 0 {
+		m := r.state.Member(o)
+		self := r.device.Public()
+		if m == nil || !slices.ContainsFunc(m.Devices, func(d keys.Public) bool { return d == self || r.agreementKey(d) != nil }) {
 			return false
 		}
 	}

@@ -355,13 +355,18 @@ func (r *Replica) Epoch() uint32 {
 // the hash chain authenticating the entries before it (§4.5). Every feed head
 // a device publishes is therefore signed.
 func (r *Replica) Ready() Ready {
-	if n := len(r.rd.Outbox); n > 0 && !r.rd.Outbox[n-1].Signed {
-		last := r.rd.Outbox[n-1]
-		signed := last.WithSignature(r.device)
-		r.rd.Outbox[n-1] = signed
-		for i := len(r.rd.Entries) - 1; i >= 0; i-- {
-			if r.rd.Entries[i] == last {
-				r.rd.Entries[i] = signed
+	for i, e := range r.rd.Outbox {
+		// The last entry of the batch is signed (§4.5), and so is an
+		// announce: a device shows its announce alone to be let into a
+		// sync (§10.2), and its key update follows it in the same batch.
+		if e.Signed || (i != len(r.rd.Outbox)-1 && e.Seq != 1) {
+			continue
+		}
+		signed := e.WithSignature(r.device)
+		r.rd.Outbox[i] = signed
+		for j := len(r.rd.Entries) - 1; j >= 0; j-- {
+			if r.rd.Entries[j] == e {
+				r.rd.Entries[j] = signed
 				break
 			}
 		}

@@ -82,9 +82,10 @@ func injectEpoch(t *testing.T, c *cluster, s *peer, to *peer, secret [32]byte) g
 	t.Helper()
 	ep := s.r.g.Epoch(secret)
 	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), false)
-	dev := to.r.State().Device(to.r.DeviceKey())
+	// Sealed to the recipient's current key, which its key updates publish.
+	key := to.r.own[len(to.r.own)-1].hybrid.Public()
 	ad := chainKeyAD(&s.r.g.Keys.Topic, s.r.DeviceKey(), 1)
-	box, err := seal.SealBox(dev.Cert.AgreementKey(), boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}, nil), ad, c.rnd)
+	box, err := seal.SealHybrid(key, boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}, nil), ad, c.rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +280,8 @@ func TestReviewEquivocationClockSplit(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := c.flush(s)
-	ann := rd.Outbox[0]
-	c.sync() // everyone has s@1
+	ann := rd.Outbox[len(rd.Outbox)-1] // its announce and key update: s@1, s@2
+	c.sync()                           // everyone has them
 	for i := 0; i < 5; i++ {
 		c.send(alice, "tick")
 	}
@@ -288,9 +289,9 @@ func TestReviewEquivocationClockSplit(t *testing.T) {
 	c.sync(s)
 	_, sdev := groupKeys(s)
 	ah := alice.r.tracker.Head(alice.r.DeviceKey())
-	a := encodeUnchecked(&feed.Unsigned{Topic: c.g.Keys.Topic, Seq: 2, Prev: ann.ID, Lamport: ah.Lamport + 1,
+	a := encodeUnchecked(&feed.Unsigned{Topic: c.g.Keys.Topic, Seq: ann.Seq + 1, Prev: ann.ID, Lamport: ah.Lamport + 1,
 		Deps: []feed.Dep{{Device: alice.r.DeviceKey(), Seq: ah.Seq}}, Kind: feed.KindMessage, Payload: make([]byte, 100)}, &c.g.Keys.Replication, sdev)
-	b := encodeUnchecked(&feed.Unsigned{Topic: c.g.Keys.Topic, Seq: 2, Prev: ann.ID, Lamport: ann.Lamport + 1,
+	b := encodeUnchecked(&feed.Unsigned{Topic: c.g.Keys.Topic, Seq: ann.Seq + 1, Prev: ann.ID, Lamport: ann.Lamport + 1,
 		Kind: feed.KindMessage, Payload: make([]byte, 101)}, &c.g.Keys.Replication, sdev)
 	if out, err := bob.r.Receive(a, bob.lk); err != nil {
 		t.Fatalf("bob A: %v %v", out, err)

@@ -267,7 +267,7 @@ func (r *Replica) restore(snap []byte) error {
 	} else if heads[r.device.Public()].Seq > 0 {
 		// Before key updates a device opened its boxes with a key derived
 		// from its seed: keep it until the others have seen the new one.
-		r.own = []ownKey{{priv: r.device.LegacyAgreement(), made: r.now}}
+		r.own = []ownKey{{legacy: r.device.LegacyAgreement(), made: r.now}}
 		r.agreeDue = true
 	}
 	if err := rd.Done(); err != nil {

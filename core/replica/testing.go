@@ -6,7 +6,11 @@ package replica
 func (r *Replica) AgreementKeysForTest() [][]byte {
 	var out [][]byte
 	for _, k := range r.own {
-		out = append(out, k.priv.Bytes())
+		if k.hybrid != nil {
+			out = append(out, k.hybrid.Bytes())
+		} else {
+			out = append(out, k.legacy.Bytes())
+		}
 	}
 	return out
 }

@@ -84,3 +84,55 @@ func FuzzOpenBox(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenHybrid opens arbitrary hybrid boxes with a fixed recipient: it must
+// never panic and must fail only with ErrOpen.
+func FuzzOpenHybrid(f *testing.F) {
+	priv, err := seal.ParseHybridPrivate(kat.Seq(0x01, seal.HybridPrivateSize))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, pt := range [][]byte{nil, kat.Seq(0x10, 36)} {
+		ad := []byte{byte(i)}
+		box, err := seal.SealHybrid(priv.Public(), pt, ad, kat.NewRand(ad))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(box, ad)
+		f.Add(box[:len(box)-1], ad)
+		f.Add(box[:seal.HybridOverhead-1], ad)
+	}
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, box, ad []byte) {
+		pt, err := seal.OpenHybrid(priv, box, ad)
+		if err != nil && (!errors.Is(err, seal.ErrOpen) || pt != nil) {
+			t.Fatalf("OpenHybrid = %x, %v; want nil, ErrOpen", pt, err)
+		}
+	})
+}
+
+// FuzzParseHybridPublic: a public key from the network either parses and
+// encodes back to the same bytes, or is refused; never a panic.
+func FuzzParseHybridPublic(f *testing.F) {
+	priv, err := seal.ParseHybridPrivate(kat.Seq(0x01, seal.HybridPrivateSize))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := priv.Public().Bytes()
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	bad := bytes.Clone(good)
+	for i := 32; i < len(bad); i++ {
+		bad[i] = 0xff // coefficients out of range
+	}
+	f.Add(bad)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := seal.ParseHybridPublic(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(p.Bytes(), b) {
+			t.Fatalf("ParseHybridPublic(%x) encodes back as %x", b, p.Bytes())
+		}
+	})
+}

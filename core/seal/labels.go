@@ -5,6 +5,9 @@ package seal
 // docs/protocol.md §3.1 lists them with their secret and salt.
 const (
 	LabelSealedBox = "berty/v1/sealed-box"
+	// LabelHybridBox derives the key of a hybrid (X25519 + ML-KEM-768)
+	// sealed box from both shared secrets (§3.5).
+	LabelHybridBox = "berty/v2/hybrid-box"
 
 	LabelAccountGroup = "berty/v1/account-group"
 	LabelContactGroup = "berty/v1/contact-group"

@@ -22,6 +22,7 @@ import (
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/seal"
 	"github.com/berty-go/berty/core/wire"
 )
 
@@ -72,9 +73,10 @@ const (
 	// MaxEpochBundle bounds the epoch secrets one box carries: a new
 	// device gets every epoch of the group's history in one box (§6.3).
 	MaxEpochBundle = 1024
-	// MaxBoxSize bounds a sealed box: ephemeral key, nonce and tag (72),
+	// MaxBoxSize bounds a sealed box: ML-KEM ciphertext, ephemeral key,
+	// nonce and tag (1 160),
 	// a flag, a chain key and counter (36), the epoch count and secrets.
-	MaxBoxSize = 72 + 1 + 36 + 2 + 32*MaxEpochBundle
+	MaxBoxSize = seal.HybridOverhead + 1 + 36 + 2 + 32*MaxEpochBundle
 )
 
 // ProofKind says why a device may write in a group.
@@ -259,7 +261,8 @@ type Box struct {
 // Lost lists, in ascending order, the devices whose box the author could not
 // open because it had deleted the key: each hands its chain again.
 type KeyUpdate struct {
-	Key  [32]byte
+	// Key is a hybrid public key (§3.5): X25519 || ML-KEM-768.
+	Key  [seal.HybridPublicSize]byte
 	Lost []keys.Public
 }
 
@@ -705,9 +708,12 @@ func Decode(b []byte) (*Event, error) {
 			}
 		}
 	case TypeKeyUpdate:
-		u := &KeyUpdate{Key: r.Fixed32()}
+		u := &KeyUpdate{}
+		copy(u.Key[:], r.Fixed(seal.HybridPublicSize))
 		if r.Err() == nil {
-			if err := keys.CheckX25519(u.Key); err != nil {
+			if err := keys.CheckX25519([32]byte(u.Key[:32])); err != nil {
+				r.Fail("key update: %v", err)
+			} else if _, err := seal.ParseHybridPublic(u.Key[:]); err != nil {
 				r.Fail("key update: %v", err)
 			}
 		}

@@ -36,7 +36,7 @@ func FuzzDecode(f *testing.F) {
 		set := 0
 		for _, p := range []bool{ev.Announce != nil, ev.Keys != nil, ev.Removed != nil, ev.Admin != nil,
 			ev.Info != nil, ev.Joined != nil, ev.Left != nil, ev.Contact != nil, ev.Invited != nil, ev.Seed != nil, ev.Revoked != nil, ev.Approved != nil, ev.Profile != nil,
-			ev.Device != nil, ev.Uninvited != nil, ev.Policy != nil, ev.Decision != nil, ev.Succeeded != nil, ev.Verified != nil} {
+			ev.Device != nil, ev.Uninvited != nil, ev.Policy != nil, ev.Decision != nil, ev.Succeeded != nil, ev.Verified != nil, ev.Update != nil} {
 			if p {
 				set++
 			}

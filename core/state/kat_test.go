@@ -9,6 +9,7 @@ import (
 
 	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/seal"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/core/wire"
 	"github.com/berty-go/berty/internal/kat"
@@ -27,6 +28,14 @@ var (
 	katDevice    = keys.FromSeed([32]byte(kat.Seq(0x21, 32)))
 	katInviter   = keys.FromSeed([32]byte(kat.Seq(0x61, 32)))
 	katInviteKey = keys.FromSeed([32]byte(kat.Seq(0x81, 32)))
+	// katHybrid is a hybrid key-agreement key (§3.5) for key updates.
+	katHybrid = func() *seal.HybridPrivate {
+		k, err := seal.ParseHybridPrivate(kat.Seq(0x90, seal.HybridPrivateSize))
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}()
 )
 
 func pub(k *keys.Pair) string {
@@ -94,6 +103,11 @@ func eventVectors() []kat.Vector {
 		v("account-key", map[string]string{"type": "19", "old_seed": kat.H(kat.Seq(0x01, 32)), "new_seed": kat.H(kat.Seq(0xa1, 32))}),
 		v("key-succeeded", map[string]string{"type": "20", "old_seed": kat.H(kat.Seq(0x01, 32)), "new_seed": kat.H(kat.Seq(0xa1, 32))}),
 		v("contact-verified", map[string]string{"type": "21", "account": pub(katInviter), "theirs": pub(katInviteKey), "own": pub(katMember)}),
+		v("key-update", map[string]string{"type": "22", "key": kat.H(katHybrid.Public().Bytes())}),
+		v("key-update-lost", func() map[string]string {
+			lost := state.SortRoster([]keys.Public{katInviter.Public(), katMember.Public()})
+			return map[string]string{"type": "22", "key": kat.H(katHybrid.Public().Bytes()), "keep0": kat.H(lost[0][:]), "keep1": kat.H(lost[1][:])}
+		}()),
 	}
 }
 
@@ -190,6 +204,10 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 		return &state.Event{Policy: &state.JoinPolicy{Approve: kat.Uint(t, in, "approve") == 1, Keep: katRoster(t, in)}}
 	case state.TypeJoinDecision:
 		return &state.Event{Decision: &state.JoinDecision{Member: kat.Hex32(t, in, "member"), Admit: kat.Uint(t, in, "admit") == 1}}
+	case state.TypeKeyUpdate:
+		u := &state.KeyUpdate{Lost: katRoster(t, in)}
+		copy(u.Key[:], kat.Hex(t, in, "key"))
+		return &state.Event{Update: u}
 	case state.TypeVerified:
 		return &state.Event{Verified: &state.ContactVerified{Account: kat.Hex32(t, in, "account"), Theirs: kat.Hex32(t, in, "theirs"), Own: kat.Hex32(t, in, "own")}}
 	case state.TypeAccountKey, state.TypeKeySucceeded:
