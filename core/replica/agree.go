@@ -2,38 +2,45 @@ package replica
 
 import (
 	"crypto/ecdh"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/group"
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/ratchet"
 	"github.com/berty-go/berty/core/seal"
 	"github.com/berty-go/berty/core/state"
 	"github.com/berty-go/berty/core/wire"
 )
 
-// Key-agreement keys (§6.4). A device's chain-key boxes are sealed to an
-// X25519 key it draws at random, publishes (in its announce's certificate,
-// then in key updates) and replaces: after its own rotation, and after it
-// opened a box sealed to its current key once that key is AgreeEvery old.
-// It deletes the private half of a replaced key once no box sealed to it can
-// still come: every device that counts in the group has declared (by a
-// dependency) that it saw the update that replaced it, and no box waits for
-// its author to count — or at the latest AgreeKeep after it was replaced.
-// A box is therefore openable from what the device stores for a bounded
-// time only, which is what forward secrecy needs; and a device whose state
-// was copied recovers with its next rotation, whose new key the copy lacks.
+// Key-agreement keys (§6.4). A device's chain-key boxes are sealed to a
+// hybrid key (X25519 + ML-KEM-768, §3.5) it draws at random, publishes in key
+// updates and replaces: at its own rotation, and after it opened a box sealed
+// to its current key once that key is AgreeEvery old. Each box names the key
+// it is sealed to. The device deletes the private half of a replaced key
+// once no box sealed to it can still come — every device that counts in the
+// group has declared (by a dependency) that it saw the update that replaced
+// it — or at the latest AgreeKeep after it was replaced. A box is therefore
+// openable from what the device stores for a bounded time only, which is
+// what forward secrecy needs; and a device whose state was copied recovers
+// with its next rotation, whose new key the copy lacks. A box sealed to a
+// key already deleted (its author was away longer than AgreeKeep) is asked
+// for again: the device's next key update names the author ("lost"), which
+// hands its chain again from where it first gave it.
 
 // Defaults for key-agreement keys, in seconds.
 const (
 	DefaultAgreeEvery = 24 * 3600
-	DefaultAgreeKeep  = 7 * 24 * 3600
+	DefaultAgreeKeep  = 30 * 24 * 3600
 )
 
 // MaxOwnKeys bounds the key-agreement keys a device keeps in one group; past
 // it the oldest is deleted whatever may still be sealed to it (a box that
-// then fails to open is asked for again, §6.4).
+// then fails to open is asked for again, §6.4). Only a rotation or a
+// consumed box AgreeEvery after the last key draws a new one.
 const MaxOwnKeys = 64
 
 // ownKey is one of this device's key-agreement keys in the group: a hybrid
@@ -42,11 +49,13 @@ const MaxOwnKeys = 64
 type ownKey struct {
 	hybrid *seal.HybridPrivate
 	legacy *ecdh.PrivateKey
-	// seq is the seq, in this device's feed, of the key update that
-	// published the key; 0 while it is not published.
-	seq     uint64
-	made    int64 // when it was drawn (the replica's clock)
-	retired int64 // when a newer key replaced it; 0 while current
+	// first and last are the seqs, in this device's feed, of the first and
+	// the last key update that published the key (a key is published again
+	// to name lost boxes, or once the device counts); 0 while it is not
+	// published. A box naming a seq between them is sealed to this key.
+	first, last uint64
+	made        int64 // when it was drawn (the replica's clock)
+	retired     int64 // when a newer key replaced it; 0 while current
 }
 
 // peerKey is where another device's latest key-agreement key is: the seq of
@@ -103,21 +112,37 @@ func (r *Replica) loadKeys(lk feed.Lookup) {
 	}
 }
 
-// openBox opens a box sealed to one of this device's keys, newest first. It
-// reports whether the key that opened it is the current one.
-func (r *Replica) openBox(sealed, ad []byte) (pt []byte, current bool, err error) {
-	err = errNoAgreeKey
+// openBox opens a box sealed to one of this device's keys: for a hybrid box,
+// the key whose publications include the seq the box names; for an X25519
+// box (type 2, written before key updates), the legacy key. It reports
+// whether the key that opened it is the current one, and whether the box
+// names a key this device deleted (lost: to ask for again).
+func (r *Replica) openBox(k *state.ChainKeys, b *state.Box, ad []byte) (pt []byte, current, lost bool, err error) {
 	for i := len(r.own) - 1; i >= 0; i-- {
-		if k := r.own[i]; k.hybrid != nil {
-			pt, err = seal.OpenHybrid(k.hybrid, sealed, ad)
-		} else {
-			pt, err = seal.OpenBox(k.legacy, sealed, ad)
+		o := r.own[i]
+		switch {
+		case !k.Hybrid && o.legacy != nil:
+			pt, err = seal.OpenBox(o.legacy, b.Sealed, ad)
+		case k.Hybrid && o.hybrid != nil && o.first != 0 && o.first <= b.Key && b.Key <= o.last:
+			pt, err = seal.OpenHybrid(o.hybrid, b.Sealed, ad)
+		default:
+			continue
 		}
-		if err == nil {
-			return pt, i == len(r.own)-1, nil
+		if err != nil {
+			return nil, false, false, err // not sealed to it: garbage
+		}
+		return pt, i == len(r.own)-1, false, nil
+	}
+	// A seq before every key held names a key deleted since; one after
+	// them, or none, is garbage.
+	oldest := uint64(0)
+	for _, o := range r.own {
+		if o.first != 0 {
+			oldest = o.first
+			break
 		}
 	}
-	return nil, false, err
+	return nil, false, k.Hybrid && b.Key > 0 && b.Key < oldest, errNoAgreeKey
 }
 
 var errNoAgreeKey = errors.New("no key-agreement key opens the box")
@@ -137,17 +162,32 @@ func (r *Replica) boxOpened(current bool) {
 // boxLost notes a box from author, a device that counts, that no key of this
 // device opens: the key was deleted (or the box is garbage). The next key
 // update names the author, which then hands its chain again.
+//
+// A device names an author at most once per key of its own: a member that
+// writes boxes naming deleted keys on purpose costs it one key update per
+// key it draws, no more.
 func (r *Replica) boxLost(author keys.Public) {
-	if len(r.lost) >= state.MaxRecipients || r.lost[author] {
+	cur := r.own[len(r.own)-1].first
+	if len(r.lost) >= state.MaxRecipients || r.lost[author] || r.lostNamed[author] >= cur && cur != 0 {
 		return
 	}
 	r.lost[author] = true
-	r.agreeDue, r.dirty = true, true
+	r.dirty = true
 }
 
 // takeKeyUpdate records a device's new key-agreement key, and hands this
-// device's chain again when the update says a box from it was lost.
+// device's chain again when the update says a box from it was lost. The key
+// of any device whose announce holds its signatures is kept — one that does
+// not count yet (waiting for an approval) needs its boxes once it does — as
+// the replica keeps its feed; a lost list is heard only from a device this
+// replica sealed a box to.
 func (r *Replica) takeKeyUpdate(e *feed.Entry, u *state.KeyUpdate) {
+	if _, claimed := r.state.Claim(e.Author); !claimed {
+		return
+	}
+	if c, cut := r.state.Cutoff(e.Author); cut && e.Seq > c {
+		return
+	}
 	if pk, ok := r.peerKeys[e.Author]; !ok || e.Seq > pk.seq {
 		pub, err := seal.ParseHybridPublic(u.Key[:]) // checked at decoding
 		if err != nil {
@@ -156,13 +196,21 @@ func (r *Replica) takeKeyUpdate(e *feed.Entry, u *state.KeyUpdate) {
 		r.peerKeys[e.Author] = peerKey{seq: e.Seq, pub: pub}
 		r.dirty = true
 	}
-	if _, found := slices.BinarySearchFunc(u.Lost, r.device.Public(), comparePublic); found {
-		// Everything this device gives goes again: the chain and every
-		// epoch it holds (the lost box carried some).
-		delete(r.given, e.Author)
-		r.resend[e.Author] = true
-		r.dirty = true
+	if _, found := slices.BinarySearchFunc(u.Lost, r.device.Public(), comparePublic); !found {
+		return
 	}
+	// Honoured only if this device sealed its last box to the author to a
+	// key the author published before this update, and at most once per
+	// AgreeEvery: a member cannot make everyone re-send at will.
+	if sealed, ok := r.sealedTo[e.Author]; !ok || sealed >= e.Seq {
+		return
+	}
+	if at, ok := r.resentAt[e.Author]; ok && r.now-at < r.cfg.AgreeEvery {
+		return
+	}
+	r.resentAt[e.Author] = r.now
+	r.resend[e.Author] = true
+	r.dirty = true
 }
 
 func comparePublic(a, b keys.Public) int {
@@ -187,16 +235,19 @@ func (r *Replica) noteSeen(e *feed.Entry) {
 	}
 }
 
-// updateKey posts a key update if one is due: the current key if it is not
-// published yet (the one of the announce's certificate), else a new one.
+// updateKey posts a key update when one is due: with a new key after a
+// rotation or a consumed box (agreeDue), or without one — the current key
+// published again — to name lost boxes.
 func (r *Replica) updateKey() error {
-	if !r.agreeDue && len(r.own) > 0 {
+	if !r.agreeDue && len(r.lost) == 0 && len(r.own) > 0 {
 		return nil
 	}
 	cur := len(r.own) - 1
-	if cur < 0 || r.own[cur].seq != 0 || r.own[cur].hybrid == nil {
-		if _, err := r.drawKey(); err != nil {
-			return err
+	if r.agreeDue || cur < 0 || r.own[cur].hybrid == nil {
+		if cur < 0 || r.own[cur].first != 0 || r.own[cur].hybrid == nil {
+			if _, err := r.drawKey(); err != nil {
+				return err
+			}
 		}
 		cur = len(r.own) - 1
 	}
@@ -210,10 +261,35 @@ func (r *Replica) updateKey() error {
 	if err != nil {
 		return err
 	}
-	r.own[cur].seq = e.Seq
+	if r.own[cur].first == 0 {
+		r.own[cur].first = e.Seq
+	}
+	r.own[cur].last = e.Seq
+	for d := range r.lost {
+		r.lostNamed[d] = r.own[cur].first
+	}
 	clear(r.lost)
 	r.agreeDue = false
+	r.dirty = true
 	return nil
+}
+
+// resendChain returns the chain to hand device d again after it lost a box
+// (§6.4): from where d was first given the current epoch — the base key in
+// account and contact groups — so that it reads what it could not.
+func (r *Replica) resendChain(d keys.Public) []byte {
+	from := uint32(0)
+	if r.g.Kind == group.KindMulti {
+		from = r.givenFrom[d]
+	}
+	ck := r.send.Base
+	for c := uint32(0); c < from; c++ {
+		_, ck = ratchet.Step(&ck)
+	}
+	out := make([]byte, 36)
+	copy(out, ck[:])
+	binary.BigEndian.PutUint32(out[32:], from)
+	return out
 }
 
 // pruneKeys deletes the private halves of replaced keys that no box can
@@ -221,7 +297,7 @@ func (r *Replica) updateKey() error {
 func (r *Replica) pruneKeys() {
 	for len(r.own) > 1 {
 		old, next := r.own[0], r.own[1]
-		if r.now-old.retired < r.cfg.AgreeKeep && !r.allSaw(next.seq) {
+		if r.now-old.retired < r.cfg.AgreeKeep && !r.allSaw(next.first) {
 			return
 		}
 		r.own = r.own[1:]
@@ -237,9 +313,10 @@ func (r *Replica) allSaw(seq uint64) bool {
 		return false
 	}
 	self := r.device.Public()
-	if len(r.deferredKeys) > 0 {
-		return false // a box waits for its author: it may be sealed to any key
-	}
+	// A box waiting for its author to count (deferredKeys) does not hold
+	// deletion up: anyone with the group secret can write one that waits
+	// for ever. If its key is gone when its author counts, it is lost and
+	// asked for again.
 	for _, d := range r.state.ActiveDevices() {
 		if d != self && r.seen[d] < seq {
 			return false
@@ -259,7 +336,8 @@ func (r *Replica) appendAgree(b []byte) []byte {
 			b = append(b, 0)
 			b = append(b, k.legacy.Bytes()...)
 		}
-		b = wire.AppendUvarint(b, k.seq)
+		b = wire.AppendUvarint(b, k.first)
+		b = wire.AppendUvarint(b, k.last)
 		b = wire.AppendUvarint(b, uint64(k.made))
 		b = wire.AppendUvarint(b, uint64(k.retired))
 	}
@@ -279,11 +357,24 @@ func (r *Replica) appendAgree(b []byte) []byte {
 			b = append(b, d[:]...)
 		}
 	}
-	due := byte(0)
-	if r.agreeDue {
-		due = 1
+	for _, m := range []map[keys.Public]uint64{r.lostNamed, r.sealedTo} {
+		b = wire.AppendUvarint(b, uint64(len(m)))
+		for _, d := range sortedKeys(m) {
+			b = append(b, d[:]...)
+			b = wire.AppendUvarint(b, m[d])
+		}
 	}
-	return append(b, due)
+	b = wire.AppendUvarint(b, uint64(len(r.resentAt)))
+	for _, d := range sortedKeys(r.resentAt) {
+		b = append(b, d[:]...)
+		b = wire.AppendUvarint(b, uint64(r.resentAt[d]))
+	}
+	b = wire.AppendUvarint(b, uint64(len(r.givenFrom)))
+	for _, d := range sortedKeys(r.givenFrom) {
+		b = append(b, d[:]...)
+		b = wire.AppendUvarint(b, uint64(r.givenFrom[d]))
+	}
+	return append(b, flagByte(r.agreeDue))
 }
 
 // readAgree decodes what appendAgree wrote.
@@ -301,7 +392,8 @@ func (r *Replica) readAgree(rd *wire.Reader) {
 		default:
 			rd.Fail("snapshot: key-agreement key of an unknown kind")
 		}
-		k.seq, k.made, k.retired = rd.Uvarint(feed.MaxSeq), int64(rd.Uvarint(1<<64-1)), int64(rd.Uvarint(1<<64-1))
+		k.first, k.last = rd.Uvarint(feed.MaxSeq), rd.Uvarint(feed.MaxSeq)
+		k.made, k.retired = int64(rd.Uvarint(1<<64-1)), int64(rd.Uvarint(1<<64-1))
 		if rd.Err() != nil {
 			break
 		}
@@ -324,11 +416,38 @@ func (r *Replica) readAgree(rd *wire.Reader) {
 		r.seen[d] = rd.Uvarint(feed.MaxSeq)
 	}
 	for _, set := range []map[keys.Public]bool{r.lost, r.resend} {
-		n = rd.Uvarint(state.MaxRecipients)
+		n = rd.Uvarint(maxSnapDevices)
 		order = sortedReader{}
 		for i := uint64(0); i < n && rd.Err() == nil; i++ {
 			set[order.next(rd)] = true
 		}
 	}
+	for _, m := range []map[keys.Public]uint64{r.lostNamed, r.sealedTo} {
+		n = rd.Uvarint(maxSnapDevices)
+		order = sortedReader{}
+		for i := uint64(0); i < n && rd.Err() == nil; i++ {
+			d := order.next(rd)
+			m[d] = rd.Uvarint(feed.MaxSeq)
+		}
+	}
+	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		d := order.next(rd)
+		r.resentAt[d] = int64(rd.Uvarint(1<<64 - 1))
+	}
+	n = rd.Uvarint(maxSnapDevices)
+	order = sortedReader{}
+	for i := uint64(0); i < n && rd.Err() == nil; i++ {
+		d := order.next(rd)
+		r.givenFrom[d] = uint32(rd.Uvarint(1<<32 - 1))
+	}
 	r.agreeDue = readFlag(rd)
+}
+
+func flagByte(f bool) byte {
+	if f {
+		return 1
+	}
+	return 0
 }

@@ -486,6 +486,7 @@ func (r *Replica) newEpoch() error {
 	}
 	r.send, r.rotate = s, false
 	clear(r.given)
+	clear(r.givenFrom)
 	r.rd.Events = append(r.rd.Events, Event{Kind: EventRotated, Device: self, Seq: uint64(epoch)})
 	r.dirty = true
 	return nil
@@ -514,7 +515,7 @@ func (r *Replica) distribute() error {
 		if len(boxes) == 0 {
 			return nil
 		}
-		ev := &state.Event{Keys: &state.ChainKeys{Epoch: r.send.Epoch, Boxes: boxes}}
+		ev := &state.Event{Keys: &state.ChainKeys{Epoch: r.send.Epoch, Boxes: boxes, Hybrid: true}}
 		if _, err := r.postMetadata(ev, 0, nil); err != nil {
 			return err
 		}
@@ -536,6 +537,11 @@ func (r *Replica) distribute() error {
 		if r.given[d] != r.send.Epoch {
 			chain = secret
 		}
+		if r.resend[d] && r.given[d] == r.send.Epoch {
+			// d lost a box of ours (§6.4): the chain from where it was
+			// first given it, and every epoch.
+			chain = r.resendChain(d)
+		}
 		missing := r.missingEpochs(d)
 		if chain == nil && len(missing) == 0 {
 			continue
@@ -549,10 +555,14 @@ func (r *Replica) distribute() error {
 			return err
 		}
 		if r.resend[d] {
-			delete(r.resend, d) // given now: missingEpochs took every epoch
+			delete(r.resend, d)
 			r.dirty = true
 		}
-		b := state.Box{Recipient: d, Sealed: box}
+		if r.given[d] != r.send.Epoch {
+			r.givenFrom[d] = binary.BigEndian.Uint32(secret[32:])
+		}
+		r.sealedTo[d] = r.peerKeys[d].seq
+		b := state.Box{Recipient: d, Key: r.peerKeys[d].seq, Sealed: box}
 		for _, h := range missing {
 			b.Epochs = append(b.Epochs, h.ID)
 		}

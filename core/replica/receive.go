@@ -285,13 +285,14 @@ func (r *Replica) takeChainKey(e *feed.Entry, k *state.ChainKeys, lk feed.Lookup
 		// it counts (never to write in, nor to hand on, unless it counts
 		// by then: vouched). Its chain waits (§5.7).
 	}
-	for _, b := range k.Boxes {
+	for i := range k.Boxes {
+		b := &k.Boxes[i]
 		if b.Recipient != self {
 			continue
 		}
-		pt, current, err := r.openBox(b.Sealed, chainKeyAD(&r.g.Keys.Topic, e.Author, k.Epoch))
+		pt, current, lost, err := r.openBox(k, b, chainKeyAD(&r.g.Keys.Topic, e.Author, k.Epoch))
 		if err != nil {
-			if counts {
+			if lost && counts {
 				r.boxLost(e.Author) // sealed to a key deleted since (§6.4)
 			}
 			return

@@ -220,7 +220,17 @@ type Replica struct {
 	seen     map[keys.Public]uint64
 	lost     map[keys.Public]bool
 	resend   map[keys.Public]bool
-	agreeDue bool // post a key update at the next maintain
+	agreeDue bool // post a key update with a new key at the next maintain
+	// lostNamed: per author, the first seq of the own key under which a
+	// key update named it lost (once per key). sealedTo: per device, the
+	// seq of the key update this device last sealed a box to; resentAt,
+	// when it last honoured a lost box of the device. givenFrom: the
+	// counter of the current chain at which each device was first given
+	// it (a lost box is handed again from there).
+	lostNamed map[keys.Public]uint64
+	sealedTo  map[keys.Public]uint64
+	resentAt  map[keys.Public]int64
+	givenFrom map[keys.Public]uint32
 
 	rd    Ready
 	dirty bool
@@ -261,6 +271,10 @@ func New(cfg Config, snapshot []byte) (*Replica, error) {
 		seen:        map[keys.Public]uint64{},
 		lost:        map[keys.Public]bool{},
 		resend:      map[keys.Public]bool{},
+		lostNamed:   map[keys.Public]uint64{},
+		sealedTo:    map[keys.Public]uint64{},
+		resentAt:    map[keys.Public]int64{},
+		givenFrom:   map[keys.Public]uint32{},
 	}
 	r.initEpochs()
 	r.setMembership(cfg.Membership)
@@ -313,9 +327,14 @@ func (r *Replica) Rejoin(k uint32) error {
 	// new one: deleted; the announce draws a new key.
 	r.own, r.agreeDue = nil, false
 	r.rd.Erased = true
-	clear(r.seen)
-	clear(r.lost)
-	clear(r.resend)
+	for _, m := range []map[keys.Public]bool{r.lost, r.resend} {
+		clear(m)
+	}
+	for _, m := range []map[keys.Public]uint64{r.seen, r.lostNamed, r.sealedTo} {
+		clear(m)
+	}
+	clear(r.resentAt)
+	clear(r.givenFrom)
 	r.dirty = true
 	return nil
 }
@@ -387,6 +406,7 @@ func (r *Replica) Advance() {
 // A chain older than RotateAfter is replaced.
 func (r *Replica) Tick(now int64, lk feed.Lookup) error {
 	r.now = now
+	r.pruneKeys() // also for a device that no longer writes (removed, waiting)
 	if r.send != nil && now-r.send.Started >= r.cfg.RotateAfter {
 		r.rotate = true
 	}

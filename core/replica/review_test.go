@@ -83,13 +83,15 @@ func injectEpoch(t *testing.T, c *cluster, s *peer, to *peer, secret [32]byte) g
 	ep := s.r.g.Epoch(secret)
 	s.r.learnEpoch(secret, 0, feed.ID{}, s.r.DeviceKey(), false)
 	// Sealed to the recipient's current key, which its key updates publish.
-	key := to.r.own[len(to.r.own)-1].hybrid.Public()
+	own := to.r.own[len(to.r.own)-1]
+	key := own.hybrid.Public()
 	ad := chainKeyAD(&s.r.g.Keys.Topic, s.r.DeviceKey(), 1)
 	box, err := seal.SealHybrid(key, boxPlaintext(nil, []*heldEpoch{{Epoch: ep}}, nil), ad, c.rnd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &state.Event{Keys: &state.ChainKeys{Epoch: 1, Boxes: []state.Box{{Recipient: to.r.DeviceKey(), Epochs: []group.EpochID{ep.ID}, Sealed: box}}}}
+	ev := &state.Event{Keys: &state.ChainKeys{Epoch: 1, Hybrid: true,
+		Boxes: []state.Box{{Recipient: to.r.DeviceKey(), Key: own.first, Epochs: []group.EpochID{ep.ID}, Sealed: box}}}}
 	if _, err := s.r.postMetadata(ev, 0, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ const (
 	TypeKeySucceeded   EventType = 20
 	TypeVerified       EventType = 21
 	TypeKeyUpdate      EventType = 22
+	TypeHybridKeys     EventType = 23
 )
 
 // Limits on metadata events.
@@ -251,8 +252,11 @@ type Announce struct {
 // (§6.3), which is how an epoch a removed device holds is found.
 type Box struct {
 	Recipient keys.Public
-	Epochs    []group.EpochID
-	Sealed    []byte
+	// Key names, in hybrid boxes, the recipient's key the box is sealed
+	// to: the seq of the recipient's key update that published it (§6.4).
+	Key    uint64
+	Epochs []group.EpochID
+	Sealed []byte
 }
 
 // KeyUpdate replaces the author device's key-agreement key in the group
@@ -267,9 +271,14 @@ type KeyUpdate struct {
 }
 
 // ChainKeys hands the author's new or current chain to recipient devices.
+//
+// Hybrid boxes (type 23) are sealed to key updates' hybrid keys and name
+// them; the X25519 boxes of type 2, sealed to a certificate's key, are
+// what devices wrote before key updates: read, no longer written.
 type ChainKeys struct {
-	Epoch uint32
-	Boxes []Box
+	Epoch  uint32
+	Boxes  []Box
+	Hybrid bool
 }
 
 // MemberRemoved removes a member (by an admin, or the member itself: leaving).
@@ -384,6 +393,8 @@ func (e *Event) Type() EventType {
 	switch {
 	case e.Announce != nil:
 		return TypeDeviceAnnounce
+	case e.Keys != nil && e.Keys.Hybrid:
+		return TypeHybridKeys
 	case e.Keys != nil:
 		return TypeChainKeys
 	case e.Removed != nil:
@@ -453,6 +464,9 @@ func (e *Event) Encode() []byte {
 		b = wire.AppendUvarint(b, uint64(len(e.Keys.Boxes)))
 		for _, x := range e.Keys.Boxes {
 			b = append(b, x.Recipient[:]...)
+			if e.Keys.Hybrid {
+				b = wire.AppendUvarint(b, x.Key)
+			}
 			b = wire.AppendUvarint(b, uint64(len(x.Epochs)))
 			for _, id := range x.Epochs {
 				b = append(b, id[:]...)
@@ -603,11 +617,14 @@ func Decode(b []byte) (*Event, error) {
 			r.Fail("unknown proof kind %d", a.Proof)
 		}
 		e.Announce = a
-	case TypeChainKeys:
-		k := &ChainKeys{Epoch: uint32(r.Uvarint(1<<32 - 1))}
+	case TypeChainKeys, TypeHybridKeys:
+		k := &ChainKeys{Epoch: uint32(r.Uvarint(1<<32 - 1)), Hybrid: t == TypeHybridKeys}
 		n := r.Uvarint(MaxRecipients)
 		for i := uint64(0); i < n && r.Err() == nil; i++ {
 			x := Box{Recipient: r.Fixed32()}
+			if k.Hybrid {
+				x.Key = r.Uvarint(1<<48 - 1)
+			}
 			m := r.Uvarint(MaxEpochBundle)
 			for j := uint64(0); j < m && r.Err() == nil; j++ {
 				var id group.EpochID

@@ -65,6 +65,12 @@ func eventVectors() []kat.Vector {
 			"box1_epoch0": kat.H(kat.Seq(0x20, 16)), "box1_epoch1": kat.H(kat.Seq(0x40, 16)),
 		}),
 		v("chain-keys-none", map[string]string{"type": "2", "epoch": "4294967295"}),
+		v("hybrid-keys", map[string]string{
+			"type": "23", "epoch": "3",
+			"box0_recipient": pub(katDevice), "box0_key": "2", "box0_sealed": kat.H(kat.Seq(0x00, 1196)),
+			"box1_recipient": pub(katInviter), "box1_key": "300", "box1_sealed": kat.H(kat.Seq(0x80, 1196)),
+			"box1_epoch0": kat.H(kat.Seq(0x20, 16)),
+		}),
 		v("member-removed", map[string]string{
 			"type": "3", "member": pub(katMember),
 			"cutoff0_device": pub(katDevice), "cutoff0_seq": "5",
@@ -143,12 +149,15 @@ func buildEvent(t testing.TB, in map[string]string) *state.Event {
 			a.Expires = kat.Uint(t, in, "expires")
 		}
 		return &state.Event{Announce: a}
-	case state.TypeChainKeys:
-		k := &state.ChainKeys{Epoch: uint32(kat.Uint(t, in, "epoch"))}
+	case state.TypeChainKeys, state.TypeHybridKeys:
+		k := &state.ChainKeys{Epoch: uint32(kat.Uint(t, in, "epoch")), Hybrid: in["type"] == "23"}
 		for i := 0; in[fmt.Sprintf("box%d_recipient", i)] != ""; i++ {
 			b := state.Box{
 				Recipient: kat.Hex32(t, in, fmt.Sprintf("box%d_recipient", i)),
 				Sealed:    kat.Hex(t, in, fmt.Sprintf("box%d_sealed", i)),
+			}
+			if k.Hybrid {
+				b.Key = kat.Uint(t, in, fmt.Sprintf("box%d_key", i))
 			}
 			for j := 0; in[fmt.Sprintf("box%d_epoch%d", i, j)] != ""; j++ {
 				var id group.EpochID
