@@ -312,3 +312,33 @@ func TestLinkAnotherOneTimeKey(t *testing.T) {
 		}
 	})
 }
+
+// TestDeviceLinkGrantNeedsMLKEM (§11.7): the grant carries the account seed.
+// A joiner that holds every key of the Noise handshake — the link's secret,
+// the one-time X25519 key, the transport keys: all that a recording gives
+// someone who can break X25519 — but not the one-time ML-KEM-768 key cannot
+// read it.
+func TestDeviceLinkGrantNeedsMLKEM(t *testing.T) {
+	l := newLink(t)
+	a, j := l.newApprover(t), l.newJoiner(t)
+	msg1, err := a.Hello()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg2, err := j.Reply(msg1, joinerDevice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := l.grant
+	msg3, err := a.Grant(msg2, &g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.ForgetKEMForTest(kat.Seq(0x55, 64))
+	if got, err := j.Receive(msg3); err == nil || got != nil {
+		t.Fatalf("a joiner without the ML-KEM key reads the grant (%v)", got)
+	}
+	if bytes.Contains(msg3, g.AccountSeed[:]) || bytes.Contains(msg2, g.AccountSeed[:]) {
+		t.Fatal("the account seed travels in clear")
+	}
+}

@@ -2,13 +2,29 @@ package handshake
 
 import (
 	"crypto/ecdh"
+	"crypto/mlkem"
 	"fmt"
 	"io"
 	"unicode/utf8"
 
 	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/core/seal"
 	"github.com/flynn/noise"
 )
+
+// The grant carries the account seed, the account's most long-lived secret:
+// a recording of the link's traffic must not give it up to a future quantum
+// computer that breaks X25519. So the new device adds, to its reply, a
+// one-time ML-KEM-768 encapsulation key; the approver encapsulates to it and
+// seals the grant, inside the Noise transport message, under a key derived
+// from the ML-KEM secret and the handshake hash (docs/protocol.md §11.7).
+
+// labelGrantKey derives the key that seals the grant (§3.1).
+const labelGrantKey = "berty/v2/device-link/grant"
+
+func grantKey(shared, handshakeHash []byte) [32]byte {
+	return seal.Derive32(shared, handshakeHash, labelGrantKey)
+}
 
 // Grant is what an existing device hands a new device of its account.
 type Grant struct {
@@ -46,6 +62,7 @@ func linkConfig(initiator bool, secret [32]byte, rand io.Reader) noise.Config {
 type Approver struct {
 	hs         *noise.HandshakeState
 	send, recv *noise.CipherState
+	rand       io.Reader
 	device     keys.Public // the new device's key, from its reply
 	step       step
 }
@@ -62,7 +79,7 @@ func NewApprover(key [32]byte, secret [32]byte, rand io.Reader) (*Approver, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Approver{hs: hs}, nil
+	return &Approver{hs: hs, rand: rand}, nil
 }
 
 // Hello returns the first message.
@@ -92,12 +109,25 @@ func (a *Approver) Grant(msg2 []byte, g *Grant) (_ []byte, err error) {
 	if err != nil {
 		return nil, fail("reply: %v", err)
 	}
-	if len(payload) != len(a.device) {
-		return nil, fail("reply of %d bytes, want the new device's 32-byte key", len(payload))
+	if len(payload) != 32+mlkem.EncapsulationKeySize768 {
+		return nil, fail("reply of %d bytes, want the new device's 32-byte key and a %d-byte ML-KEM-768 key", len(payload), mlkem.EncapsulationKeySize768)
 	}
-	a.device = keys.Public(payload)
+	ek, err := mlkem.NewEncapsulationKey768(payload[32:])
+	if err != nil {
+		return nil, fail("reply: ML-KEM-768 key: %v", err)
+	}
+	shared, ct, err := seal.Encapsulate(ek, a.rand)
+	if err != nil {
+		return nil, err
+	}
+	k := grantKey(shared, a.hs.ChannelBinding())
+	sealed, err := seal.Seal(ct, &k, g.encode(), nil, a.rand)
+	if err != nil {
+		return nil, err
+	}
+	a.device = keys.Public(payload[:32])
 	a.send, a.recv = send, recv
-	return a.send.Encrypt(nil, nil, g.encode())
+	return a.send.Encrypt(nil, nil, sealed)
 }
 
 // Device returns the new device's own key, which its reply carried (valid
@@ -127,6 +157,8 @@ func (a *Approver) Done(msg4 []byte) (err error) {
 type Joiner struct {
 	hs         *noise.HandshakeState
 	send, recv *noise.CipherState
+	rand       io.Reader
+	kem        *mlkem.DecapsulationKey768 // one-time, dropped once the grant is read
 	step       step
 }
 
@@ -139,7 +171,7 @@ func NewJoiner(key *ecdh.PrivateKey, secret [32]byte, rand io.Reader) (*Joiner, 
 	if err != nil {
 		return nil, err
 	}
-	return &Joiner{hs: hs}, nil
+	return &Joiner{hs: hs, rand: rand}, nil
 }
 
 // Reply reads the approver's first message, which proves it knows the
@@ -160,7 +192,14 @@ func (j *Joiner) Reply(msg1 []byte, device keys.Public) (_ []byte, err error) {
 	if len(payload) != 0 {
 		return nil, fail("hello carries %d unexpected bytes", len(payload))
 	}
-	msg2, recv, send, err := j.hs.WriteMessage(nil, device[:])
+	var seed [mlkem.SeedSize]byte
+	if _, err := io.ReadFull(j.rand, seed[:]); err != nil {
+		return nil, err
+	}
+	if j.kem, err = mlkem.NewDecapsulationKey768(seed[:]); err != nil {
+		return nil, err
+	}
+	msg2, recv, send, err := j.hs.WriteMessage(nil, append(device[:], j.kem.EncapsulationKey().Bytes()...))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +220,20 @@ func (j *Joiner) Receive(msg3 []byte) (_ *Grant, err error) {
 	if err != nil {
 		return nil, fail("grant: %v", err)
 	}
-	return decodeGrant(pt)
+	if len(pt) < mlkem.CiphertextSize768+seal.Overhead {
+		return nil, fail("grant of %d bytes", len(pt))
+	}
+	shared, err := j.kem.Decapsulate(pt[:mlkem.CiphertextSize768])
+	j.kem = nil
+	if err != nil {
+		return nil, fail("grant: %v", err)
+	}
+	k := grantKey(shared, j.hs.ChannelBinding())
+	g, err := seal.Open(&k, pt[mlkem.CiphertextSize768:], nil)
+	if err != nil {
+		return nil, fail("grant: %v", err)
+	}
+	return decodeGrant(g)
 }
 
 // Ack returns the acknowledgement, to send once the grant is stored.

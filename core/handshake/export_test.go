@@ -1,5 +1,26 @@
 package handshake
 
+import (
+	"crypto/mlkem"
+	"crypto/mlkem/mlkemtest"
+	"io"
+
+	"github.com/berty-go/berty/core/seal"
+)
+
+// The device-link vector needs a fixed ML-KEM ciphertext: encapsulate with
+// 32 bytes of the approver's reader (FIPS 203 ML-KEM.Encaps_internal, which
+// Go reserves for known-answer tests).
+func init() {
+	seal.Encapsulate = func(ek *mlkem.EncapsulationKey768, rand io.Reader) ([]byte, []byte, error) {
+		var m [32]byte
+		if _, err := io.ReadFull(rand, m[:]); err != nil {
+			return nil, nil, err
+		}
+		return mlkemtest.Encapsulate768(ek, m[:])
+	}
+}
+
 // Hooks for the external tests: the fuzz targets check that what a handshake
 // returns re-encodes to a payload that decodes again.
 
@@ -7,3 +28,14 @@ func EncodeCard(c *Card) []byte            { return c.encode() }
 func DecodeCard(b []byte) (*Card, error)   { return decodeCard(b) }
 func EncodeGrant(g *Grant) []byte          { return g.encode() }
 func DecodeGrant(b []byte) (*Grant, error) { return decodeGrant(b) }
+
+// ForgetKEMForTest replaces the joiner's one-time ML-KEM key by another: a
+// joiner that holds every Noise key of the link but not the ML-KEM secret —
+// what recorded traffic gives someone who breaks X25519.
+func (j *Joiner) ForgetKEMForTest(seed []byte) {
+	k, err := mlkem.NewDecapsulationKey768(seed)
+	if err != nil {
+		panic(err)
+	}
+	j.kem = k
+}

@@ -100,3 +100,33 @@ func FuzzJoiner(f *testing.F) {
 		}
 	})
 }
+
+// FuzzApprover feeds an approver an arbitrary reply (msg2): someone who
+// holds the link's secret may answer in the new device's place. Nothing may
+// panic; a refused reply wraps ErrHandshake and gives no grant, and an
+// accepted one names a 32-byte device.
+func FuzzApprover(f *testing.F) {
+	l := newLink(f)
+	r := l.run(f)
+	f.Add(r.msg2)
+	f.Add(r.msg2[:len(r.msg2)-1])
+	f.Add(append(bytes.Clone(r.msg2), 0))
+	f.Add([]byte{})
+	f.Add(make([]byte, handshake.MaxMessage+1))
+	f.Fuzz(func(t *testing.T, msg2 []byte) {
+		a := l.newApprover(t)
+		if _, err := a.Hello(); err != nil {
+			t.Fatal(err)
+		}
+		msg3, err := a.Grant(msg2, &l.grant)
+		if err != nil {
+			if !errors.Is(err, handshake.ErrHandshake) || msg3 != nil {
+				t.Fatalf("Grant: %x, %v; want only an error wrapping ErrHandshake", msg3, err)
+			}
+			return
+		}
+		if len(msg3) == 0 {
+			t.Fatal("Grant accepted a reply and returned nothing")
+		}
+	})
+}

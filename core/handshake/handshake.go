@@ -52,12 +52,13 @@ import (
 // new peers fail the handshake cleanly rather than misread each other.
 const (
 	ProtocolContact    = "berty/v1/contact-request"
-	ProtocolDeviceLink = "berty/v1/device-link"
+	ProtocolDeviceLink = "berty/v2/device-link"
 )
 
 // MaxMessage bounds every handshake message; anything longer is refused
-// before it is parsed.
-const MaxMessage = 1024
+// before it is parsed. A device link's reply and grant carry ML-KEM-768
+// material (a 1 184-byte key, a 1 088-byte ciphertext).
+const MaxMessage = 1536
 
 // MaxName bounds display names in cards and grants, in bytes.
 const MaxName = 64

@@ -107,9 +107,10 @@ func TestKAT(t *testing.T) {
 		"contact-* vectors: a whole contact request (Noise_XX_25519_ChaChaPoly_SHA256, prologue \"berty/v1/contact-request\" || 0x00 || point) "+
 			"from keys.FromSeed(requester_seed), named name, to keys.FromSeed(responder_seed), answered with status; "+
 			"the requester reads its ephemeral key from katRand(requester_rand_seed), the responder from katRand(responder_rand_seed). "+
-			"device-link vector: a whole device link (Noise_NKpsk0_25519_ChaChaPoly_SHA256, prologue \"berty/v1/device-link\" || 0x00, psk = secret) "+
+			"device-link vector: a whole device link (Noise_NKpsk0_25519_ChaChaPoly_SHA256, prologue \"berty/v2/device-link\" || 0x00, psk = secret) "+
 			"to the new device's one-time X25519 key one_time_private, granting account_seed and account_name, acknowledged; "+
-			"the approver reads its ephemeral key from katRand(approver_rand_seed), the new device from katRand(joiner_rand_seed). "+
+			"the reply carries the device key and a one-time ML-KEM-768 key, the grant is ML-KEM ciphertext || Seal(HKDF(ML-KEM secret, handshake hash, \"berty/v2/device-link/grant\"), grant); "+
+			"the approver reads its ephemeral key, then its ML-KEM randomness and the grant's nonce, from katRand(approver_rand_seed); the new device its ephemeral key, then its ML-KEM seed, from katRand(joiner_rand_seed). "+
 			"msg1..msg4 are the four messages in the order they are sent.",
 		vectors, func(t *testing.T, v kat.Vector) map[string]string {
 			if strings.HasPrefix(v.Name, "contact-") {

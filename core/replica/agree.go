@@ -37,10 +37,12 @@ const (
 	DefaultAgreeKeep  = 30 * 24 * 3600
 )
 
-// MaxOwnKeys bounds the key-agreement keys a device keeps in one group; past
-// it the oldest is deleted whatever may still be sealed to it (a box that
-// then fails to open is asked for again, §6.4). Only a rotation or a
-// consumed box AgreeEvery after the last key draws a new one.
+// MaxOwnKeys bounds the key-agreement keys a device keeps in one group. A
+// key is never deleted before the rule allows (every counting device saw
+// its replacement, or AgreeKeep): with MaxOwnKeys held, a rotation keeps
+// the current key instead of drawing one — a member who forces rotations
+// (joins and leaves of puppets) must not make a device delete the key an
+// absent member still seals to.
 const MaxOwnKeys = 64
 
 // ownKey is one of this device's key-agreement keys in the group: a hybrid
@@ -78,38 +80,37 @@ func (r *Replica) drawKey() (*seal.HybridPrivate, error) {
 		r.own[n-1].retired = max(r.now, 1)
 	}
 	r.own = append(r.own, ownKey{hybrid: k, made: r.now})
-	if len(r.own) > MaxOwnKeys {
-		r.own = slices.Delete(r.own, 0, len(r.own)-MaxOwnKeys)
-		r.rd.Erased = true
-	}
 	r.dirty = true
 	return k, nil
 }
 
-// agreementKey returns the key to seal device d's boxes to: its latest key
-// update's, or nil while none is known here (d then gets its box once its
-// update arrives: it posts one with its announce).
-func (r *Replica) agreementKey(d keys.Public) *seal.HybridPublic {
-	return r.peerKeys[d].pub
+// hasKey reports whether a key update of device d is known here.
+func (r *Replica) hasKey(d keys.Public) bool {
+	_, ok := r.peerKeys[d]
+	return ok
 }
 
-// loadKeys reads back the keys a restored replica knows only by position.
-func (r *Replica) loadKeys(lk feed.Lookup) {
-	for d, pk := range r.peerKeys {
-		if pk.pub != nil {
-			continue
-		}
-		e := r.storedEntry(pos{d, pk.seq}, lk)
-		if e == nil || e.Kind != feed.KindMetadata {
-			continue
-		}
-		if ev, err := r.openMetadata(e); err == nil && ev.Update != nil {
-			if pub, err := seal.ParseHybridPublic(ev.Update.Key[:]); err == nil {
-				pk.pub = pub
-				r.peerKeys[d] = pk
-			}
+// agreementKey returns the key to seal device d's boxes to: its latest key
+// update's, or nil while none is known here (d then gets its box once its
+// update arrives: it posts one with its announce). The key is read from that
+// entry through lk the first time it is needed, then kept in memory (nil lk:
+// only a key already read).
+func (r *Replica) agreementKey(d keys.Public, lk feed.Lookup) *seal.HybridPublic {
+	pk, ok := r.peerKeys[d]
+	if !ok || pk.pub != nil || lk == nil {
+		return pk.pub
+	}
+	e := r.storedEntry(pos{d, pk.seq}, lk)
+	if e == nil || e.Kind != feed.KindMetadata {
+		return nil
+	}
+	if ev, err := r.openMetadata(e); err == nil && ev.Update != nil {
+		if pub, err := seal.ParseHybridPublic(ev.Update.Key[:]); err == nil {
+			pk.pub = pub
+			r.peerKeys[d] = pk
 		}
 	}
+	return pk.pub
 }
 
 // openBox opens a box sealed to one of this device's keys: for a hybrid box,
@@ -189,11 +190,10 @@ func (r *Replica) takeKeyUpdate(e *feed.Entry, u *state.KeyUpdate) {
 		return
 	}
 	if pk, ok := r.peerKeys[e.Author]; !ok || e.Seq > pk.seq {
-		pub, err := seal.ParseHybridPublic(u.Key[:]) // checked at decoding
-		if err != nil {
-			return
-		}
-		r.peerKeys[e.Author] = peerKey{seq: e.Seq, pub: pub}
+		// The key is parsed when a box is sealed to it (agreementKey): a
+		// new member reads every member's update and seals to few of them
+		// soon, if ever.
+		r.peerKeys[e.Author] = peerKey{seq: e.Seq}
 		r.dirty = true
 	}
 	if _, found := slices.BinarySearchFunc(u.Lost, r.device.Public(), comparePublic); !found {
@@ -244,7 +244,19 @@ func (r *Replica) updateKey() error {
 	}
 	cur := len(r.own) - 1
 	if r.agreeDue || cur < 0 || r.own[cur].hybrid == nil {
-		if cur < 0 || r.own[cur].first != 0 || r.own[cur].hybrid == nil {
+		if cur >= 0 && r.own[cur].first != 0 && r.own[cur].hybrid != nil && len(r.own) >= MaxOwnKeys {
+			r.pruneKeys()
+		}
+		switch {
+		case cur >= 0 && r.own[cur].first == 0 && r.own[cur].hybrid != nil:
+			// The announce's key, not published yet: publish it.
+		case cur >= 0 && r.own[cur].hybrid != nil && len(r.own) >= MaxOwnKeys:
+			// Full: keep the current key (see MaxOwnKeys).
+			r.agreeDue = false
+			if len(r.lost) == 0 {
+				return nil
+			}
+		default:
 			if _, err := r.drawKey(); err != nil {
 				return err
 			}
@@ -313,10 +325,16 @@ func (r *Replica) allSaw(seq uint64) bool {
 		return false
 	}
 	self := r.device.Public()
-	// A box waiting for its author to count (deferredKeys) does not hold
-	// deletion up: anyone with the group secret can write one that waits
-	// for ever. If its key is gone when its author counts, it is lost and
-	// asked for again.
+	// A box waiting for its author to count (deferredKeys) holds deletion
+	// up only if its author waits for an approval (§5.7): a device
+	// certified by a member, which will likely count soon. Anyone with the
+	// group secret can write a box that waits for ever. If its key is gone
+	// when its author counts, it is lost and asked for again.
+	for _, p := range r.deferredKeys {
+		if r.state.Pending(p.dev) {
+			return false
+		}
+	}
 	for _, d := range r.state.ActiveDevices() {
 		if d != self && r.seen[d] < seq {
 			return false

@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/berty-go/berty/core/group"
@@ -222,5 +224,42 @@ func TestLostBoxMultiMember(t *testing.T) {
 	c.sync()
 	if !alice.hasBody("after") || !alice.hasBody("while apart") {
 		t.Errorf("alice reads %v of bob after the re-send, want \"while apart\" and \"after\"", alice.bodiesFrom(bob.r.DeviceKey()))
+	}
+}
+
+// TestForcedRotationsKeepKeys (second review): bob, an ordinary member,
+// invites a puppet that joins and leaves at once, MaxOwnKeys+1 times. Every
+// leave is a removal and makes alice rotate; carol, away for a week — far
+// less than AgreeKeep — still seals to the key alice had before. Alice must
+// not delete it to make room: what carol wrote while away is read. (The
+// first version evicted the oldest key past MaxOwnKeys.)
+func TestForcedRotationsKeepKeys(t *testing.T) {
+	run := func(puppets int) (alice, carol *peer) {
+		c, alice, bob, carol := threeMembers(t, 301)
+		c.send(carol, "hello")
+		c.sync()
+		for i := 0; i < puppets; i++ {
+			p := c.join(bob, fmt.Sprintf("puppet%d", i))
+			c.sync(alice, bob, p)
+			c.remove(p, p) // leaves
+			c.sync(alice, bob, p)
+			c.peers = slices.DeleteFunc(c.peers, func(q *peer) bool { return q == p })
+		}
+		if len(alice.r.own) > MaxOwnKeys {
+			t.Fatalf("alice holds %d keys, more than %d", len(alice.r.own), MaxOwnKeys)
+		}
+		// carol, away through all of this, rotates after a week and writes.
+		tick(t, c, carol, DefaultRotateAfter+1)
+		c.send(carol, "while away")
+		c.sync()
+		c.send(carol, "after")
+		c.sync()
+		return alice, carol
+	}
+	if alice, _ := run(0); !alice.hasBody("while away") {
+		t.Fatal("control: without churn alice does not read carol")
+	}
+	if alice, carol := run(MaxOwnKeys + 1); !alice.hasBody("while away") || !alice.hasBody("after") {
+		t.Errorf("after %d puppets joined and left, alice reads %q of carol: the key carol sealed to was deleted early", MaxOwnKeys+1, alice.bodiesFrom(carol.r.DeviceKey()))
 	}
 }

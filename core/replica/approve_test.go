@@ -155,8 +155,7 @@ func forgeChainAndMessage(t *testing.T, c *cluster, p *peer, body string) [][]by
 	if err := p.r.newEpoch(); err != nil {
 		t.Fatal(err)
 	}
-	p.r.loadKeys(p.lk)
-	if err := p.r.distribute(); err != nil {
+	if err := p.r.distribute(p.lk); err != nil {
 		t.Fatal(err)
 	}
 	self := p.r.DeviceKey()

@@ -414,7 +414,6 @@ func (r *Replica) Post(ev *state.Event, lk feed.Lookup) error {
 // messages or RotateAfter seconds it starts a new epoch first.
 func (r *Replica) maintain(lk feed.Lookup) error {
 	self := r.device.Public()
-	r.loadKeys(lk)
 	if r.Joined() {
 		// Before the checks below: a device that does not count yet (a
 		// joiner waiting for its epochs) must publish its key, or no one
@@ -455,7 +454,7 @@ func (r *Replica) maintain(lk feed.Lookup) error {
 	// Hand the current epoch to devices that lack it before rotating: a
 	// device just seen in an owner group must get the base key of the epoch
 	// its first messages were sealed in.
-	if err := r.distribute(); err != nil {
+	if err := r.distribute(lk); err != nil {
 		return err
 	}
 	if !r.rotate {
@@ -468,7 +467,7 @@ func (r *Replica) maintain(lk feed.Lookup) error {
 	if err := r.newEpoch(); err != nil {
 		return err
 	}
-	if err := r.distribute(); err != nil {
+	if err := r.distribute(lk); err != nil {
 		return err
 	}
 	return r.updateKey()
@@ -496,7 +495,10 @@ func (r *Replica) newEpoch() error {
 // current chain and of the epochs this replica holds (§6.3): a chain to a
 // device without it, the epochs it is not known to hold — all of them for a
 // device new to the group, which then reads the group's metadata history.
-func (r *Replica) distribute() error {
+//
+// Keys are read through lk when first needed (nil: devices whose key is not
+// in memory yet get their box at the next maintain).
+func (r *Replica) distribute(lk feed.Lookup) error {
 	self := r.device.Public()
 	// In account and contact groups every member is known from the start, so
 	// a device seen late gets the chain from the epoch's first message; in
@@ -527,12 +529,6 @@ func (r *Replica) distribute() error {
 		if d == self {
 			continue
 		}
-		to := r.agreementKey(d)
-		if to == nil {
-			// Its key update (posted with its announce) has not arrived:
-			// it gets its box when it does (§6.4).
-			continue
-		}
 		var chain []byte
 		if r.given[d] != r.send.Epoch {
 			chain = secret
@@ -544,6 +540,12 @@ func (r *Replica) distribute() error {
 		}
 		missing := r.missingEpochs(d)
 		if chain == nil && len(missing) == 0 {
+			continue
+		}
+		to := r.agreementKey(d, lk)
+		if to == nil {
+			// Its key update (posted with its announce) has not arrived:
+			// it gets its box when it does (§6.4).
 			continue
 		}
 		history := make([]bool, len(missing))
@@ -585,7 +587,7 @@ func (r *Replica) ownersKnown() bool {
 	for _, o := range r.g.Owners {
 		m := r.state.Member(o)
 		self := r.device.Public()
-		if m == nil || !slices.ContainsFunc(m.Devices, func(d keys.Public) bool { return d == self || r.agreementKey(d) != nil }) {
+		if m == nil || !slices.ContainsFunc(m.Devices, func(d keys.Public) bool { return d == self || r.hasKey(d) }) {
 			return false
 		}
 	}

@@ -276,7 +276,7 @@ func (r *Replica) writeEpoch(ev *state.Event) (*heldEpoch, error) {
 	// Hand the new epoch out before the event sealed in it, so that the
 	// other devices read the key first.
 	if r.send != nil {
-		if err := r.distribute(); err != nil {
+		if err := r.distribute(nil); err != nil {
 			return nil, err
 		}
 	}

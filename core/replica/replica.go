@@ -405,8 +405,8 @@ func (r *Replica) Advance() {
 // Tick tells the replica the time (unix seconds, from the caller's clock).
 // A chain older than RotateAfter is replaced.
 func (r *Replica) Tick(now int64, lk feed.Lookup) error {
-	r.now = now
-	r.pruneKeys() // also for a device that no longer writes (removed, waiting)
+	r.now = max(r.now, now) // a clock set back must not delay deletions
+	r.pruneKeys()           // also for a device that no longer writes (removed, waiting)
 	if r.send != nil && now-r.send.Started >= r.cfg.RotateAfter {
 		r.rotate = true
 	}

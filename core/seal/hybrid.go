@@ -3,7 +3,6 @@ package seal
 import (
 	"crypto/ecdh"
 	"crypto/mlkem"
-	"crypto/mlkem/mlkemtest"
 	"fmt"
 	"io"
 )
@@ -103,11 +102,11 @@ func ParseHybridPublic(b []byte) (*HybridPublic, error) {
 // ML-KEM ciphertext (1 088) || ephemeral X25519 key (32) || Seal output.
 // Randomness (X25519 scalar, encapsulation, nonce) comes from rand.
 func SealHybrid(to *HybridPublic, plaintext, ad []byte, rand io.Reader) ([]byte, error) {
-	var r [64]byte
+	var r [32]byte
 	if _, err := io.ReadFull(rand, r[:]); err != nil {
 		return nil, fmt.Errorf("hybrid box: %w", err)
 	}
-	eph, err := ecdh.X25519().NewPrivateKey(r[:32])
+	eph, err := ecdh.X25519().NewPrivateKey(r[:])
 	if err != nil {
 		return nil, err
 	}
@@ -115,10 +114,7 @@ func SealHybrid(to *HybridPublic, plaintext, ad []byte, rand io.Reader) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("key agreement: %w", err)
 	}
-	// Encapsulation with the caller's randomness (FIPS 203's
-	// ML-KEM.Encaps_internal): the core takes its randomness as a reader,
-	// never from the process (the same reason as for X25519 above).
-	ssK, ct, err := mlkemtest.Encapsulate768(to.KEM, r[32:])
+	ssK, ct, err := Encapsulate(to.KEM, rand)
 	if err != nil {
 		return nil, fmt.Errorf("encapsulation: %w", err)
 	}
@@ -128,6 +124,17 @@ func SealHybrid(to *HybridPublic, plaintext, ad []byte, rand io.Reader) ([]byte,
 	out = append(out, ct...)
 	out = append(out, ephPub...)
 	return Seal(out, &key, plaintext, ad, rand)
+}
+
+// Encapsulate is ML-KEM-768 encapsulation. It is the one place where the
+// core does not draw its randomness from the caller's reader: Go's
+// crypto/mlkem draws it from the system, and its derandomized form
+// (ML-KEM.Encaps_internal, crypto/mlkem/mlkemtest) is for known-answer
+// tests only. The tests of this package and of core/handshake replace it by
+// that form, reading 32 bytes from rand, so that their vectors are fixed.
+var Encapsulate = func(ek *mlkem.EncapsulationKey768, _ io.Reader) (shared, ciphertext []byte, err error) {
+	shared, ciphertext = ek.Encapsulate()
+	return shared, ciphertext, nil
 }
 
 // OpenHybrid opens what SealHybrid sealed to k's public key.

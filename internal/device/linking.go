@@ -226,7 +226,11 @@ func (d *Device) Approve(ctx context.Context, l *link.Device) (keys.Public, erro
 		_, look := rendezvous.Current(l.Secret[:], rendezvous.LabelDeviceLink, uint64(d.cfg.Node.Now().Unix()))
 		key := p2p.PointKey{Key: l.Secret[:], Label: rendezvous.LabelDeviceLink}
 		err := d.Host.Reach(ctx, key, look, func(_ [32]byte, e *p2p.Exchange) error {
-			a, err := handshake.NewApprover(l.Key, l.Secret, d.cfg.Node.Rand)
+			rnd := d.cfg.Node.Rand
+			if rnd == nil {
+				rnd = rand.Reader
+			}
+			a, err := handshake.NewApprover(l.Key, l.Secret, rnd)
 			if err != nil {
 				return err
 			}
