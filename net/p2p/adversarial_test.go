@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -313,4 +314,70 @@ func TestSyncStallers(t *testing.T) {
 	}
 	sendAll(t, bob, topic, []string{"through the stall"}, 1)
 	alice.waitFor("through the stall")
+}
+
+// TestStrangerIsNoPeer (§10.1): mallory, a libp2p peer without the group's
+// keys, connects to alice and bob and subscribes to the names of every
+// network they carry the group on (she saw them in their subscriptions).
+// Both see her join (each opens a sync with her, which she cannot answer);
+// neither counts her among the group's peers (nor protects her connection),
+// while each counts the other. (She still receives the batches gossip
+// floods to every subscriber: gating gossip is not done, §9.)
+func TestStrangerIsNoPeer(t *testing.T) {
+	alice, bob, topic := pair(t, nil)
+	m := newMallory(t, alice)
+	ai, err := peer.AddrInfoFromString(bob.h.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Connect(t.Context(), *ai); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan peer.ID, 64)
+	m.SetStreamHandler(p2p.ProtocolSync, func(s network.Stream) {
+		opened <- s.Conn().RemotePeer()
+		s.Reset()
+	})
+	ps, err := pubsub.NewGossipSub(t.Context(), m, pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range alice.h.Networks(topic) {
+		mt, err := ps.Join(p2p.TopicName(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := mt.Subscribe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Cancel()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	seen := map[peer.ID]bool{}
+	for !seen[alice.h.ID()] || !seen[bob.h.ID()] {
+		select {
+		case p := <-opened:
+			seen[p] = true
+		case <-ctx.Done():
+			t.Fatalf("alice and bob did not both see mallory join (%v)", seen)
+		}
+	}
+	msgs := bodies("alice", 20)
+	sendAll(t, alice, topic, msgs, 5)
+	bob.waitFor(msgs...)
+	for _, d := range []*device{alice, bob} {
+		peers := d.h.TopicPeers(topic)
+		if slices.Contains(peers, m.ID()) {
+			t.Errorf("%s counts mallory among the group's peers", d.name)
+		}
+		other := bob.h.ID()
+		if d == bob {
+			other = alice.h.ID()
+		}
+		if !slices.Contains(peers, other) {
+			t.Errorf("%s does not count the other member among the group's peers (%v)", d.name, peers)
+		}
+	}
 }

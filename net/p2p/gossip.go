@@ -20,6 +20,7 @@ import (
 // hold the epoch cannot name the topic.
 func topicName(network [32]byte) string { return "/berty/2/" + hex.EncodeToString(network[:]) }
 
+
 // messageID names a pubsub message by the hash of its data: the same batch
 // relayed by several peers is one message.
 func messageID(m *pb.Message) string {
@@ -252,7 +253,9 @@ func (x *Host) watch(nw *groupNet) {
 			return
 		}
 		if ev.Type == pubsub.PeerJoin {
-			x.cm.Protect(ev.Peer, "berty-group")
+			// Anyone may subscribe to a name it saw: the sync proves
+			// whether it holds the network's key (and protects its
+			// connection if so).
 			x.startSync(ev.Peer, nw.group.id)
 		}
 	}

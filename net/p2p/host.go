@@ -187,18 +187,22 @@ type Host struct {
 	wg     sync.WaitGroup
 	in     chan inbound
 
-	mu      sync.Mutex // guards topics, nets, syncing, closed, serving, deliver and source
-	topics  map[[32]byte]*topic
-	nets    map[[32]byte]*groupNet // by network ID
-	syncing map[syncKey]int
-	nudges  map[[32]byte]*time.Timer
-	later   map[syncKey]*time.Timer
-	pulls   map[syncKey]time.Time // when this host last asked a cut peer to pull
-	serves  map[peer.ID]int       // syncs being served, per peer
-	closed  bool
-	serving bool
-	deliver Deliver
-	source  Source
+	mu sync.Mutex // guards topics, nets, syncing, closed, serving, deliver and source
+	// proven lists, per network ID, the peers that proved in a sync that
+	// they hold the network's key (§10.1): the group's peers. Its own lock.
+	provenMu sync.RWMutex
+	proven   map[[32]byte]map[peer.ID]bool
+	topics   map[[32]byte]*topic
+	nets     map[[32]byte]*groupNet // by network ID
+	syncing  map[syncKey]int
+	nudges   map[[32]byte]*time.Timer
+	later    map[syncKey]*time.Timer
+	pulls    map[syncKey]time.Time // when this host last asked a cut peer to pull
+	serves   map[peer.ID]int       // syncs being served, per peer
+	closed   bool
+	serving  bool
+	deliver  Deliver
+	source   Source
 
 	points points
 	seen   seenEntries
@@ -305,7 +309,8 @@ func New(cfg Config) (*Host, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
-		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}}
+		proven: map[[32]byte]map[peer.ID]bool{},
+		in:     make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
@@ -409,16 +414,48 @@ func (x *Host) Disconnect(p peer.ID) error {
 // Peers returns the peers currently connected.
 func (x *Host) Peers() []peer.ID { return x.h.Network().Peers() }
 
-// TopicPeers returns the peers known to be in a group's topic.
+// TopicPeers returns the peers of a group: those that proved, in a sync,
+// that they hold the key of one of its networks (a peer that only
+// subscribed to a network's name is not one, §10.1).
 func (x *Host) TopicPeers(topicID [32]byte) []peer.ID {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	t := x.topics[topicID]
-	if t == nil {
-		return nil
+	var out []peer.ID
+	if t != nil {
+		for _, nw := range t.nets {
+			for _, p := range nw.t.ListPeers() {
+				if x.isProven(p, nw.id) && !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
 	}
-	return t.peers()
+	x.mu.Unlock()
+	return out
 }
+
+// setProven records that peer p proved, in a sync, that it holds a
+// network's key: a peer of the group, whose connection is kept (§10.1).
+func (x *Host) setProven(p peer.ID, network [32]byte) {
+	x.provenMu.Lock()
+	defer x.provenMu.Unlock()
+	m := x.proven[network]
+	if m == nil {
+		m = map[peer.ID]bool{}
+		x.proven[network] = m
+	}
+	if !m[p] {
+		m[p] = true
+		x.cm.Protect(p, "berty-group")
+	}
+}
+
+func (x *Host) isProven(p peer.ID, network [32]byte) bool {
+	x.provenMu.RLock()
+	defer x.provenMu.RUnlock()
+	return x.proven[network][p]
+}
+
 
 // Networks returns the IDs of the networks a group is carried on (§3.4),
 // the one this device publishes on first.

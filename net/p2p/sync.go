@@ -271,6 +271,7 @@ func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answere
 		s.Reset()
 		return true, fmt.Errorf("the peer did not prove it is in the group")
 	}
+	x.setProven(p, nw.id) // it holds the network's key (§10.1)
 	status, until, newcomer, err := src.Peer(t.id, peerDev.Device)
 	if err != nil {
 		s.Reset()
@@ -415,6 +416,7 @@ func (x *Host) serveSync(s network.Stream) {
 		writeFrame(s, nil)
 		return
 	}
+	x.setProven(remote, netID) // it holds the network's key (§10.1)
 	dev, sig, err := x.sigs.sign(src, t.id, statement(roleResponder, remote, self, netID))
 	if err != nil {
 		writeFrame(s, nil)
