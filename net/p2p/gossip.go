@@ -20,7 +20,6 @@ import (
 // hold the epoch cannot name the topic.
 func topicName(network [32]byte) string { return "/berty/2/" + hex.EncodeToString(network[:]) }
 
-
 // messageID names a pubsub message by the hash of its data: the same batch
 // relayed by several peers is one message.
 func messageID(m *pb.Message) string {

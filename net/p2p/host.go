@@ -456,7 +456,6 @@ func (x *Host) isProven(p peer.ID, network [32]byte) bool {
 	return x.proven[network][p]
 }
 
-
 // Networks returns the IDs of the networks a group is carried on (§3.4),
 // the one this device publishes on first.
 func (x *Host) Networks(topicID [32]byte) [][32]byte {
