@@ -53,8 +53,7 @@ type ownKey struct {
 	legacy *ecdh.PrivateKey
 	// first and last are the seqs, in this device's feed, of the first and
 	// the last key update that published the key (a key is published again
-	// to name lost boxes, or once the device counts); 0 while it is not
-	// published. A box naming a seq between them is sealed to this key.
+	// to name lost boxes); 0 while it is not published. A box naming a seq between them is sealed to this key.
 	first, last uint64
 	made        int64 // when it was drawn (the replica's clock)
 	retired     int64 // when a newer key replaced it; 0 while current

@@ -200,33 +200,6 @@ func TestLostListsAreRateLimited(t *testing.T) {
 	}
 }
 
-// TestLostBoxMultiMember: TestLostBoxAskedAgain in a multi-member group:
-// the chain bob hands again starts where alice was first given it, not at
-// its current position, so alice reads what bob wrote under the lost box.
-func TestLostBoxMultiMember(t *testing.T) {
-	c, alice, bob := agreePair(t, group.KindMulti, 93, func(cfg *Config) { cfg.AgreeKeep = 50 })
-	c.send(bob, "hello")
-	c.sync()
-	tick(t, c, alice, 100)
-	tick(t, c, alice, 200)
-	if len(alice.r.own) != 2 {
-		t.Fatalf("setup: alice holds %d keys, want 2", len(alice.r.own))
-	}
-	start := len(c.wire)
-	tick(t, c, bob, 100) // bob rotates, sealing to the key alice deleted
-	c.send(bob, "while apart")
-	c.deliverAll(alice, c.wire[start:])
-	if alice.hasBody("while apart") {
-		t.Fatal("setup: alice opened a box sealed to a key she deleted")
-	}
-	c.sync()
-	c.send(bob, "after")
-	c.sync()
-	if !alice.hasBody("after") || !alice.hasBody("while apart") {
-		t.Errorf("alice reads %v of bob after the re-send, want \"while apart\" and \"after\"", alice.bodiesFrom(bob.r.DeviceKey()))
-	}
-}
-
 // TestForcedRotationsKeepKeys (second review): bob, an ordinary member,
 // invites a puppet that joins and leaves at once, MaxOwnKeys+1 times. Every
 // leave is a removal and makes alice rotate; carol, away for a week — far

@@ -211,29 +211,35 @@ func (p *peer) sentBody(body string) bool {
 // TestLostBoxAskedAgain (§6.4): bob was away for longer than alice keeps a
 // replaced key; his box of that time, sealed to the key alice had deleted,
 // does not open. Alice's next key update names him, and he hands his chain
-// again: alice reads what he wrote while away.
+// again — from where he first gave it to her, also in a multi-member group
+// (a review found the first version handing it from its current position
+// there) — so alice reads what he wrote while away.
 func TestLostBoxAskedAgain(t *testing.T) {
-	c, alice, bob := agreePair(t, group.KindContact, 93, func(cfg *Config) { cfg.AgreeKeep = 50 })
-	c.send(bob, "hello")
-	c.sync()
-	tick(t, c, alice, 100) // a rotation: a new key; bob does not see it
-	tick(t, c, alice, 200) // another; the first key, replaced at 100, goes
-	if len(alice.r.own) != 2 {
-		t.Fatalf("setup: alice holds %d keys, want 2 (the first deleted by age)", len(alice.r.own))
-	}
-	start := len(c.wire)
-	tick(t, c, bob, 100) // bob rotates, sealing to the key alice deleted
-	c.send(bob, "while apart")
-	c.deliverAll(alice, c.wire[start:])
-	if alice.hasBody("while apart") {
-		t.Fatal("setup: alice opened a box sealed to a key she deleted")
-	}
-	c.sync()
-	if !alice.hasBody("while apart") {
-		t.Fatal("alice never reads what bob wrote with a chain whose box she could not open")
-	}
-	if len(alice.r.lost) != 0 {
-		t.Errorf("alice still lists %d lost boxes", len(alice.r.lost))
+	for _, kind := range []group.Kind{group.KindContact, group.KindMulti} {
+		c, alice, bob := agreePair(t, kind, 93, func(cfg *Config) { cfg.AgreeKeep = 50 })
+		c.send(bob, "hello")
+		c.sync()
+		tick(t, c, alice, 100) // a rotation: a new key; bob does not see it
+		tick(t, c, alice, 200) // another; the first key, replaced at 100, goes
+		if len(alice.r.own) != 2 {
+			t.Fatalf("kind %d: setup: alice holds %d keys, want 2 (the first deleted by age)", kind, len(alice.r.own))
+		}
+		start := len(c.wire)
+		tick(t, c, bob, 100) // bob rotates, sealing to the key alice deleted
+		c.send(bob, "while apart")
+		c.deliverAll(alice, c.wire[start:])
+		if alice.hasBody("while apart") {
+			t.Fatalf("kind %d: setup: alice opened a box sealed to a key she deleted", kind)
+		}
+		c.sync()
+		c.send(bob, "after")
+		c.sync()
+		if !alice.hasBody("while apart") || !alice.hasBody("after") {
+			t.Errorf("kind %d: alice reads %q of bob, want what he wrote under the lost box and after", kind, alice.bodiesFrom(bob.r.DeviceKey()))
+		}
+		if len(alice.r.lost) != 0 {
+			t.Errorf("kind %d: alice still lists %d lost boxes", kind, len(alice.r.lost))
+		}
 	}
 }
 
