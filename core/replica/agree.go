@@ -285,17 +285,23 @@ func (r *Replica) updateKey() error {
 	return nil
 }
 
-// resendChain returns the chain to hand device d again after it lost a box
-// (§6.4): from where d was first given the current epoch — the base key in
-// account and contact groups — so that it reads what it could not.
-func (r *Replica) resendChain(d keys.Public) []byte {
+// chainFor returns the chain to hand device d (§6.3, §6.4): in account and
+// contact groups the epoch's base key; in multi-member groups the chain from
+// where d became entitled to it (givenFrom: when this device first had it
+// to give), derived from the base key — also when d lost a box and gets it
+// again.
+func (r *Replica) chainFor(d keys.Public) []byte {
 	from := uint32(0)
 	if r.g.Kind == group.KindMulti {
 		from = r.givenFrom[d]
 	}
 	ck := r.send.Base
-	for c := uint32(0); c < from; c++ {
-		_, ck = ratchet.Step(&ck)
+	if from == r.send.Counter {
+		ck = r.send.CK
+	} else {
+		for c := uint32(0); c < from; c++ {
+			_, ck = ratchet.Step(&ck)
+		}
 	}
 	out := make([]byte, 36)
 	copy(out, ck[:])

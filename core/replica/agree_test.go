@@ -278,3 +278,44 @@ func TestKeyUpdateDecoding(t *testing.T) {
 		t.Error("a key update whose lost devices are out of order decodes")
 	}
 }
+
+// TestAnnounceAloneThenKey (§6.4): a sync may show a newcomer's announce
+// alone (§10.2); its key update comes after. Alice sends between the two:
+// carol, who counted in alice's view already, must read that message once
+// her key arrives. (With sealing only to key updates, alice first handed
+// carol the chain from where it stood when the key came: the daemon test
+// TestPermissionDenied lost alice's first message so.)
+func TestAnnounceAloneThenKey(t *testing.T) {
+	c := newCluster(t, 95)
+	alice := c.creator("alice")
+	bob := c.join(alice, "bob")
+	c.sync()
+	start := len(c.wire)
+	carol := c.join(alice, "carol")
+	c.sync(carol) // carol reads the group's history
+	var announce []byte
+	for _, raw := range c.wire[start:] {
+		if e := decode(t, raw); e.Author == carol.r.DeviceKey() && e.Seq == 1 {
+			announce = raw
+		}
+	}
+	if announce == nil {
+		t.Fatal("setup: no announce of carol")
+	}
+	c.receive(alice, announce)
+	if alice.r.State().Device(carol.r.DeviceKey()) == nil {
+		t.Fatal("setup: carol does not count at alice from her announce alone")
+	}
+	c.send(alice, "before carol's key")
+	c.sync()
+	c.send(alice, "after")
+	c.sync()
+	for _, b := range []string{"before carol's key", "after"} {
+		if !carol.hasBody(b) {
+			t.Errorf("carol does not read %q (she reads %q)", b, carol.bodiesFrom(alice.r.DeviceKey()))
+		}
+	}
+	if !bob.hasBody("before carol's key") {
+		t.Error("bob does not read alice")
+	}
+}

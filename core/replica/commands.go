@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -502,14 +501,8 @@ func (r *Replica) distribute(lk feed.Lookup) error {
 	self := r.device.Public()
 	// In account and contact groups every member is known from the start, so
 	// a device seen late gets the chain from the epoch's first message; in
-	// multi-member groups a newcomer reads from the current position on.
-	secret := make([]byte, 36)
-	if r.g.Kind == group.KindMulti {
-		copy(secret, r.send.CK[:])
-		binary.BigEndian.PutUint32(secret[32:], r.send.Counter)
-	} else {
-		copy(secret, r.send.Base[:])
-	}
+	// multi-member groups a newcomer reads from where this device first had
+	// the chain to give it (chainFor).
 	ad := chainKeyAD(&r.g.Keys.Topic, self, r.send.Epoch)
 	var boxes []state.Box
 	var size int
@@ -531,12 +524,20 @@ func (r *Replica) distribute(lk feed.Lookup) error {
 		}
 		var chain []byte
 		if r.given[d] != r.send.Epoch {
-			chain = secret
+			if _, ok := r.givenFrom[d]; !ok && r.g.Kind == group.KindMulti {
+				// d may read from here on, whenever its box goes: its key
+				// update may come after its announce (a sync shows the
+				// announce alone, §10.2), and what is sent meanwhile is
+				// d's to read (§6.4).
+				r.givenFrom[d] = r.send.Counter
+				r.dirty = true
+			}
+			chain = r.chainFor(d)
 		}
 		if r.resend[d] && r.given[d] == r.send.Epoch {
 			// d lost a box of ours (§6.4): the chain from where it was
 			// first given it, and every epoch.
-			chain = r.resendChain(d)
+			chain = r.chainFor(d)
 		}
 		missing := r.missingEpochs(d)
 		if chain == nil && len(missing) == 0 {
@@ -559,9 +560,6 @@ func (r *Replica) distribute(lk feed.Lookup) error {
 		if r.resend[d] {
 			delete(r.resend, d)
 			r.dirty = true
-		}
-		if r.given[d] != r.send.Epoch {
-			r.givenFrom[d] = binary.BigEndian.Uint32(secret[32:])
 		}
 		r.sealedTo[d] = r.peerKeys[d].seq
 		b := state.Box{Recipient: d, Key: r.peerKeys[d].seq, Sealed: box}
