@@ -522,25 +522,18 @@ func (r *Replica) distribute(lk feed.Lookup) error {
 		if d == self {
 			continue
 		}
-		var chain []byte
-		if r.given[d] != r.send.Epoch {
-			if _, ok := r.givenFrom[d]; !ok && r.g.Kind == group.KindMulti {
-				// d may read from here on, whenever its box goes: its key
-				// update may come after its announce (a sync shows the
-				// announce alone, §10.2), and what is sent meanwhile is
-				// d's to read (§6.4).
-				r.givenFrom[d] = r.send.Counter
-				r.dirty = true
-			}
-			chain = r.chainFor(d)
-		}
-		if r.resend[d] && r.given[d] == r.send.Epoch {
-			// d lost a box of ours (§6.4): the chain from where it was
-			// first given it, and every epoch.
-			chain = r.chainFor(d)
+		needChain := r.given[d] != r.send.Epoch || r.resend[d]
+		if _, ok := r.givenFrom[d]; !ok && r.given[d] != r.send.Epoch && r.g.Kind == group.KindMulti {
+			// d may read from here on, whenever its box goes: its key
+			// update may come after its announce (a sync shows the announce
+			// alone, §10.2), and what is sent meanwhile is d's to read
+			// (§6.4). A device that lost a box of ours gets the chain again
+			// from there too, with every epoch (missingEpochs).
+			r.givenFrom[d] = r.send.Counter
+			r.dirty = true
 		}
 		missing := r.missingEpochs(d)
-		if chain == nil && len(missing) == 0 {
+		if !needChain && len(missing) == 0 {
 			continue
 		}
 		to := r.agreementKey(d, lk)
@@ -548,6 +541,10 @@ func (r *Replica) distribute(lk feed.Lookup) error {
 			// Its key update (posted with its announce) has not arrived:
 			// it gets its box when it does (§6.4).
 			continue
+		}
+		var chain []byte
+		if needChain {
+			chain = r.chainFor(d)
 		}
 		history := make([]bool, len(missing))
 		for i, h := range missing {
