@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/berty-go/berty/net/p2p"
 )
@@ -316,14 +317,15 @@ func TestSyncStallers(t *testing.T) {
 	alice.waitFor("through the stall")
 }
 
-// TestStrangerIsNoPeer (§10.1): mallory, a libp2p peer without the group's
-// keys, connects to alice and bob and subscribes to the names of every
-// network they carry the group on (she saw them in their subscriptions).
-// Both see her join (each opens a sync with her, which she cannot answer);
-// neither counts her among the group's peers (nor protects her connection),
-// while each counts the other. (She still receives the batches gossip
-// floods to every subscriber: gating gossip is not done, §9.)
-func TestStrangerIsNoPeer(t *testing.T) {
+// TestStrangerGetsNoGossip (§10.1): mallory, a libp2p peer without the
+// group's keys, connects to alice and bob and subscribes to the names of
+// every network they carry the group on (she saw them in their
+// subscriptions). Both see her join (each opens a sync with her, which she
+// cannot answer). While alice writes to bob, no batch reaches her by gossip,
+// and neither counts her among the group's peers (nor protects her
+// connection), while each counts the other. Before gossip was gated,
+// alice's flood publishing sent her every batch.
+func TestStrangerGetsNoGossip(t *testing.T) {
 	alice, bob, topic := pair(t, nil)
 	m := newMallory(t, alice)
 	ai, err := peer.AddrInfoFromString(bob.h.Addrs()[0])
@@ -334,11 +336,17 @@ func TestStrangerIsNoPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := make(chan peer.ID, 64)
+	got := make(chan struct{}, 1024)
+	// She answers a sync as a host that is not in the group does: an empty
+	// frame (she cannot check the proof).
 	m.SetStreamHandler(p2p.ProtocolSync, func(s network.Stream) {
+		defer s.Close()
 		opened <- s.Conn().RemotePeer()
-		s.Reset()
+		s.Write([]byte{0})
 	})
-	ps, err := pubsub.NewGossipSub(t.Context(), m, pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor())
+	grafts := make(chan peer.ID, 64)
+	ps, err := pubsub.NewGossipSub(t.Context(), m, pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),
+		pubsub.WithRawTracer(graftTracer{first: p2p.TopicName(alice.h.Networks(topic)[0]), grafts: grafts}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,22 +359,44 @@ func TestStrangerIsNoPeer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sub.Cancel()
+		go func() {
+			for {
+				if _, err := sub.Next(t.Context()); err != nil {
+					return
+				}
+				got <- struct{}{}
+			}
+		}()
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	seen := map[peer.ID]bool{}
-	for !seen[alice.h.ID()] || !seen[bob.h.ID()] {
+	// Both saw her join (each opened a sync with her), and she grafted both
+	// into her mesh of the network alice publishes on: without the gate,
+	// they would take her into theirs.
+	seen, grafted := map[peer.ID]bool{}, map[peer.ID]bool{}
+	for !seen[alice.h.ID()] || !seen[bob.h.ID()] || !grafted[alice.h.ID()] || !grafted[bob.h.ID()] {
 		select {
 		case p := <-opened:
 			seen[p] = true
+		case p := <-grafts:
+			grafted[p] = true
 		case <-ctx.Done():
-			t.Fatalf("alice and bob did not both see mallory join (%v)", seen)
+			t.Fatalf("setup: alice and bob did not both see mallory join (%v), or she did not graft them (%v)", seen, grafted)
 		}
 	}
 	msgs := bodies("alice", 20)
 	sendAll(t, alice, topic, msgs, 5)
 	bob.waitFor(msgs...)
+	sendAll(t, bob, topic, []string{"bob: got them"}, 1)
+	alice.waitFor("bob: got them")
+	// Everything reached the members; a batch flooded to mallory would have
+	// reached her as fast. Gossip's heartbeat (1 s) twice over brings her
+	// anything late.
+	select {
+	case <-got:
+		t.Fatal("mallory, who holds no key of the group, received a batch by gossip")
+	case <-time.After(2 * time.Second):
+	}
 	for _, d := range []*device{alice, bob} {
 		peers := d.h.TopicPeers(topic)
 		if slices.Contains(peers, m.ID()) {
@@ -381,3 +411,33 @@ func TestStrangerIsNoPeer(t *testing.T) {
 		}
 	}
 }
+
+// graftTracer reports the peers a pubsub router grafts into its mesh of one
+// topic.
+type graftTracer struct {
+	first  string
+	grafts chan peer.ID
+}
+
+func (g graftTracer) Graft(p peer.ID, topic string) {
+	if topic == g.first {
+		select {
+		case g.grafts <- p:
+		default:
+		}
+	}
+}
+func (graftTracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (graftTracer) OnClosedOutboundStream(peer.ID)           {}
+func (graftTracer) Join(string)                              {}
+func (graftTracer) Leave(string)                             {}
+func (graftTracer) Prune(peer.ID, string)                    {}
+func (graftTracer) ValidateMessage(*pubsub.Message)          {}
+func (graftTracer) DeliverMessage(*pubsub.Message)           {}
+func (graftTracer) RejectMessage(*pubsub.Message, string)    {}
+func (graftTracer) DuplicateMessage(*pubsub.Message)         {}
+func (graftTracer) ThrottlePeer(peer.ID)                     {}
+func (graftTracer) RecvRPC(*pubsub.RPC)                      {}
+func (graftTracer) SendRPC(*pubsub.RPC, peer.ID)             {}
+func (graftTracer) DropRPC(*pubsub.RPC, peer.ID)             {}
+func (graftTracer) UndeliverableMessage(*pubsub.Message)     {}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"sync"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -19,6 +20,18 @@ import (
 // (§3.4), never the group's ID, and one per epoch: a device that does not
 // hold the epoch cannot name the topic.
 func topicName(network [32]byte) string { return "/berty/2/" + hex.EncodeToString(network[:]) }
+
+// networkOfTopic is topicName's inverse.
+func networkOfTopic(name string) (id [32]byte, ok bool) {
+	h, found := strings.CutPrefix(name, "/berty/2/")
+	if !found || len(h) != 64 {
+		return id, false
+	}
+	if _, err := hex.Decode(id[:], []byte(h)); err != nil {
+		return id, false
+	}
+	return id, true
+}
 
 // messageID names a pubsub message by the hash of its data: the same batch
 // relayed by several peers is one message.

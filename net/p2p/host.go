@@ -319,6 +319,8 @@ func New(cfg Config) (*Host, error) {
 		pubsub.WithMessageIdFn(messageID),
 		pubsub.WithMaxMessageSize(MaxFrame+1024),
 		pubsub.WithLogger(cfg.Logger),
+		pubsub.WithPeerFilter(x.peerFilter),
+		pubsub.WithFloodPublish(false),
 	)
 	if err != nil {
 		cancel()
@@ -436,7 +438,7 @@ func (x *Host) TopicPeers(topicID [32]byte) []peer.ID {
 
 // setProven records that peer p proved, in a sync, that it holds a
 // network's key: a peer of the group, whose connection is kept (§10.1).
-func (x *Host) setProven(p peer.ID, network [32]byte) {
+func (x *Host) setProven(p peer.ID, network [32]byte) (fresh bool) {
 	x.provenMu.Lock()
 	defer x.provenMu.Unlock()
 	m := x.proven[network]
@@ -447,7 +449,16 @@ func (x *Host) setProven(p peer.ID, network [32]byte) {
 	if !m[p] {
 		m[p] = true
 		x.cm.Protect(p, "berty-group")
+		return true
 	}
+	return false
+}
+
+// peerFilter is gossipsub's: a peer takes part in a network's gossip only
+// once it proved, in a sync, that it holds the network's key (§10.1).
+func (x *Host) peerFilter(p peer.ID, topicName string) bool {
+	id, ok := networkOfTopic(topicName)
+	return ok && x.isProven(p, id)
 }
 
 func (x *Host) isProven(p peer.ID, network [32]byte) bool {

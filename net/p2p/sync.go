@@ -271,7 +271,11 @@ func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answere
 		s.Reset()
 		return true, fmt.Errorf("the peer did not prove it is in the group")
 	}
-	x.setProven(p, nw.id) // it holds the network's key (§10.1)
+	if x.setProven(p, nw.id) { // it holds the network's key (§10.1)
+		// Gossip reaches it from now on; what was published before it
+		// proved (no mesh yet) comes by one more sync.
+		x.syncLater(p, t.id, nudgeDelay)
+	}
 	status, until, newcomer, err := src.Peer(t.id, peerDev.Device)
 	if err != nil {
 		s.Reset()
@@ -416,7 +420,9 @@ func (x *Host) serveSync(s network.Stream) {
 		writeFrame(s, nil)
 		return
 	}
-	x.setProven(remote, netID) // it holds the network's key (§10.1)
+	if x.setProven(remote, netID) { // it holds the network's key (§10.1)
+		x.syncLater(remote, t.id, nudgeDelay)
+	}
 	dev, sig, err := x.sigs.sign(src, t.id, statement(roleResponder, remote, self, netID))
 	if err != nil {
 		writeFrame(s, nil)
