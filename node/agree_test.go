@@ -19,33 +19,9 @@ import (
 // replica's memory: a thief who copies the directory then opens none of the
 // chain-key boxes sealed to it.
 func TestDeletedKeyLeavesTheDataDirectory(t *testing.T) {
-	dir := t.TempDir()
-	sa, err := sqlite.Open(filepath.Join(dir, "alice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := sqlite.Open(filepath.Join(t.TempDir(), "bob.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	hub := memnet.New(5, 0, 4)
-	var a, b *node.Node
-	ea := hub.Attach(func(topic [32]byte, raws [][]byte) error { _, err := a.Receive(topic, raws); return err })
-	eb := hub.Attach(func(topic [32]byte, raws [][]byte) error { _, err := b.Receive(topic, raws); return err })
-	a, b, topic := pair(t, sa, sb, ea, eb, func(c *node.Config) { c.RotateEvery = 5 })
-	run := func() {
-		t.Helper()
-		if err := hub.Run(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send := func(n *node.Node, body string) {
-		t.Helper()
-		if _, err := n.Send(topic, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := newDiskPair(t, func(c *node.Config) { c.RotateEvery = 5 })
+	a, b, topic, dir, run, send := p.a, p.b, p.topic, p.dir, p.run, p.send
+	sa := p.sa
 	send(b, "hello")
 	run()
 	old := a.AgreementKeysForTest(topic)
@@ -80,6 +56,73 @@ func TestDeletedKeyLeavesTheDataDirectory(t *testing.T) {
 	}
 	if where := holding(t, dir, old); len(where) > 0 {
 		t.Errorf("a deleted key-agreement key is still in %s once the device stopped", strings.Join(where, ", "))
+	}
+}
+
+// diskPair is alice and bob, contacts over memnet, alice's data on a real
+// SQLite file in dir (bob's elsewhere): for the tests that look for deleted
+// keys in her files.
+type diskPair struct {
+	t     *testing.T
+	dir   string
+	path  string        // alice's database
+	sa    *sqlite.Store // alice's store
+	conf  func(*node.Config)
+	hub   *memnet.Hub
+	ea    *memnet.Endpoint
+	a, b  *node.Node
+	topic [32]byte
+}
+
+func newDiskPair(t *testing.T, conf func(*node.Config)) *diskPair {
+	t.Helper()
+	p := &diskPair{t: t, dir: t.TempDir(), conf: conf, hub: memnet.New(5, 0, 4)}
+	p.path = filepath.Join(p.dir, "alice.db")
+	var err error
+	if p.sa, err = sqlite.Open(p.path); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sqlite.Open(filepath.Join(t.TempDir(), "bob.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	p.ea = p.hub.Attach(func(topic [32]byte, raws [][]byte) error { _, err := p.a.Receive(topic, raws); return err })
+	eb := p.hub.Attach(func(topic [32]byte, raws [][]byte) error { _, err := p.b.Receive(topic, raws); return err })
+	p.a, p.b, p.topic = pair(t, p.sa, sb, p.ea, eb, conf)
+	return p
+}
+
+func (p *diskPair) run() {
+	p.t.Helper()
+	if err := p.hub.Run(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *diskPair) send(n *node.Node, body string) {
+	p.t.Helper()
+	if _, err := n.Send(p.topic, []byte(body)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// restartAlice closes alice's node and store and opens them again.
+func (p *diskPair) restartAlice() {
+	p.t.Helper()
+	if err := p.a.Close(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.sa.Close()
+	var err error
+	if p.sa, err = sqlite.Open(p.path); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { p.sa.Close() })
+	c := node.Config{Store: p.sa, Transport: p.ea}
+	p.conf(&c)
+	if p.a, err = node.Open(c); err != nil {
+		p.t.Fatal(err)
 	}
 }
 

@@ -2,24 +2,13 @@ package handshake
 
 import (
 	"crypto/mlkem"
-	"crypto/mlkem/mlkemtest"
-	"io"
 
 	"github.com/berty-go/berty/core/seal"
+	"github.com/berty-go/berty/internal/kat"
 )
 
-// The device-link vector needs a fixed ML-KEM ciphertext: encapsulate with
-// 32 bytes of the approver's reader (FIPS 203 ML-KEM.Encaps_internal, which
-// Go reserves for known-answer tests).
-func init() {
-	seal.Encapsulate = func(ek *mlkem.EncapsulationKey768, rand io.Reader) ([]byte, []byte, error) {
-		var m [32]byte
-		if _, err := io.ReadFull(rand, m[:]); err != nil {
-			return nil, nil, err
-		}
-		return mlkemtest.Encapsulate768(ek, m[:])
-	}
-}
+// The device-link vector needs a fixed ML-KEM ciphertext (seal.Encapsulate).
+func init() { seal.Encapsulate = kat.Encapsulate768 }
 
 // Hooks for the external tests: the fuzz targets check that what a handshake
 // returns re-encodes to a payload that decodes again.

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"encoding/binary"
 	"errors"
@@ -195,7 +196,7 @@ func (r *Replica) takeKeyUpdate(e *feed.Entry, u *state.KeyUpdate) {
 		r.peerKeys[e.Author] = peerKey{seq: e.Seq}
 		r.dirty = true
 	}
-	if _, found := slices.BinarySearchFunc(u.Lost, r.device.Public(), comparePublic); !found {
+	if _, found := slices.BinarySearchFunc(u.Lost, r.device.Public(), func(a, b keys.Public) int { return bytes.Compare(a[:], b[:]) }); !found {
 		return
 	}
 	// Honoured only if this device sealed its last box to the author to a
@@ -210,15 +211,6 @@ func (r *Replica) takeKeyUpdate(e *feed.Entry, u *state.KeyUpdate) {
 	r.resentAt[e.Author] = r.now
 	r.resend[e.Author] = true
 	r.dirty = true
-}
-
-func comparePublic(a, b keys.Public) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return 0
 }
 
 // noteSeen records what a dependency of another device's entry says it had

@@ -124,16 +124,7 @@ func (r *Replica) snapshot() []byte {
 	for _, d := range changed {
 		b = append(b, d[:]...)
 	}
-	rot := byte(0)
-	if r.rotate {
-		rot = 1
-	}
-	b = append(b, rot)
-	dfr := byte(0)
-	if r.deferred {
-		dfr = 1
-	}
-	b = append(b, dfr)
+	b = append(b, flagByte(r.rotate), flagByte(r.deferred))
 	b = wire.AppendUvarint(b, uint64(r.now))
 	b = r.appendEpochs(b)
 	return r.appendAgree(b)
