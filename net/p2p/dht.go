@@ -62,7 +62,14 @@ func (x *Host) startDHT() error {
 		}
 		boot = append(boot, *ai)
 	}
-	d, err := dht.New(x.h, dht.Mode(dht.ModeServer), dht.ProtocolPrefix(DHTPrefix), dht.BootstrapPeers(boot...))
+	// A device behind a NAT cannot answer DHT queries: with NAT on, it is a
+	// DHT server only while AutoNAT finds it reachable (a relayed device is
+	// a client: it still announces and looks up).
+	mode := dht.ModeServer
+	if x.cfg.NAT {
+		mode = dht.ModeAuto
+	}
+	d, err := dht.New(x.h, dht.Mode(mode), dht.ProtocolPrefix(DHTPrefix), dht.BootstrapPeers(boot...))
 	if err != nil {
 		return fmt.Errorf("start the DHT: %w", err)
 	}
@@ -103,6 +110,7 @@ func (x *Host) meet(nw *groupNet) {
 		case <-nw.ctx.Done():
 			return
 		case <-time.After(wait):
+		case <-x.addrsWake(): // announce the new addresses now
 		}
 	}
 }

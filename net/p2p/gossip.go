@@ -77,7 +77,18 @@ func (x *Host) Join(topicID, replication [32]byte, networks [][32]byte) {
 	for _, nw := range old {
 		x.leaveLocked(nw)
 	}
+	fresh := len(nets) > 0 && !slices.ContainsFunc(t.nets, func(nw *groupNet) bool { return nw == nets[0] })
 	t.nets = nets
+	if fresh {
+		// Gossip tells directly connected peers of the new network, and a
+		// peer in it answers by joining, which starts a sync. Peers reached
+		// only through a relay hear nothing of it: ask them (§10.4).
+		for _, p := range x.h.Network().Peers() {
+			if x.limitedOnly(p) {
+				x.startSyncLocked(p, topicID)
+			}
+		}
+	}
 }
 
 // subscribeLocked joins one network of a group; x.mu is held.
@@ -152,6 +163,7 @@ func (x *Host) Publish(topicID [32]byte, raws [][]byte) {
 			x.log.Warn("publish failed; peers will get the entries by sync", "err", err)
 		}
 	}
+	x.pushRelayed(topicID)
 	x.nudge(topicID)
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -108,12 +109,22 @@ type Config struct {
 	// looked up again once found (0: 1 min); before that, with backoff
 	// from 1 s.
 	RendezvousEvery time.Duration
+	// Known are peers met in an earlier run (Host.KnownPeers), dialed at
+	// start and redialed as group peers are.
+	Known []peer.AddrInfo
 	// Now is the clock for rendezvous periods (nil: time.Now).
 	Now func() time.Time
 	// NAT enables what a device behind a NAT needs: the circuit relay v2
 	// client, hole punching (DCUtR) and AutoNAT v2. Off by default: on a LAN
-	// or loopback they only add traffic.
+	// or loopback they only add traffic. Relays implies it.
 	NAT bool
+	// Relays are circuit relay v2 nodes (multiaddrs with /p2p/ID, such as
+	// a `berty serve` node) through which this host stays reachable when it
+	// cannot be dialled directly — behind a NAT, or with no listen address
+	// at all (§10.4). It holds a slot on each and advertises the relayed
+	// addresses beside its own, until AutoNAT finds one of its own
+	// reachable. Implies NAT.
+	Relays []string
 	// SyncInterval is how often the host syncs each group with its peers
 	// (0: 30 s). Sync also runs when a peer joins a group and on gaps.
 	SyncInterval time.Duration
@@ -199,12 +210,18 @@ type Host struct {
 	later    map[syncKey]*time.Timer
 	pulls    map[syncKey]time.Time // when this host last asked a cut peer to pull
 	serves   map[peer.ID]int       // syncs being served, per peer
-	closed   bool
-	serving  bool
-	deliver  Deliver
-	source   Source
+	// redialing lists the group peers being dialed again (§10.4).
+	redialing map[peer.ID]bool
+	closed    bool
+	serving   bool
+	deliver   Deliver
+	source    Source
 
 	points points
+	slots  slots
+	// wake is closed, and replaced, when the host's addresses change.
+	wakeMu sync.Mutex
+	wake   chan struct{}
 	seen   seenEntries
 	sigs   syncSigs
 
@@ -219,12 +236,19 @@ type topic struct {
 	nets []*groupNet // nets[0]: where this device publishes
 }
 
-// peers returns the peers met on any of the group's networks.
-func (t *topic) peers() []peer.ID {
+// peersOf returns the peers met on any of a group's networks: by gossip,
+// or — over a relayed connection, which gossip does not use — proven in a
+// sync and still connected.
+func (x *Host) peersOf(t *topic) []peer.ID {
 	var out []peer.ID
 	for _, nw := range t.nets {
 		for _, p := range nw.t.ListPeers() {
 			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+		for _, p := range x.provenPeers(nw.id) {
+			if !slices.Contains(out, p) && x.connected(p) {
 				out = append(out, p)
 			}
 		}
@@ -285,6 +309,13 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	relays, err := parseAddrs("relay", cfg.Relays)
+	if err != nil {
+		return nil, err
+	}
+	if len(relays) > 0 {
+		cfg.NAT = true
+	}
 	cm, err := connmgr.NewConnManager(64, 128)
 	if err != nil {
 		return nil, err
@@ -298,19 +329,19 @@ func New(cfg Config) (*Host, error) {
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ConnectionManager(cm),
 	}
-	if cfg.NAT {
-		opts = append(opts, libp2p.EnableRelay(), libp2p.EnableHolePunching(), libp2p.EnableAutoNATv2())
-	} else {
-		opts = append(opts, libp2p.DisableRelay())
+	if len(cfg.Listen) == 0 {
+		opts[1] = libp2p.NoListenAddrs
 	}
+	opts = append(opts, natOptions(cfg)...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
+		cm.Close()
 		return nil, fmt.Errorf("start libp2p: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
-		proven: map[[32]byte]map[peer.ID]bool{},
-		in:     make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}}
+		proven: map[[32]byte]map[peer.ID]bool{}, wake: make(chan struct{}),
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
@@ -330,6 +361,10 @@ func New(cfg Config) (*Host, error) {
 	h.SetStreamHandler(ProtocolSync, x.serveSync)
 	x.points.wake = make(chan struct{}, 1)
 	h.SetStreamHandler(ProtocolPoints, x.servePoint)
+	if err := x.watchConnections(); err != nil {
+		x.Close()
+		return nil, err
+	}
 	for _, p := range cfg.Peers {
 		ai, err := peer.AddrInfoFromString(p)
 		if err != nil {
@@ -337,6 +372,26 @@ func New(cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("static peer %q: %w (want a multiaddr ending in /p2p/ID)", p, err)
 		}
 		x.wg.Go(func() { x.keepDialing(*ai) })
+	}
+	if len(relays) > 0 {
+		x.slots.addrs, x.slots.lost = map[peer.ID][]ma.Multiaddr{}, map[peer.ID]chan struct{}{}
+		if x.slots.emit, err = h.EventBus().Emitter(new(event.EvtAutoRelayAddrsUpdated)); err != nil {
+			x.Close()
+			return nil, err
+		}
+		for _, ai := range relays {
+			x.slots.lost[ai.ID] = make(chan struct{}, 1)
+		}
+		for _, ai := range relays {
+			x.wg.Go(func() { x.holdSlot(ai) })
+		}
+	}
+	for _, ai := range cfg.Known {
+		if ai.ID == h.ID() {
+			continue
+		}
+		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+		x.redial(ai.ID)
 	}
 	if cfg.DHT {
 		if err := x.startDHT(); err != nil {
@@ -403,6 +458,7 @@ func (x *Host) Connect(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
+	x.clearBackoff(ai.ID)
 	return x.h.Connect(ctx, *ai)
 }
 
@@ -424,11 +480,9 @@ func (x *Host) TopicPeers(topicID [32]byte) []peer.ID {
 	t := x.topics[topicID]
 	var out []peer.ID
 	if t != nil {
-		for _, nw := range t.nets {
-			for _, p := range nw.t.ListPeers() {
-				if x.isProven(p, nw.id) && !slices.Contains(out, p) {
-					out = append(out, p)
-				}
+		for _, p := range x.peersOf(t) {
+			if slices.ContainsFunc(t.nets, func(nw *groupNet) bool { return x.isProven(p, nw.id) }) {
+				out = append(out, p)
 			}
 		}
 	}
@@ -459,6 +513,17 @@ func (x *Host) setProven(p peer.ID, network [32]byte) (fresh bool) {
 func (x *Host) peerFilter(p peer.ID, topicName string) bool {
 	id, ok := networkOfTopic(topicName)
 	return ok && x.isProven(p, id)
+}
+
+// provenPeers lists the peers that proved a network's key.
+func (x *Host) provenPeers(network [32]byte) []peer.ID {
+	x.provenMu.RLock()
+	defer x.provenMu.RUnlock()
+	out := make([]peer.ID, 0, len(x.proven[network]))
+	for p := range x.proven[network] {
+		out = append(out, p)
+	}
+	return out
 }
 
 func (x *Host) isProven(p peer.ID, network [32]byte) bool {
@@ -519,6 +584,9 @@ func (x *Host) Close() error {
 	}
 	err := x.h.Close()
 	x.wg.Wait()
+	if x.slots.emit != nil {
+		x.slots.emit.Close()
+	}
 	return err
 }
 
@@ -576,6 +644,7 @@ func (x *Host) keepDialing(ai peer.AddrInfo) {
 	backoff := time.Second
 	for {
 		if x.h.Network().Connectedness(ai.ID) != network.Connected {
+			x.clearBackoff(ai.ID)
 			ctx, cancel := context.WithTimeout(x.ctx, 10*time.Second)
 			err := x.h.Connect(ctx, ai)
 			cancel()

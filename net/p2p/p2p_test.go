@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // device is a node on a real libp2p host on loopback.
 type device struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	st   store.Store
 	n    *node.Node
@@ -31,9 +31,10 @@ type device struct {
 	w   wait.Cond       // signalled on every delivery
 
 	refusals chan p2p.Event // what the host refused, as it happens
+	relays   []string       // Config.Relays of its host
 }
 
-func newDevice(t *testing.T, name string, st store.Store, listen []string) *device {
+func newDevice(t testing.TB, name string, st store.Store, listen []string) *device {
 	t.Helper()
 	d := &device{t: t, name: name, st: st, got: map[string]bool{}, refusals: make(chan p2p.Event, 1024)}
 	d.start(listen)
@@ -56,6 +57,7 @@ func (d *device) start(listen []string) {
 	h, err := p2p.New(p2p.Config{
 		Seed:   n.PeerSeed(),
 		Listen: listen,
+		Relays: d.relays,
 		// A long period: tests must pass on the event-driven syncs alone.
 		SyncInterval: time.Hour,
 		Observe: func(e p2p.Event) {
@@ -140,7 +142,7 @@ func pair(t *testing.T, listen []string) (alice, bob *device, topic [32]byte) {
 	return alice, bob, topic
 }
 
-func sendAll(t *testing.T, d *device, topic [32]byte, msgs []string, batch int) {
+func sendAll(t testing.TB, d *device, topic [32]byte, msgs []string, batch int) {
 	t.Helper()
 	for i := 0; i < len(msgs); i += batch {
 		var b [][]byte

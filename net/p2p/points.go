@@ -350,7 +350,7 @@ func (x *Host) PeerConnected() (ch <-chan struct{}, stop func(), err error) {
 			case <-done:
 				return
 			case ev := <-sub.Out():
-				if e, ok := ev.(event.EvtPeerConnectednessChanged); ok && e.Connectedness == network.Connected {
+				if e, ok := ev.(event.EvtPeerConnectednessChanged); ok && (e.Connectedness == network.Connected || e.Connectedness == network.Limited) {
 					select {
 					case out <- struct{}{}:
 					default:

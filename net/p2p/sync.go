@@ -92,7 +92,7 @@ func (x *Host) startSync(p peer.ID, topicID [32]byte) {
 // syncAllLocked syncs a topic with all its peers; x.mu is held.
 func (x *Host) syncAllLocked(topicID [32]byte) {
 	if t := x.topics[topicID]; t != nil {
-		for _, p := range t.peers() {
+		for _, p := range x.peersOf(t) {
 			x.startSyncLocked(p, topicID)
 		}
 	}
@@ -158,7 +158,7 @@ func (x *Host) startSyncLocked(p peer.ID, topicID [32]byte) {
 // inTopicLocked reports whether p is a peer of the topic; x.mu is held.
 func (x *Host) inTopicLocked(p peer.ID, topicID [32]byte) bool {
 	t := x.topics[topicID]
-	return t != nil && slices.Contains(t.peers(), p)
+	return t != nil && slices.Contains(x.peersOf(t), p)
 }
 
 // nudgeDelay is how long after publishing a host syncs with the topic's
@@ -245,7 +245,9 @@ var errNotAdmitted = errors.New("the peer's device does not count in the group")
 func (x *Host) syncUnder(p peer.ID, t *topic, nw *groupNet, src Source) (answered bool, err error) {
 	ctx, cancel := context.WithTimeout(x.ctx, syncTimeout)
 	defer cancel()
-	s, err := x.h.NewStream(ctx, p, ProtocolSync)
+	// A relayed (limited) connection carries syncs too: gossip does not
+	// use it, so sync is how entries cross it (§10.4).
+	s, err := x.h.NewStream(network.WithAllowLimitedConn(ctx, "berty-sync"), p, ProtocolSync)
 	if err != nil {
 		return false, err
 	}
@@ -547,7 +549,13 @@ func (x *Host) serveSync(s network.Stream) {
 			break
 		}
 		if theirs > local[d] {
-			x.syncLater(remote, t.id, pullBackDelay)
+			// Over a relayed connection only, gossip is not on its way:
+			// pull at once.
+			delay := pullBackDelay
+			if x.limitedOnly(remote) {
+				delay = 0
+			}
+			x.syncLater(remote, t.id, delay)
 			break
 		}
 	}

@@ -1,0 +1,400 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// relayBackoff bounds the wait before asking a relay for a slot again
+// after it refused or could not be reached.
+const relayBackoff = time.Minute
+
+// parseAddrs parses multiaddrs that end in /p2p/ID; what names the flag in
+// errors.
+func parseAddrs(what string, addrs []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	for _, a := range addrs {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w (want a multiaddr ending in /p2p/ID)", what, a, err)
+		}
+		out = append(out, *ai)
+	}
+	return out, nil
+}
+
+// natOptions are the libp2p options for Config.NAT.
+func natOptions(cfg Config) []libp2p.Option {
+	if !cfg.NAT {
+		return []libp2p.Option{libp2p.DisableRelay()}
+	}
+	return []libp2p.Option{libp2p.EnableRelay(), libp2p.EnableHolePunching(), libp2p.EnableAutoNATv2()}
+}
+
+// slots are the relay slots a host holds (Config.Relays), and the relayed
+// addresses they give it.
+type slots struct {
+	mu    sync.Mutex
+	addrs map[peer.ID][]ma.Multiaddr
+	lost  map[peer.ID]chan struct{} // signalled when the relay disconnects
+	emit  event.Emitter
+}
+
+// holdSlot keeps a slot on a relay (§10.4): it dials the relay, reserves,
+// advertises the relayed addresses, renews the slot at half its lifetime
+// and at once when the connection to the relay ends; on failure it tries
+// again with backoff from 1 s to relayBackoff. (libp2p's AutoRelay would do
+// this only for relays on public addresses, and after AutoNAT decided the
+// host is private: a relay on a LAN, or a device that is not behind a NAT
+// but not dialable either, would get no slot.)
+func (x *Host) holdSlot(ai peer.AddrInfo) {
+	circuit := ma.StringCast("/p2p/" + ai.ID.String() + "/p2p-circuit")
+	var relayed []ma.Multiaddr
+	for _, a := range ai.Addrs {
+		relayed = append(relayed, a.Encapsulate(circuit))
+	}
+	backoff, failing := time.Second, false
+	for {
+		ctx, cancel := context.WithTimeout(x.ctx, 30*time.Second)
+		x.clearBackoff(ai.ID)
+		err := x.h.Connect(ctx, ai)
+		var rsvp *client.Reservation
+		if err == nil {
+			rsvp, err = client.Reserve(ctx, x.h, ai)
+		}
+		cancel()
+		if x.ctx.Err() != nil {
+			return
+		}
+		wait := backoff
+		if err != nil {
+			x.setSlot(ai.ID, nil)
+			if !failing {
+				x.log.Warn("relay: no slot; will keep trying", "relay", ai.ID, "err", err)
+				failing = true
+			}
+			backoff = min(backoff*2, relayBackoff)
+		} else {
+			x.setSlot(ai.ID, relayed)
+			if failing || backoff == time.Second {
+				x.log.Info("relay: slot held", "relay", ai.ID, "until", rsvp.Expiration.Format(time.RFC3339),
+					"circuit_duration", rsvp.LimitDuration, "circuit_bytes", rsvp.LimitData)
+			}
+			failing, backoff = false, 2*time.Second
+			wait = max(time.Until(rsvp.Expiration)/2, 10*time.Second)
+			x.cm.Protect(ai.ID, "berty-relay")
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-x.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-x.slots.lost[ai.ID]:
+			t.Stop()
+			x.setSlot(ai.ID, nil)
+			backoff = time.Second
+		}
+	}
+}
+
+// setSlot records the relayed addresses a relay gives (nil: none now) and
+// tells libp2p, which advertises them while it knows no direct address of
+// the host's to be reachable.
+func (x *Host) setSlot(relay peer.ID, addrs []ma.Multiaddr) {
+	s := &x.slots
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.EqualFunc(s.addrs[relay], addrs, ma.Multiaddr.Equal) {
+		return
+	}
+	if addrs == nil {
+		delete(s.addrs, relay)
+	} else {
+		s.addrs[relay] = addrs
+	}
+	var all []ma.Multiaddr
+	for _, a := range s.addrs {
+		all = append(all, a...)
+	}
+	slices.SortFunc(all, ma.Multiaddr.Compare)
+	if err := s.emit.Emit(event.EvtAutoRelayAddrsUpdated{RelayAddrs: all}); err != nil {
+		x.log.Debug("relay: emit addresses", "err", err)
+	}
+}
+
+// connected reports whether the host has a connection to p, direct or
+// relayed.
+func (x *Host) connected(p peer.ID) bool {
+	c := x.h.Network().Connectedness(p)
+	return c == network.Connected || c == network.Limited
+}
+
+// limitedOnly reports whether every connection to p is relayed with limits:
+// gossip does not reach p, sync does.
+func (x *Host) limitedOnly(p peer.ID) bool {
+	return x.h.Network().Connectedness(p) == network.Limited
+}
+
+// Route says how a peer is reached now: "direct", "relayed" (every
+// connection goes through a relay) or "" (not connected).
+func (x *Host) Route(p peer.ID) string {
+	conns := x.h.Network().ConnsToPeer(p)
+	if len(conns) == 0 {
+		return ""
+	}
+	if slices.ContainsFunc(conns, func(c network.Conn) bool { return !isRelayed(c) }) {
+		return "direct"
+	}
+	return "relayed"
+}
+
+// isRelayed reports whether a connection goes through a circuit relay.
+func isRelayed(c network.Conn) bool {
+	_, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
+}
+
+// pushRelayed syncs a group at once with its peers that only a relayed,
+// limited connection reaches: gossip does not use such a connection, and
+// the nudge after a publish waits for gossip first (§10.4).
+func (x *Host) pushRelayed(topicID [32]byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	t := x.topics[topicID]
+	if t == nil {
+		return
+	}
+	for _, p := range x.peersOf(t) {
+		if x.limitedOnly(p) {
+			x.startSyncLocked(p, topicID)
+		}
+	}
+}
+
+// watchConnections logs how peers come and go (at info: what a user
+// debugging reachability reads first) and syncs every group with a peer
+// reached only through a relay. Gossip does not run over such a
+// connection, so the sync that a gossip "peer joined" would start is
+// started here; a stranger reached this way learns the network IDs this
+// host asks about, as any directly connected peer learns them from gossip
+// subscriptions (§10.1).
+func (x *Host) watchConnections() error {
+	sub, err := x.h.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged), new(event.EvtLocalReachabilityChanged), new(event.EvtLocalAddressesUpdated)})
+	if err != nil {
+		return err
+	}
+	x.wg.Go(func() {
+		defer sub.Close()
+		for {
+			var ev any
+			select {
+			case <-x.ctx.Done():
+				return
+			case ev = <-sub.Out():
+			}
+			switch e := ev.(type) {
+			case event.EvtPeerConnectednessChanged:
+				switch e.Connectedness {
+				case network.Connected:
+					x.log.Info("peer connected", "peer", e.Peer, "route", x.Route(e.Peer))
+				case network.Limited:
+					x.log.Info("peer connected", "peer", e.Peer, "route", "relayed")
+					x.mu.Lock()
+					for id := range x.topics {
+						x.startSyncLocked(e.Peer, id)
+					}
+					x.mu.Unlock()
+				case network.NotConnected:
+					x.log.Info("peer disconnected", "peer", e.Peer)
+					if ch := x.slots.lost[e.Peer]; ch != nil {
+						select {
+						case ch <- struct{}{}:
+						default:
+						}
+					}
+					if x.isGroupPeer(e.Peer) {
+						x.redial(e.Peer)
+					}
+				}
+			case event.EvtLocalReachabilityChanged:
+				x.log.Info("reachability", "now", e.Reachability.String())
+			case event.EvtLocalAddressesUpdated:
+				var addrs []string
+				for _, a := range e.Current {
+					addrs = append(addrs, a.Address.String())
+				}
+				x.log.Info("addresses changed", "addrs", addrs)
+				x.addrsChanged()
+			}
+		}
+	})
+	return nil
+}
+
+// addrsChanged wakes what announces this host's addresses (its groups'
+// rendezvous and its contact points on the DHT): a record made with the
+// old addresses (before a relay slot, or on an old port) would not reach
+// it.
+func (x *Host) addrsChanged() {
+	x.wakeMu.Lock()
+	close(x.wake)
+	x.wake = make(chan struct{})
+	x.wakeMu.Unlock()
+	select {
+	case x.points.wake <- struct{}{}:
+	default:
+	}
+}
+
+// addrsWake returns a channel closed at the next change of addresses.
+func (x *Host) addrsWake() <-chan struct{} {
+	x.wakeMu.Lock()
+	defer x.wakeMu.Unlock()
+	return x.wake
+}
+
+// maxRedials bounds the peers the host redials at once.
+const maxRedials = 256
+
+// redial keeps trying to reach a group peer that went away — one that
+// proved a network's key, or one remembered from an earlier run — with
+// backoff from 1 s to 1 min, for as long as it is not connected: a relayed
+// connection ends at its relay's limits, a peer restarts. It gives up after
+// redialFor without success (the DHT rendezvous, run by the groups, finds
+// a peer that moved).
+func (x *Host) redial(p peer.ID) {
+	x.mu.Lock()
+	if x.closed || x.redialing[p] || len(x.redialing) >= maxRedials {
+		x.mu.Unlock()
+		return
+	}
+	x.redialing[p] = true
+	x.mu.Unlock()
+	x.wg.Go(func() {
+		defer func() {
+			x.mu.Lock()
+			delete(x.redialing, p)
+			x.mu.Unlock()
+		}()
+		backoff := time.Second
+		giveUp := time.Now().Add(redialFor)
+		for !x.connected(p) && time.Now().Before(giveUp) {
+			x.clearBackoff(p)
+			ctx, cancel := context.WithTimeout(x.ctx, 10*time.Second)
+			err := x.h.Connect(ctx, peer.AddrInfo{ID: p})
+			cancel()
+			if err == nil {
+				x.log.Info("peer reached again", "peer", p, "route", x.Route(p))
+				return
+			}
+			x.log.Debug("redial failed", "peer", p, "err", err)
+			select {
+			case <-x.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, time.Minute)
+		}
+	})
+}
+
+// redialFor is how long the host tries to reach a group peer again.
+const redialFor = time.Hour
+
+// isGroupPeer reports whether p proved the key of any network.
+func (x *Host) isGroupPeer(p peer.ID) bool {
+	x.provenMu.RLock()
+	defer x.provenMu.RUnlock()
+	for _, m := range x.proven {
+		if m[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// KnownPeers returns the group peers this host met (they proved a group's
+// key) with their addresses, relayed ones included: what a device keeps
+// across restarts to find its peers again at once (Config.Known).
+func (x *Host) KnownPeers() []peer.AddrInfo {
+	x.provenMu.RLock()
+	seen := map[peer.ID]bool{}
+	for _, m := range x.proven {
+		for p := range m {
+			seen[p] = true
+		}
+	}
+	x.provenMu.RUnlock()
+	var out []peer.AddrInfo
+	for p := range seen {
+		if addrs := x.h.Peerstore().Addrs(p); len(addrs) > 0 {
+			out = append(out, peer.AddrInfo{ID: p, Addrs: addrs})
+		}
+	}
+	slices.SortFunc(out, func(a, b peer.AddrInfo) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return out
+}
+
+// RelayAddrs returns the host's relayed addresses (with /p2p-circuit):
+// those a peer that cannot dial it directly uses. Empty until a relay gave
+// it a slot.
+func (x *Host) RelayAddrs() []string {
+	var out []string
+	for _, a := range x.Addrs() {
+		if strings.Contains(a, "/p2p-circuit") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// WaitRelayed blocks until the host has a relayed address, or ctx ends.
+func (x *Host) WaitRelayed(ctx context.Context) error {
+	for {
+		wake := x.addrsWake()
+		if len(x.RelayAddrs()) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no relay slot yet: %w", ctx.Err())
+		case <-x.ctx.Done():
+			return errors.New("p2p: host is closed")
+		case <-wake:
+		}
+	}
+}
+
+// ListenAddrs returns the addresses the host listens on, with the ports it
+// got (an address given with port 0 shows the port chosen).
+func (x *Host) ListenAddrs() []string {
+	var out []string
+	for _, a := range x.h.Network().ListenAddresses() {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// clearBackoff forgets libp2p's dial backoff for p (5 s after a failed
+// dial, growing to 5 min): the host's own loops pace their dials, and a
+// peer that restarts on the port it had must be dialed when it is back,
+// not minutes later.
+func (x *Host) clearBackoff(p peer.ID) {
+	if sw, ok := x.h.Network().(interface{ Backoff() *swarm.DialBackoff }); ok {
+		sw.Backoff().Clear(p)
+	}
+}
