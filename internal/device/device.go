@@ -87,7 +87,7 @@ func Open(cfg Config) (*Device, error) {
 	}
 	hc := cfg.Net
 	hc.Seed = n.PeerSeed()
-	h, err := p2p.New(hc)
+	h, err := openHost(st, hc)
 	if err != nil {
 		n.Close()
 		closeMessenger()
@@ -100,6 +100,28 @@ func Open(cfg Config) (*Device, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// openHost starts the host on the listen ports and with the peers the
+// device remembers (netmem.go); on other ports if those are taken now.
+func openHost(st *sqlite.Store, hc p2p.Config) (*p2p.Host, error) {
+	mem, err := loadNet(st)
+	if err != nil {
+		return nil, err
+	}
+	listen := hc.Listen
+	if listen == nil {
+		listen = p2p.DefaultListen
+	}
+	hc.Known = append(hc.Known, knownAddrInfos(mem.Peers)...)
+	hc.Listen = withRemembered(listen, mem.Listen)
+	if err := free(hc.Listen); err != nil {
+		if hc.Logger != nil {
+			hc.Logger.Warn("a port of the last run is taken: listening on new ones (contacts find this device again through the DHT, the infra nodes or the addresses they remember)", "err", err)
+		}
+		hc.Listen = listen
+	}
+	return p2p.New(hc)
 }
 
 func defaults(cfg Config) Config {
@@ -147,7 +169,33 @@ func (d *Device) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	d.wg.Go(func() { d.contacts.run(ctx, connected) })
+	d.wg.Go(func() { d.rememberLoop(ctx) })
 	return nil
+}
+
+// rememberLoop records the device's network every rememberEvery.
+func (d *Device) rememberLoop(ctx context.Context) {
+	if err := d.rememberNet(); err != nil {
+		d.logNet(err)
+	}
+	t := time.NewTicker(rememberEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.rememberNet(); err != nil {
+				d.logNet(err)
+			}
+		}
+	}
+}
+
+func (d *Device) logNet(err error) {
+	if l := d.cfg.Net.Logger; l != nil {
+		l.Warn("could not record the network's addresses and peers", "err", err)
+	}
 }
 
 // changed tells the application that something it shows changed.
@@ -196,6 +244,9 @@ func (d *Device) Close() error {
 	d.once.Do(func() {
 		d.cancel()
 		d.wg.Wait()
+		if err := d.rememberNet(); err != nil {
+			d.logNet(err)
+		}
 		var merr error
 		if d.Messenger != nil {
 			merr = d.Messenger.Close()
