@@ -92,6 +92,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if cfg.Net.Logger == nil {
+		cfg.Net.Logger = log.With("part", "net")
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}

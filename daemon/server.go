@@ -371,13 +371,22 @@ func (s *Server) SendRaw(ctx context.Context, req *bv1.SendRawRequest) (*bv1.Sen
 
 // Peers implements NodeService.
 func (s *Server) Peers(ctx context.Context, _ *bv1.PeersRequest) (*bv1.PeersResponse, error) {
-	resp := &bv1.PeersResponse{}
-	for _, p := range s.dev.Host.Peers() {
+	h := s.dev.Host
+	resp := &bv1.PeersResponse{RelayAddrs: h.RelayAddrs()}
+	for _, p := range h.Peers() {
 		resp.Peers = append(resp.Peers, p.String())
+		resp.Routes = append(resp.Routes, &bv1.PeerRoute{Peer: p.String(), Route: h.Route(p)})
 	}
 	for _, gi := range s.dev.Node.Topics() {
 		t := gi.Topic
-		resp.Groups = append(resp.Groups, &bv1.GroupPeers{Topic: t[:], Name: gi.Name, Connected: int32(len(s.dev.Host.TopicPeers(t)))})
+		g := &bv1.GroupPeers{Topic: t[:], Name: gi.Name}
+		for _, p := range h.TopicPeers(t) {
+			g.Connected++
+			if h.Route(p) == "relayed" {
+				g.Relayed++
+			}
+		}
+		resp.Groups = append(resp.Groups, g)
 	}
 	return resp, nil
 }

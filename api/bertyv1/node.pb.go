@@ -2226,10 +2226,13 @@ func (*PeersRequest) Descriptor() ([]byte, []int) {
 }
 
 type GroupPeers struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Connected     int32                  `protobuf:"varint,3,opt,name=connected,proto3" json:"connected,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Topic []byte                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Peers of the conversation connected now (they proved its key).
+	Connected int32 `protobuf:"varint,3,opt,name=connected,proto3" json:"connected,omitempty"`
+	// Of those, how many only through a relay (docs/protocol.md §10.4).
+	Relayed       int32 `protobuf:"varint,4,opt,name=relayed,proto3" json:"relayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2285,17 +2288,82 @@ func (x *GroupPeers) GetConnected() int32 {
 	return 0
 }
 
-type PeersResponse struct {
+func (x *GroupPeers) GetRelayed() int32 {
+	if x != nil {
+		return x.Relayed
+	}
+	return 0
+}
+
+// How a connected peer is reached: "direct" or "relayed".
+type PeerRoute struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Peers         []string               `protobuf:"bytes,1,rep,name=peers,proto3" json:"peers,omitempty"`
-	Groups        []*GroupPeers          `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	Peer          string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	Route         string                 `protobuf:"bytes,2,opt,name=route,proto3" json:"route,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerRoute) Reset() {
+	*x = PeerRoute{}
+	mi := &file_berty_v1_node_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerRoute) ProtoMessage() {}
+
+func (x *PeerRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_berty_v1_node_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerRoute.ProtoReflect.Descriptor instead.
+func (*PeerRoute) Descriptor() ([]byte, []int) {
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *PeerRoute) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *PeerRoute) GetRoute() string {
+	if x != nil {
+		return x.Route
+	}
+	return ""
+}
+
+type PeersResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Peers  []string               `protobuf:"bytes,1,rep,name=peers,proto3" json:"peers,omitempty"`
+	Groups []*GroupPeers          `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	// One per entry of peers, in the same order.
+	Routes []*PeerRoute `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
+	// This device's relayed addresses: where peers that cannot dial it reach
+	// it (empty: it holds no relay slot).
+	RelayAddrs    []string `protobuf:"bytes,4,rep,name=relay_addrs,json=relayAddrs,proto3" json:"relay_addrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PeersResponse) Reset() {
 	*x = PeersResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[41]
+	mi := &file_berty_v1_node_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2375,7 @@ func (x *PeersResponse) String() string {
 func (*PeersResponse) ProtoMessage() {}
 
 func (x *PeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[41]
+	mi := &file_berty_v1_node_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2388,7 @@ func (x *PeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersResponse.ProtoReflect.Descriptor instead.
 func (*PeersResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{41}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PeersResponse) GetPeers() []string {
@@ -2337,6 +2405,20 @@ func (x *PeersResponse) GetGroups() []*GroupPeers {
 	return nil
 }
 
+func (x *PeersResponse) GetRoutes() []*PeerRoute {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+func (x *PeersResponse) GetRelayAddrs() []string {
+	if x != nil {
+		return x.RelayAddrs
+	}
+	return nil
+}
+
 // Cursor is a place in a conversation's display order: Lamport clock, then
 // entry ID (docs/protocol.md §12.3).
 type Cursor struct {
@@ -2349,7 +2431,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_berty_v1_node_proto_msgTypes[42]
+	mi := &file_berty_v1_node_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2361,7 +2443,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[42]
+	mi := &file_berty_v1_node_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +2456,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{42}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Cursor) GetLamport() uint64 {
@@ -2403,7 +2485,7 @@ type TailRequest struct {
 
 func (x *TailRequest) Reset() {
 	*x = TailRequest{}
-	mi := &file_berty_v1_node_proto_msgTypes[43]
+	mi := &file_berty_v1_node_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2497,7 @@ func (x *TailRequest) String() string {
 func (*TailRequest) ProtoMessage() {}
 
 func (x *TailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[43]
+	mi := &file_berty_v1_node_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2510,7 @@ func (x *TailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailRequest.ProtoReflect.Descriptor instead.
 func (*TailRequest) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{43}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *TailRequest) GetTopic() []byte {
@@ -2477,7 +2559,7 @@ type TailResponse struct {
 
 func (x *TailResponse) Reset() {
 	*x = TailResponse{}
-	mi := &file_berty_v1_node_proto_msgTypes[44]
+	mi := &file_berty_v1_node_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2571,7 @@ func (x *TailResponse) String() string {
 func (*TailResponse) ProtoMessage() {}
 
 func (x *TailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berty_v1_node_proto_msgTypes[44]
+	mi := &file_berty_v1_node_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2584,7 @@ func (x *TailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailResponse.ProtoReflect.Descriptor instead.
 func (*TailResponse) Descriptor() ([]byte, []int) {
-	return file_berty_v1_node_proto_rawDescGZIP(), []int{44}
+	return file_berty_v1_node_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TailResponse) GetId() []byte {
@@ -2687,15 +2769,22 @@ const file_berty_v1_node_proto_rawDesc = "" +
 	"\apayload\x18\x02 \x01(\fR\apayload\"!\n" +
 	"\x0fSendRawResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\"\x0e\n" +
-	"\fPeersRequest\"T\n" +
+	"\fPeersRequest\"n\n" +
 	"\n" +
 	"GroupPeers\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\fR\x05topic\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
-	"\tconnected\x18\x03 \x01(\x05R\tconnected\"S\n" +
+	"\tconnected\x18\x03 \x01(\x05R\tconnected\x12\x18\n" +
+	"\arelayed\x18\x04 \x01(\x05R\arelayed\"5\n" +
+	"\tPeerRoute\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer\x12\x14\n" +
+	"\x05route\x18\x02 \x01(\tR\x05route\"\xa1\x01\n" +
 	"\rPeersResponse\x12\x14\n" +
 	"\x05peers\x18\x01 \x03(\tR\x05peers\x12,\n" +
-	"\x06groups\x18\x02 \x03(\v2\x14.berty.v1.GroupPeersR\x06groups\"2\n" +
+	"\x06groups\x18\x02 \x03(\v2\x14.berty.v1.GroupPeersR\x06groups\x12+\n" +
+	"\x06routes\x18\x03 \x03(\v2\x13.berty.v1.PeerRouteR\x06routes\x12\x1f\n" +
+	"\vrelay_addrs\x18\x04 \x03(\tR\n" +
+	"relayAddrs\"2\n" +
 	"\x06Cursor\x12\x18\n" +
 	"\alamport\x18\x01 \x01(\x04R\alamport\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\fR\x02id\"\x8b\x01\n" +
@@ -2757,7 +2846,7 @@ func file_berty_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_berty_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_berty_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_berty_v1_node_proto_goTypes = []any{
 	(ContactState)(0),                 // 0: berty.v1.ContactState
 	(ContactUpdateRequest_Action)(0),  // 1: berty.v1.ContactUpdateRequest.Action
@@ -2802,10 +2891,11 @@ var file_berty_v1_node_proto_goTypes = []any{
 	(*SendRawResponse)(nil),           // 40: berty.v1.SendRawResponse
 	(*PeersRequest)(nil),              // 41: berty.v1.PeersRequest
 	(*GroupPeers)(nil),                // 42: berty.v1.GroupPeers
-	(*PeersResponse)(nil),             // 43: berty.v1.PeersResponse
-	(*Cursor)(nil),                    // 44: berty.v1.Cursor
-	(*TailRequest)(nil),               // 45: berty.v1.TailRequest
-	(*TailResponse)(nil),              // 46: berty.v1.TailResponse
+	(*PeerRoute)(nil),                 // 43: berty.v1.PeerRoute
+	(*PeersResponse)(nil),             // 44: berty.v1.PeersResponse
+	(*Cursor)(nil),                    // 45: berty.v1.Cursor
+	(*TailRequest)(nil),               // 46: berty.v1.TailRequest
+	(*TailResponse)(nil),              // 47: berty.v1.TailResponse
 }
 var file_berty_v1_node_proto_depIdxs = []int32{
 	2,  // 0: berty.v1.AccountInfoResponse.devices:type_name -> berty.v1.Device
@@ -2816,53 +2906,54 @@ var file_berty_v1_node_proto_depIdxs = []int32{
 	11, // 5: berty.v1.ContactListResponse.contacts:type_name -> berty.v1.Contact
 	26, // 6: berty.v1.GroupMembersResponse.members:type_name -> berty.v1.Member
 	42, // 7: berty.v1.PeersResponse.groups:type_name -> berty.v1.GroupPeers
-	44, // 8: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
-	44, // 9: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
-	3,  // 10: berty.v1.NodeService.AccountInfo:input_type -> berty.v1.AccountInfoRequest
-	5,  // 11: berty.v1.NodeService.ContactLink:input_type -> berty.v1.ContactLinkRequest
-	7,  // 12: berty.v1.NodeService.ContactRequest:input_type -> berty.v1.ContactRequestRequest
-	9,  // 13: berty.v1.NodeService.ContactUpdate:input_type -> berty.v1.ContactUpdateRequest
-	14, // 14: berty.v1.NodeService.ContactList:input_type -> berty.v1.ContactListRequest
-	12, // 15: berty.v1.NodeService.ContactVerify:input_type -> berty.v1.ContactVerifyRequest
-	16, // 16: berty.v1.NodeService.GroupCreate:input_type -> berty.v1.GroupCreateRequest
-	18, // 17: berty.v1.NodeService.GroupInvite:input_type -> berty.v1.GroupInviteRequest
-	20, // 18: berty.v1.NodeService.GroupInviteRevoke:input_type -> berty.v1.GroupInviteRevokeRequest
-	22, // 19: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
-	24, // 20: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
-	27, // 21: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
-	33, // 22: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
-	29, // 23: berty.v1.NodeService.GroupJoinApproval:input_type -> berty.v1.GroupJoinApprovalRequest
-	31, // 24: berty.v1.NodeService.MemberAdmit:input_type -> berty.v1.MemberAdmitRequest
-	35, // 25: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
-	37, // 26: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
-	39, // 27: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
-	41, // 28: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
-	45, // 29: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
-	4,  // 30: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
-	6,  // 31: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
-	8,  // 32: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
-	10, // 33: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
-	15, // 34: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
-	13, // 35: berty.v1.NodeService.ContactVerify:output_type -> berty.v1.ContactVerifyResponse
-	17, // 36: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
-	19, // 37: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
-	21, // 38: berty.v1.NodeService.GroupInviteRevoke:output_type -> berty.v1.GroupInviteRevokeResponse
-	23, // 39: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
-	25, // 40: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
-	28, // 41: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
-	34, // 42: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
-	30, // 43: berty.v1.NodeService.GroupJoinApproval:output_type -> berty.v1.GroupJoinApprovalResponse
-	32, // 44: berty.v1.NodeService.MemberAdmit:output_type -> berty.v1.MemberAdmitResponse
-	36, // 45: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
-	38, // 46: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
-	40, // 47: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
-	43, // 48: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
-	46, // 49: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
-	30, // [30:50] is the sub-list for method output_type
-	10, // [10:30] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	43, // 8: berty.v1.PeersResponse.routes:type_name -> berty.v1.PeerRoute
+	45, // 9: berty.v1.TailRequest.since:type_name -> berty.v1.Cursor
+	45, // 10: berty.v1.TailRequest.until:type_name -> berty.v1.Cursor
+	3,  // 11: berty.v1.NodeService.AccountInfo:input_type -> berty.v1.AccountInfoRequest
+	5,  // 12: berty.v1.NodeService.ContactLink:input_type -> berty.v1.ContactLinkRequest
+	7,  // 13: berty.v1.NodeService.ContactRequest:input_type -> berty.v1.ContactRequestRequest
+	9,  // 14: berty.v1.NodeService.ContactUpdate:input_type -> berty.v1.ContactUpdateRequest
+	14, // 15: berty.v1.NodeService.ContactList:input_type -> berty.v1.ContactListRequest
+	12, // 16: berty.v1.NodeService.ContactVerify:input_type -> berty.v1.ContactVerifyRequest
+	16, // 17: berty.v1.NodeService.GroupCreate:input_type -> berty.v1.GroupCreateRequest
+	18, // 18: berty.v1.NodeService.GroupInvite:input_type -> berty.v1.GroupInviteRequest
+	20, // 19: berty.v1.NodeService.GroupInviteRevoke:input_type -> berty.v1.GroupInviteRevokeRequest
+	22, // 20: berty.v1.NodeService.GroupJoin:input_type -> berty.v1.GroupJoinRequest
+	24, // 21: berty.v1.NodeService.GroupLeave:input_type -> berty.v1.GroupLeaveRequest
+	27, // 22: berty.v1.NodeService.GroupMembers:input_type -> berty.v1.GroupMembersRequest
+	33, // 23: berty.v1.NodeService.MemberRemove:input_type -> berty.v1.MemberRemoveRequest
+	29, // 24: berty.v1.NodeService.GroupJoinApproval:input_type -> berty.v1.GroupJoinApprovalRequest
+	31, // 25: berty.v1.NodeService.MemberAdmit:input_type -> berty.v1.MemberAdmitRequest
+	35, // 26: berty.v1.NodeService.DeviceApprove:input_type -> berty.v1.DeviceApproveRequest
+	37, // 27: berty.v1.NodeService.DeviceRevoke:input_type -> berty.v1.DeviceRevokeRequest
+	39, // 28: berty.v1.NodeService.SendRaw:input_type -> berty.v1.SendRawRequest
+	41, // 29: berty.v1.NodeService.Peers:input_type -> berty.v1.PeersRequest
+	46, // 30: berty.v1.NodeService.Tail:input_type -> berty.v1.TailRequest
+	4,  // 31: berty.v1.NodeService.AccountInfo:output_type -> berty.v1.AccountInfoResponse
+	6,  // 32: berty.v1.NodeService.ContactLink:output_type -> berty.v1.ContactLinkResponse
+	8,  // 33: berty.v1.NodeService.ContactRequest:output_type -> berty.v1.ContactRequestResponse
+	10, // 34: berty.v1.NodeService.ContactUpdate:output_type -> berty.v1.ContactUpdateResponse
+	15, // 35: berty.v1.NodeService.ContactList:output_type -> berty.v1.ContactListResponse
+	13, // 36: berty.v1.NodeService.ContactVerify:output_type -> berty.v1.ContactVerifyResponse
+	17, // 37: berty.v1.NodeService.GroupCreate:output_type -> berty.v1.GroupCreateResponse
+	19, // 38: berty.v1.NodeService.GroupInvite:output_type -> berty.v1.GroupInviteResponse
+	21, // 39: berty.v1.NodeService.GroupInviteRevoke:output_type -> berty.v1.GroupInviteRevokeResponse
+	23, // 40: berty.v1.NodeService.GroupJoin:output_type -> berty.v1.GroupJoinResponse
+	25, // 41: berty.v1.NodeService.GroupLeave:output_type -> berty.v1.GroupLeaveResponse
+	28, // 42: berty.v1.NodeService.GroupMembers:output_type -> berty.v1.GroupMembersResponse
+	34, // 43: berty.v1.NodeService.MemberRemove:output_type -> berty.v1.MemberRemoveResponse
+	30, // 44: berty.v1.NodeService.GroupJoinApproval:output_type -> berty.v1.GroupJoinApprovalResponse
+	32, // 45: berty.v1.NodeService.MemberAdmit:output_type -> berty.v1.MemberAdmitResponse
+	36, // 46: berty.v1.NodeService.DeviceApprove:output_type -> berty.v1.DeviceApproveResponse
+	38, // 47: berty.v1.NodeService.DeviceRevoke:output_type -> berty.v1.DeviceRevokeResponse
+	40, // 48: berty.v1.NodeService.SendRaw:output_type -> berty.v1.SendRawResponse
+	44, // 49: berty.v1.NodeService.Peers:output_type -> berty.v1.PeersResponse
+	47, // 50: berty.v1.NodeService.Tail:output_type -> berty.v1.TailResponse
+	31, // [31:51] is the sub-list for method output_type
+	11, // [11:31] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_berty_v1_node_proto_init() }
@@ -2876,7 +2967,7 @@ func file_berty_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_berty_v1_node_proto_rawDesc), len(file_berty_v1_node_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

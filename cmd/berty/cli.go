@@ -397,15 +397,29 @@ delivers it to every member, now or as soon as they are reachable.`,
 				}
 				groups := []map[string]any{}
 				for _, g := range r.Groups {
-					groups = append(groups, map[string]any{"topic": hex.EncodeToString(g.Topic), "name": g.Name, "connected": g.Connected})
+					groups = append(groups, map[string]any{"topic": hex.EncodeToString(g.Topic), "name": g.Name, "connected": g.Connected, "relayed": g.Relayed})
 				}
-				return x.out(cmd, map[string]any{"peers": append([]string{}, r.Peers...), "groups": groups}, func(w io.Writer) {
+				routes := map[string]string{}
+				for _, rt := range r.Routes {
+					routes[rt.Peer] = rt.Route
+				}
+				return x.out(cmd, map[string]any{"peers": append([]string{}, r.Peers...), "routes": routes, "relay_addrs": append([]string{}, r.RelayAddrs...), "groups": groups}, func(w io.Writer) {
 					fmt.Fprintf(w, "%s connected\n", plural(len(r.Peers), "peer", "peers"))
 					for _, p := range r.Peers {
-						fmt.Fprintf(w, "  %s\n", term.Clean(p))
+						fmt.Fprintf(w, "  %s  %s\n", term.Clean(p), term.Clean(routes[p]))
+					}
+					if len(r.RelayAddrs) > 0 {
+						fmt.Fprintln(w, "reachable through a relay at")
+						for _, a := range r.RelayAddrs {
+							fmt.Fprintf(w, "  %s\n", term.Clean(a))
+						}
 					}
 					for _, g := range r.Groups {
-						fmt.Fprintf(w, "%x  %s %s\n", g.Topic, pad(g.Name, 16), plural(int(g.Connected), "peer", "peers"))
+						how := ""
+						if g.Relayed > 0 {
+							how = fmt.Sprintf(" (%d relayed)", g.Relayed)
+						}
+						fmt.Fprintf(w, "%x  %s %s%s\n", g.Topic, pad(g.Name, 16), plural(int(g.Connected), "peer", "peers"), how)
 					}
 				})
 			})

@@ -33,8 +33,8 @@ func dataFlag(c *cobra.Command, dir *string) {
 func daemonCmd() *cobra.Command {
 	var (
 		cfg     daemon.Config
-		p2pAddr []string
-		jsonLog bool
+		net     netOpts
+		logOpts logFlags
 	)
 	c := &cobra.Command{
 		Use:   "daemon",
@@ -47,25 +47,27 @@ each start. A second daemon on the same data directory refuses to start.
 
 Stop it with Ctrl-C or SIGTERM: calls in flight get 5 s, then everything is
 flushed and closed.`,
-		Example: "  berty daemon\n  berty daemon --data /tmp/alice --name alice\n  berty daemon --listen 127.0.0.1:7777   # also on TCP, for grpcurl or a web page",
+		Example: "  berty daemon\n  berty daemon --data /tmp/alice --name alice\n  berty daemon --listen 127.0.0.1:7777   # also on TCP, for grpcurl or a web page\n  berty daemon --infra /ip4/203.0.113.7/tcp/4040/p2p/12D3…   # reach contacts on other networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Net.Listen = p2pAddr
 			// Every flag is checked before daemon.Run writes to --data.
 			if err := checkDaemon(cfg); err != nil {
 				return err
 			}
+			if err := net.apply(cfg.Dir, &cfg.Net); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			var h slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
-			if jsonLog {
-				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+			log, err := logOpts.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
 			}
-			cfg.Logger = slog.New(h)
+			cfg.Logger = log
 			if cmd.Flags().Changed("name") && cfg.Name != "" && hasAccount(cfg.Dir) {
 				cfg.Ready = func() { warnName(cmd.ErrOrStderr(), cfg.Dir, cfg.Name) }
 			}
-			err := daemon.Run(ctx, cfg)
+			err = daemon.Run(ctx, cfg)
 			if errors.Is(err, daemon.ErrRunning) {
 				return exitError{code: exitNoDaemon, err: err}
 			}
@@ -77,12 +79,10 @@ flushed and closed.`,
 	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account (`berty name` renames an existing one)")
 	f.StringVar(&cfg.Listen, "listen", "", "also serve the API on this TCP address (loopback only, unless --allow-remote)")
 	f.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow --listen on a non-loopback address")
-	f.StringSliceVar(&p2pAddr, "p2p-listen", nil, "libp2p listen multiaddrs (default: TCP and QUIC on 127.0.0.1)")
-	f.StringSliceVar(&cfg.Net.Peers, "peer", nil, "static peer multiaddr (…/p2p/ID), repeatable")
-	f.BoolVar(&cfg.Net.MDNS, "mdns", false, "find peers on the local network by mDNS")
-	f.BoolVar(&cfg.Net.DHT, "dht", false, "run the DHT (with --bootstrap peers)")
+	net.flags(f, &cfg.Net, false)
+	f.BoolVar(&cfg.Net.DHT, "dht", false, "run the DHT (with --bootstrap peers; on with --infra)")
 	f.StringSliceVar(&cfg.Net.Bootstrap, "bootstrap", nil, "DHT bootstrap peer multiaddr, repeatable")
-	f.BoolVar(&jsonLog, "log-json", false, "structured logs as JSON")
+	logOpts.flags(f)
 	f.StringVar(&cfg.Metrics, "metrics", "", "serve Prometheus metrics on this address (loopback only, unless --allow-remote), at /metrics, behind the API token (Prometheus: authorization.credentials_file: DATA/token)")
 	return c
 }
@@ -91,9 +91,9 @@ flushed and closed.`,
 // of an existing account.
 func deviceLinkCmd() *cobra.Command {
 	var (
-		cfg     daemon.Config
-		p2pAddr []string
-		showQR  bool
+		cfg    daemon.Config
+		net    netOpts
+		showQR bool
 	)
 	c := &cobra.Command{
 		Use:   "link",
@@ -109,8 +109,10 @@ and keeps running as "berty daemon" does.`,
 		Example: "  berty device link --data ~/.local/share/berty-laptop --peer /ip4/127.0.0.1/tcp/4001/p2p/12D3…",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Net.Listen = p2pAddr
 			if err := checkDaemon(cfg); err != nil {
+				return err
+			}
+			if err := net.apply(cfg.Dir, &cfg.Net); err != nil {
 				return err
 			}
 			if !utf8.ValidString(cfg.DeviceName) || len(cfg.DeviceName) > link.MaxName {
@@ -143,9 +145,7 @@ and keeps running as "berty daemon" does.`,
 	f.StringVar(&cfg.Dir, "data", daemon.DefaultDir(), "data directory (must hold no account yet)")
 	f.StringVar(&cfg.DeviceName, "device-name", "", "this device's name, shown to the approving device")
 	f.BoolVar(&showQR, "qr", false, "also draw the link as a QR code")
-	f.StringSliceVar(&p2pAddr, "p2p-listen", nil, "libp2p listen multiaddrs (default: TCP and QUIC on 127.0.0.1)")
-	f.StringSliceVar(&cfg.Net.Peers, "peer", nil, "static peer multiaddr (…/p2p/ID), repeatable")
-	f.BoolVar(&cfg.Net.MDNS, "mdns", false, "find peers on the local network by mDNS")
+	net.flags(f, &cfg.Net, false)
 	return c
 }
 
@@ -156,7 +156,6 @@ func checkDaemon(cfg daemon.Config) error {
 		checkName(cfg.Name),
 		checkTCP("--listen", cfg.Listen, "the API", cfg.AllowRemote),
 		checkTCP("--metrics", cfg.Metrics, "the metrics", cfg.AllowRemote),
-		checkNet(cfg.Net),
 	} {
 		if err != nil {
 			return err

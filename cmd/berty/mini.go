@@ -16,8 +16,8 @@ import (
 
 func miniCmd() *cobra.Command {
 	var (
-		cfg     mini.Config
-		p2pAddr []string
+		cfg mini.Config
+		net netOpts
 	)
 	c := &cobra.Command{
 		Use:   "mini",
@@ -41,13 +41,12 @@ serving the data directory.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Remote {
-				for _, f := range []string{"name", "mdns", "peer", "p2p-listen"} {
+				for _, f := range []string{"name", "mdns", "peer", "p2p-listen", "infra"} {
 					if cmd.Flags().Changed(f) {
 						return exitError{code: exitUsage, err: fmt.Errorf("--%s configures the embedded node: with --remote, give it to `berty daemon` instead", f)}
 					}
 				}
 			}
-			cfg.Net.Listen = p2pAddr
 			if err := checkData(cfg.Dir); err != nil {
 				return err
 			}
@@ -56,7 +55,7 @@ serving the data directory.`,
 				if err := checkName(cfg.Name); err != nil {
 					return err
 				}
-				if err := checkNet(cfg.Net); err != nil {
+				if err := net.apply(cfg.Dir, &cfg.Net); err != nil {
 					return err
 				}
 			}
@@ -79,8 +78,6 @@ serving the data directory.`,
 	f.StringVar(&cfg.Dir, "data", daemon.DefaultDir(), "data directory; $BERTY_DATA sets the default")
 	f.BoolVar(&cfg.Remote, "remote", false, "attach to the daemon serving the data directory instead of running a node")
 	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account")
-	f.BoolVar(&cfg.Net.MDNS, "mdns", true, "find peers on the local network by mDNS")
-	f.StringSliceVar(&cfg.Net.Peers, "peer", nil, "static peer multiaddr (…/p2p/ID), repeatable")
-	f.StringSliceVar(&p2pAddr, "p2p-listen", nil, "libp2p listen multiaddrs (default: TCP and QUIC on 127.0.0.1)")
+	net.flags(f, &cfg.Net, true)
 	return c
 }

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,7 +100,10 @@ type proc struct {
 	dir   string   // --data
 	peers []string // --peer
 	extra []string // more flags for the next start
-	log   string   // its stdout and stderr, appended across restarts
+	// listen is --p2p-listen (nil: an ephemeral port on 127.0.0.1; empty:
+	// no flag), wrap a command the daemon runs under (ip netns exec NS).
+	listen, wrap []string
+	log          string // its stdout and stderr, appended across restarts
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -114,8 +118,17 @@ type proc struct {
 // waits until it answers.
 func startDaemon(t *testing.T, name string, peers ...string) *proc {
 	t.Helper()
+	p := newProc(t, name)
+	p.peers = peers
+	p.start()
+	return p
+}
+
+// newProc is a daemon not started yet: set its fields, then start it.
+func newProc(t *testing.T, name string) *proc {
+	t.Helper()
 	base := t.TempDir()
-	p := &proc{t: t, name: name, dir: filepath.Join(base, name), peers: peers, log: filepath.Join(base, name+".log")}
+	p := &proc{t: t, name: name, dir: filepath.Join(base, name), log: filepath.Join(base, name+".log")}
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
@@ -123,7 +136,6 @@ func startDaemon(t *testing.T, name string, peers ...string) *proc {
 			t.Logf("%s's daemon log:\n%s", name, lastLines(string(b), 40))
 		}
 	})
-	p.start()
 	return p
 }
 
@@ -137,7 +149,14 @@ func lastLines(s string, n int) string {
 func (p *proc) start() {
 	t := p.t
 	t.Helper()
-	args := []string{"daemon", "--data", p.dir, "--name", p.name, "--p2p-listen", "/ip4/127.0.0.1/tcp/0"}
+	args := []string{"daemon", "--data", p.dir, "--name", p.name}
+	listen := p.listen
+	if listen == nil {
+		listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	}
+	for _, a := range listen {
+		args = append(args, "--p2p-listen", a)
+	}
 	for _, a := range p.peers {
 		args = append(args, "--peer", a)
 	}
@@ -147,7 +166,11 @@ func (p *proc) start() {
 		t.Fatal(err)
 	}
 	defer logf.Close() // the child has its own descriptor
-	p.cmd = exec.Command(binary(t), args...)
+	args = append([]string{binary(t)}, args...)
+	if len(p.wrap) > 0 {
+		args = append(slices.Clone(p.wrap), args...)
+	}
+	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr, p.cmd.SysProcAttr, p.cmd.Env = logf, logf, procAttr, env()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

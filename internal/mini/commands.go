@@ -254,11 +254,22 @@ func (m *Model) command(line string) tea.Cmd {
 				return outputMsg{}, err
 			}
 			out := outputMsg{lines: []outLine{info("%s connected", count(len(r.Peers), "peer", "peers"))}}
-			for _, p := range r.Peers {
-				out.lines = append(out.lines, info("  %s", p))
+			for i, p := range r.Peers {
+				route := ""
+				if i < len(r.Routes) {
+					route = r.Routes[i].Route
+				}
+				out.lines = append(out.lines, info("  %s  %s", term.Clean(p), term.Clean(route)))
+			}
+			for _, a := range r.RelayAddrs {
+				out.lines = append(out.lines, info("reachable through a relay at %s", term.Clean(a)))
 			}
 			for _, g := range r.Groups {
-				out.lines = append(out.lines, info("%s: %s of this conversation connected", g.Name, count(int(g.Connected), "peer", "peers")))
+				how := ""
+				if g.Relayed > 0 {
+					how = fmt.Sprintf(" (%d through a relay)", g.Relayed)
+				}
+				out.lines = append(out.lines, info("%s: %s of this conversation connected%s", term.Clean(g.Name), count(int(g.Connected), "peer", "peers"), how))
 			}
 			return out, nil
 		})

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/berty-go/berty/infra"
+)
+
+// serveDir is the default data directory of `berty serve`.
+func serveDir() string {
+	if d := os.Getenv("BERTY_SERVE_DATA"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "berty-serve")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "berty-serve")
+	}
+	return "berty-serve-data"
+}
+
+func serveCmd() *cobra.Command {
+	var (
+		cfg         infra.Config
+		allow       []string
+		metrics     string
+		allowRemote bool
+		logOpts     logFlags
+	)
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run an infrastructure node (no account): DHT bootstrap and relay for devices on other networks",
+		Long: `serve runs an infrastructure node, the kind you host on a VPS so that devices on
+different networks, behind NATs, find and reach each other. It opens no account,
+holds no key of any conversation and reads nothing; it offers:
+
+  bootstrap  a server of Berty's DHT (/berty/kad), where devices announce and look
+             up the rotating rendezvous values of their conversations and contact
+             links (values the node cannot link to a group or a person)
+  relay      circuit relay v2: a device behind a NAT holds a slot here and is
+             reachable through it; two such devices then try to connect directly
+             (hole punching) and keep the relay only if that fails
+  autonat    tells devices whether they are reachable from outside
+
+At start it prints the addresses devices should use, one a line; give one to each
+device with "berty daemon --infra ADDR" (or put it in DATA/infra of the device).
+Its identity (the /p2p/ID part) lives in --data/identity.key and stays across
+restarts; keep the ports fixed (the default 4040, or --listen) so the addresses do.
+
+The relay is open to every device unless --allow-peer lists the only ones it
+serves (their peer IDs: "berty id" shows a device's). Its limits bound what one
+device costs: slots, circuits per device, and the length and bytes of a relayed
+connection, after which the devices open another. With --relay-circuit-duration
+and --relay-circuit-data both negative, relayed connections have no limit and
+devices gossip over them too.
+
+Stop it with Ctrl-C or SIGTERM.`,
+		Example: "  berty serve\n  berty serve --data /var/lib/berty-serve --announce /ip4/203.0.113.7/tcp/4040\n  berty serve --listen /ip4/0.0.0.0/tcp/443 --metrics 127.0.0.1:9464",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkData(cfg.Dir); err != nil {
+				return err
+			}
+			for _, f := range []struct {
+				flag  string
+				addrs []string
+			}{{"--listen", cfg.Listen}, {"--announce", cfg.Announce}} {
+				for _, a := range f.addrs {
+					if _, err := multiaddr.NewMultiaddr(a); err != nil {
+						return usagef("%s %q is not a multiaddr (like /ip4/0.0.0.0/tcp/4040): %v", f.flag, a, err)
+					}
+				}
+			}
+			for _, a := range allow {
+				id, err := peer.Decode(a)
+				if err != nil {
+					return usagef("--allow-peer %q is not a peer ID (the \"peer\" line of `berty id` on that device): %v", a, err)
+				}
+				cfg.Allow = append(cfg.Allow, id)
+			}
+			if err := checkTCP("--metrics", metrics, "the metrics", allowRemote); err != nil {
+				return err
+			}
+			log, err := logOpts.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			cfg.Registerer = reg
+			ctx, stop := run(cmd)
+			defer stop()
+			n, err := infra.Start(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				log.Info("stopping")
+				if err := n.Close(); err != nil {
+					log.Error("stop", "err", err)
+				}
+			}()
+			out := cmd.OutOrStdout()
+			for _, a := range n.Addrs() {
+				fmt.Fprintln(out, a)
+			}
+			services := []string{}
+			if !cfg.NoDHT {
+				services = append(services, "bootstrap")
+			}
+			if !cfg.NoRelay {
+				services = append(services, "relay")
+			}
+			services = append(services, "autonat")
+			log.Info("serving", "peer", n.ID().String(), "services", strings.Join(services, ","), "data", cfg.Dir)
+			if metrics != "" {
+				l, err := net.Listen("tcp", metrics)
+				if err != nil {
+					return fmt.Errorf("--metrics: %w", err)
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				go func() {
+					if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+						log.Error("metrics stopped", "err", err)
+					}
+				}()
+				defer hs.Close()
+				log.Info("metrics", "addr", "http://"+l.Addr().String()+"/metrics")
+			}
+			<-ctx.Done()
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.Dir, "data", serveDir(), "data directory (the node's identity); $BERTY_SERVE_DATA sets the default")
+	f.StringSliceVar(&cfg.Listen, "listen", infra.DefaultListen, "listen multiaddrs")
+	f.StringSliceVar(&cfg.Announce, "announce", nil, "advertise these multiaddrs instead of the listen addresses (a public address behind a port mapping)")
+	f.BoolVar(&cfg.NoDHT, "no-dht", false, "do not serve the DHT")
+	f.BoolVar(&cfg.NoRelay, "no-relay", false, "do not relay")
+	f.StringSliceVar(&allow, "allow-peer", nil, "relay only for these peer IDs, repeatable (default: every device)")
+	f.IntVar(&cfg.Limits.Reservations, "relay-slots", 1024, "devices that may hold a relay slot at once")
+	f.IntVar(&cfg.Limits.PerIP, "relay-slots-per-ip", 32, "relay slots per IP address")
+	f.IntVar(&cfg.Limits.Circuits, "relay-circuits", 32, "relayed connections open at once per device")
+	f.DurationVar(&cfg.Limits.Duration, "relay-circuit-duration", 30*time.Minute, "a relayed connection ends after this long (negative: no limit)")
+	f.Int64Var(&cfg.Limits.Data, "relay-circuit-data", 64<<20, "a relayed connection ends after this many bytes each way (negative: no limit)")
+	f.StringVar(&metrics, "metrics", "", "serve Prometheus metrics on this address at /metrics (loopback only, unless --allow-remote)")
+	f.BoolVar(&allowRemote, "allow-remote", false, "allow --metrics on a non-loopback address")
+	logOpts.flags(f)
+	return c
+}
