@@ -10,6 +10,10 @@
 //     direct connection (hole punching, DCUtR). Its limits are sized for
 //     messaging and sync, not only for hole punching.
 //   - AutoNAT: it answers devices that ask whether they are reachable.
+//   - Mailbox: devices register their groups with what replication needs
+//     (never a key that reads anything); it stores the groups' entries,
+//     checked as far as that allows, for members that are offline, and
+//     serves them when they come back (mailbox.go).
 //
 // Its identity (and so its /p2p/ID) lives in its data directory and stays
 // across restarts, and so do its listen ports when given.
@@ -86,8 +90,10 @@ type Config struct {
 	// addresses, as the interfaces show them): the public address of a
 	// host behind a load balancer or a port mapping, say.
 	Announce []string
-	// NoDHT and NoRelay turn those services off.
-	NoDHT, NoRelay bool
+	// NoDHT, NoRelay and NoMailbox turn those services off.
+	NoDHT, NoRelay, NoMailbox bool
+	// Mailbox bounds what devices store (§10.5).
+	Mailbox MailboxLimits
 	// Allow, if not empty, is the only peers given a relay slot or a
 	// relayed connection (the operator's devices, or a community's): the
 	// relay is open to every device otherwise. The DHT and AutoNAT are
@@ -105,6 +111,7 @@ type Node struct {
 	h     host.Host
 	dht   *dht.IpfsDHT
 	relay *relay.Relay
+	mbox  *mailbox
 	log   *slog.Logger
 	stop  context.CancelFunc
 	done  chan struct{}
@@ -195,8 +202,27 @@ func Start(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("start the DHT: %w", err)
 		}
 	}
+	if !cfg.NoMailbox {
+		if n.mbox, err = openMailbox(cfg.Dir, h, cfg.Mailbox, cfg.Logger); err != nil {
+			n.Close()
+			return nil, err
+		}
+		h.SetStreamHandler(p2p.MailboxProtocol, n.mbox.serve)
+		go n.mbox.expireLoop(ctx)
+	}
 	go n.watch(ctx)
 	return n, nil
+}
+
+// MailboxStats counts the entries the mailbox stored and served, and the
+// requests it refused (zero without a mailbox).
+func (n *Node) MailboxStats() MailboxStats {
+	if n.mbox == nil {
+		return MailboxStats{}
+	}
+	n.mbox.mu.Lock()
+	defer n.mbox.mu.Unlock()
+	return MailboxStats{Stored: n.mbox.stored, Served: n.mbox.served, Refused: n.mbox.refused}
 }
 
 // ID is the node's peer ID.
@@ -226,6 +252,9 @@ func (n *Node) Close() error {
 		errs = append(errs, n.relay.Close())
 	}
 	errs = append(errs, n.h.Close())
+	if n.mbox != nil {
+		errs = append(errs, n.mbox.close())
+	}
 	return errors.Join(errs...)
 }
 

@@ -18,8 +18,5 @@ func Validate(x *Host, topic, replication [32]byte, from peer.ID, data []byte) p
 	return x.validator(topic, replication)(context.Background(), from, m)
 }
 
-// EncodeBatch is a gossip message of entries.
-func EncodeBatch(raws [][]byte) []byte { return encodeBatch(raws) }
-
 // TopicName is the gossipsub topic of a network ID.
 func TopicName(id [32]byte) string { return topicName(id) }

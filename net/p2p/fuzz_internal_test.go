@@ -160,3 +160,21 @@ func TestAskPullOncePerPeriod(t *testing.T) {
 		t.Error("an ask after pullEvery is refused")
 	}
 }
+
+func FuzzDecodeMailboxHead(f *testing.F) {
+	f.Add(EncodeMailboxHead(MailboxHead{Op: MailboxPut, Topic: [32]byte{1}, Network: [32]byte{2}, Proof: [32]byte{3}}))
+	f.Add([]byte{1, 9})
+	f.Add(make([]byte, mailboxHeadSize+1))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := DecodeMailboxHead(b)
+		if err != nil {
+			return
+		}
+		if h.Op < MailboxRegister || h.Op > MailboxGet {
+			t.Fatalf("op %d accepted", h.Op)
+		}
+		if !bytes.Equal(EncodeMailboxHead(h), b) {
+			t.Fatalf("%x decodes to a head that encodes differently", b)
+		}
+	})
+}

@@ -80,6 +80,13 @@ func (x *Host) Join(topicID, replication [32]byte, networks [][32]byte) {
 	fresh := len(nets) > 0 && !slices.ContainsFunc(t.nets, func(nw *groupNet) bool { return nw == nets[0] })
 	t.nets = nets
 	if fresh {
+		// The mailboxes learn the new network, and exchange what they hold.
+		for _, ch := range x.mbox.wake {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
 		// Gossip tells directly connected peers of the new network, and a
 		// peer in it answers by joining, which starts a sync. Peers reached
 		// only through a relay hear nothing of it: ask them (§10.4).
@@ -164,6 +171,7 @@ func (x *Host) Publish(topicID [32]byte, raws [][]byte) {
 		}
 	}
 	x.pushRelayed(topicID)
+	x.pushMailboxes(topicID, raws)
 	x.nudge(topicID)
 }
 

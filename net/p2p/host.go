@@ -109,6 +109,15 @@ type Config struct {
 	// looked up again once found (0: 1 min); before that, with backoff
 	// from 1 s.
 	RendezvousEvery time.Duration
+	// Mailboxes are infrastructure nodes (multiaddrs with /p2p/ID) that
+	// keep this device's groups for its peers that are offline, and its
+	// peers' entries for it while it is (§10.5): each is handed what
+	// replication needs — never a read key.
+	Mailboxes []string
+	// MailboxEvery is how often a host reconciles its groups with each
+	// mailbox (0: 5 min); also whenever it reaches one and when a group
+	// joins a network.
+	MailboxEvery time.Duration
 	// Known are peers met in an earlier run (Host.KnownPeers), dialed at
 	// start and redialed as group peers are.
 	Known []peer.AddrInfo
@@ -139,10 +148,12 @@ type EventKind int
 
 // Event kinds.
 const (
-	GossipRefused EventKind = iota + 1 // a pubsub message failed validation
-	SyncRefused                        // a sync stream was malformed or unproven
-	PointRefused                       // a rendezvous-point exchange failed (§11.4)
-	SyncCut                            // a removed or revoked device was served up to its cut (§10.2)
+	GossipRefused  EventKind = iota + 1 // a pubsub message failed validation
+	SyncRefused                         // a sync stream was malformed or unproven
+	PointRefused                        // a rendezvous-point exchange failed (§11.4)
+	SyncCut                             // a removed or revoked device was served up to its cut (§10.2)
+	MailboxStored                       // a mailbox took entries of this device's (§10.5); Peer is the mailbox
+	MailboxFetched                      // entries came from a mailbox; Peer is the mailbox
 )
 
 // Event is a refusal, with the peer it came from.
@@ -219,6 +230,9 @@ type Host struct {
 
 	points points
 	slots  slots
+	mbox   mailboxes
+	// pushing lists the (mailbox, group) pushes in flight.
+	pushing map[syncKey]bool
 	// wake is closed, and replaced, when the host's addresses change.
 	wakeMu sync.Mutex
 	wake   chan struct{}
@@ -305,11 +319,18 @@ func New(cfg Config) (*Host, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MailboxEvery == 0 {
+		cfg.MailboxEvery = 5 * time.Minute
+	}
 	priv, err := Identity(cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
 	relays, err := parseAddrs("relay", cfg.Relays)
+	if err != nil {
+		return nil, err
+	}
+	boxes, err := parseAddrs("mailbox", cfg.Mailboxes)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +362,7 @@ func New(cfg Config) (*Host, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
 		proven: map[[32]byte]map[peer.ID]bool{}, wake: make(chan struct{}),
-		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}}
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}, pushing: map[syncKey]bool{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
@@ -386,6 +407,10 @@ func New(cfg Config) (*Host, error) {
 			x.wg.Go(func() { x.holdSlot(ai) })
 		}
 	}
+	x.mbox.list, x.mbox.wake = boxes, map[peer.ID]chan struct{}{}
+	for _, ai := range boxes {
+		x.mbox.wake[ai.ID] = make(chan struct{}, 1)
+	}
 	for _, ai := range cfg.Known {
 		if ai.ID == h.ID() {
 			continue
@@ -427,6 +452,9 @@ func (x *Host) Serve(deliver Deliver, src Source) error {
 	x.serving, x.deliver, x.source = true, deliver, src
 	x.wg.Go(x.ingest)
 	x.wg.Go(x.periodicSync)
+	for _, ai := range x.mbox.list {
+		x.wg.Go(func() { x.keepMailbox(ai) })
+	}
 	for id := range x.topics {
 		x.syncAllLocked(id)
 	}
@@ -555,6 +583,12 @@ func (x *Host) Stats() Stats {
 
 // Close stops everything the host started and waits for it. Idempotent.
 func (x *Host) Close() error {
+	x.mu.Lock()
+	closed := x.closed
+	x.mu.Unlock()
+	if !closed {
+		x.flushMailboxes()
+	}
 	x.mu.Lock()
 	if x.closed {
 		x.mu.Unlock()

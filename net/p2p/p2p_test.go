@@ -32,6 +32,8 @@ type device struct {
 
 	refusals chan p2p.Event // what the host refused, as it happens
 	relays   []string       // Config.Relays of its host
+	// mailboxes is Config.Mailboxes of its host.
+	mailboxes []string
 }
 
 func newDevice(t testing.TB, name string, st store.Store, listen []string) *device {
@@ -55,9 +57,10 @@ func (d *device) start(listen []string) {
 		t.Fatal(err)
 	}
 	h, err := p2p.New(p2p.Config{
-		Seed:   n.PeerSeed(),
-		Listen: listen,
-		Relays: d.relays,
+		Seed:      n.PeerSeed(),
+		Listen:    listen,
+		Relays:    d.relays,
+		Mailboxes: d.mailboxes,
 		// A long period: tests must pass on the event-driven syncs alone.
 		SyncInterval: time.Hour,
 		Observe: func(e p2p.Event) {

@@ -208,6 +208,12 @@ func (x *Host) watchConnections() error {
 			}
 			switch e := ev.(type) {
 			case event.EvtPeerConnectednessChanged:
+				if ch := x.mbox.wake[e.Peer]; ch != nil && e.Connectedness != network.NotConnected {
+					select { // a mailbox reached: exchange with it now
+					case ch <- struct{}{}:
+					default:
+					}
+				}
 				switch e.Connectedness {
 				case network.Connected:
 					x.log.Info("peer connected", "peer", e.Peer, "route", x.Route(e.Peer))

@@ -1,0 +1,111 @@
+package p2p_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/berty-go/berty/infra"
+	"github.com/berty-go/berty/net/p2p"
+	"github.com/berty-go/berty/store/mem"
+)
+
+// waitEvent blocks until d's host reports an event of kind k.
+func (d *device) waitEvent(k p2p.EventKind) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		select {
+		case e := <-d.refusals:
+			if e.Kind == k {
+				return
+			}
+		case <-ctx.Done():
+			d.t.Fatalf("%s: no event %d in 20 s", d.name, k)
+		}
+	}
+}
+
+// TestOfflineDeliveryThroughMailbox: alice writes while bob is offline,
+// then goes offline herself; bob comes back and gets every message from
+// their mailbox (a `berty serve` node), alice nowhere to be reached. The
+// mailbox's database holds none of the texts (it holds no key that reads
+// them: only the replication and network keys the devices registered).
+func TestOfflineDeliveryThroughMailbox(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := infra.Start(infra.Config{Dir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoDHT: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	mk := func(name string) *device {
+		d := &device{t: t, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 4096), relays: srv.Addrs(), mailboxes: srv.Addrs()}
+		d.start([]string{"/ip4/127.0.0.1/tcp/0"})
+		return d
+	}
+	alice, bob := mk("alice"), mk("bob")
+	defer func() { alice.stop(); bob.stop() }()
+	if err := alice.h.Connect(context.Background(), bob.h.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	sendAll(t, alice, topic, []string{"while both online"}, 1)
+	bob.waitFor("while both online")
+
+	bob.stop()
+	msgs := bodies("while bob was away", 50)
+	for _, m := range msgs { // one per call, as a person writes
+		sendAll(t, alice, topic, []string{m}, 1)
+	}
+	// Alice leaves once the mailbox holds them all.
+	for srv.MailboxStats().Stored < int64(len(msgs)) {
+		alice.waitEvent(p2p.MailboxStored)
+	}
+	alice.stop()
+
+	bob.start([]string{"/ip4/127.0.0.1/tcp/0"})
+	bob.waitFor(msgs...)
+	if n := len(bob.h.Peers()); n != 1 {
+		t.Errorf("bob is connected to %d peers, want only the mailbox", n)
+	}
+
+	// What the mailbox's database holds: no text, and no key but the
+	// replication and network keys (which MAC entries and prove
+	// membership: they open nothing).
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, infra.MailboxFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT raw FROM mb_entries`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if bytes.Contains(raw, []byte("while bob was away")) || bytes.Contains(raw, []byte("while both online")) {
+			t.Fatal("the mailbox holds a message's text in clear")
+		}
+	}
+	if n < len(msgs) {
+		t.Errorf("the mailbox holds %d entries, want at least %d", n, len(msgs))
+	}
+}
