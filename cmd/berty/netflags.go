@@ -32,7 +32,7 @@ type netOpts struct {
 	infra  []string
 }
 
-const infraHelp = "infrastructure node (`berty serve`) multiaddr …/p2p/ID, repeatable: DHT bootstrap and relay, " +
+const infraHelp = "infrastructure node (`berty serve`) multiaddr …/p2p/ID, repeatable: DHT bootstrap, relay and mailbox, " +
 	"so contacts on other networks, behind NATs, find and reach this device; also read from DATA/" + InfraFile
 
 func (o *netOpts) flags(f *pflag.FlagSet, cfg *p2p.Config, mdnsDefault bool) {
@@ -59,6 +59,7 @@ func (o *netOpts) apply(dir string, cfg *p2p.Config) error {
 		cfg.DHT = true
 		cfg.Bootstrap = append(cfg.Bootstrap, infra...)
 		cfg.Relays = append(cfg.Relays, infra...)
+		cfg.Mailboxes = append(cfg.Mailboxes, infra...)
 		if cfg.Listen == nil {
 			cfg.Listen = infraListen
 		}

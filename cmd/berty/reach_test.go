@@ -64,8 +64,9 @@ func startServe(t *testing.T, ns, ip string) string {
 // only the address of one `berty serve` node on the "internet". Bob asks
 // alice from her link, she accepts, and they chat both ways: the request
 // finds her through the serve node's DHT, and everything crosses its relay
-// (neither home can be dialed). Then both restart, on new ports, and find
-// each other again with nothing typed.
+// (neither home can be dialed). Then both restart, and alice moves to new
+// ports: they find each other again with nothing typed. Last, alice writes
+// while bob is offline and leaves: bob gets it all from the mailbox.
 func TestTwoNetworks(t *testing.T) {
 	in := netns.NewInternet(t, 2)
 	srv := startServe(t, in.Public, in.PublicIP)
@@ -152,4 +153,20 @@ func TestTwoNetworks(t *testing.T) {
 		return alice.has(alice.conversation("bob").Topic, "bob", "found you")
 	})
 	t.Logf("reachable again %v after a move to new ports", time.Since(restart).Round(time.Millisecond))
+
+	// Offline delivery: bob is away while alice writes; she closes her
+	// laptop right after; bob comes back and reads everything, from the
+	// mailbox of the serve node, alice nowhere to be reached.
+	bob.stop()
+	for _, m := range []string{"are you there?", "I'm leaving too", "see you"} {
+		alice.cli("send", "bob", m)
+	}
+	alice.stop()
+	back := time.Now()
+	bob.start()
+	bob.until("alice's messages from the mailbox", func() bool {
+		cv := bob.conversation("alice")
+		return bob.has(cv.Topic, "alice", "are you there?") && bob.has(cv.Topic, "alice", "I'm leaving too") && bob.has(cv.Topic, "alice", "see you")
+	})
+	t.Logf("offline delivery: %v from bob's start to the last message", time.Since(back).Round(time.Millisecond))
 }

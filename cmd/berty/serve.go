@@ -44,7 +44,7 @@ func serveCmd() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "serve",
-		Short: "Run an infrastructure node (no account): DHT bootstrap and relay for devices on other networks",
+		Short: "Run an infrastructure node (no account): DHT bootstrap, relay and mailbox for devices on other networks",
 		Long: `serve runs an infrastructure node, the kind you host on a VPS so that devices on
 different networks, behind NATs, find and reach each other. It opens no account,
 holds no key of any conversation and reads nothing; it offers:
@@ -55,6 +55,9 @@ holds no key of any conversation and reads nothing; it offers:
   relay      circuit relay v2: a device behind a NAT holds a slot here and is
              reachable through it; two such devices then try to connect directly
              (hole punching) and keep the relay only if that fails
+  mailbox    keeps the conversations' entries (encrypted: it holds no key that reads
+             them) for a device that is offline, and hands them over when it is back;
+             in DATA/mailbox.db, each entry for --mailbox-keep
   autonat    tells devices whether they are reachable from outside
 
 At start it prints the addresses devices should use, one a line; give one to each
@@ -127,6 +130,9 @@ Stop it with Ctrl-C or SIGTERM.`,
 			if !cfg.NoRelay {
 				services = append(services, "relay")
 			}
+			if !cfg.NoMailbox {
+				services = append(services, "mailbox")
+			}
 			services = append(services, "autonat")
 			log.Info("serving", "peer", n.ID().String(), "services", strings.Join(services, ","), "data", cfg.Dir)
 			if metrics != "" {
@@ -161,6 +167,10 @@ Stop it with Ctrl-C or SIGTERM.`,
 	f.IntVar(&cfg.Limits.Circuits, "relay-circuits", 32, "relayed connections open at once per device")
 	f.DurationVar(&cfg.Limits.Duration, "relay-circuit-duration", 30*time.Minute, "a relayed connection ends after this long (negative: no limit)")
 	f.Int64Var(&cfg.Limits.Data, "relay-circuit-data", 64<<20, "a relayed connection ends after this many bytes each way (negative: no limit)")
+	f.BoolVar(&cfg.NoMailbox, "no-mailbox", false, "do not keep groups for offline devices")
+	f.IntVar(&cfg.Mailbox.Groups, "mailbox-groups", 4096, "groups one device may register with the mailbox")
+	f.Int64Var(&cfg.Mailbox.Bytes, "mailbox-bytes", 256<<20, "bytes one group may hold in the mailbox")
+	f.DurationVar(&cfg.Mailbox.Keep, "mailbox-keep", 30*24*time.Hour, "how long the mailbox keeps an entry, and a group no device registers or reads")
 	f.StringVar(&metrics, "metrics", "", "serve Prometheus metrics on this address at /metrics (loopback only, unless --allow-remote)")
 	f.BoolVar(&allowRemote, "allow-remote", false, "allow --metrics on a non-loopback address")
 	logOpts.flags(f)
