@@ -276,7 +276,8 @@ func (n *Node) watch(ctx context.Context) {
 			e := ev.(event.EvtPeerConnectednessChanged)
 			n.log.Debug("peer", "id", e.Peer, "state", e.Connectedness.String())
 		case <-tick.C:
-			n.log.Info("serving", "peers", n.Peers())
+			st := n.MailboxStats()
+			n.log.Info("serving", "peers", n.Peers(), "mailbox_stored", st.Stored, "mailbox_served", st.Served, "mailbox_refused", st.Refused)
 		}
 	}
 }

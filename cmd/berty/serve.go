@@ -119,6 +119,19 @@ Stop it with Ctrl-C or SIGTERM.`,
 					log.Error("stop", "err", err)
 				}
 			}()
+			for _, c := range []struct {
+				name, help string
+				f          func(infra.MailboxStats) int64
+			}{
+				{"mailbox_stored_total", "Entries the mailbox stored.", func(s infra.MailboxStats) int64 { return s.Stored }},
+				{"mailbox_served_total", "Entries the mailbox served.", func(s infra.MailboxStats) int64 { return s.Served }},
+				{"mailbox_refused_total", "Mailbox requests refused (unknown group, bad proof, bad entry, over quota).", func(s infra.MailboxStats) int64 { return s.Refused }},
+			} {
+				reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "berty", Name: c.name, Help: c.help},
+					func() float64 { return float64(c.f(n.MailboxStats())) }))
+			}
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "berty", Name: "peers", Help: "Connected peers."},
+				func() float64 { return float64(n.Peers()) }))
 			out := cmd.OutOrStdout()
 			for _, a := range n.Addrs() {
 				fmt.Fprintln(out, a)
@@ -156,7 +169,7 @@ Stop it with Ctrl-C or SIGTERM.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&cfg.Dir, "data", serveDir(), "data directory (the node's identity); $BERTY_SERVE_DATA sets the default")
+	f.StringVar(&cfg.Dir, "data", serveDir(), "data directory (the node's identity and the mailbox); $BERTY_SERVE_DATA sets the default")
 	f.StringSliceVar(&cfg.Listen, "listen", infra.DefaultListen, "listen multiaddrs")
 	f.StringSliceVar(&cfg.Announce, "announce", nil, "advertise these multiaddrs instead of the listen addresses (a public address behind a port mapping)")
 	f.BoolVar(&cfg.NoDHT, "no-dht", false, "do not serve the DHT")

@@ -283,9 +283,12 @@ func (x *Host) reconcileTopic(ctx context.Context, mb peer.ID, t *topic, src Sou
 	}
 	for d, have := range local {
 		for after := theirs[d]; after < have; {
-			raws, err := src.EntriesAfter(t.id, d, after, syncChunk)
-			if err != nil || len(raws) == 0 {
+			raws, err := signedChunk(src, t.id, d, after)
+			if err != nil {
 				return stored, 0, err
+			}
+			if len(raws) == 0 {
+				break // nothing signed yet after it: the next round
 			}
 			n, err := x.mailboxPut(ctx, mb, t, nw, raws)
 			stored += n
@@ -326,6 +329,31 @@ func (x *Host) flushMailboxes() {
 		}
 	}
 	wg.Wait()
+}
+
+// signedChunk returns the entries of a feed after a seq, about syncChunk
+// of them, ending with a signed one: a mailbox keeps an unsigned entry only
+// with the signed one that authenticates it in the same put (§4.5). nil:
+// nothing signed follows yet.
+func signedChunk(src Source, topic [32]byte, d keys.Public, after uint64) ([][]byte, error) {
+	for limit := syncChunk; ; limit *= 2 {
+		raws, err := src.EntriesAfter(topic, d, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		for i := len(raws) - 1; i >= 0; i-- {
+			e, err := feed.Decode(raws[i])
+			if err != nil {
+				return nil, err
+			}
+			if e.Signed {
+				return raws[:i+1], nil
+			}
+		}
+		if len(raws) < limit || limit >= MaxBatchEntries {
+			return nil, nil
+		}
+	}
 }
 
 // mailboxPut hands entries to a mailbox.

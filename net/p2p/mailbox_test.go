@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -69,6 +70,11 @@ func TestOfflineDeliveryThroughMailbox(t *testing.T) {
 	for _, m := range msgs { // one per call, as a person writes
 		sendAll(t, alice, topic, []string{m}, 1)
 	}
+	// And in batches, whose entries but the last are unsigned (§4.5):
+	// the mailbox keeps them with the signed one that closes them.
+	batched := bodies("in batches", 300)
+	sendAll(t, alice, topic, batched, 100)
+	msgs = append(msgs, batched...)
 	// Alice leaves once the mailbox holds them all.
 	for srv.MailboxStats().Stored < int64(len(msgs)) {
 		alice.waitEvent(p2p.MailboxStored)
@@ -107,5 +113,61 @@ func TestOfflineDeliveryThroughMailbox(t *testing.T) {
 	}
 	if n < len(msgs) {
 		t.Errorf("the mailbox holds %d entries, want at least %d", n, len(msgs))
+	}
+}
+
+// BenchmarkMailboxCatchUp: bob is offline while alice writes 10 000
+// messages (batches of 100), alice leaves; the timed part is bob's start
+// until he holds them all — fetched from the mailbox, ingested, durable in
+// his store. Reports entries/s and the mailbox's bytes per message.
+func BenchmarkMailboxCatchUp(b *testing.B) {
+	const n = 10000
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		srv, err := infra.Start(infra.Config{Dir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoDHT: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mk := func(name string) *device {
+			d := &device{t: b, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 1<<16), mailboxes: srv.Addrs()}
+			d.start([]string{"/ip4/127.0.0.1/tcp/0"})
+			return d
+		}
+		alice, bob := mk("alice"), mk("bob")
+		if err := alice.h.Connect(context.Background(), bob.h.Addrs()[0]); err != nil {
+			b.Fatal(err)
+		}
+		topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
+			b.Fatal(err)
+		}
+		sendAll(b, alice, topic, []string{"hello"}, 1)
+		bob.waitFor("hello")
+		bob.stop()
+		msgs := bodies("while bob was away", n)
+		sendAll(b, alice, topic, msgs, 100)
+		for srv.MailboxStats().Stored < n {
+			alice.waitEvent(p2p.MailboxStored)
+		}
+		alice.stop()
+		var size int64
+		for _, f := range []string{infra.MailboxFile, infra.MailboxFile + "-wal"} {
+			if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				size += fi.Size()
+			}
+		}
+		b.StartTimer()
+		start := time.Now()
+		bob.start([]string{"/ip4/127.0.0.1/tcp/0"})
+		bob.waitFor(msgs...)
+		b.StopTimer()
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "entries/s")
+		b.ReportMetric(float64(size)/n, "mailbox-bytes/msg")
+		bob.stop()
+		srv.Close()
 	}
 }

@@ -60,18 +60,25 @@ func relayedPair(t testing.TB, relay *infra.Node) (alice, bob *device, topic [32
 // address, as behind a NAT) chat both ways through a `berty serve` relay.
 // With the relay's limits, libp2p marks the relayed connection "limited"
 // and gossip does not use it: sync carries everything (what a stock relay,
-// kubo's included, gives). Without limits, gossip runs over it too.
+// kubo's included, gives; with its 128 KiB per connection, the connection
+// is reset midway and the devices redial). Without limits, gossip runs
+// over it too.
 func TestChatThroughRelay(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		lim  infra.Limits
+		n    int
 	}{
-		{"limited", infra.Limits{}},
-		{"unlimited", infra.Limits{Duration: -1, Data: -1}},
+		{"limited", infra.Limits{}, 200},
+		{"unlimited", infra.Limits{Duration: -1, Data: -1}, 200},
+		// What a stock relay gives (go-libp2p's defaults, kubo's relay):
+		// 128 KiB each way per connection, then the relay resets it and
+		// the devices redial; 1 000 messages are about 400 KiB.
+		{"stock", infra.Limits{Duration: 2 * time.Minute, Data: 128 << 10}, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alice, bob, topic := relayedPair(t, startInfra(t, tc.lim))
-			msgs := bodies("alice", 200)
+			msgs := bodies("alice", tc.n)
 			sendAll(t, alice, topic, msgs, 20)
 			bob.waitFor(msgs...)
 			for i := range 5 { // one message per call, as a person sends
