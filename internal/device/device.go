@@ -113,7 +113,7 @@ func openHost(st *sqlite.Store, hc p2p.Config) (*p2p.Host, error) {
 	if listen == nil {
 		listen = p2p.DefaultListen
 	}
-	hc.Known = append(hc.Known, knownAddrInfos(mem.Peers)...)
+	hc.Known = append(hc.Known, knownPeers(mem.Peers)...)
 	hc.Listen = withRemembered(listen, mem.Listen)
 	if err := free(hc.Listen); err != nil {
 		if hc.Logger != nil {

@@ -2,6 +2,7 @@ package device
 
 import (
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
+	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/store/sqlite"
 )
 
@@ -40,7 +42,10 @@ type netMemory struct {
 type knownPeer struct {
 	ID    string   `json:"id"`
 	Addrs []string `json:"addrs"`
-	Seen  int64    `json:"seen"` // Unix seconds
+	// Nets are the network IDs (hex) it proved it holds: whose mailboxes
+	// keep those groups for it while it is away.
+	Nets []string `json:"nets,omitempty"`
+	Seen int64    `json:"seen"` // Unix seconds
 }
 
 func loadNet(st *sqlite.Store) (netMemory, error) {
@@ -154,22 +159,27 @@ func free(listen []string) error {
 	return nil
 }
 
-// knownAddrInfos turns remembered peers into what the host dials.
-func knownAddrInfos(ps []knownPeer) []peer.AddrInfo {
-	var out []peer.AddrInfo
+// knownPeers turns remembered peers into what the host dials.
+func knownPeers(ps []knownPeer) []p2p.KnownPeer {
+	var out []p2p.KnownPeer
 	for _, p := range ps {
 		id, err := peer.Decode(p.ID)
 		if err != nil {
 			continue
 		}
-		ai := peer.AddrInfo{ID: id}
+		kp := p2p.KnownPeer{AddrInfo: peer.AddrInfo{ID: id}}
 		for _, a := range p.Addrs {
 			if m, err := ma.NewMultiaddr(a); err == nil {
-				ai.Addrs = append(ai.Addrs, m)
+				kp.Addrs = append(kp.Addrs, m)
 			}
 		}
-		if len(ai.Addrs) > 0 {
-			out = append(out, ai)
+		for _, n := range p.Nets {
+			if b, err := hex.DecodeString(n); err == nil && len(b) == 32 {
+				kp.Networks = append(kp.Networks, [32]byte(b))
+			}
+		}
+		if len(kp.Addrs) > 0 {
+			out = append(out, kp)
 		}
 	}
 	return out
@@ -186,10 +196,13 @@ func (d *Device) rememberNet() error {
 	now := d.cfg.Node.Now().Unix()
 	m := netMemory{Listen: d.Host.ListenAddrs()}
 	seen := map[string]bool{}
-	for _, ai := range d.Host.KnownPeers() {
-		kp := knownPeer{ID: ai.ID.String(), Seen: now}
-		for _, a := range ai.Addrs {
+	for _, p := range d.Host.KnownPeers() {
+		kp := knownPeer{ID: p.ID.String(), Seen: now}
+		for _, a := range p.Addrs {
 			kp.Addrs = append(kp.Addrs, a.String())
+		}
+		for _, n := range p.Networks {
+			kp.Nets = append(kp.Nets, hex.EncodeToString(n[:]))
 		}
 		m.Peers = append(m.Peers, kp)
 		seen[kp.ID] = true

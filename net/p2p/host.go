@@ -118,9 +118,9 @@ type Config struct {
 	// mailbox (0: 5 min); also whenever it reaches one and when a group
 	// joins a network.
 	MailboxEvery time.Duration
-	// Known are peers met in an earlier run (Host.KnownPeers), dialed at
-	// start and redialed as group peers are.
-	Known []peer.AddrInfo
+	// Known are group peers met in an earlier run (Host.KnownPeers),
+	// dialed at start and redialed as group peers are.
+	Known []KnownPeer
 	// Now is the clock for rendezvous periods (nil: time.Now).
 	Now func() time.Time
 	// NAT enables what a device behind a NAT needs: the circuit relay v2
@@ -214,13 +214,16 @@ type Host struct {
 	// they hold the network's key (§10.1): the group's peers. Its own lock.
 	provenMu sync.RWMutex
 	proven   map[[32]byte]map[peer.ID]bool
-	topics   map[[32]byte]*topic
-	nets     map[[32]byte]*groupNet // by network ID
-	syncing  map[syncKey]int
-	nudges   map[[32]byte]*time.Timer
-	later    map[syncKey]*time.Timer
-	pulls    map[syncKey]time.Time // when this host last asked a cut peer to pull
-	serves   map[peer.ID]int       // syncs being served, per peer
+	// met lists, per network ID, the peers that proved its key in an
+	// earlier run (Config.Known): whose mailboxes keep the group for them.
+	met     map[[32]byte]map[peer.ID]bool
+	topics  map[[32]byte]*topic
+	nets    map[[32]byte]*groupNet // by network ID
+	syncing map[syncKey]int
+	nudges  map[[32]byte]*time.Timer
+	later   map[syncKey]*time.Timer
+	pulls   map[syncKey]time.Time // when this host last asked a cut peer to pull
+	serves  map[peer.ID]int       // syncs being served, per peer
 	// redialing lists the group peers being dialed again (§10.4).
 	redialing map[peer.ID]bool
 	closed    bool
@@ -231,8 +234,11 @@ type Host struct {
 	points points
 	slots  slots
 	mbox   mailboxes
-	// pushing lists the (mailbox, group) pushes in flight.
-	pushing map[syncKey]bool
+	// pushing lists the (mailbox, group) pushes in flight; pushAgain
+	// those asked for again meanwhile.
+	pushing, pushAgain map[syncKey]bool
+	// handFailed is when a peer's mailbox was last not reached.
+	handFailed map[peer.ID]time.Time
 	// wake is closed, and replaced, when the host's addresses change.
 	wakeMu sync.Mutex
 	wake   chan struct{}
@@ -361,8 +367,8 @@ func New(cfg Config) (*Host, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
-		proven: map[[32]byte]map[peer.ID]bool{}, wake: make(chan struct{}),
-		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}, pushing: map[syncKey]bool{}}
+		proven: map[[32]byte]map[peer.ID]bool{}, met: map[[32]byte]map[peer.ID]bool{}, wake: make(chan struct{}),
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}, pushing: map[syncKey]bool{}, pushAgain: map[syncKey]bool{}, handFailed: map[peer.ID]time.Time{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
@@ -411,12 +417,18 @@ func New(cfg Config) (*Host, error) {
 	for _, ai := range boxes {
 		x.mbox.wake[ai.ID] = make(chan struct{}, 1)
 	}
-	for _, ai := range cfg.Known {
-		if ai.ID == h.ID() {
+	for _, kp := range cfg.Known {
+		if kp.ID == h.ID() {
 			continue
 		}
-		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
-		x.redial(ai.ID)
+		h.Peerstore().AddAddrs(kp.ID, kp.Addrs, time.Hour)
+		for _, id := range kp.Networks {
+			if x.met[id] == nil {
+				x.met[id] = map[peer.ID]bool{}
+			}
+			x.met[id][kp.ID] = true
+		}
+		x.redial(kp.ID)
 	}
 	if cfg.DHT {
 		if err := x.startDHT(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -328,7 +329,145 @@ func (x *Host) flushMailboxes() {
 			})
 		}
 	}
+	x.mu.Lock()
+	for _, t := range x.topics {
+		// Peers that look connected too: one that has just gone may not be
+		// noticed yet, and what was sent to it may not have arrived.
+		for _, ai := range x.peerMailboxesLocked(t, true) {
+			wg.Go(func() {
+				if err := x.handOver(ctx, ai, t); err != nil {
+					x.log.Warn("mailbox: last hand-over to a peer's mailbox failed", "mailbox", ai.ID, "err", err)
+				}
+			})
+		}
+	}
+	x.mu.Unlock()
 	wg.Wait()
+}
+
+// handOverBackoff is how long a peer's mailbox that could not be reached
+// is left alone.
+const handOverBackoff = time.Minute
+
+// maxPeerMailboxes bounds the mailboxes of its peers a group is handed to.
+const maxPeerMailboxes = 8
+
+// peerMailboxesLocked returns the mailboxes that may keep a group for its
+// peers that are away (§10.5): the relays through which its known peers
+// that are not connected (or all of them) were reachable — a device with
+// `--infra` uses its relay as its mailbox — other than this host's own
+// mailboxes. x.mu is held.
+func (x *Host) peerMailboxesLocked(t *topic, evenConnected bool) []peer.AddrInfo {
+	var out []peer.AddrInfo
+	for _, p := range x.groupPeersOf(t) {
+		if !evenConnected && x.connected(p) {
+			continue
+		}
+		for _, r := range x.relaysOf(p) {
+			mine := slices.ContainsFunc(x.mbox.list, func(o peer.AddrInfo) bool { return o.ID == r.ID })
+			if mine || slices.ContainsFunc(out, func(o peer.AddrInfo) bool { return o.ID == r.ID }) {
+				continue
+			}
+			if out = append(out, r); len(out) == maxPeerMailboxes {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// peerLeft hands every group a peer that went away is in to its
+// mailboxes: what was sent to it just before it left may not have arrived.
+func (x *Host) peerLeft(p peer.ID) {
+	type job struct {
+		ai peer.AddrInfo
+		t  *topic
+	}
+	var jobs []job
+	x.mu.Lock()
+	for _, t := range x.topics {
+		if !slices.Contains(x.groupPeersOf(t), p) {
+			continue
+		}
+		for _, r := range x.relaysOf(p) {
+			if !slices.ContainsFunc(x.mbox.list, func(o peer.AddrInfo) bool { return o.ID == r.ID }) {
+				jobs = append(jobs, job{r, t})
+			}
+		}
+	}
+	x.mu.Unlock()
+	for _, j := range jobs {
+		x.handOverLater(j.ai, j.t)
+	}
+}
+
+// handOverLater hands a group to a peer's mailbox in the background: one
+// hand-over at a time per mailbox and group, run again if asked meanwhile.
+func (x *Host) handOverLater(ai peer.AddrInfo, t *topic) {
+	k := syncKey{ai.ID, t.id}
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return
+	}
+	if x.pushing[k] {
+		x.pushAgain[k] = true
+		x.mu.Unlock()
+		return
+	}
+	if time.Since(x.handFailed[ai.ID]) < handOverBackoff {
+		x.mu.Unlock()
+		return // not reached a moment ago: the close, or a later publish, tries again
+	}
+	x.pushing[k] = true
+	x.mu.Unlock()
+	x.wg.Go(func() {
+		for {
+			ctx, cancel := context.WithTimeout(x.ctx, MailboxTimeout)
+			err := x.handOver(ctx, ai, t)
+			cancel()
+			if err != nil && x.ctx.Err() == nil {
+				x.log.Debug("mailbox: a peer's mailbox not reached", "mailbox", ai.ID, "err", err)
+			}
+			x.mu.Lock()
+			if err != nil {
+				if len(x.handFailed) >= maxRedials {
+					clear(x.handFailed)
+				}
+				x.handFailed[ai.ID] = time.Now()
+			}
+			again := x.pushAgain[k] && err == nil
+			delete(x.pushAgain, k)
+			if !again {
+				delete(x.pushing, k)
+			}
+			x.mu.Unlock()
+			if !again {
+				return
+			}
+		}
+	})
+}
+
+// handOver registers a group at a peer's mailbox and puts there what it
+// lacks (its own mailbox is where that peer fetches when it is back).
+func (x *Host) handOver(ctx context.Context, ai peer.AddrInfo, t *topic) error {
+	_, src := x.attached()
+	if src == nil {
+		return nil
+	}
+	if !x.connected(ai.ID) {
+		x.clearBackoff(ai.ID)
+		if err := x.h.Connect(ctx, ai); err != nil {
+			return err
+		}
+	}
+	n, _, err := x.reconcileTopic(ctx, ai.ID, t, src, false)
+	if n > 0 {
+		x.log.Info("mailbox: handed to a peer's mailbox", "mailbox", ai.ID, "stored", n)
+		x.observe(MailboxStored, ai.ID)
+	}
+	return err
 }
 
 // signedChunk returns the entries of a feed after a seq, about syncChunk
@@ -412,18 +551,22 @@ func (x *Host) mailboxGet(ctx context.Context, mb peer.ID, t *topic, nw *groupNe
 // each in its own goroutine per publish (bounded by the one in flight per
 // mailbox and group: what a push drops, the next reconcile hands over).
 func (x *Host) pushMailboxes(topicID [32]byte, raws [][]byte) {
-	if len(x.mbox.list) == 0 {
-		return
-	}
 	x.mu.Lock()
 	t := x.topics[topicID]
 	var nw *groupNet
 	if t != nil && len(t.nets) > 0 {
 		nw = t.nets[0]
 	}
+	var theirs []peer.AddrInfo
+	if t != nil {
+		theirs = x.peerMailboxesLocked(t, false)
+	}
 	x.mu.Unlock()
 	if nw == nil {
 		return
+	}
+	for _, ai := range theirs {
+		x.handOverLater(ai, t)
 	}
 	for _, ai := range x.mbox.list {
 		k := syncKey{ai.ID, topicID}

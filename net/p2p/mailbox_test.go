@@ -171,3 +171,58 @@ func BenchmarkMailboxCatchUp(b *testing.B) {
 		srv.Close()
 	}
 }
+
+// TestOfflineDeliveryThroughPeersMailbox: alice and bob use different
+// `berty serve` nodes (each their own). Bob is reachable through his relay;
+// he goes offline, alice writes and leaves. Alice's own mailbox is not
+// where bob looks: she hands the conversation to bob's (the relay his
+// addresses name), and bob reads it all there when he is back.
+func TestOfflineDeliveryThroughPeersMailbox(t *testing.T) {
+	start := func() *infra.Node {
+		n, err := infra.Start(infra.Config{Dir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoDHT: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	hers, his := start(), start()
+	mk := func(name string, srv *infra.Node, listen []string) *device {
+		d := &device{t: t, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 4096), relays: srv.Addrs(), mailboxes: srv.Addrs()}
+		d.start(listen)
+		return d
+	}
+	alice := mk("alice", hers, []string{"/ip4/127.0.0.1/tcp/0"})
+	bob := mk("bob", his, []string{}) // behind a NAT: only his relay reaches him
+	defer func() { alice.stop(); bob.stop() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := bob.h.WaitRelayed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.h.Connect(ctx, bob.h.RelayAddrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	sendAll(t, alice, topic, []string{"while both online"}, 1)
+	bob.waitFor("while both online")
+
+	bob.stop()
+	msgs := bodies("while bob was away", 20)
+	for _, m := range msgs {
+		sendAll(t, alice, topic, []string{m}, 1)
+	}
+	alice.stop() // hands over what bob's mailbox lacks, as she closes
+
+	bob.start([]string{})
+	bob.waitFor(msgs...)
+	if got := his.MailboxStats().Stored; got < int64(len(msgs)) {
+		t.Errorf("bob's mailbox stored %d entries, want at least %d", got, len(msgs))
+	}
+}

@@ -3,6 +3,8 @@ package p2p_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -61,6 +63,7 @@ func (d *device) start(listen []string) {
 		Listen:    listen,
 		Relays:    d.relays,
 		Mailboxes: d.mailboxes,
+		Logger:    testLogger(d.name),
 		// A long period: tests must pass on the event-driven syncs alone.
 		SyncInterval: time.Hour,
 		Observe: func(e p2p.Event) {
@@ -207,4 +210,13 @@ func TestCatchUpAfterOffline(t *testing.T) {
 	if bob.h.Stats().SyncFetched < 1000 {
 		t.Errorf("bob fetched %d entries by sync, want at least 1000", bob.h.Stats().SyncFetched)
 	}
+}
+
+// testLogger logs a host to stderr when BERTY_TEST_LOG is set (to debug a
+// test), nowhere otherwise.
+func testLogger(name string) *slog.Logger {
+	if os.Getenv("BERTY_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("device", name)
 }

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -234,6 +235,7 @@ func (x *Host) watchConnections() error {
 					}
 					if x.isGroupPeer(e.Peer) {
 						x.redial(e.Peer)
+						x.peerLeft(e.Peer)
 					}
 				}
 			case event.EvtLocalReachabilityChanged:
@@ -321,37 +323,98 @@ func (x *Host) redial(p peer.ID) {
 // redialFor is how long the host tries to reach a group peer again.
 const redialFor = time.Hour
 
-// isGroupPeer reports whether p proved the key of any network.
+// isGroupPeer reports whether p proved the key of any network (in this
+// run, or in an earlier one: Config.Known).
 func (x *Host) isGroupPeer(p peer.ID) bool {
 	x.provenMu.RLock()
 	defer x.provenMu.RUnlock()
-	for _, m := range x.proven {
-		if m[p] {
-			return true
+	for _, ms := range []map[[32]byte]map[peer.ID]bool{x.proven, x.met} {
+		for _, m := range ms {
+			if m[p] {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// KnownPeers returns the group peers this host met (they proved a group's
-// key) with their addresses, relayed ones included: what a device keeps
-// across restarts to find its peers again at once (Config.Known).
-func (x *Host) KnownPeers() []peer.AddrInfo {
+// KnownPeer is a group peer met before: its addresses and the networks
+// it proved it holds.
+type KnownPeer struct {
+	peer.AddrInfo
+	Networks [][32]byte
+}
+
+// maxKnownNetworks bounds the networks remembered of one peer.
+const maxKnownNetworks = 64
+
+// KnownPeers returns the group peers this host met (they proved a
+// network's key, in this run or an earlier one) with their addresses,
+// relayed ones included, and those networks: what a device keeps across
+// restarts to find its peers again at once, and to know whose mailbox
+// keeps a group for a peer that is away (Config.Known).
+func (x *Host) KnownPeers() []KnownPeer {
 	x.provenMu.RLock()
-	seen := map[peer.ID]bool{}
-	for _, m := range x.proven {
-		for p := range m {
-			seen[p] = true
+	nets := map[peer.ID][][32]byte{}
+	for _, ms := range []map[[32]byte]map[peer.ID]bool{x.proven, x.met} {
+		for id, m := range ms {
+			for p := range m {
+				if !slices.Contains(nets[p], id) && len(nets[p]) < maxKnownNetworks {
+					nets[p] = append(nets[p], id)
+				}
+			}
 		}
 	}
 	x.provenMu.RUnlock()
-	var out []peer.AddrInfo
-	for p := range seen {
+	var out []KnownPeer
+	for p, ns := range nets {
 		if addrs := x.h.Peerstore().Addrs(p); len(addrs) > 0 {
-			out = append(out, peer.AddrInfo{ID: p, Addrs: addrs})
+			slices.SortFunc(ns, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+			out = append(out, KnownPeer{AddrInfo: peer.AddrInfo{ID: p, Addrs: addrs}, Networks: ns})
 		}
 	}
-	slices.SortFunc(out, func(a, b peer.AddrInfo) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	slices.SortFunc(out, func(a, b KnownPeer) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return out
+}
+
+// groupPeersOf returns the peers known to be in a group (they proved one
+// of its networks' keys, now or in an earlier run), connected or not.
+func (x *Host) groupPeersOf(t *topic) []peer.ID {
+	x.provenMu.RLock()
+	defer x.provenMu.RUnlock()
+	var out []peer.ID
+	for _, nw := range t.nets {
+		for _, m := range []map[peer.ID]bool{x.proven[nw.id], x.met[nw.id]} {
+			for p := range m {
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// relaysOf returns the relays through which a peer was reachable (from
+// its relayed addresses): where its mailboxes are, if it uses `berty
+// serve` nodes (§10.5).
+func (x *Host) relaysOf(p peer.ID) []peer.AddrInfo {
+	var out []peer.AddrInfo
+	for _, a := range x.h.Peerstore().Addrs(p) {
+		relayAddr, _ := ma.SplitFunc(a, func(c ma.Component) bool { return c.Code() == ma.P_CIRCUIT })
+		if len(relayAddr) == 0 || len(relayAddr) == len(a) {
+			continue
+		}
+		ai, err := peer.AddrInfoFromP2pAddr(relayAddr)
+		if err != nil || ai.ID == x.h.ID() {
+			continue
+		}
+		if i := slices.IndexFunc(out, func(o peer.AddrInfo) bool { return o.ID == ai.ID }); i >= 0 {
+			out[i].Addrs = append(out[i].Addrs, ai.Addrs...)
+		} else {
+			out = append(out, *ai)
+		}
+	}
 	return out
 }
 
