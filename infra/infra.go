@@ -95,9 +95,9 @@ type Config struct {
 	// Mailbox bounds what devices store (§10.5).
 	Mailbox MailboxLimits
 	// Allow, if not empty, is the only peers given a relay slot or a
-	// relayed connection (the operator's devices, or a community's): the
-	// relay is open to every device otherwise. The DHT and AutoNAT are
-	// open to all.
+	// relayed connection, and served by the mailbox (the operator's
+	// devices, or a community's): both are open to every device otherwise.
+	// The DHT and AutoNAT are open to all.
 	Allow  []peer.ID
 	Limits Limits
 	// Registerer, if set, receives libp2p's metrics (connections, streams,
@@ -203,7 +203,7 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 	if !cfg.NoMailbox {
-		if n.mbox, err = openMailbox(cfg.Dir, h, cfg.Mailbox, cfg.Logger); err != nil {
+		if n.mbox, err = openMailbox(cfg.Dir, h, cfg.Mailbox, cfg.Allow, cfg.Logger); err != nil {
 			n.Close()
 			return nil, err
 		}

@@ -81,7 +81,7 @@ func raws(es ...*feed.Entry) [][]byte {
 // held and a second replication key for a registered group are refused,
 // and nothing of them is stored; a member's entries are.
 func TestMailboxRefuses(t *testing.T) {
-	m, err := openMailbox(t.TempDir(), fakeHost("mailbox"), MailboxLimits{}, slog.New(slog.DiscardHandler))
+	m, err := openMailbox(t.TempDir(), fakeHost("mailbox"), MailboxLimits{}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestMailboxRefuses(t *testing.T) {
 
 	// What is stored: e1, e2 (authenticated by e3), e3 — not the lone
 	// unsigned entry, nothing forged.
-	heads, err := m.heads(g.topic)
+	heads, err := m.heads(group.NetworkID(g.net))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestMailboxRefuses(t *testing.T) {
 	}
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
-	if err := m.get(w, g.topic, p2p.EncodeVector(nil)); err != nil {
+	if err := m.get(w, group.NetworkID(g.net), p2p.EncodeVector(nil)); err != nil {
 		t.Fatal(err)
 	}
 	w.Flush()

@@ -65,8 +65,8 @@ device with "berty daemon --infra ADDR" (or put it in DATA/infra of the device).
 Its identity (the /p2p/ID part) lives in --data/identity.key and stays across
 restarts; keep the ports fixed (the default 4040, or --listen) so the addresses do.
 
-The relay is open to every device unless --allow-peer lists the only ones it
-serves (their peer IDs: "berty id" shows a device's). Its limits bound what one
+The relay and the mailbox are open to every device unless --allow-peer lists the
+only ones they serve (their peer IDs: "berty id" shows a device's). Its limits bound what one
 device costs: slots, circuits per device, and the length and bytes of a relayed
 connection, after which the devices open another. With --relay-circuit-duration
 and --relay-circuit-data both negative, relayed connections have no limit and
@@ -174,15 +174,19 @@ Stop it with Ctrl-C or SIGTERM.`,
 	f.StringSliceVar(&cfg.Announce, "announce", nil, "advertise these multiaddrs instead of the listen addresses (a public address behind a port mapping)")
 	f.BoolVar(&cfg.NoDHT, "no-dht", false, "do not serve the DHT")
 	f.BoolVar(&cfg.NoRelay, "no-relay", false, "do not relay")
-	f.StringSliceVar(&allow, "allow-peer", nil, "relay only for these peer IDs, repeatable (default: every device)")
+	f.StringSliceVar(&allow, "allow-peer", nil, "relay and keep mail only for these peer IDs, repeatable (default: every device)")
 	f.IntVar(&cfg.Limits.Reservations, "relay-slots", 1024, "devices that may hold a relay slot at once")
 	f.IntVar(&cfg.Limits.PerIP, "relay-slots-per-ip", 32, "relay slots per IP address")
 	f.IntVar(&cfg.Limits.Circuits, "relay-circuits", 32, "relayed connections open at once per device")
 	f.DurationVar(&cfg.Limits.Duration, "relay-circuit-duration", 30*time.Minute, "a relayed connection ends after this long (negative: no limit)")
 	f.Int64Var(&cfg.Limits.Data, "relay-circuit-data", 64<<20, "a relayed connection ends after this many bytes each way (negative: no limit)")
 	f.BoolVar(&cfg.NoMailbox, "no-mailbox", false, "do not keep groups for offline devices")
-	f.IntVar(&cfg.Mailbox.Groups, "mailbox-groups", 4096, "groups one device may register with the mailbox")
-	f.Int64Var(&cfg.Mailbox.Bytes, "mailbox-bytes", 256<<20, "bytes one group may hold in the mailbox")
+	f.IntVar(&cfg.Mailbox.Groups, "mailbox-groups", 4096, "spaces (a conversation's network) one device may register with the mailbox")
+	f.Int64Var(&cfg.Mailbox.Bytes, "mailbox-bytes", 256<<20, "bytes one space may hold")
+	f.Int64Var(&cfg.Mailbox.AuthorBytes, "mailbox-device-bytes", 64<<20, "bytes one device may hold in a space")
+	f.IntVar(&cfg.Mailbox.Authors, "mailbox-devices", 1024, "devices whose entries one space holds")
+	f.Int64Var(&cfg.Mailbox.Total, "mailbox-total", 16<<30, "bytes the whole mailbox holds")
+	f.IntVar(&cfg.Mailbox.Spaces, "mailbox-spaces", 100_000, "spaces the whole mailbox holds")
 	f.DurationVar(&cfg.Mailbox.Keep, "mailbox-keep", 30*24*time.Hour, "how long the mailbox keeps an entry, and a group no device registers or reads")
 	f.StringVar(&metrics, "metrics", "", "serve Prometheus metrics on this address at /metrics (loopback only, unless --allow-remote)")
 	f.BoolVar(&allowRemote, "allow-remote", false, "allow --metrics on a non-loopback address")

@@ -252,19 +252,31 @@ func (x *Host) reconcileTopic(ctx context.Context, mb peer.ID, t *topic, src Sou
 	x.mu.Lock()
 	nets := append([]*groupNet(nil), t.nets...)
 	x.mu.Unlock()
-	if len(nets) == 0 {
-		return 0, 0, nil
-	}
+	var errs []error
+	// Each network of the group is a space of its own at the mailbox
+	// (§10.5): a removed member reaches none of the epochs after her
+	// removal. Entries go to every network the group is carried on — they
+	// are the same entries; the networks are who may ask for them.
 	for _, nw := range nets {
-		body := append(append([]byte{}, t.rep[:]...), nw.key[:]...)
-		s, _, err := x.mailboxCall(ctx, mb, MailboxRegister, t, nw, body)
+		s, f, err := x.reconcileNet(ctx, mb, t, nw, src, fetch)
+		stored, fetched = stored+s, fetched+f
 		if err != nil {
-			return 0, 0, fmt.Errorf("register: %w", err)
+			errs = append(errs, err)
 		}
-		s.Close()
 	}
-	nw := nets[0]
-	// What the mailbox has, and what this device has beyond it.
+	return stored, fetched, errors.Join(errs...)
+}
+
+// reconcileNet registers one network of a group at a mailbox, puts what
+// the mailbox lacks there — a feed it refuses is left, not the round — and
+// gets what this device lacks.
+func (x *Host) reconcileNet(ctx context.Context, mb peer.ID, t *topic, nw *groupNet, src Source, fetch bool) (stored, fetched int, err error) {
+	body := append(append([]byte{}, t.rep[:]...), nw.key[:]...)
+	s, _, err := x.mailboxCall(ctx, mb, MailboxRegister, t, nw, body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("register: %w", err)
+	}
+	s.Close()
 	s, br, err := x.mailboxCall(ctx, mb, MailboxVector, t, nw, nil)
 	if err != nil {
 		return 0, 0, err
@@ -282,6 +294,7 @@ func (x *Host) reconcileTopic(ctx context.Context, mb peer.ID, t *topic, src Sou
 	if err != nil {
 		return 0, 0, err
 	}
+	var errs []error
 	for d, have := range local {
 		for after := theirs[d]; after < have; {
 			raws, err := signedChunk(src, t.id, d, after)
@@ -294,16 +307,20 @@ func (x *Host) reconcileTopic(ctx context.Context, mb peer.ID, t *topic, src Sou
 			n, err := x.mailboxPut(ctx, mb, t, nw, raws)
 			stored += n
 			if err != nil {
-				return stored, 0, err
+				errs = append(errs, fmt.Errorf("put %s's feed: %w", d, err))
+				if errors.Is(err, errMailbox(MailboxUnknown)) || ctx.Err() != nil {
+					return stored, 0, errors.Join(errs...)
+				}
+				break // this feed waits; the others, and the get, go on
 			}
 			after += uint64(len(raws))
 		}
 	}
-	if !fetch {
-		return stored, 0, nil
+	if fetch {
+		fetched, err = x.mailboxGet(ctx, mb, t, nw, local)
+		errs = append(errs, err)
 	}
-	fetched, err = x.mailboxGet(ctx, mb, t, nw, local)
-	return stored, fetched, err
+	return stored, fetched, errors.Join(errs...)
 }
 
 // flushTimeout bounds the last hand-over to the mailboxes when the host
@@ -553,16 +570,16 @@ func (x *Host) mailboxGet(ctx context.Context, mb peer.ID, t *topic, nw *groupNe
 func (x *Host) pushMailboxes(topicID [32]byte, raws [][]byte) {
 	x.mu.Lock()
 	t := x.topics[topicID]
-	var nw *groupNet
-	if t != nil && len(t.nets) > 0 {
-		nw = t.nets[0]
+	var nets []*groupNet
+	if t != nil {
+		nets = append(nets, t.nets...)
 	}
 	var theirs []peer.AddrInfo
 	if t != nil {
 		theirs = x.peerMailboxesLocked(t, false)
 	}
 	x.mu.Unlock()
-	if nw == nil {
+	if len(nets) == 0 {
 		return
 	}
 	for _, ai := range theirs {
@@ -596,7 +613,11 @@ func (x *Host) pushMailboxes(topicID [32]byte, raws [][]byte) {
 			}
 			ctx, cancel := context.WithTimeout(x.ctx, MailboxTimeout)
 			defer cancel()
-			n, err := x.mailboxPut(ctx, ai.ID, t, nw, raws)
+			n, err := 0, error(nil)
+			for _, nw := range nets {
+				k, perr := x.mailboxPut(ctx, ai.ID, t, nw, raws)
+				n, err = n+k, errors.Join(err, perr)
+			}
 			if n > 0 {
 				x.observe(MailboxStored, ai.ID)
 			}

@@ -620,14 +620,37 @@ func (x *Host) syncLater(p peer.ID, topicID [32]byte, d time.Duration) {
 	})
 }
 
+// EntriesSource is what a merger reads: a store's feeds (a device's
+// node, a mailbox), by seq.
+type EntriesSource interface {
+	EntriesAfter(topic [32]byte, device keys.Public, after uint64, limit int) ([][]byte, error)
+}
+
 // merger reads several feeds from storage a chunk at a time and yields their
 // entries in Lamport order.
 type merger struct {
-	src   Source
+	src   EntriesSource
 	topic [32]byte
 	until uint64 // if not 0, no entry with a later clock
+	chunk int    // entries read from a feed at a time (0: syncChunk)
 	h     cursorHeap
 }
+
+// Merger yields the entries of several feeds in Lamport order, so that
+// what an entry depends on mostly comes first (the mailbox serves with it,
+// §10.5); it reads chunk entries of a feed at a time.
+type Merger struct{ m merger }
+
+// NewMerger merges the feeds of topic in src.
+func NewMerger(src EntriesSource, topic [32]byte, chunk int) *Merger {
+	return &Merger{merger{src: src, topic: topic, chunk: chunk}}
+}
+
+// Add adds a device's feed from after (exclusive).
+func (m *Merger) Add(device keys.Public, after uint64) { m.m.add(device, after, feed.MaxSeq) }
+
+// Next returns up to n more entries (none: the end).
+func (m *Merger) Next(n int) ([][]byte, error) { return m.m.next(n) }
 
 type cursor struct {
 	open    bool // the last entry taken is unsigned: its batch goes on
@@ -649,7 +672,11 @@ func (m *merger) fill(c *cursor) error {
 	if c.after >= c.until {
 		return nil
 	}
-	raws, err := m.src.EntriesAfter(m.topic, c.dev, c.after, syncChunk)
+	chunk := m.chunk
+	if chunk == 0 {
+		chunk = syncChunk
+	}
+	raws, err := m.src.EntriesAfter(m.topic, c.dev, c.after, chunk)
 	if err != nil {
 		return err
 	}
@@ -663,7 +690,7 @@ func (m *merger) fill(c *cursor) error {
 			break
 		}
 		c.buf = append(c.buf, e)
-		c.after++
+		c.after = e.Seq // a mailbox's feeds may have gaps
 		// Past the limit, the batch that crossed it is finished — up to its
 		// signed entry, which authenticates the ones before it (§4.5) — or
 		// they could never be appended.
