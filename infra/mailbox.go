@@ -157,7 +157,8 @@ func openMailbox(dir string, h peerHost, lim MailboxLimits, allow []peer.ID, log
 	// only its own stream).
 	db.SetMaxOpenConns(1)
 	m := &mailbox{h: h, db: db, lim: lim.withDefaults(), allow: allow, log: log, now: time.Now, streams: map[peer.ID]int{}}
-	if _, err := db.Exec(mailboxSchema); err == nil {
+	_, err = db.Exec(mailboxSchema)
+	if err == nil {
 		err = db.QueryRow(`SELECT coalesce(sum(bytes), 0) FROM mb_spaces`).Scan(&m.total)
 	}
 	if err != nil {

@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"log/slog"
@@ -163,28 +162,7 @@ func TestMailboxRefuses(t *testing.T) {
 	if len(heads) != 1 || heads[g.dev.Public()] != 3 {
 		t.Errorf("the mailbox's heads: %v, want the device at 3", heads)
 	}
-	var out bytes.Buffer
-	w := bufio.NewWriter(&out)
-	if err := m.get(w, group.NetworkID(g.net), p2p.EncodeVector(nil)); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	br := bufio.NewReader(&out)
-	var got [][]byte
-	for {
-		f, err := p2p.ReadFrame(br, p2p.MaxFrame)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(f) == 0 {
-			break
-		}
-		rs, err := p2p.DecodeBatch(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, rs...)
-	}
+	got := served(t, m, group.NetworkID(g.net))
 	want := raws(e1, e2, e3)
 	if len(got) != len(want) {
 		t.Fatalf("the mailbox serves %d entries, want %d", len(got), len(want))

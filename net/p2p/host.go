@@ -307,6 +307,24 @@ func Identity(seed [32]byte) (crypto.PrivKey, error) {
 	return crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed[:]))
 }
 
+// BaseOptions are the libp2p options every Berty host shares (devices and
+// `berty serve`): its identity, its listen addresses (none: it only
+// dials), TCP and QUIC, Noise, yamux.
+func BaseOptions(priv crypto.PrivKey, listen []string) []libp2p.Option {
+	addrs := libp2p.ListenAddrStrings(listen...)
+	if len(listen) == 0 {
+		addrs = libp2p.NoListenAddrs
+	}
+	return []libp2p.Option{
+		libp2p.Identity(priv),
+		addrs,
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+	}
+}
+
 // New starts a host: listens, starts gossipsub, the sync protocol and
 // discovery. Call Serve once the node is open.
 func New(cfg Config) (*Host, error) {
@@ -347,18 +365,7 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []libp2p.Option{
-		libp2p.Identity(priv),
-		libp2p.ListenAddrStrings(cfg.Listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ConnectionManager(cm),
-	}
-	if len(cfg.Listen) == 0 {
-		opts[1] = libp2p.NoListenAddrs
-	}
+	opts := append(BaseOptions(priv, cfg.Listen), libp2p.ConnectionManager(cm))
 	opts = append(opts, natOptions(cfg)...)
 	h, err := libp2p.New(opts...)
 	if err != nil {

@@ -143,7 +143,8 @@ func (x *Host) mailboxCall(ctx context.Context, mb peer.ID, op byte, t *topic, n
 		s.SetDeadline(dl)
 	}
 	head := EncodeMailboxHead(MailboxHead{Op: op, Topic: t.id, Network: nw.id, Proof: MailboxProof(nw.key, x.h.ID(), mb)})
-	if err := writeFrame(s, head); err == nil {
+	err = writeFrame(s, head)
+	if err == nil {
 		err = writeFrame(s, body)
 	}
 	if err != nil {

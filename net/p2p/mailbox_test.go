@@ -13,7 +13,6 @@ import (
 
 	"github.com/berty-go/berty/infra"
 	"github.com/berty-go/berty/net/p2p"
-	"github.com/berty-go/berty/store/mem"
 )
 
 // waitEvent blocks until d's host reports an event of kind k.
@@ -45,23 +44,14 @@ func TestOfflineDeliveryThroughMailbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	mk := func(name string) *device {
-		d := &device{t: t, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 4096), relays: srv.Addrs(), mailboxes: srv.Addrs()}
-		d.start([]string{"/ip4/127.0.0.1/tcp/0"})
-		return d
-	}
-	alice, bob := mk("alice"), mk("bob")
+	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	alice := newDeviceWith(t, "alice", loopback, srv.Addrs(), srv.Addrs())
+	bob := newDeviceWith(t, "bob", loopback, srv.Addrs(), srv.Addrs())
 	defer func() { alice.stop(); bob.stop() }()
 	if err := alice.h.Connect(context.Background(), bob.h.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}
-	topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
-		t.Fatal(err)
-	}
+	topic := befriend(t, alice, bob)
 	sendAll(t, alice, topic, []string{"while both online"}, 1)
 	bob.waitFor("while both online")
 
@@ -129,22 +119,13 @@ func BenchmarkMailboxCatchUp(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		mk := func(name string) *device {
-			d := &device{t: b, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 1<<16), mailboxes: srv.Addrs()}
-			d.start([]string{"/ip4/127.0.0.1/tcp/0"})
-			return d
-		}
-		alice, bob := mk("alice"), mk("bob")
+		loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+		alice := newDeviceWith(b, "alice", loopback, nil, srv.Addrs())
+		bob := newDeviceWith(b, "bob", loopback, nil, srv.Addrs())
 		if err := alice.h.Connect(context.Background(), bob.h.Addrs()[0]); err != nil {
 			b.Fatal(err)
 		}
-		topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
-			b.Fatal(err)
-		}
+		topic := befriend(b, alice, bob)
 		sendAll(b, alice, topic, []string{"hello"}, 1)
 		bob.waitFor("hello")
 		bob.stop()
@@ -187,13 +168,8 @@ func TestOfflineDeliveryThroughPeersMailbox(t *testing.T) {
 		return n
 	}
 	hers, his := start(), start()
-	mk := func(name string, srv *infra.Node, listen []string) *device {
-		d := &device{t: t, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 4096), relays: srv.Addrs(), mailboxes: srv.Addrs()}
-		d.start(listen)
-		return d
-	}
-	alice := mk("alice", hers, []string{"/ip4/127.0.0.1/tcp/0"})
-	bob := mk("bob", his, []string{}) // behind a NAT: only his relay reaches him
+	alice := newDeviceWith(t, "alice", []string{"/ip4/127.0.0.1/tcp/0"}, hers.Addrs(), hers.Addrs())
+	bob := newDeviceWith(t, "bob", []string{}, his.Addrs(), his.Addrs()) // behind a NAT: only his relay reaches him
 	defer func() { alice.stop(); bob.stop() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -203,13 +179,7 @@ func TestOfflineDeliveryThroughPeersMailbox(t *testing.T) {
 	if err := alice.h.Connect(ctx, bob.h.RelayAddrs()[0]); err != nil {
 		t.Fatal(err)
 	}
-	topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
-		t.Fatal(err)
-	}
+	topic := befriend(t, alice, bob)
 	sendAll(t, alice, topic, []string{"while both online"}, 1)
 	bob.waitFor("while both online")
 

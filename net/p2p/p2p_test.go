@@ -40,9 +40,29 @@ type device struct {
 
 func newDevice(t testing.TB, name string, st store.Store, listen []string) *device {
 	t.Helper()
-	d := &device{t: t, name: name, st: st, got: map[string]bool{}, refusals: make(chan p2p.Event, 1024)}
+	return newDeviceWith(t, name, listen, nil, nil)
+}
+
+// newDeviceWith starts a device on a new in-memory store whose host uses
+// relays and mailboxes (Config.Relays, Config.Mailboxes).
+func newDeviceWith(t testing.TB, name string, listen, relays, mailboxes []string) *device {
+	t.Helper()
+	d := &device{t: t, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 1<<16), relays: relays, mailboxes: mailboxes}
 	d.start(listen)
 	return d
+}
+
+// befriend makes a and b contacts, and returns their conversation.
+func befriend(t testing.TB, a, b *device) [32]byte {
+	t.Helper()
+	topic, err := a.n.AddContact(b.n.AccountKey(), b.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.n.AddContact(a.n.AccountKey(), a.name); err != nil {
+		t.Fatal(err)
+	}
+	return topic
 }
 
 // start opens the node on d's store, then its host (whose identity derives
@@ -138,14 +158,7 @@ func pair(t *testing.T, listen []string) (alice, bob *device, topic [32]byte) {
 	bob = newDevice(t, "bob", mem.New(), listen)
 	t.Cleanup(func() { alice.stop(); bob.stop() })
 	connect(t, alice, bob)
-	topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
-		t.Fatal(err)
-	}
-	return alice, bob, topic
+	return alice, bob, befriend(t, alice, bob)
 }
 
 func sendAll(t testing.TB, d *device, topic [32]byte, msgs []string, batch int) {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/berty-go/berty/infra"
-	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/store/mem"
 )
 
@@ -29,8 +28,7 @@ func startInfra(t testing.TB, lim infra.Limits) *infra.Node {
 func relayedPair(t testing.TB, relay *infra.Node) (alice, bob *device, topic [32]byte) {
 	t.Helper()
 	mk := func(name string) *device {
-		d := &device{t: t, name: name, st: mem.New(), got: map[string]bool{}, refusals: make(chan p2p.Event, 1024), relays: relay.Addrs()}
-		d.start([]string{})
+		d := newDeviceWith(t, name, []string{}, relay.Addrs(), nil)
 		t.Cleanup(d.stop)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -46,14 +44,7 @@ func relayedPair(t testing.TB, relay *infra.Node) (alice, bob *device, topic [32
 	if err := alice.h.Connect(context.Background(), bob.h.RelayAddrs()[0]); err != nil {
 		t.Fatal(err)
 	}
-	topic, err := alice.n.AddContact(bob.n.AccountKey(), "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
-		t.Fatal(err)
-	}
-	return alice, bob, topic
+	return alice, bob, befriend(t, alice, bob)
 }
 
 // TestChatThroughRelay: two devices that no one can dial (no listen
@@ -122,13 +113,7 @@ func BenchmarkDelivery(b *testing.B) {
 				if err := alice.h.Connect(context.Background(), bob.h.Addrs()[0]); err != nil {
 					b.Fatal(err)
 				}
-				var err error
-				if topic, err = alice.n.AddContact(bob.n.AccountKey(), "bob"); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := bob.n.AddContact(alice.n.AccountKey(), "alice"); err != nil {
-					b.Fatal(err)
-				}
+				topic = befriend(b, alice, bob)
 			}
 			// The first exchange settles the group (announces, keys).
 			sendAll(b, alice, topic, []string{"warm-up"}, 1)
