@@ -180,18 +180,25 @@ type mailboxes struct {
 // the ones this device lacks. New entries go to it as they are published
 // (pushMailboxes).
 func (x *Host) keepMailbox(ai peer.AddrInfo) {
-	backoff := time.Second
+	backoff, failing := time.Second, false
 	for {
 		err := x.reconcileMailbox(x.ctx, ai, true)
 		wait := x.cfg.MailboxEvery
-		if err != nil {
-			if x.ctx.Err() != nil {
-				return
+		switch {
+		case err == nil:
+			backoff, failing = time.Second, false
+		case x.ctx.Err() != nil:
+			return
+		case errors.Is(err, errMailbox(MailboxFull)) || errors.Is(err, errMailbox(MailboxBad)):
+			// Refused, not failed: asking again at once changes nothing.
+			x.log.Warn("mailbox: refused some entries; will try at the next round", "mailbox", ai.ID, "err", err)
+		default:
+			if !failing {
+				x.log.Warn("mailbox: not reached; will keep trying", "mailbox", ai.ID, "err", err)
+				failing = true
 			}
 			x.log.Debug("mailbox: not reached", "mailbox", ai.ID, "err", err)
 			wait, backoff = min(backoff, wait), min(backoff*2, time.Minute)
-		} else {
-			backoff = time.Second
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -151,7 +151,7 @@ func TestMailboxRefusedPutDoesNotStopFetch(t *testing.T) {
 	// does not fit in the group's quota any more.
 	db, fb := signedFeed(t, topic, rep, 1, 2000)
 	var fetched atomic.Bool
-	roundEnded := &logSignal{msg: "mailbox: not reached", ch: make(chan struct{}, 1)}
+	roundEnded := &logSignal{msg: "mailbox: refused some entries; will try at the next round", ch: make(chan struct{}, 1)}
 	got := make(chan struct{}, 1)
 	bob := start(&stubSource{feeds: map[keys.Public][][]byte{db: fb}}, slog.New(roundEnded), func(e p2p.Event) {
 		if e.Kind == p2p.MailboxFetched {
