@@ -12,9 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -23,6 +21,7 @@ import (
 	"github.com/berty-go/berty/api/bertyv1/bertyv1connect"
 	"github.com/berty-go/berty/core/link"
 	"github.com/berty-go/berty/internal/device"
+	"github.com/berty-go/berty/internal/dirlock"
 	"github.com/berty-go/berty/net/p2p"
 )
 
@@ -279,23 +278,12 @@ func newToken(dir string) (string, error) {
 
 // lock takes the data directory's lock, or says who holds it.
 func lock(dir string) (unlock func(), err error) {
-	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock the data directory: %w", err)
+	unlock, err = dirlock.Lock(dir, LockFile)
+	var held *dirlock.HeldError
+	if errors.As(err, &held) {
+		return nil, fmt.Errorf("%w (%s, pid %s): stop it first, or use another --data", ErrRunning, held.Dir, held.Pid)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		b, _ := os.ReadFile(path)
-		f.Close()
-		pid := strings.TrimSpace(string(b))
-		if pid == "" {
-			pid = "unknown"
-		}
-		return nil, fmt.Errorf("%w (%s, pid %s): stop it first, or use another --data", ErrRunning, dir, pid)
-	}
-	f.Truncate(0)
-	f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	return func() { f.Truncate(0); f.Close() }, nil
+	return unlock, err
 }
 
 func checkLoopback(addr string) error {

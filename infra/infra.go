@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -40,6 +41,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berty-go/berty/internal/dirlock"
 	"github.com/berty-go/berty/net/p2p"
 )
 
@@ -104,13 +106,17 @@ type Config struct {
 
 // Node is a running infrastructure node.
 type Node struct {
-	h     host.Host
-	dht   *dht.IpfsDHT
-	relay *relay.Relay
-	mbox  *mailbox
-	log   *slog.Logger
-	stop  context.CancelFunc
-	done  chan struct{}
+	h      host.Host
+	unlock func()
+
+	closeOnce sync.Once
+	closeErr  error
+	dht       *dht.IpfsDHT
+	relay     *relay.Relay
+	mbox      *mailbox
+	log       *slog.Logger
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 // Start opens (or creates) the node's identity in cfg.Dir and starts its
@@ -123,6 +129,41 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Listen = DefaultListen
 	}
 	lim := cfg.Limits.withDefaults()
+	if cfg.Dir == "" {
+		return nil, errors.New("infra: no data directory")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the data directory: %w", err)
+	}
+	unlock, err := dirlock.Lock(cfg.Dir, LockFile)
+	var held *dirlock.HeldError
+	if errors.As(err, &held) {
+		return nil, fmt.Errorf("%w: another berty serve runs on %s (pid %s): stop it first, or use another --data", ErrRunning, held.Dir, held.Pid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := start(cfg, lim)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	n.unlock = unlock
+	return n, nil
+}
+
+// LockFile, in the data directory, is held while a node runs.
+const LockFile = "serve.lock"
+
+// ErrRunning: another node runs on the data directory.
+var ErrRunning = errors.New("berty serve is already running")
+
+func start(cfg Config, lim Limits) (*Node, error) {
+	// A server must listen where it is told: libp2p would start on the
+	// addresses it could bind, and share a TCP port another process holds.
+	if err := p2p.CheckListen(cfg.Listen); err != nil {
+		return nil, fmt.Errorf("%w (another berty serve, or another program, on that port?)", err)
+	}
 	seed, err := loadIdentity(cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -233,6 +274,11 @@ func (n *Node) Peers() int { return len(n.h.Network().Peers()) }
 
 // Close stops the services and the host. Idempotent.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	n.stop()
 	var errs []error
 	if n.dht != nil {
@@ -244,6 +290,9 @@ func (n *Node) Close() error {
 	errs = append(errs, n.h.Close())
 	if n.mbox != nil {
 		errs = append(errs, n.mbox.close())
+	}
+	if n.unlock != nil {
+		n.unlock()
 	}
 	return errors.Join(errs...)
 }

@@ -76,7 +76,7 @@ flushed and closed.`,
 	}
 	f := c.Flags()
 	f.StringVar(&cfg.Dir, "data", daemon.DefaultDir(), "data directory; $BERTY_DATA sets the default")
-	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account (`berty name` renames an existing one)")
+	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account (\"berty name\" renames an existing one)")
 	f.StringVar(&cfg.Listen, "listen", "", "also serve the API on this TCP address (loopback only, unless --allow-remote)")
 	f.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow --listen on a non-loopback address")
 	net.flags(f, &cfg.Net, false)

@@ -32,8 +32,9 @@ type netOpts struct {
 	infra  []string
 }
 
-const infraHelp = "infrastructure node (`berty serve`) multiaddr …/p2p/ID, repeatable: DHT bootstrap, relay and mailbox, " +
-	"so contacts on other networks, behind NATs, find and reach this device; also read from DATA/" + InfraFile
+const infraHelp = "infrastructure node (a line \"berty serve\" prints: …/p2p/ID), repeatable: DHT bootstrap, relay and mailbox, " +
+	"so contacts on other networks, behind NATs, find and reach this device; also read from DATA/" + InfraFile +
+	"; makes the node listen on every interface unless --p2p-listen says otherwise"
 
 func (o *netOpts) flags(f *pflag.FlagSet, cfg *p2p.Config, mdnsDefault bool) {
 	f.StringSliceVar(&o.listen, "p2p-listen", nil, "libp2p listen multiaddrs (default: TCP and QUIC on 127.0.0.1; on every interface with --infra); a port 0 is chosen once and kept across restarts")

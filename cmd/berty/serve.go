@@ -60,7 +60,8 @@ holds no key of any conversation and reads nothing; it offers:
              in DATA/mailbox.db, each entry for --mailbox-keep
   autonat    tells devices whether they are reachable from outside
 
-At start it prints the addresses devices should use, one a line; give one to each
+At start it prints the addresses devices should use, one a line (TCP and QUIC,
+per interface); give one of them — or several: they name one node — to each
 device with "berty daemon --infra ADDR" (or put it in DATA/infra of the device).
 Its identity (the /p2p/ID part) lives in --data/identity.key and stays across
 restarts; keep the ports fixed (the default 4040, or --listen) so the addresses do.
@@ -71,6 +72,12 @@ device costs: slots, circuits per device, and the length and bytes of a relayed
 connection, after which the devices open another. With --relay-circuit-duration
 and --relay-circuit-data both negative, relayed connections have no limit and
 devices gossip over them too.
+
+It logs its start, then a summary a minute at info (peers connected; entries the
+mailbox stored, served and refused since the start — a refusal is most often a
+device putting before it registered, which it does next); --log-level debug adds
+every connection and every refused mailbox request with its reason. One node runs
+per data directory, and it will not share a port another program holds.
 
 Stop it with Ctrl-C or SIGTERM.`,
 		Example: "  berty serve\n  berty serve --data /var/lib/berty-serve --announce /ip4/203.0.113.7/tcp/4040\n  berty serve --listen /ip4/0.0.0.0/tcp/443 --metrics 127.0.0.1:9464",
@@ -85,7 +92,7 @@ Stop it with Ctrl-C or SIGTERM.`,
 			}{{"--listen", cfg.Listen}, {"--announce", cfg.Announce}} {
 				for _, a := range f.addrs {
 					if _, err := multiaddr.NewMultiaddr(a); err != nil {
-						return usagef("%s %q is not a multiaddr (like /ip4/0.0.0.0/tcp/4040): %v", f.flag, a, err)
+						return usagef("%s %q is not a multiaddr (like /ip4/203.0.113.7/tcp/4040): %v", f.flag, a, err)
 					}
 				}
 			}
@@ -110,6 +117,9 @@ Stop it with Ctrl-C or SIGTERM.`,
 			ctx, stop := run(cmd)
 			defer stop()
 			n, err := infra.Start(cfg)
+			if errors.Is(err, infra.ErrRunning) {
+				return exitError{code: exitNoDaemon, err: err}
+			}
 			if err != nil {
 				return err
 			}

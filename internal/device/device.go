@@ -115,7 +115,7 @@ func openHost(st *sqlite.Store, hc p2p.Config) (*p2p.Host, error) {
 	}
 	hc.Known = append(hc.Known, knownPeers(mem.Peers)...)
 	hc.Listen = withRemembered(listen, mem.Listen)
-	if err := free(hc.Listen); err != nil {
+	if err := p2p.CheckListen(hc.Listen); err != nil {
 		if hc.Logger != nil {
 			hc.Logger.Warn("a port of the last run is taken: listening on new ones (contacts find this device again through the DHT, the infra nodes or the addresses they remember)", "err", err)
 		}

@@ -5,14 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/store/sqlite"
@@ -127,36 +124,6 @@ func samePlace(listen, had ma.Multiaddr) bool {
 		}
 	}
 	return true
-}
-
-// free checks that the fixed ports of listen addresses can be bound now
-// (libp2p gives up on the host when none of its addresses can).
-func free(listen []string) error {
-	for _, a := range listen {
-		m, err := ma.NewMultiaddr(a)
-		if err != nil {
-			continue
-		}
-		network, hostport, err := manet.DialArgs(m)
-		if err != nil || strings.HasSuffix(hostport, ":0") {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(network, "tcp"):
-			l, err := net.Listen(network, hostport)
-			if err != nil {
-				return err
-			}
-			l.Close()
-		case strings.HasPrefix(network, "udp"):
-			c, err := net.ListenPacket(network, hostport)
-			if err != nil {
-				return err
-			}
-			c.Close()
-		}
-	}
-	return nil
 }
 
 // knownPeers turns remembered peers into what the host dials.

@@ -154,9 +154,11 @@ const (
 	SyncCut                             // a removed or revoked device was served up to its cut (§10.2)
 	MailboxStored                       // a mailbox took entries of this device's (§10.5); Peer is the mailbox
 	MailboxFetched                      // entries came from a mailbox; Peer is the mailbox
+	PeerDirect                          // a peer reached through a relay was reached directly (§10.4)
 )
 
-// Event is a refusal, with the peer it came from.
+// Event is what the host tells Observe (a refusal, mostly), with the peer
+// it came from.
 type Event struct {
 	Kind EventKind
 	Peer peer.ID
@@ -224,12 +226,13 @@ type Host struct {
 	later   map[syncKey]*time.Timer
 	pulls   map[syncKey]time.Time // when this host last asked a cut peer to pull
 	serves  map[peer.ID]int       // syncs being served, per peer
-	// redialing lists the group peers being dialed again (§10.4).
-	redialing map[peer.ID]bool
-	closed    bool
-	serving   bool
-	deliver   Deliver
-	source    Source
+	// redialing lists the group peers being dialed again (§10.4),
+	// upgrading the relayed peers being tried directly.
+	redialing, upgrading map[peer.ID]bool
+	closed               bool
+	serving              bool
+	deliver              Deliver
+	source               Source
 
 	points points
 	slots  slots
@@ -375,7 +378,7 @@ func New(cfg Config) (*Host, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
 		proven: map[[32]byte]map[peer.ID]bool{}, met: map[[32]byte]map[peer.ID]bool{}, wake: make(chan struct{}),
-		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}, pushing: map[syncKey]bool{}, pushAgain: map[syncKey]bool{}, handFailed: map[peer.ID]time.Time{}}
+		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}, upgrading: map[peer.ID]bool{}, pushing: map[syncKey]bool{}, pushAgain: map[syncKey]bool{}, handFailed: map[peer.ID]time.Time{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
 		// Entries are signed by their devices already: pubsub's own signing
 		// would cap throughput (DEPENDENCIES: ~6 000 msg/s) for nothing.
@@ -419,6 +422,9 @@ func New(cfg Config) (*Host, error) {
 		for _, ai := range relays {
 			x.wg.Go(func() { x.holdSlot(ai) })
 		}
+	}
+	if len(relays)+len(boxes) > 0 {
+		x.log.Info("infrastructure nodes", "relays", len(relays), "mailboxes", len(boxes), "bootstrap", len(cfg.Bootstrap))
 	}
 	x.mbox.list, x.mbox.wake = boxes, map[peer.ID]chan struct{}{}
 	for _, ai := range boxes {

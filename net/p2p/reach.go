@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // relayBackoff bounds the wait before asking a relay for a slot again
@@ -31,6 +33,12 @@ func parseAddrs(what string, addrs []string) ([]peer.AddrInfo, error) {
 		ai, err := peer.AddrInfoFromString(a)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w (want a multiaddr ending in /p2p/ID)", what, a, err)
+		}
+		// One node given by several addresses (its TCP and QUIC lines) is
+		// one relay, one mailbox.
+		if i := slices.IndexFunc(out, func(o peer.AddrInfo) bool { return o.ID == ai.ID }); i >= 0 {
+			out[i].Addrs = append(out[i].Addrs, ai.Addrs...)
+			continue
 		}
 		out = append(out, *ai)
 	}
@@ -63,9 +71,22 @@ type slots struct {
 // but not dialable either, would get no slot.)
 func (x *Host) holdSlot(ai peer.AddrInfo) {
 	circuit := ma.StringCast("/p2p/" + ai.ID.String() + "/p2p-circuit")
-	var relayed []ma.Multiaddr
-	for _, a := range ai.Addrs {
-		relayed = append(relayed, a.Encapsulate(circuit))
+	// The relayed addresses are those of the connections the slot was
+	// reserved on: an address given that does not work (a wrong port) is
+	// not advertised; the given ones serve until a connection exists.
+	relayedAddrs := func() []ma.Multiaddr {
+		var out []ma.Multiaddr
+		for _, c := range x.h.Network().ConnsToPeer(ai.ID) {
+			if a := c.RemoteMultiaddr(); !isRelayed(c) && !slices.ContainsFunc(out, a.Encapsulate(circuit).Equal) {
+				out = append(out, a.Encapsulate(circuit))
+			}
+		}
+		if len(out) == 0 {
+			for _, a := range ai.Addrs {
+				out = append(out, a.Encapsulate(circuit))
+			}
+		}
+		return out
 	}
 	backoff, failing := time.Second, false
 	for {
@@ -89,7 +110,7 @@ func (x *Host) holdSlot(ai peer.AddrInfo) {
 			}
 			backoff = min(backoff*2, relayBackoff)
 		} else {
-			x.setSlot(ai.ID, relayed)
+			x.setSlot(ai.ID, relayedAddrs())
 			if failing || backoff == time.Second {
 				x.log.Info("relay: slot held", "relay", ai.ID, "until", rsvp.Expiration.Format(time.RFC3339),
 					"circuit_duration", rsvp.LimitDuration, "circuit_bytes", rsvp.LimitData)
@@ -194,7 +215,8 @@ func (x *Host) pushRelayed(topicID [32]byte) {
 // host asks about, as any directly connected peer learns them from gossip
 // subscriptions (§10.1).
 func (x *Host) watchConnections() error {
-	sub, err := x.h.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged), new(event.EvtLocalReachabilityChanged), new(event.EvtLocalAddressesUpdated)})
+	sub, err := x.h.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged), new(event.EvtLocalReachabilityChanged),
+		new(event.EvtLocalAddressesUpdated), new(event.EvtPeerIdentificationCompleted)})
 	if err != nil {
 		return err
 	}
@@ -217,9 +239,14 @@ func (x *Host) watchConnections() error {
 				}
 				switch e.Connectedness {
 				case network.Connected:
-					x.log.Info("peer connected", "peer", e.Peer, "route", x.Route(e.Peer))
+					route := x.Route(e.Peer)
+					x.log.Info("peer connected", "peer", e.Peer, "route", route)
+					if route == "relayed" {
+						x.tryDirect(e.Peer)
+					}
 				case network.Limited:
 					x.log.Info("peer connected", "peer", e.Peer, "route", "relayed")
+					x.tryDirect(e.Peer)
 					x.mu.Lock()
 					for id := range x.topics {
 						x.startSyncLocked(e.Peer, id)
@@ -237,6 +264,11 @@ func (x *Host) watchConnections() error {
 						x.redial(e.Peer)
 						x.peerLeft(e.Peer)
 					}
+				}
+			case event.EvtPeerIdentificationCompleted:
+				// Its direct addresses are known now.
+				if x.Route(e.Peer) == "relayed" {
+					x.tryDirect(e.Peer)
 				}
 			case event.EvtLocalReachabilityChanged:
 				x.log.Info("reachability", "now", e.Reachability.String())
@@ -466,4 +498,72 @@ func (x *Host) clearBackoff(p peer.ID) {
 	if sw, ok := x.h.Network().(interface{ Backoff() *swarm.DialBackoff }); ok {
 		sw.Backoff().Clear(p)
 	}
+}
+
+// CheckListen checks that the fixed ports of listen addresses can be bound
+// now: libp2p gives up on a host only when none of its addresses can be,
+// and binds TCP with SO_REUSEPORT, so that a second process on a taken
+// port would start and share it.
+func CheckListen(listen []string) error {
+	for _, a := range listen {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			continue
+		}
+		network, hostport, err := manet.DialArgs(m)
+		if err != nil || strings.HasSuffix(hostport, ":0") {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(network, "tcp"):
+			l, err := net.Listen(network, hostport)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", a, err)
+			}
+			l.Close()
+		case strings.HasPrefix(network, "udp"):
+			c, err := net.ListenPacket(network, hostport)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", a, err)
+			}
+			c.Close()
+		}
+	}
+	return nil
+}
+
+// directTimeout bounds a try to reach a relayed peer directly.
+const directTimeout = 10 * time.Second
+
+// tryDirect tries, once per relayed connection, to reach its peer at its
+// direct addresses: two devices on one LAN, or one with a public address,
+// need no relay (hole punching, DCUtR, covers two NATs; libp2p runs it only
+// between public addresses).
+func (x *Host) tryDirect(p peer.ID) {
+	direct := slices.ContainsFunc(x.h.Peerstore().Addrs(p), func(a ma.Multiaddr) bool {
+		_, err := a.ValueForProtocol(ma.P_CIRCUIT)
+		return err != nil
+	})
+	x.mu.Lock()
+	if !direct || x.closed || x.upgrading[p] || len(x.upgrading) >= maxRedials {
+		x.mu.Unlock()
+		return
+	}
+	x.upgrading[p] = true
+	x.mu.Unlock()
+	x.wg.Go(func() {
+		defer func() {
+			x.mu.Lock()
+			delete(x.upgrading, p)
+			x.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(x.ctx, directTimeout)
+		defer cancel()
+		if err := x.h.Connect(network.WithForceDirectDial(ctx, "berty-direct"), peer.AddrInfo{ID: p}); err != nil {
+			x.log.Debug("no direct connection; the relay carries on", "peer", p, "err", err)
+			return
+		}
+		x.log.Info("peer reached directly", "peer", p)
+		x.observe(PeerDirect, p)
+	})
 }

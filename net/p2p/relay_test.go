@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berty-go/berty/infra"
+	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/store/mem"
 )
 
@@ -125,5 +126,28 @@ func BenchmarkDelivery(b *testing.B) {
 				bob.waitFor(m)
 			}
 		})
+	}
+}
+
+// TestRelayedPeersMeetDirectly: two devices that found each other through
+// a relay (a relayed address in a contact's records) but can dial each
+// other — one LAN, or here loopback — move to a direct connection.
+func TestRelayedPeersMeetDirectly(t *testing.T) {
+	relay := startInfra(t, infra.Limits{})
+	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	alice := newDeviceWith(t, "alice", loopback, relay.Addrs(), nil)
+	bob := newDeviceWith(t, "bob", loopback, relay.Addrs(), nil)
+	defer func() { alice.stop(); bob.stop() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := bob.h.WaitRelayed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.h.Connect(ctx, bob.h.RelayAddrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitEvent(p2p.PeerDirect)
+	if r := alice.h.Route(bob.h.ID()); r != "direct" {
+		t.Errorf("alice reaches bob %q after the upgrade", r)
 	}
 }
