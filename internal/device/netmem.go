@@ -162,9 +162,23 @@ func (d *Device) rememberNet() error {
 	}
 	now := d.cfg.Node.Now().Unix()
 	m := netMemory{Listen: d.Host.ListenAddrs()}
+	lastSeen := map[string]int64{}
+	for _, p := range old.Peers {
+		lastSeen[p.ID] = p.Seen
+	}
 	seen := map[string]bool{}
 	for _, p := range d.Host.KnownPeers() {
 		kp := knownPeer{ID: p.ID.String(), Seen: now}
+		if !p.Fresh { // remembered, not met again in this run
+			s, ok := lastSeen[kp.ID]
+			if !ok {
+				continue // forgotten since
+			}
+			kp.Seen = s
+		}
+		if now-kp.Seen >= int64(rememberFor/time.Second) {
+			continue
+		}
 		for _, a := range p.Addrs {
 			kp.Addrs = append(kp.Addrs, a.String())
 		}

@@ -375,6 +375,9 @@ func (x *Host) isGroupPeer(p peer.ID) bool {
 type KnownPeer struct {
 	peer.AddrInfo
 	Networks [][32]byte
+	// Fresh: it proved a network's key in this run (not only in an
+	// earlier one).
+	Fresh bool
 }
 
 // maxKnownNetworks bounds the networks remembered of one peer.
@@ -388,6 +391,12 @@ const maxKnownNetworks = 64
 func (x *Host) KnownPeers() []KnownPeer {
 	x.provenMu.RLock()
 	nets := map[peer.ID][][32]byte{}
+	fresh := map[peer.ID]bool{}
+	for _, m := range x.proven {
+		for p := range m {
+			fresh[p] = true
+		}
+	}
 	for _, ms := range []map[[32]byte]map[peer.ID]bool{x.proven, x.met} {
 		for id, m := range ms {
 			for p := range m {
@@ -402,7 +411,7 @@ func (x *Host) KnownPeers() []KnownPeer {
 	for p, ns := range nets {
 		if addrs := x.h.Peerstore().Addrs(p); len(addrs) > 0 {
 			slices.SortFunc(ns, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-			out = append(out, KnownPeer{AddrInfo: peer.AddrInfo{ID: p, Addrs: addrs}, Networks: ns})
+			out = append(out, KnownPeer{AddrInfo: peer.AddrInfo{ID: p, Addrs: addrs}, Networks: ns, Fresh: fresh[p]})
 		}
 	}
 	slices.SortFunc(out, func(a, b KnownPeer) int { return strings.Compare(string(a.ID), string(b.ID)) })
