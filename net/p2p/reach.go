@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	ma "github.com/multiformats/go-multiaddr"
@@ -216,7 +217,10 @@ func (x *Host) pushRelayed(topicID [32]byte) {
 // subscriptions (§10.1).
 func (x *Host) watchConnections() error {
 	sub, err := x.h.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged), new(event.EvtLocalReachabilityChanged),
-		new(event.EvtLocalAddressesUpdated), new(event.EvtPeerIdentificationCompleted)})
+		new(event.EvtLocalAddressesUpdated), new(event.EvtPeerIdentificationCompleted)},
+		// Emitters (identify, the swarm) wait for a subscriber whose
+		// buffer is full: room for bursts of connections.
+		eventbus.BufSize(1024))
 	if err != nil {
 		return err
 	}
