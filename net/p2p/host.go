@@ -260,8 +260,10 @@ type topic struct {
 }
 
 // peersOf returns the peers met on any of a group's networks: by gossip,
-// or — over a relayed connection, which gossip does not use — proven in a
-// sync and still connected.
+// or — over a relayed, limited connection, which gossip does not use —
+// proven in a sync and reached only so. (A directly connected peer that
+// gossip does not list yet is not one: counting it would change when the
+// syncs of a group that is forming run.)
 func (x *Host) peersOf(t *topic) []peer.ID {
 	var out []peer.ID
 	for _, nw := range t.nets {
@@ -271,7 +273,7 @@ func (x *Host) peersOf(t *topic) []peer.ID {
 			}
 		}
 		for _, p := range x.provenPeers(nw.id) {
-			if !slices.Contains(out, p) && x.connected(p) {
+			if !slices.Contains(out, p) && x.limitedOnly(p) {
 				out = append(out, p)
 			}
 		}
