@@ -70,17 +70,21 @@ type Config struct {
 
 // DefaultDir is the data directory when none is given: $BERTY_DATA, else
 // $XDG_DATA_HOME/berty, else ~/.local/share/berty.
-func DefaultDir() string {
-	if d := os.Getenv("BERTY_DATA"); d != "" {
+func DefaultDir() string { return DataDir("BERTY_DATA", "berty") }
+
+// DataDir is a program's default data directory: $env, else
+// $XDG_DATA_HOME/name, else ~/.local/share/name, else name-data.
+func DataDir(env, name string) string {
+	if d := os.Getenv(env); d != "" {
 		return d
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "berty")
+		return filepath.Join(d, name)
 	}
 	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "berty")
+		return filepath.Join(h, ".local", "share", name)
 	}
-	return "berty-data"
+	return name + "-data"
 }
 
 // Run opens the device of a data directory and serves the API until ctx

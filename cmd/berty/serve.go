@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,22 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/berty-go/berty/daemon"
 	"github.com/berty-go/berty/infra"
 )
-
-// serveDir is the default data directory of `berty serve`.
-func serveDir() string {
-	if d := os.Getenv("BERTY_SERVE_DATA"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "berty-serve")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "berty-serve")
-	}
-	return "berty-serve-data"
-}
 
 func serveCmd() *cobra.Command {
 	var (
@@ -179,7 +164,7 @@ Stop it with Ctrl-C or SIGTERM.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&cfg.Dir, "data", serveDir(), "data directory (the node's identity and the mailbox); $BERTY_SERVE_DATA sets the default")
+	f.StringVar(&cfg.Dir, "data", daemon.DataDir("BERTY_SERVE_DATA", "berty-serve"), "data directory (the node's identity and the mailbox); $BERTY_SERVE_DATA sets the default")
 	f.StringSliceVar(&cfg.Listen, "listen", infra.DefaultListen, "listen multiaddrs")
 	f.StringSliceVar(&cfg.Announce, "announce", nil, "advertise these multiaddrs instead of the listen addresses (a public address behind a port mapping)")
 	f.BoolVar(&cfg.NoDHT, "no-dht", false, "do not serve the DHT")
