@@ -23,6 +23,7 @@ import (
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/internal/dirlock"
 	"github.com/berty-go/berty/net/p2p"
+	"github.com/berty-go/berty/store/atrest"
 )
 
 // Files in a data directory (docs/api.md).
@@ -66,6 +67,9 @@ type Config struct {
 	Link       bool
 	DeviceName string
 	ShowLink   func(*link.Device)
+	// Passphrase gives the passphrase that seals the database's key
+	// (docs/protocol.md §8.3); nil: none can be asked.
+	Passphrase atrest.PassFunc
 }
 
 // DefaultDir is the data directory when none is given: $BERTY_DATA, else
@@ -119,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	dcfg := device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net}
+	dcfg := device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net, Passphrase: cfg.Passphrase}
 	var d *device.Device
 	if cfg.Link {
 		log.Info("waiting to be approved by a device of the account", "ttl", device.DefaultLinkTTL)
@@ -129,6 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err != nil {
 		return fmt.Errorf("open the device: %w", err)
+	}
+	if d.AtRest == atrest.Unprotected {
+		log.Warn("the database is encrypted with a key kept unprotected beside it: whoever copies the data directory reads it; set a passphrase with `berty passphrase --data DIR` while the daemon is stopped")
 	}
 	defer func() {
 		if err := d.Close(); err != nil {
@@ -281,6 +288,10 @@ func newToken(dir string) (string, error) {
 }
 
 // lock takes the data directory's lock, or says who holds it.
+// Lock takes the data directory as the daemon does (ErrRunning if a daemon
+// or another tool holds it): for tools that change its files offline.
+func Lock(dir string) (unlock func(), err error) { return lock(dir) }
+
 func lock(dir string) (unlock func(), err error) {
 	unlock, err = dirlock.Lock(dir, LockFile)
 	var held *dirlock.HeldError

@@ -17,7 +17,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	_ "modernc.org/sqlite" // the "sqlite" driver
+	_ "github.com/ncruces/go-sqlite3/driver" // the "sqlite3" driver
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/group"
@@ -148,7 +148,7 @@ func openMailbox(dir string, h peerHost, lim MailboxLimits, allow []peer.ID, log
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(5000)", "secure_delete(1)"} {
 		q.Add("_pragma", p)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open the mailbox: %w", err)
 	}

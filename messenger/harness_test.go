@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ncruces/go-sqlite3/driver"
+	"github.com/ncruces/go-sqlite3/ext/fts5"
+
 	"github.com/berty-go/berty/messenger"
 	"github.com/berty-go/berty/net/memnet"
 	"github.com/berty-go/berty/node"
@@ -107,7 +110,7 @@ func (w *world) restart(d *dev, change func(db *sql.DB) error) {
 		w.t.Fatal(err)
 	}
 	if change != nil {
-		db, err := sql.Open("sqlite", "file:"+filepath.Join(w.dir, d.name+".db"))
+		db, err := driver.Open("file:"+filepath.Join(w.dir, d.name+".db"), fts5.Register)
 		if err != nil {
 			w.t.Fatal(err)
 		}

@@ -34,6 +34,7 @@ func daemonCmd() *cobra.Command {
 	var (
 		cfg     daemon.Config
 		net     netOpts
+		pass    passOpts
 		logOpts logFlags
 	)
 	c := &cobra.Command{
@@ -57,6 +58,10 @@ flushed and closed.`,
 			if err := net.apply(cfg.Dir, &cfg.Net); err != nil {
 				return err
 			}
+			var err error
+			if cfg.Passphrase, err = pass.passFunc(cfg.Dir, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log, err := logOpts.logger(cmd.ErrOrStderr())
@@ -71,7 +76,7 @@ flushed and closed.`,
 			if errors.Is(err, daemon.ErrRunning) {
 				return exitError{code: exitNoDaemon, err: err}
 			}
-			return err
+			return passErr(err)
 		},
 	}
 	f := c.Flags()
@@ -80,6 +85,7 @@ flushed and closed.`,
 	f.StringVar(&cfg.Listen, "listen", "", "also serve the API on this TCP address (loopback only, unless --allow-remote)")
 	f.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow --listen on a non-loopback address")
 	net.flags(f, &cfg.Net, false)
+	pass.flags(f)
 	f.BoolVar(&cfg.Net.DHT, "dht", false, "run the DHT (with --bootstrap peers; on with --infra)")
 	f.StringSliceVar(&cfg.Net.Bootstrap, "bootstrap", nil, "DHT bootstrap peer multiaddr, repeatable")
 	logOpts.flags(f)
@@ -93,6 +99,7 @@ func deviceLinkCmd() *cobra.Command {
 	var (
 		cfg    daemon.Config
 		net    netOpts
+		pass   passOpts
 		showQR bool
 	)
 	c := &cobra.Command{
@@ -118,6 +125,10 @@ and keeps running as "berty daemon" does.`,
 			if !utf8.ValidString(cfg.DeviceName) || len(cfg.DeviceName) > link.MaxName {
 				return usagef("--device-name takes UTF-8 text of at most %d bytes, got %d bytes", link.MaxName, len(cfg.DeviceName))
 			}
+			var err error
+			if cfg.Passphrase, err = pass.passFunc(cfg.Dir, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
@@ -131,14 +142,14 @@ and keeps running as "berty daemon" does.`,
 					}
 				}
 			}
-			err := daemon.Run(ctx, cfg)
+			err = daemon.Run(ctx, cfg)
 			switch {
 			case errors.Is(err, daemon.ErrRunning):
 				return exitError{code: exitNoDaemon, err: err}
 			case errors.Is(err, device.ErrHasAccount):
 				return exitError{code: exitUsage, err: err}
 			}
-			return err
+			return passErr(err)
 		},
 	}
 	f := c.Flags()
@@ -146,6 +157,7 @@ and keeps running as "berty daemon" does.`,
 	f.StringVar(&cfg.DeviceName, "device-name", "", "this device's name, shown to the approving device")
 	f.BoolVar(&showQR, "qr", false, "also draw the link as a QR code")
 	net.flags(f, &cfg.Net, false)
+	pass.flags(f)
 	return c
 }
 

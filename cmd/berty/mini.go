@@ -16,8 +16,9 @@ import (
 
 func miniCmd() *cobra.Command {
 	var (
-		cfg mini.Config
-		net netOpts
+		cfg  mini.Config
+		net  netOpts
+		pass passOpts
 	)
 	c := &cobra.Command{
 		Use:   "mini",
@@ -41,7 +42,7 @@ serving the data directory.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Remote {
-				for _, f := range []string{"name", "mdns", "peer", "p2p-listen", "infra"} {
+				for _, f := range []string{"name", "mdns", "peer", "p2p-listen", "infra", "passphrase-file", "passphrase-fd"} {
 					if cmd.Flags().Changed(f) {
 						return exitError{code: exitUsage, err: fmt.Errorf("--%s configures the embedded node: with --remote, give it to `berty daemon` instead", f)}
 					}
@@ -58,6 +59,10 @@ serving the data directory.`,
 				if err := net.apply(cfg.Dir, &cfg.Net); err != nil {
 					return err
 				}
+				var err error
+				if cfg.Passphrase, err = pass.passFunc(cfg.Dir, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
 			ctx, stop := run(cmd)
 			defer stop()
@@ -71,7 +76,7 @@ serving the data directory.`,
 			case errors.Is(err, client.ErrNoDaemon):
 				return exitError{code: exitNoDaemon, err: err}
 			}
-			return err
+			return passErr(err)
 		},
 	}
 	f := c.Flags()
@@ -79,5 +84,6 @@ serving the data directory.`,
 	f.BoolVar(&cfg.Remote, "remote", false, "attach to the daemon serving the data directory instead of running a node")
 	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account")
 	net.flags(f, &cfg.Net, true)
+	pass.flags(f)
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/berty-go/berty/messenger"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
+	"github.com/berty-go/berty/store/atrest"
 	"github.com/berty-go/berty/store/sqlite"
 )
 
@@ -37,6 +38,14 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between tries of an outgoing
 	// contact request (zero: 1 s and 1 min).
 	RetryMin, RetryMax time.Duration
+	// Passphrase gives the passphrase that seals the database's data key
+	// (docs/protocol.md §8.3); nil: none can be asked (a new database is
+	// then unprotected, a locked one refuses to open).
+	Passphrase atrest.PassFunc
+	// Plaintext keeps the database unencrypted (benchmarks compare both;
+	// tools that read the file with the sqlite3 shell). An encrypted
+	// database does not open with it.
+	Plaintext bool
 	// NoMessenger leaves out the messenger's tables and projection (the
 	// protocol alone: what `berty bench --layer protocol` measures).
 	NoMessenger bool
@@ -44,7 +53,10 @@ type Config struct {
 
 // Device is a running device. Close it.
 type Device struct {
-	Store     *sqlite.Store
+	Store *sqlite.Store
+	// AtRest says what protects the database's key (Unprotected also when
+	// Config.Plaintext is set: then the database itself is in clear).
+	AtRest    atrest.Kind
 	Node      *node.Node
 	Host      *p2p.Host
 	Messenger *messenger.Messenger // nil with Config.NoMessenger
@@ -61,7 +73,7 @@ type Device struct {
 // and the host, attaches them and starts serving.
 func Open(cfg Config) (*Device, error) {
 	cfg = defaults(cfg)
-	st, err := sqlite.Open(cfg.Path)
+	st, atRest, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -94,12 +106,35 @@ func Open(cfg Config) (*Device, error) {
 		st.Close()
 		return nil, err
 	}
-	d := &Device{Store: st, Node: n, Host: h, Messenger: msgr, cfg: cfg, cancel: func() {}}
+	d := &Device{Store: st, AtRest: atRest, Node: n, Host: h, Messenger: msgr, cfg: cfg, cancel: func() {}}
 	if err := d.start(); err != nil {
 		d.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// OpenStore opens the store of cfg.Path as Open does, without the node:
+// for tools and tests that read a closed device's database.
+func OpenStore(cfg Config) (*sqlite.Store, error) {
+	st, _, err := openStore(cfg)
+	return st, err
+}
+
+// openStore unlocks the data key and opens the encrypted store with it
+// (converting a plaintext database from an older version in place).
+func openStore(cfg Config) (*sqlite.Store, atrest.Kind, error) {
+	if cfg.Plaintext {
+		st, err := sqlite.Open(cfg.Path)
+		return st, atrest.Unprotected, err
+	}
+	key, kind, err := atrest.Unlock(cfg.Path, cfg.Passphrase)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer clear(key[:])
+	st, err := sqlite.OpenWith(cfg.Path, sqlite.Options{Key: key})
+	return st, kind, err
 }
 
 // openHost starts the host on the listen ports and with the peers the

@@ -51,7 +51,7 @@ func Link(ctx context.Context, cfg LinkConfig) (*Device, error) {
 	if cfg.TTL == 0 {
 		cfg.TTL = DefaultLinkTTL
 	}
-	st, err := sqlite.Open(cfg.Path)
+	st, _, err := openStore(cfg.Config)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
-	"github.com/berty-go/berty/store/sqlite"
 )
 
 // linkDevice makes a new device of x's account through the linking
@@ -180,7 +179,7 @@ func TestLinkDevice(t *testing.T) {
 // account is refused before anything is shown.
 func TestLinkNeedsAnEmptyDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
-	st, err := sqlite.Open(path)
+	st, err := device.OpenStore(device.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +205,7 @@ func TestLinkExpires(t *testing.T) {
 	if !errors.Is(err, device.ErrLinkExpired) {
 		t.Fatalf("Link = %v, want ErrLinkExpired", err)
 	}
-	st, err := sqlite.Open(path)
+	st, err := device.OpenStore(device.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
-	"github.com/berty-go/berty/store/sqlite"
 )
 
 // TestRememberedPeersAreForgotten: a peer not met again is remembered for
@@ -36,7 +35,7 @@ func TestRememberedPeersAreForgotten(t *testing.T) {
 	// remembered reads, from a closed device's database, the peers it
 	// remembers.
 	remembered := func(name string) []string {
-		st, err := sqlite.Open(filepath.Join(dir, name+".db"))
+		st, err := OpenStore(Config{Path: filepath.Join(dir, name+".db")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/berty-go/berty/internal/netns"
+	"github.com/berty-go/berty/store/atrest"
 )
 
 // TestTwoMinisFindEachOtherByMDNS: two `berty mini` started as the README
@@ -54,6 +55,14 @@ func TestTwoMinisFindEachOtherByMDNS(t *testing.T) {
 		return s
 	}
 	alice, bob := start("alice"), start("bob")
+	// A new account on a terminal: mini asks for a passphrase that will
+	// unlock the data directory. alice chooses one; bob presses enter.
+	alice.waitText("Choose a passphrase")
+	alice.typeLine("correct horse")
+	alice.waitText("Again:")
+	alice.typeLine("correct horse")
+	bob.waitText("Choose a passphrase")
+	bob.typeLine("")
 	alice.waitText("alice · ", bob)
 	bob.waitText("bob · ", alice)
 	alice.typeLine("/contact share")
@@ -65,4 +74,9 @@ func TestTwoMinisFindEachOtherByMDNS(t *testing.T) {
 	bob.waitText("alice · contact", alice)
 	bob.typeLine("found you by mDNS")
 	alice.waitText("found you by mDNS", bob)
+	for name, want := range map[string]atrest.Kind{"alice": atrest.Passphrase, "bob": atrest.Unprotected} {
+		if k, ok, err := atrest.Status(filepath.Join(dir, name, "berty.db")); err != nil || !ok || k != want {
+			t.Errorf("%s's key file: %v %v %v, want %v", name, k, ok, err, want)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berty-go/berty/daemon"
 	"github.com/berty-go/berty/net/p2p"
+	"github.com/berty-go/berty/store/atrest"
 )
 
 // LogFile is the embedded node's log, in the data directory (the terminal
@@ -40,6 +41,9 @@ type Config struct {
 	// Net configures the embedded node's libp2p host (p2p.Config's zero
 	// value: TCP and QUIC on 127.0.0.1, no mDNS; `berty mini` turns mDNS on).
 	Net p2p.Config
+	// Passphrase gives the passphrase of the embedded node's database
+	// (daemon.Config.Passphrase).
+	Passphrase atrest.PassFunc
 	// Input and Output are the terminal (nil: the process's).
 	Input  io.Reader
 	Output io.Writer
@@ -112,7 +116,7 @@ func startNode(ctx context.Context, cfg Config) (stop func() error, err error) {
 	var runErr error
 	go func() {
 		defer close(closed)
-		runErr = daemon.Run(nctx, daemon.Config{Dir: cfg.Dir, Name: cfg.Name, Net: cfg.Net, Logger: log, Ready: func() { close(ready) }})
+		runErr = daemon.Run(nctx, daemon.Config{Dir: cfg.Dir, Name: cfg.Name, Net: cfg.Net, Passphrase: cfg.Passphrase, Logger: log, Ready: func() { close(ready) }})
 	}()
 	stop = func() error {
 		cancel()

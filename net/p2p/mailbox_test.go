@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite"
+	_ "github.com/ncruces/go-sqlite3/driver" // the "sqlite3" driver
 
 	"github.com/berty-go/berty/infra"
 	"github.com/berty-go/berty/net/p2p"
@@ -80,7 +80,7 @@ func TestOfflineDeliveryThroughMailbox(t *testing.T) {
 	// What the mailbox's database holds: no text, and no key but the
 	// replication and network keys (which MAC entries and prove
 	// membership: they open nothing).
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, infra.MailboxFile)+"?mode=ro")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, infra.MailboxFile)+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,20 +37,20 @@ func (s *Store) Update(fn func(tx *sql.Tx) error) error {
 	}
 	if s.relaxed {
 		if _, err := s.db.Exec("PRAGMA synchronous = FULL"); err != nil {
-			return fmt.Errorf("update: %w", err)
+			return fmt.Errorf("update: %w", classify(err))
 		}
 		s.relaxed = false
 	}
 	tx, err := s.db.Begin()
 	if err != nil {
-		return fmt.Errorf("update: %w", err)
+		return fmt.Errorf("update: %w", classify(err))
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("update: %w", err)
+		return fmt.Errorf("update: %w", classify(err))
 	}
 	return nil
 }

@@ -1,29 +1,51 @@
 // Package sqlite is the real store.Store: one SQLite database file per
-// account, through the pure-Go modernc.org/sqlite driver.
+// account, through the cgo-free github.com/ncruces/go-sqlite3 driver.
 //
 // The database runs in WAL mode with synchronous=FULL, so a Commit that
 // returned is on disk. A Commit is one transaction however many entries it
 // holds: with fsync costing hundreds of microseconds, batching many entries
 // per commit is how a node stores tens of thousands of entries per second.
 // Open reads nothing but the schema version; the node then reads the account
-// and group snapshots, never the whole history. The file can be inspected with
-// the stock sqlite3 shell; the schema is in schema.go and docs/protocol.md §8.
+// and group snapshots, never the whole history. The schema is in schema.go
+// and docs/protocol.md §8.
+//
+// Opened with a key (Options.Key), the database is encrypted at rest: every
+// page, the write-ahead log and temporary files go through the Adiantum VFS
+// (a tweakable wide-block cipher over 4 KiB blocks), and every page carries
+// an 8-byte checksum inside the encryption, so a page modified on disk fails
+// its check when read (ErrTampered) instead of decrypting to a wrong state
+// (docs/architecture.md "Encryption at rest"). A plaintext database opened
+// with a key is converted in place first (encrypt.go).
 package sqlite
 
 import (
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
+	"github.com/ncruces/go-sqlite3/ext/fts5"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
 	"github.com/berty-go/berty/store"
 )
+
+// ErrTampered is returned (wrapped) when a page of the database fails its
+// check: the file was modified outside berty, or the disk corrupted it.
+var ErrTampered = errors.New("the database file was modified outside berty or is corrupted (a page fails its check)")
+
+// ErrWrongKey is returned by Open when the key does not open the database.
+var ErrWrongKey = errors.New("the database does not open with this key")
+
+// ErrEncrypted is returned by Open without a key on an encrypted database.
+var ErrEncrypted = errors.New("the database is encrypted: a key is needed")
 
 // Store is a store.Store on a SQLite file. It is safe for concurrent use.
 type Store struct {
@@ -40,22 +62,39 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database at path.
-func Open(path string) (*Store, error) {
+// Options configures Open.
+type Options struct {
+	// Key, if set, is the database's data key: the file is encrypted at
+	// rest with it (created encrypted, or converted if it is plaintext).
+	// Without a key the file is plaintext, for tests and tools.
+	Key *[32]byte
+}
+
+// Open opens (creating if needed) the plaintext database at path.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith opens (creating if needed) the database at path.
+func OpenWith(path string, o Options) (*Store, error) {
+	kind, err := fileKind(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	switch {
+	case kind == kindEncrypted && o.Key == nil:
+		return nil, fmt.Errorf("open %s: %w", path, ErrEncrypted)
+	case kind == kindPlain && o.Key != nil:
+		if err := encryptInPlace(path, o.Key, nil); err != nil {
+			return nil, fmt.Errorf("open %s: encrypt the plaintext database: %w", path, err)
+		}
+	}
 	// The database holds the account's secrets: create it readable by its
-	// owner only (SQLite gives the -wal and -shm files the database's mode).
+	// owner only (vfs.go does the same for the log).
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
 		f.Close()
 	} else {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	q := url.Values{}
-	// secure_delete: what a commit deletes or overwrites is zeroed in the
-	// database file, not left in free space (deleted keys, §6.4).
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(5000)", "foreign_keys(1)", "secure_delete(1)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := openDB(path, o.Key, kind == kindEmpty)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -66,7 +105,10 @@ func Open(path string) (*Store, error) {
 	s := &Store{db: db, path: path}
 	if err := s.migrate(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		if o.Key != nil && (errors.Is(err, sqlite3.NOTADB) || errors.Is(err, sqlite3.IOERR_DATA)) {
+			return nil, fmt.Errorf("open %s: %w", path, ErrWrongKey)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, classify(err))
 	}
 	for _, p := range []struct {
 		st  **sql.Stmt
@@ -83,6 +125,60 @@ func Open(path string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// openDB opens the database file through the driver. fresh says the file
+// is empty: an encrypted one then gets its page checksums turned on before
+// anything is written.
+func openDB(path string, key *[32]byte, fresh bool) (*sql.DB, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?vfs=" + vfsPlain
+	if key != nil {
+		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() + "?vfs=" + vfsEncrypted
+	}
+	return driver.Open(dsn, func(c *sqlite3.Conn) error {
+		if key != nil {
+			// The key is set by PRAGMA, not in the URI, where other parts
+			// of the program could read it back.
+			if err := c.Exec(`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`); err != nil {
+				return err
+			}
+		}
+		// One process owns a data directory (its lock): exclusive locking
+		// keeps the WAL index in memory (no -shm file on disk) and takes
+		// no file lock per transaction. temp_store=memory keeps sorts and
+		// temporary tables off the disk. secure_delete: what a commit
+		// deletes or overwrites is zeroed in the file, not left in free
+		// space (deleted keys, §6.4).
+		for _, p := range []string{"busy_timeout = 5000", "locking_mode = EXCLUSIVE", "temp_store = MEMORY", "secure_delete = 1", "foreign_keys = 1"} {
+			if err := c.Exec("PRAGMA " + p); err != nil {
+				return err
+			}
+		}
+		if key != nil && fresh {
+			// Reserve 8 bytes a page for its checksum, computed before
+			// encryption and verified after decryption.
+			if err := c.EnableChecksums("main"); err != nil {
+				return err
+			}
+		}
+		for _, p := range []string{"journal_mode = WAL", "synchronous = FULL"} {
+			if err := c.Exec("PRAGMA " + p); err != nil {
+				return err
+			}
+		}
+		return fts5.Register(c)
+	})
+}
+
+// classify marks a failed page check as ErrTampered.
+func classify(err error) error {
+	if errors.Is(err, ErrTampered) {
+		return err
+	}
+	if errors.Is(err, sqlite3.IOERR_DATA) || errors.Is(err, sqlite3.CORRUPT) || errors.Is(err, sqlite3.NOTADB) {
+		return fmt.Errorf("%w (%w)", ErrTampered, err)
+	}
+	return err
 }
 
 // Path returns the database file's path.
@@ -109,7 +205,7 @@ func (s *Store) Account() (*store.Account, error) {
 		return nil, store.ErrNoAccount
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read account: %w", err)
+		return nil, fmt.Errorf("read account: %w", classify(err))
 	}
 	if len(as) != 32 || len(ds) != 32 {
 		return nil, fmt.Errorf("read account: corrupted key columns")
@@ -128,7 +224,7 @@ func (s *Store) SetAccount(a *store.Account) error {
 		ON CONFLICT(id) DO UPDATE SET account_seed = excluded.account_seed, device_seed = excluded.device_seed, name = excluded.name`,
 		a.AccountSeed[:], a.DeviceSeed[:], a.Name)
 	if err != nil {
-		return fmt.Errorf("write account: %w", err)
+		return fmt.Errorf("write account: %w", classify(err))
 	}
 	return nil
 }
@@ -140,7 +236,7 @@ func (s *Store) Groups() ([]store.Group, error) {
 	}
 	rows, err := s.db.Query(`SELECT topic, kind, group_id, secret, id_seed, owners, snapshot FROM groups ORDER BY rowid`)
 	if err != nil {
-		return nil, fmt.Errorf("read groups: %w", err)
+		return nil, fmt.Errorf("read groups: %w", classify(err))
 	}
 	defer rows.Close()
 	var out []store.Group
@@ -148,7 +244,7 @@ func (s *Store) Groups() ([]store.Group, error) {
 		var g store.Group
 		var topic, id, secret, idSeed, owners []byte
 		if err := rows.Scan(&topic, &g.Kind, &id, &secret, &idSeed, &owners, &g.Snapshot); err != nil {
-			return nil, fmt.Errorf("read groups: %w", err)
+			return nil, fmt.Errorf("read groups: %w", classify(err))
 		}
 		if len(topic) != 32 || len(id) != 32 || len(secret) != 32 || len(owners)%32 != 0 || (idSeed != nil && len(idSeed) != 32) {
 			return nil, fmt.Errorf("read groups: corrupted row")
@@ -165,7 +261,10 @@ func (s *Store) Groups() ([]store.Group, error) {
 		}
 		out = append(out, g)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
 }
 
 // Commit implements store.Store: one transaction for the whole batch.
@@ -186,20 +285,20 @@ func (s *Store) Commit(b *store.Batch) error {
 			mode = "NORMAL"
 		}
 		if _, err := s.db.Exec("PRAGMA synchronous = " + mode); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			return fmt.Errorf("commit: %w", classify(err))
 		}
 		s.relaxed = b.Recoverable
 	}
 	tx, err := s.db.Begin()
 	if err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", classify(err))
 	}
 	if err := s.write(tx, b); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", classify(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", classify(err))
 	}
 	if b.Erase {
 		// The write-ahead log still holds the pages as they were before:
@@ -228,13 +327,13 @@ func (s *Store) write(tx *sql.Tx, b *store.Batch) error {
 		if _, err := tx.Exec(`INSERT INTO groups(topic, kind, group_id, secret, id_seed, owners, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(topic) DO UPDATE SET snapshot = excluded.snapshot, id_seed = coalesce(groups.id_seed, excluded.id_seed)`,
 			g.Topic[:], g.Kind, g.ID[:], g.Secret[:], idSeed, owners, g.Snapshot); err != nil {
-			return fmt.Errorf("write group: %w", err)
+			return fmt.Errorf("write group: %w", classify(err))
 		}
 	}
 	for _, t := range b.Truncations {
 		if s.projector != nil {
 			if err := s.projector.Truncate(tx, t); err != nil {
-				return fmt.Errorf("project a truncation: %w", err)
+				return fmt.Errorf("project a truncation: %w", classify(err))
 			}
 		}
 		for _, table := range []string{"entries", "messages"} {
@@ -247,7 +346,7 @@ func (s *Store) write(tx *sql.Tx, b *store.Batch) error {
 		st := tx.Stmt(s.insEntry)
 		for _, e := range b.Entries {
 			if _, err := st.Exec(e.Topic[:], e.Device[:], e.Seq, e.ID[:], e.Lamport, e.Raw); err != nil {
-				return fmt.Errorf("write entry: %w", err)
+				return fmt.Errorf("write entry: %w", classify(err))
 			}
 		}
 	}
@@ -262,12 +361,12 @@ func (s *Store) write(tx *sql.Tx, b *store.Batch) error {
 				body = []byte{}
 			}
 			if _, err := st.Exec(m.Topic[:], m.Device[:], m.Seq, m.Member[:], m.Lamport, m.ID[:], m.Own, body); err != nil {
-				return fmt.Errorf("write message: %w", err)
+				return fmt.Errorf("write message: %w", classify(err))
 			}
 		}
 		if s.projector != nil {
 			if err := s.projector.Project(tx, b.Messages); err != nil {
-				return fmt.Errorf("project messages: %w", err)
+				return fmt.Errorf("project messages: %w", classify(err))
 			}
 		}
 	}
@@ -286,7 +385,7 @@ func (s *Store) Entry(topic [32]byte, device keys.Public, seq uint64) (feed.Head
 		return feed.Head{}, false, nil
 	}
 	if err != nil {
-		return feed.Head{}, false, fmt.Errorf("read entry: %w", err)
+		return feed.Head{}, false, fmt.Errorf("read entry: %w", classify(err))
 	}
 	copy(h.ID[:], id)
 	return h, true, nil
@@ -299,18 +398,21 @@ func (s *Store) EntriesAfter(topic [32]byte, device keys.Public, after uint64, l
 	}
 	rows, err := s.entriesAfter.Query(topic[:], device[:], after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read entries: %w", err)
+		return nil, fmt.Errorf("read entries: %w", classify(err))
 	}
 	defer rows.Close()
 	var out [][]byte
 	for rows.Next() {
 		var raw []byte
 		if err := rows.Scan(&raw); err != nil {
-			return nil, fmt.Errorf("read entries: %w", err)
+			return nil, fmt.Errorf("read entries: %w", classify(err))
 		}
 		out = append(out, raw)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
 }
 
 // Messages implements store.Store.
@@ -322,7 +424,7 @@ func (s *Store) Messages(topic [32]byte, after store.Cursor, limit int) ([]store
 		WHERE topic = ? AND (lamport > ? OR (lamport = ? AND entry_id > ?))
 		ORDER BY lamport, entry_id LIMIT ?`, topic[:], after.Lamport, after.Lamport, after.ID[:], limit)
 	if err != nil {
-		return nil, fmt.Errorf("read messages: %w", err)
+		return nil, fmt.Errorf("read messages: %w", classify(err))
 	}
 	defer rows.Close()
 	var out []store.Message
@@ -330,14 +432,17 @@ func (s *Store) Messages(topic [32]byte, after store.Cursor, limit int) ([]store
 		m := store.Message{Topic: topic}
 		var dev, member, id []byte
 		if err := rows.Scan(&dev, &m.Seq, &member, &m.Lamport, &id, &m.Own, &m.Body); err != nil {
-			return nil, fmt.Errorf("read messages: %w", err)
+			return nil, fmt.Errorf("read messages: %w", classify(err))
 		}
 		copy(m.Device[:], dev)
 		copy(m.Member[:], member)
 		copy(m.ID[:], id)
 		out = append(out, m)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
 }
 
 // CountMessages implements store.Store.
@@ -347,9 +452,38 @@ func (s *Store) CountMessages(topic [32]byte) (int, error) {
 	}
 	var n int
 	if err := s.db.QueryRow(`SELECT count(*) FROM messages WHERE topic = ?`, topic[:]).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count messages: %w", err)
+		return 0, fmt.Errorf("count messages: %w", classify(err))
 	}
 	return n, nil
+}
+
+// Check reads every page of the database and checks its structure
+// (PRAGMA integrity_check): ErrTampered if a page fails its check.
+func (s *Store) Check() error {
+	return s.View(func(db *sql.DB) error {
+		rows, err := db.Query(`PRAGMA integrity_check`)
+		if err != nil {
+			return fmt.Errorf("check: %w", classify(err))
+		}
+		defer rows.Close()
+		var problems []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return fmt.Errorf("check: %w", classify(err))
+			}
+			if line != "ok" {
+				problems = append(problems, line)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("check: %w", classify(err))
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("check: %w: %s", ErrTampered, strings.Join(problems, "; "))
+		}
+		return nil
+	})
 }
 
 // Close implements store.Store. It is idempotent.

@@ -1,0 +1,271 @@
+package sqlite
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berty-go/berty/core/feed"
+	"github.com/berty-go/berty/core/keys"
+	"github.com/berty-go/berty/store"
+	"github.com/berty-go/berty/store/storetest"
+)
+
+var testKey = &[32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}
+
+func openKey(t testing.TB, path string, key *[32]byte) *Store {
+	t.Helper()
+	s, err := OpenWith(path, Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformanceEncrypted(t *testing.T) {
+	storetest.Run(t, storetest.Factory{
+		Open: func(t *testing.T) store.Store { return openKey(t, filepath.Join(t.TempDir(), "berty.db"), testKey) },
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			path := s.(*Store).Path()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return openKey(t, path, testKey)
+		},
+	})
+}
+
+// secretText and the account seeds are what a thief of the files looks for.
+const secretText = "the treasure is under the third oak"
+
+var seed = [32]byte{0xA5, 0x5A, 0xC3, 0x3C, 0x99, 0x66, 0xF0, 0x0F, 0xA5, 0x5A, 0xC3, 0x3C, 0x99, 0x66, 0xF0, 0x0F,
+	0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF, 0x01}
+
+// fill writes an account and n messages holding secretText.
+func fill(t testing.TB, s *Store, from, n int) {
+	t.Helper()
+	if err := s.SetAccount(&store.Account{AccountSeed: seed, DeviceSeed: seed, Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	b := &store.Batch{Groups: []store.Group{{Topic: [32]byte{1}, Kind: 3, Secret: seed, Snapshot: []byte("snapshot")}}}
+	for i := from; i < from+n; i++ {
+		seq := uint64(i + 1)
+		b.Entries = append(b.Entries, store.Entry{Topic: [32]byte{1}, Device: keys.Public{2}, Seq: seq, ID: feed.ID{byte(seq), byte(seq >> 8)}, Lamport: seq, Raw: []byte(secretText)})
+		b.Messages = append(b.Messages, store.Message{Topic: [32]byte{1}, Device: keys.Public{2}, Seq: seq, Lamport: seq, ID: feed.ID{byte(seq), byte(seq >> 8)}, Body: []byte(secretText)})
+	}
+	if err := s.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// leaks reports the files under dir that hold the text or the seed in clear.
+func leaks(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(secretText)) || bytes.Contains(b, seed[:16]) || bytes.Contains(b, plainHeader) {
+			out = append(out, filepath.Base(p))
+		}
+		return nil
+	})
+	return out
+}
+
+// TestEncryptedFilesHoldNoPlaintext: with the node running (write-ahead log
+// full) and after it closed, no file holds a message text, a seed or even
+// SQLite's header. The plaintext store leaks them: the check can fail.
+func TestEncryptedFilesHoldNoPlaintext(t *testing.T) {
+	dir := t.TempDir()
+	s := openKey(t, filepath.Join(dir, "berty.db"), testKey)
+	fill(t, s, 0, 200)
+	if l := leaks(t, dir); len(l) > 0 {
+		t.Fatalf("open encrypted store: plaintext in %v", l)
+	}
+	s.Close()
+	if l := leaks(t, dir); len(l) > 0 {
+		t.Fatalf("closed encrypted store: plaintext in %v", l)
+	}
+
+	plain := t.TempDir()
+	p, err := Open(filepath.Join(plain, "berty.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, p, 0, 200)
+	p.Close()
+	if l := leaks(t, plain); len(l) == 0 {
+		t.Fatal("the plaintext store shows no plaintext: the check proves nothing")
+	}
+}
+
+func TestWrongKeyAndNoKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "berty.db")
+	s := openKey(t, path, testKey)
+	fill(t, s, 0, 10)
+	s.Close()
+	if s, err := OpenWith(path, Options{Key: &[32]byte{9}}); !errors.Is(err, ErrWrongKey) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("wrong key: %v, want ErrWrongKey", err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrEncrypted) {
+		t.Fatalf("no key: %v, want ErrEncrypted", err)
+	}
+}
+
+// TestTamperedPageDetected flips one byte of one page of the closed
+// database: reading it must fail with ErrTampered, never return a wrong
+// value. Every page is tried.
+func TestTamperedPageDetected(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "berty.db")
+	s := openKey(t, path, testKey)
+	fill(t, s, 0, 300)
+	s.Close()
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := len(orig) / 4096
+	if pages < 3 {
+		t.Fatalf("only %d pages", pages)
+	}
+	for pg := range pages {
+		bad := bytes.Clone(orig)
+		bad[pg*4096+1234] ^= 0x01
+		if err := os.WriteFile(path, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := readAll(path)
+		if err == nil {
+			t.Fatalf("page %d modified: the database read without an error", pg+1)
+		}
+		if pg > 0 && !errors.Is(err, ErrTampered) {
+			// Page 1 holds the header: a change there fails as a wrong key.
+			t.Fatalf("page %d modified: %v, want ErrTampered", pg+1, err)
+		}
+	}
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := readAll(path); err != nil {
+		t.Fatalf("the restored file: %v", err)
+	}
+}
+
+// readAll opens the store and reads every table through it.
+func readAll(path string) error {
+	s, err := OpenWith(path, Options{Key: testKey})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if _, err := s.Account(); err != nil {
+		return err
+	}
+	if _, err := s.Groups(); err != nil {
+		return err
+	}
+	if _, err := s.Messages([32]byte{1}, store.Cursor{}, 1000); err != nil {
+		return err
+	}
+	if _, err := s.EntriesAfter([32]byte{1}, keys.Public{2}, 0, 1000); err != nil {
+		return err
+	}
+	return s.Check()
+}
+
+// TestEncryptPlaintextInPlace converts a plaintext database with a write-
+// ahead log still beside it, and crashes the conversion at each step: the
+// next open finishes it, and nothing is lost.
+func TestEncryptPlaintextInPlace(t *testing.T) {
+	for _, crashAt := range []string{"", "checkpointed", "copied", "synced", "renamed"} {
+		t.Run("crash at "+crashAt, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "berty.db")
+			p, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(t, p, 0, 100)
+			p.Close()
+			// A second session leaves its commits in the log only
+			// (closing would fold them into the file): copy the files
+			// while it is open, as a crash would leave them.
+			p, err = Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(t, p, 100, 50)
+			snapshot(t, dir, dir+"-crashed")
+			p.Close()
+			dir, path = dir+"-crashed", filepath.Join(dir+"-crashed", "berty.db")
+			if _, err := os.Stat(path + "-wal"); err != nil {
+				t.Fatalf("no write-ahead log to convert: %v", err)
+			}
+
+			if crashAt != "" {
+				crash := errors.New("crash")
+				err := encryptInPlace(path, testKey, func(s string) error {
+					if s == crashAt {
+						return crash
+					}
+					return nil
+				})
+				if !errors.Is(err, crash) {
+					t.Fatalf("conversion: %v", err)
+				}
+			}
+			s := openKey(t, path, testKey)
+			msgs, err := s.Messages([32]byte{1}, store.Cursor{}, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 150 {
+				t.Fatalf("%d messages after the conversion, want 150", len(msgs))
+			}
+			s.Close()
+			if l := leaks(t, dir); len(l) > 0 {
+				t.Fatalf("plaintext left in %v", l)
+			}
+			if err := readAll(path); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func snapshot(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.HasSuffix(to, "-crashed") {
+		t.Fatal("snapshot target")
+	}
+}
