@@ -120,6 +120,10 @@ func TestTmuxTwoMinis(t *testing.T) {
 			t.Fatalf("start %s: %v: %s", name, err, out)
 		}
 		t.Cleanup(func() { tmux("kill-session", "-t", name) })
+		// A new account: no passphrase (TestTwoMinisFindEachOtherByMDNS
+		// sets one).
+		s.waitText("Choose a passphrase")
+		s.typeLine("")
 		return s
 	}
 	t.Cleanup(func() { tmux("kill-server") })

@@ -101,10 +101,23 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 	if err := dst.EnableChecksums("main"); err != nil {
 		return fmt.Errorf("page checksums: %w", err)
 	}
-	var check string
-	if err := dst.Exec(`PRAGMA journal_mode = DELETE`); err != nil {
+	// That VACUUM may write pages before the header that turns checksums
+	// on (a cache spill): those pages lack theirs. A second VACUUM, on a
+	// connection that read the header (the checksum pragma acts on what
+	// the connection read of it), rewrites every page with its checksum
+	// (the old ones read unverified).
+	if err := dst.Close(); err != nil {
 		return err
 	}
+	if dst, err = sqlite3.Open("file:" + (&url.URL{Path: tmp}).EscapedPath() + "?vfs=" + vfsEncrypted); err != nil {
+		return err
+	}
+	for _, q := range []string{`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`, `PRAGMA schema_version`, `PRAGMA checksum_verification = OFF`, `VACUUM`, `PRAGMA checksum_verification = ON`} {
+		if err := dst.Exec(q); err != nil {
+			return fmt.Errorf("page checksums: %w", err)
+		}
+	}
+	var check string
 	st, _, err := dst.Prepare(`PRAGMA integrity_check`)
 	if err != nil {
 		return err

@@ -3,10 +3,13 @@ package sqlite
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
@@ -267,5 +270,121 @@ func snapshot(t *testing.T, from, to string) {
 	}
 	if !strings.HasSuffix(to, "-crashed") {
 		t.Fatal("snapshot target")
+	}
+}
+
+// TestMain lets TestEncryptKilled run the conversion in a child process.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("BERTY_TEST_ENCRYPT"); path != "" {
+		s, err := OpenWith(path, Options{Key: testKey})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		s.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestEncryptKilled converts a plaintext database of 20 000 messages in a
+// child process killed (SIGKILL) at times spread over the conversion, again
+// and again on the same files: whatever the moment, the next open finds
+// every message, and the file passes its integrity check.
+func TestEncryptKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "berty.db")
+	p, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		fill(t, p, i*1000, 1000)
+	}
+	p.Close()
+	orig := snapshotBytes(t, dir)
+
+	// One full conversion, to time it.
+	run := func(kill time.Duration) (done bool) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "BERTY_TEST_ENCRYPT="+path)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if kill > 0 {
+			timer := time.AfterFunc(kill, func() { cmd.Process.Kill() })
+			defer timer.Stop()
+		}
+		err := cmd.Wait()
+		if err != nil && !strings.Contains(err.Error(), "killed") {
+			t.Fatalf("conversion: %v: %s", err, stderr.String())
+		}
+		return err == nil
+	}
+	start := time.Now()
+	run(0)
+	full := time.Since(start)
+	t.Logf("a conversion of 20 000 messages, process start included: %v", full)
+	kills := 0
+	for i := range 12 {
+		restore(t, dir, orig)
+		// Kill times spread from the start to past the end: some kills
+		// land before the conversion, some in each step, some after.
+		at := full * time.Duration(i+1) / 10
+		for !run(at) {
+			kills++
+			at = at * 3 / 2 // the next try on the half-converted files goes further
+		}
+		s := openKey(t, path, testKey)
+		n, err := s.CountMessages([32]byte{1})
+		if err != nil || n != 20000 {
+			t.Fatalf("kill at %v: %d messages (%v), want 20000", at, n, err)
+		}
+		if err := s.Check(); err != nil {
+			t.Fatalf("kill at %v: %v", at, err)
+		}
+		s.Close()
+		if l := leaks(t, dir); len(l) > 0 {
+			t.Fatalf("kill at %v: plaintext left in %v", at, l)
+		}
+	}
+	if kills < 6 {
+		t.Errorf("only %d conversions were killed: the kill times miss the conversion", kills)
+	}
+	t.Logf("%d conversions killed", kills)
+}
+
+func snapshotBytes(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = b
+	}
+	return out
+}
+
+func restore(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
