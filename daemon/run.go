@@ -68,7 +68,7 @@ type Config struct {
 	DeviceName string
 	ShowLink   func(*link.Device)
 	// Passphrase gives the passphrase that seals the database's key
-	// (docs/protocol.md §8.3); nil: none can be asked.
+	// (docs/protocol.md §8.1); nil: none can be asked.
 	Passphrase atrest.PassFunc
 }
 

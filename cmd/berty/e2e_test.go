@@ -147,7 +147,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%s's friends is %x, want %s", p.name, gt, created.Topic)
 		}
 	}
-	for _, p := range everyone {
+	// A joiner writes once a member has let it in (handed it the group's
+	// keys): until then `berty send` says it waits for one. As a person
+	// would, bob and carol write once they read alice's first message.
+	alice.cli("send", "friends", "hello friends from alice")
+	for _, p := range []*proc{bob, carol} {
+		p.until("alice's group message", func() bool { return p.has(gt, "alice", "hello friends from alice") })
 		p.cli("send", "friends", "hello friends from "+p.name)
 	}
 	for _, p := range everyone {

@@ -173,6 +173,7 @@ the like-for-like setup of the predecessor's published figures.`,
 	f.IntVar(&o.Messages, "messages", 0, "messages per scenario (default: latency 1000, throughput 10000, catch-up 1000 and 10000)")
 	f.StringVar(&o.Transport, "transport", "tcp", "tcp or quic (libp2p on loopback), or memnet (in-process)")
 	f.StringVar(&o.Store, "store", "sqlite", "sqlite (durable) or mem (with --transport memnet only)")
+	f.BoolVar(&o.Plaintext, "plaintext", false, "leave the SQLite files unencrypted (encryption at rest is on by default, as for a user): to measure what it costs")
 	f.BoolVar(&o.Protocol, "protocol-only", false, "leave the messenger out: the protocol layer alone (tcp and quic; memnet never has it)")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object per line per scenario")
 	f.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up on a scenario after this long")
@@ -210,7 +211,7 @@ network that shuffles and duplicates every entry:
 directly and device linking is skipped.)
 
 It prints a transcript and timings. Nothing to install.`,
-		Example: "  berty demo\n  berty demo --qr   # also draw alice's contact link as a QR code\n  berty demo --burst 20000\n  berty demo --net memnet --seed 7 --dup 0.5\n  berty demo --dir ./demo-data   # keep the databases to inspect with sqlite3",
+		Example: "  berty demo\n  berty demo --qr   # also draw alice's contact link as a QR code\n  berty demo --burst 20000\n  berty demo --net memnet --seed 7 --dup 0.5\n  berty demo --dir ./demo-data --plaintext   # keep the databases to inspect with sqlite3",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Net != "libp2p" && o.Net != "memnet" {
@@ -233,6 +234,7 @@ It prints a transcript and timings. Nothing to install.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Dir, "dir", "", "directory for the SQLite files (default: a temporary directory, removed afterwards)")
+	f.BoolVar(&o.Plaintext, "plaintext", false, "leave the SQLite files unencrypted, to open them with sqlite3 (encrypted at rest by default, each with an unprotected key file beside it)")
 	f.StringVar(&o.Net, "net", "libp2p", "network: libp2p (real hosts on loopback TCP) or memnet (in-process, shuffled)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the delivery order (--net memnet)")
 	f.Float64Var(&o.Dup, "dup", 0.3, "probability that an entry is delivered twice (--net memnet)")

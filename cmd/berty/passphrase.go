@@ -21,7 +21,7 @@ import (
 const maxPassphrase = 1024
 
 // passOpts are the flags that give the passphrase sealing the database's
-// key (docs/protocol.md §8.3). Never argv or the environment, which `ps`
+// key (docs/protocol.md §8.1). Never argv or the environment, which `ps`
 // and /proc show to other users.
 type passOpts struct {
 	file string

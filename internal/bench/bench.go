@@ -30,6 +30,9 @@ type Options struct {
 	Messages  int      // messages per scenario (0: latency 1 000, throughput 10 000, catch-up 1 000 and 10 000)
 	Transport string   // tcp (default), quic, or memnet (in-process)
 	Store     string   // sqlite (default, durable) or mem
+	// Plaintext leaves the SQLite files unencrypted (encryption at rest is
+	// on by default, as for a user).
+	Plaintext bool
 	// Protocol leaves the messenger out (its projection in every commit):
 	// the protocol's own cost, what issue 3's targets are about.
 	Protocol bool

@@ -15,7 +15,6 @@ import (
 	"github.com/berty-go/berty/node"
 	"github.com/berty-go/berty/store"
 	"github.com/berty-go/berty/store/mem"
-	"github.com/berty-go/berty/store/sqlite"
 )
 
 // member is one benchmarked device.
@@ -102,7 +101,7 @@ func (c *cluster) open(m *member) error {
 			st = mem.New()
 		}
 		if c.o.Store == "sqlite" {
-			s, err := sqlite.Open(m.path)
+			s, err := device.OpenStore(device.Config{Path: m.path, Plaintext: c.o.Plaintext})
 			if err != nil {
 				return err
 			}
@@ -137,7 +136,7 @@ func (c *cluster) open(m *member) error {
 		if c.o.Transport == "quic" {
 			addr = "/ip4/127.0.0.1/udp/0/quic-v1"
 		}
-		d, err := device.Open(device.Config{Path: m.path, Net: p2p.Config{Listen: []string{addr}}, Node: ncfg, NoMessenger: c.o.Protocol})
+		d, err := device.Open(device.Config{Path: m.path, Net: p2p.Config{Listen: []string{addr}}, Node: ncfg, NoMessenger: c.o.Protocol, Plaintext: c.o.Plaintext})
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,9 @@ type Options struct {
 	Burst   int     // messages in the closing burst (0: none)
 	KeepDir bool    // keep a temporary directory for inspection
 	QR      bool    // draw alice's contact link as a QR code
-	Out     io.Writer
+	// Plaintext leaves the databases unencrypted, to open with sqlite3.
+	Plaintext bool
+	Out       io.Writer
 }
 
 // Run runs the demo.
@@ -42,9 +44,9 @@ func Run(o Options) error {
 	var net world
 	switch o.Net {
 	case "", "libp2p":
-		net = p2pWorld{}
+		net = p2pWorld{plaintext: o.Plaintext}
 	case "memnet":
-		net = &memWorld{hub: memnet.New(o.Seed, o.Dup, 128), seed: o.Seed, dup: o.Dup}
+		net = &memWorld{hub: memnet.New(o.Seed, o.Dup, 128), seed: o.Seed, dup: o.Dup, plaintext: o.Plaintext}
 	default:
 		return fmt.Errorf("unknown network %q: use libp2p or memnet", o.Net)
 	}

@@ -92,13 +92,14 @@ func nodeConfig(p *peer, w *waiter) node.Config {
 
 // memWorld is the in-process network: shuffled, duplicated delivery.
 type memWorld struct {
-	hub  *memnet.Hub
-	seed uint64
-	dup  float64
+	hub       *memnet.Hub
+	seed      uint64
+	dup       float64
+	plaintext bool
 }
 
 func (m *memWorld) open(p *peer, w *waiter) error {
-	st, err := sqlite.Open(p.path)
+	st, err := device.OpenStore(device.Config{Path: p.path, Plaintext: m.plaintext})
 	if err != nil {
 		return err
 	}
@@ -154,11 +155,11 @@ func (m *memWorld) describe() string {
 }
 
 // p2pWorld runs every device on a real libp2p host on loopback TCP.
-type p2pWorld struct{}
+type p2pWorld struct{ plaintext bool }
 
-func (p2pWorld) open(p *peer, w *waiter) error {
+func (pw p2pWorld) open(p *peer, w *waiter) error {
 	d, err := device.Open(device.Config{
-		Path: p.path, Name: p.name,
+		Path: p.path, Name: p.name, Plaintext: pw.plaintext,
 		Net:       p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Observe: func(p2p.Event) { w.bump() }},
 		Node:      nodeConfig(p, w),
 		OnReceive: w.bump,
@@ -240,7 +241,7 @@ func (x p2pWorld) link(w io.Writer, p, phone *peer, wt *waiter) error {
 	done := make(chan result, 1)
 	go func() {
 		d, err := device.Link(context.Background(), device.LinkConfig{
-			Config: device.Config{Path: phone.path,
+			Config: device.Config{Path: phone.path, Plaintext: x.plaintext,
 				Net:  p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: []string{p.dev.Host.Addrs()[0]}},
 				Node: nodeConfig(phone, wt), OnReceive: wt.bump, OnChange: wt.bump},
 			DeviceName: phone.name,

@@ -39,7 +39,7 @@ type Config struct {
 	// contact request (zero: 1 s and 1 min).
 	RetryMin, RetryMax time.Duration
 	// Passphrase gives the passphrase that seals the database's data key
-	// (docs/protocol.md §8.3); nil: none can be asked (a new database is
+	// (docs/protocol.md §8.1); nil: none can be asked (a new database is
 	// then unprotected, a locked one refuses to open).
 	Passphrase atrest.PassFunc
 	// Plaintext keeps the database unencrypted (benchmarks compare both;

@@ -1,5 +1,5 @@
 // Package atrest keeps the data key that encrypts a device's database at
-// rest (docs/protocol.md §8.3). The data key is 32 random bytes made when
+// rest (docs/protocol.md §8.1). The data key is 32 random bytes made when
 // the database is created; it never changes. It is kept in a key file beside
 // the database (berty.db.key), sealed with XChaCha20-Poly1305 under either
 //

@@ -19,7 +19,7 @@ func pass(p string) PassFunc {
 }
 
 // TestKnownAnswer pins the key file format and its KDF: a fixed data key,
-// passphrase, salt and nonce give these exact bytes (docs/protocol.md §8.3).
+// passphrase, salt and nonce give these exact bytes (docs/protocol.md §8.1).
 // libsodium's Argon2id and XChaCha20-Poly1305 give the same bytes:
 // testdata/libsodium_check.py.
 func TestKnownAnswer(t *testing.T) {
