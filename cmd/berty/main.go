@@ -105,6 +105,8 @@ func benchCmd() *cobra.Command {
 libp2p host on 127.0.0.1 (nothing leaves this machine), forms a group, and measures:
 
   latency     one message at a time from one member to another: p50/p95/p99
+  send        one member sends back to back, one durable call per message, as a
+              chat UI does; time from each call to its delivery (--scenario send)
   throughput  every member writes its share at once (2, 3 and 5 members by default)
   catchup     a member offline while 1 000 and 10 000 messages are written, then back
 
@@ -131,8 +133,8 @@ the like-for-like setup of the predecessor's published figures.`,
 			// Checked here too, not only by bench.Run: an unknown scenario
 			// would otherwise fail after the ones before it have run.
 			for _, sc := range o.Scenarios {
-				if sc != "latency" && sc != "throughput" && sc != "catchup" {
-					return usagef("--scenario takes latency, throughput or catchup, comma-separated: got %q", sc)
+				if sc != "latency" && sc != "send" && sc != "throughput" && sc != "catchup" {
+					return usagef("--scenario takes latency, send, throughput or catchup, comma-separated: got %q", sc)
 				}
 			}
 			switch {
@@ -168,7 +170,7 @@ the like-for-like setup of the predecessor's published figures.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&scenarios, "scenario", "", "scenarios to run, comma-separated: latency, throughput, catchup (default all)")
+	f.StringVar(&scenarios, "scenario", "", "scenarios to run, comma-separated: latency, send, throughput, catchup (default: latency, throughput, catchup)")
 	f.StringVar(&members, "members", "", "group sizes for throughput, comma-separated (default 2,3,5)")
 	f.IntVar(&o.Messages, "messages", 0, "messages per scenario (default: latency 1000, throughput 10000, catch-up 1000 and 10000)")
 	f.StringVar(&o.Transport, "transport", "tcp", "tcp or quic (libp2p on loopback), or memnet (in-process)")

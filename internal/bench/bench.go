@@ -58,8 +58,9 @@ type Result struct {
 	PeakRSSMiB  float64 `json:"peak_rss_mib"`
 	Transport   string  `json:"transport"`
 	Store       string  `json:"store"`
-	Layer       string  `json:"layer"`              // messenger (the full stack) or protocol
-	FirstMillis float64 `json:"first_ms,omitempty"` // catch-up: until the first message
+	Layer       string  `json:"layer"`                   // messenger (the full stack) or protocol
+	FirstMillis float64 `json:"first_ms,omitempty"`      // catch-up: until the first message
+	CallsPerSec float64 `json:"calls_per_sec,omitempty"` // send: the sender's calls alone
 }
 
 // Run runs the scenarios and writes their results.
@@ -137,8 +138,10 @@ func Run(o Options) ([]Result, error) {
 			rs, err = throughput(o, sub)
 		case "catchup":
 			rs, err = catchup(o, sub)
+		case "send":
+			rs, err = send(o, sub)
 		default:
-			return out, fmt.Errorf("unknown scenario %q: use latency, throughput or catchup", sc)
+			return out, fmt.Errorf("unknown scenario %q: use latency, send, throughput or catchup", sc)
 		}
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", sc, err)
@@ -197,6 +200,60 @@ func latency(o Options, dir string) ([]Result, error) {
 	r := Result{Scenario: "latency", Members: members, Messages: n, Delivered: c.members[1].received() - base,
 		Seconds: el.Seconds(), MsgsPerSec: float64(n) / el.Seconds(),
 		CPUPerMsg: float64((cpuTime() - cpu0).Microseconds()) / float64(n), PeakRSSMiB: peakRSS()}
+	slices.Sort(lat)
+	r.LatencyP50, r.LatencyP95, r.LatencyP99 = quantile(lat, 0.50), quantile(lat, 0.95), quantile(lat, 0.99)
+	return []Result{r}, nil
+}
+
+// send is how a chat UI sends: one member makes back-to-back calls, one
+// message each, every call durable before it returns (persist before
+// publish), without waiting for delivery; the other member receives. It
+// reports the rate until the last message is delivered, CPU per message
+// (both members, one process) and each message's time from its call to its
+// delivery.
+func send(o Options, dir string) ([]Result, error) {
+	n := pick(o.Messages, 5000)
+	members := 2
+	c, err := newCluster(o, dir, members)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	rx := c.members[1]
+	rx.when = map[string]time.Time{}
+	stop := c.progress(o, "send", n)
+	defer stop()
+	bodies := make([]string, n)
+	for i := range bodies {
+		bodies[i] = string(textPayload(fmt.Sprintf("send %d", i)))
+	}
+	started := make([]time.Time, n)
+	base := rx.received()
+	resetPeakRSS()
+	cpu0, t0 := cpuTime(), time.Now()
+	for i, body := range bodies {
+		started[i] = time.Now()
+		if _, err := c.members[0].n.Send(c.topic, []byte(body)); err != nil {
+			return nil, err
+		}
+	}
+	calls := time.Since(t0)
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	err = rx.waitGot(ctx, base+n)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	el := time.Since(t0)
+	r := Result{Scenario: "send", Members: members, Messages: n, Delivered: rx.received() - base,
+		Seconds: el.Seconds(), MsgsPerSec: float64(n) / el.Seconds(), CallsPerSec: float64(n) / calls.Seconds(),
+		CPUPerMsg: float64((cpuTime() - cpu0).Microseconds()) / float64(n), PeakRSSMiB: peakRSS()}
+	lat := make([]float64, 0, n)
+	rx.mu.Lock()
+	for i, body := range bodies {
+		lat = append(lat, float64(rx.when[body].Sub(started[i]).Microseconds())/1000)
+	}
+	rx.mu.Unlock()
 	slices.Sort(lat)
 	r.LatencyP50, r.LatencyP95, r.LatencyP99 = quantile(lat, 0.50), quantile(lat, 0.95), quantile(lat, 0.99)
 	return []Result{r}, nil
