@@ -184,3 +184,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkUnlock is the wait at each start with a passphrase: Argon2id at
+// the default costs (RFC 9106's second setting), then the unseal.
+func BenchmarkUnlock(b *testing.B) {
+	key := [32]byte{1}
+	p := Params{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
+	f, err := seal(&key, []byte("a passphrase"), p, bytes.NewReader(make([]byte, 64)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := f.open([]byte("a passphrase")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
