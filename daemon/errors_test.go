@@ -174,6 +174,16 @@ func TestPermissionDenied(t *testing.T) {
 	if _, err := bob.c.Node.GroupJoin(ctx, &bv1.GroupJoinRequest{Link: inv.Url}); err != nil {
 		t.Fatal(err)
 	}
+	// alice writes once she knows bob is in, as a client does: what a
+	// member writes before it has read a join is not handed to the joiner
+	// (docs/protocol.md §9, "a late-seen member").
+	alice.until(t, "bob in alice's group", func() bool {
+		m, err := alice.c.Node.GroupMembers(ctx, &bv1.GroupMembersRequest{Topic: gc.Topic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m.Members) == 2
+	})
 	sent, err := alice.c.Messenger.SendText(ctx, &bv1.SendTextRequest{Topic: gc.Topic, Body: "alice's words"})
 	if err != nil {
 		t.Fatal(err)
