@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"bytes"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
@@ -386,5 +390,79 @@ func restore(t *testing.T, dir string, files map[string][]byte) {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestTruncatedDatabaseDetected cuts the end off an encrypted database: one
+// byte (a block read short), one whole page, and whole pages while a log
+// left by a crash still counts them. Each must fail as tampered, never read
+// the missing end as zeros (a zero page has a valid checksum). The last
+// message is longer than a page, so its end lies in the last pages.
+func TestTruncatedDatabaseDetected(t *testing.T) {
+	long := bytes.Repeat([]byte("0123456789abcdef"), 1000) // 16 000 bytes: an overflow chain
+	for _, tc := range []struct {
+		name string
+		cut  int64
+		wal  bool
+	}{{"one byte", 1, false}, {"one page", 4096, false}, {"two pages, log kept", 8192, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "berty.db")
+			s := openKey(t, path, testKey)
+			fill(t, s, 0, 50)
+			b := &store.Batch{Messages: []store.Message{{Topic: [32]byte{1}, Device: keys.Public{2}, Seq: 1000, Lamport: 1000, ID: feed.ID{9, 9}, Body: long}}}
+			if err := s.Commit(b); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wal {
+				// Fold the log into the file, then write more: the file
+				// holds the long message, the log the later commits, as a
+				// crash leaves them.
+				if err := s.View(func(db *sql.DB) error { _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); return err }); err != nil {
+					t.Fatal(err)
+				}
+				fill(t, s, 50, 20)
+				snapshot(t, dir, dir+"-crashed")
+				dir, path = dir+"-crashed", filepath.Join(dir+"-crashed", "berty.db")
+			}
+			s.Close()
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, fi.Size()-tc.cut); err != nil {
+				t.Fatal(err)
+			}
+			err = readAll(path)
+			if err == nil {
+				s := openKey(t, path, testKey)
+				msgs, _ := s.Messages([32]byte{1}, store.Cursor{Lamport: 999}, 10)
+				t.Fatalf("the cut database reads without an error (long message: %d bytes, intact: %v)", len(msgs[0].Body), len(msgs) > 0 && bytes.Equal(msgs[0].Body, long))
+			}
+			if !errors.Is(err, ErrTampered) && !errors.Is(err, ErrWrongKey) {
+				t.Fatalf("%v, want ErrTampered", err)
+			}
+		})
+	}
+}
+
+// TestChecksumsRequired: a database encrypted under the right key but
+// without page checksums (a conversion's copy taken before its checksums
+// were on, put in the database's place) is refused: its blocks would not be
+// authenticated.
+func TestChecksumsRequired(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "berty.db")
+	c, err := sqlite3.Open("file:" + path + "?vfs=" + vfsEncrypted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`PRAGMA hexkey = '` + hex.EncodeToString(testKey[:]) + `'`, `CREATE TABLE x (y)`} {
+		if err := c.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	if _, err := OpenWith(path, Options{Key: testKey}); !errors.Is(err, ErrTampered) {
+		t.Fatalf("an encrypted database without checksums: %v, want ErrTampered", err)
 	}
 }

@@ -161,6 +161,22 @@ func openDB(path string, key *[32]byte, fresh bool) (*sql.DB, error) {
 				return err
 			}
 		}
+		if key != nil {
+			// An encrypted database without its checksums would read a
+			// modified block as data: refuse it (a conversion's copy taken
+			// before its checksums were on, put in the database's place).
+			// Reading the schema reads the header first.
+			if err := c.Exec(`PRAGMA schema_version`); err != nil {
+				return err
+			}
+			r, err := c.FileControl("main", sqlite3.FCNTL_RESERVE_BYTES)
+			if err != nil {
+				return err
+			}
+			if r != 8 {
+				return fmt.Errorf("%w: its pages carry no checksums", ErrTampered)
+			}
+		}
 		for _, p := range []string{"journal_mode = WAL", "synchronous = FULL"} {
 			if err := c.Exec("PRAGMA " + p); err != nil {
 				return err
