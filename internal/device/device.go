@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -128,13 +130,61 @@ func openStore(cfg Config) (*sqlite.Store, atrest.Kind, error) {
 		st, err := sqlite.Open(cfg.Path)
 		return st, atrest.Unprotected, err
 	}
+	file, err := sqlite.FileKind(cfg.Path)
+	if err != nil {
+		return nil, 0, err
+	}
+	_, hasKey, err := atrest.Status(cfg.Path)
+	if err != nil {
+		return nil, 0, err
+	}
+	newMark := cfg.Path + ".new"
+	_, markErr := os.Stat(newMark)
+	switch {
+	case !hasKey && file == sqlite.KindEmpty:
+		// A new database: mark it new before its key exists, so that a
+		// crash before it is made does not read as a lost database.
+		if err := os.WriteFile(newMark, nil, 0o600); err != nil {
+			return nil, 0, err
+		}
+		if err := syncDir(filepath.Dir(cfg.Path)); err != nil {
+			return nil, 0, err
+		}
+	case hasKey && file == sqlite.KindEmpty && markErr != nil:
+		// Not a new account: the database was lost or emptied.
+		return nil, 0, fmt.Errorf("%s is missing or empty but its key file %s is there: restore the database from where you copied the directory (or, to start a new account, remove the key file)", cfg.Path, atrest.KeyPath(cfg.Path))
+	case !hasKey && file == sqlite.KindPlain:
+		// A database from before encryption at rest: mark it for the
+		// conversion before its key exists (sqlite.MarkForEncryption).
+		if err := sqlite.MarkForEncryption(cfg.Path); err != nil {
+			return nil, 0, err
+		}
+	}
 	key, kind, err := atrest.Unlock(cfg.Path, cfg.Passphrase)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer clear(key[:])
 	st, err := sqlite.OpenWith(cfg.Path, sqlite.Options{Key: key})
-	return st, kind, err
+	if err != nil {
+		return nil, 0, err
+	}
+	if markErr == nil || file == sqlite.KindEmpty {
+		if err := os.Remove(newMark); err != nil && !errors.Is(err, os.ErrNotExist) {
+			st.Close()
+			return nil, 0, err
+		}
+	}
+	return st, kind, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // openHost starts the host on the listen ports and with the peers the

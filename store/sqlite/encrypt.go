@@ -13,21 +13,47 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-type kind int
+// Kind is what a database file holds, from its first bytes.
+type Kind int
 
 const (
-	kindEmpty     kind = iota // missing or zero-length: a new database
-	kindPlain                 // starts with SQLite's header in clear
-	kindEncrypted             // anything else: pages under a key
+	KindEmpty     Kind = iota // missing or zero-length: a new database
+	KindPlain                 // starts with SQLite's header in clear
+	KindEncrypted             // anything else: pages under a key
 )
+
+// FileKind says what the database file at path holds.
+func FileKind(path string) (Kind, error) { return fileKind(path) }
+
+// ErrNotMarked is returned by OpenWith with a key on a plaintext database
+// that was not marked for encryption.
+var ErrNotMarked = errors.New("the database is in clear though the directory has a key: it was replaced (a plaintext database from before encryption at rest is converted only on the open that makes the directory's key)")
+
+// MarkForEncryption records, durably, that the plaintext database at path
+// is to be converted by the next OpenWith with a key, however many opens
+// a crash interrupts. Only the caller that makes the directory's key marks
+// it: a plaintext file put in place of an encrypted database later is
+// refused (ErrNotMarked), not adopted under the user's key. The mark is the
+// conversion's own work file, renamed over the database when it is done.
+func MarkForEncryption(path string) error {
+	if err := os.WriteFile(path+".encrypting", nil, 0o600); err != nil {
+		return err
+	}
+	return syncFile(filepath.Dir(path))
+}
+
+func marked(path string) bool {
+	_, err := os.Stat(path + ".encrypting")
+	return err == nil
+}
 
 // plainHeader starts every plaintext SQLite database.
 var plainHeader = []byte("SQLite format 3\x00")
 
-func fileKind(path string) (kind, error) {
+func fileKind(path string) (Kind, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return kindEmpty, nil
+		return KindEmpty, nil
 	}
 	if err != nil {
 		return 0, err
@@ -37,20 +63,21 @@ func fileKind(path string) (kind, error) {
 	n, err := io.ReadFull(f, head)
 	switch {
 	case n == 0 && (err == io.EOF):
-		return kindEmpty, nil
+		return KindEmpty, nil
 	case bytes.Equal(head[:n], plainHeader):
-		return kindPlain, nil
+		return KindPlain, nil
 	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 		return 0, err
 	}
-	return kindEncrypted, nil
+	return KindEncrypted, nil
 }
 
 // encryptInPlace converts the plaintext database at path into an encrypted
 // one under key, crash-safely: the encrypted copy is built beside it
-// (path + ".encrypting"), checked, synced, and renamed over the plaintext
-// file in one step. A crash before the rename leaves the plaintext database
-// whole (the next open starts over); after it, the encrypted one.
+// (path + ".encrypting", the mark), checked, synced, and renamed over the
+// plaintext file in one step. A crash before the rename leaves the
+// plaintext database whole and the mark in place (the next open starts
+// over); after it, the encrypted one.
 //
 // step, if set, is called between the steps with their names: tests crash
 // the conversion there.
@@ -59,10 +86,15 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 		step = func(string) error { return nil }
 	}
 	tmp := path + ".encrypting"
-	for _, f := range []string{tmp, tmp + "-wal", tmp + "-journal", tmp + "-shm"} {
+	// The work file is the mark (MarkForEncryption): emptied, never
+	// removed, until it is renamed over the database.
+	for _, f := range []string{tmp + "-wal", tmp + "-journal", tmp + "-shm"} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+	}
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+		return err
 	}
 	// Fold the plaintext write-ahead log into the file, so that the file
 	// alone is the database and no plaintext log is left beside the
@@ -79,9 +111,6 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 		return err
 	}
 	if err := step("checkpointed"); err != nil {
-		return err
-	}
-	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
 		return err
 	}
 	dst, err := sqlite3.Open("file:" + (&url.URL{Path: tmp}).EscapedPath() + "?vfs=" + vfsEncrypted)

@@ -222,6 +222,12 @@ func TestEncryptPlaintextInPlace(t *testing.T) {
 			if _, err := os.Stat(path + "-wal"); err != nil {
 				t.Fatalf("no write-ahead log to convert: %v", err)
 			}
+			if _, err := OpenWith(path, Options{Key: testKey}); !errors.Is(err, ErrNotMarked) {
+				t.Fatalf("a plaintext database not marked for encryption: %v, want ErrNotMarked", err)
+			}
+			if err := MarkForEncryption(path); err != nil {
+				t.Fatal(err)
+			}
 
 			if crashAt != "" {
 				crash := errors.New("crash")
@@ -309,6 +315,9 @@ func TestEncryptKilled(t *testing.T) {
 		fill(t, p, i*1000, 1000)
 	}
 	p.Close()
+	if err := MarkForEncryption(path); err != nil {
+		t.Fatal(err)
+	}
 	orig := snapshotBytes(t, dir)
 
 	// One full conversion, to time it.

@@ -65,7 +65,8 @@ var _ store.Store = (*Store)(nil)
 // Options configures Open.
 type Options struct {
 	// Key, if set, is the database's data key: the file is encrypted at
-	// rest with it (created encrypted, or converted if it is plaintext).
+	// rest with it (created encrypted, or converted if it is plaintext and
+	// marked, MarkForEncryption).
 	// Without a key the file is plaintext, for tests and tools.
 	Key *[32]byte
 }
@@ -80,9 +81,12 @@ func OpenWith(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	switch {
-	case kind == kindEncrypted && o.Key == nil:
+	case kind == KindEncrypted && o.Key == nil:
 		return nil, fmt.Errorf("open %s: %w", path, ErrEncrypted)
-	case kind == kindPlain && o.Key != nil:
+	case kind == KindPlain && o.Key != nil:
+		if !marked(path) {
+			return nil, fmt.Errorf("open %s: %w", path, ErrNotMarked)
+		}
 		if err := encryptInPlace(path, o.Key, nil); err != nil {
 			return nil, fmt.Errorf("open %s: encrypt the plaintext database: %w", path, err)
 		}
@@ -94,7 +98,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 	} else {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db, err := openDB(path, o.Key, kind == kindEmpty)
+	db, err := openDB(path, o.Key, kind == KindEmpty)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
