@@ -475,3 +475,50 @@ func TestChecksumsRequired(t *testing.T) {
 		t.Fatalf("an encrypted database without checksums: %v, want ErrTampered", err)
 	}
 }
+
+// TestWrongKeyLeavesTheLog: after a crash left a write-ahead log, an open
+// with a wrong key (another directory's key file) fails before SQLite
+// reads the log, which it would otherwise reset as garbage: the right key
+// then still finds the last commits.
+func TestWrongKeyLeavesTheLog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "berty.db")
+	s := openKey(t, path, testKey)
+	fill(t, s, 0, 10)
+	s.Close()
+	s = openKey(t, path, testKey)
+	fill(t, s, 10, 10)
+	snapshot(t, dir, dir+"-crashed")
+	s.Close()
+	path = filepath.Join(dir+"-crashed", "berty.db")
+	before := snapshotBytes(t, dir+"-crashed")
+	if _, err := OpenWith(path, Options{Key: &[32]byte{0xEE}}); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("a wrong key: %v, want ErrWrongKey", err)
+	}
+	after := snapshotBytes(t, dir+"-crashed")
+	for name, b := range before {
+		if !bytes.Equal(after[name], b) {
+			t.Errorf("the open with a wrong key changed %s", name)
+		}
+	}
+	s = openKey(t, path, testKey)
+	if n, err := s.CountMessages([32]byte{1}); err != nil || n != 20 {
+		t.Errorf("%d messages after the wrong key (%v), want 20", n, err)
+	}
+}
+
+// TestKeyClearedAfterOpen: the caller clears its copy of the key once the
+// store is open (device.openStore does); a connection the pool opens
+// later still has the key.
+func TestKeyClearedAfterOpen(t *testing.T) {
+	key := *testKey
+	s := openKey(t, filepath.Join(t.TempDir(), "berty.db"), &key)
+	fill(t, s, 0, 5)
+	clear(key[:])
+	s.db.SetMaxIdleConns(0) // the pool drops its connection after each use
+	for range 2 {
+		if _, err := s.Account(); err != nil {
+			t.Fatalf("a new connection after the key was cleared: %v", err)
+		}
+	}
+}

@@ -19,10 +19,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -31,6 +33,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
 	"github.com/ncruces/go-sqlite3/ext/fts5"
+	"lukechampine.com/adiantum"
 
 	"github.com/berty-go/berty/core/feed"
 	"github.com/berty-go/berty/core/keys"
@@ -81,6 +84,13 @@ func OpenWith(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	switch {
+	case kind == KindEncrypted && o.Key != nil:
+		// Check the key on the header before SQLite opens the file: with
+		// a wrong key, its recovery would read the log as garbage and
+		// reset it, losing the commits a crash left there.
+		if err := checkKey(path, o.Key); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	case kind == KindEncrypted && o.Key == nil:
 		return nil, fmt.Errorf("open %s: %w", path, ErrEncrypted)
 	case kind == KindPlain && o.Key != nil:
@@ -136,14 +146,18 @@ func OpenWith(path string, o Options) (*Store, error) {
 // anything is written.
 func openDB(path string, key *[32]byte, fresh bool) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?vfs=" + vfsPlain
+	// The connector may open a connection again later: it keeps its own
+	// copy of the key, which the caller is free to clear.
+	var hexKey string
 	if key != nil {
 		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() + "?vfs=" + vfsEncrypted
+		hexKey = hex.EncodeToString(key[:])
 	}
 	return driver.Open(dsn, func(c *sqlite3.Conn) error {
 		if key != nil {
 			// The key is set by PRAGMA, not in the URI, where other parts
 			// of the program could read it back.
-			if err := c.Exec(`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`); err != nil {
+			if err := c.Exec(`PRAGMA hexkey = '` + hexKey + `'`); err != nil {
 				return err
 			}
 		}
@@ -188,6 +202,26 @@ func openDB(path string, key *[32]byte, fresh bool) (*sql.DB, error) {
 		}
 		return fts5.Register(c)
 	})
+}
+
+// checkKey decrypts the first 4 KiB block of the encrypted database at path
+// as the Adiantum VFS does (tweak: the block's offset, 0) and checks that
+// it starts with SQLite's header: ErrWrongKey if not.
+func checkKey(path string, key *[32]byte) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	block := make([]byte, 4096)
+	if _, err := io.ReadFull(f, block); err != nil {
+		return fmt.Errorf("%w (%w)", ErrTampered, err)
+	}
+	var tweak [8]byte
+	if !bytes.HasPrefix(adiantum.New(key[:]).Decrypt(block, tweak[:]), plainHeader) {
+		return ErrWrongKey
+	}
+	return nil
 }
 
 // classify marks a failed page check as ErrTampered.
