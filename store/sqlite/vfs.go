@@ -1,6 +1,9 @@
 package sqlite
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
 	"io"
 	"os"
 
@@ -41,10 +44,37 @@ func (o ownerOnly) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.Fil
 			return nil, out, err
 		}
 	}
-	if o.strict && flags&vfs.OPEN_MAIN_DB != 0 {
+	switch {
+	case o.strict && flags&vfs.OPEN_MAIN_DB != 0:
 		return &strictFile{File: f}, out, nil
+	case o.strict:
+		return &strictFile{File: f, mask: true}, out, nil
 	}
 	return f, out, nil
+}
+
+// logMask separates the log's and journals' blocks from the database's.
+// Adiantum keys every file of a database with the same key and tweaks a
+// block by its offset alone, so a log block holding a whole page image is,
+// at the same offset of the database file, a valid ciphertext of that
+// image: moved there, it would read as a page with a valid checksum in
+// another page's place. Under the cipher, the other files' blocks are XORed
+// with this fixed mask, so that a block moved from one kind of file to the
+// other decrypts to noise (and fails its checksum, or the log's).
+var logMask = func() (m [4096]byte) {
+	for i := 0; i < len(m); i += sha256.Size {
+		h := sha256.Sum256(fmt.Appendf(nil, "berty at-rest log mask v1 %d", i/sha256.Size))
+		copy(m[i:], h[:])
+	}
+	return m
+}()
+
+func maskAt(p []byte, off int64) {
+	for len(p) > 0 {
+		at := int(off % int64(len(logMask)))
+		n := subtle.XORBytes(p, p, logMask[at:])
+		p, off = p[n:], off+int64(n)
+	}
 }
 
 // strictFile is an encrypted main database file as Adiantum reads it, in
@@ -55,10 +85,21 @@ func (o ownerOnly) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.Fil
 // so it would read as empty data. Page writes are whole blocks (4 KiB pages),
 // so no legitimate read of the main database falls past its end; reading
 // the header of an empty (new) file is the one exception.
-type strictFile struct{ vfs.File }
+//
+// With mask set, it is one of the database's other files (log, journals):
+// reads are as the OS gives them, and blocks are masked (logMask).
+type strictFile struct {
+	vfs.File
+	mask bool
+	buf  []byte
+}
 
 func (f *strictFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := f.File.ReadAt(p, off)
+	if f.mask {
+		maskAt(p[:n], off)
+		return n, err
+	}
 	if n < len(p) && (n > 0 || off > 0) {
 		return n, sqlite3.IOERR_DATA
 	}
@@ -66,6 +107,15 @@ func (f *strictFile) ReadAt(p []byte, off int64) (int, error) {
 		err = io.EOF
 	}
 	return n, err
+}
+
+func (f *strictFile) WriteAt(p []byte, off int64) (int, error) {
+	if !f.mask {
+		return f.File.WriteAt(p, off)
+	}
+	f.buf = append(f.buf[:0], p...)
+	maskAt(f.buf, off)
+	return f.File.WriteAt(f.buf, off)
 }
 
 // What the layers above ask of a file besides vfs.File, passed through.
