@@ -561,3 +561,47 @@ func TestLogBlockTransplantDetected(t *testing.T) {
 		t.Fatalf("a log block moved into the database: %v, want ErrTampered", err)
 	}
 }
+
+// TestFailedOpenChangesNothing: after a crash left a log, an open that
+// fails on a modified page leaves every file as it was (closing the
+// connection does not checkpoint): restoring the page then finds every
+// commit.
+func TestFailedOpenChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "berty.db")
+	s := openKey(t, path, testKey)
+	fill(t, s, 0, 100)
+	s.Close()
+	s = openKey(t, path, testKey)
+	fill(t, s, 100, 10)
+	snapshot(t, dir, dir+"-crashed")
+	s.Close()
+	crashed := dir + "-crashed"
+	path = filepath.Join(crashed, "berty.db")
+	orig := snapshotBytes(t, crashed)
+	failed := 0
+	for pg := range len(orig["berty.db"]) / 4096 {
+		restore(t, crashed, orig)
+		bad := bytes.Clone(orig["berty.db"])
+		bad[pg*4096+99] ^= 1
+		if err := os.WriteFile(path, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := OpenWith(path, Options{Key: testKey})
+		if err == nil {
+			st.Close()
+			continue
+		}
+		failed++
+		after := snapshotBytes(t, crashed)
+		after["berty.db"] = orig["berty.db"] // the page we changed
+		for name, b := range orig {
+			if !bytes.Equal(after[name], b) {
+				t.Errorf("page %d modified, open failed (%v): %s changed", pg+1, err, name)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no modified page made the open fail: the test proves nothing")
+	}
+}

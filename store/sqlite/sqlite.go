@@ -167,6 +167,11 @@ func openDB(path string, key *[32]byte, fresh bool) (*sql.DB, error) {
 		// temporary tables off the disk. secure_delete: what a commit
 		// deletes or overwrites is zeroed in the file, not left in free
 		// space (deleted keys, §6.4).
+		// No checkpoint when a connection closes: Close does it, and an
+		// open that fails (a page fails its check) must change no file.
+		if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
+			return err
+		}
 		for _, p := range []string{"busy_timeout = 5000", "locking_mode = EXCLUSIVE", "temp_store = MEMORY", "secure_delete = 1", "foreign_keys = 1"} {
 			if err := c.Exec("PRAGMA " + p); err != nil {
 				return err
@@ -548,5 +553,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.db.Close()
+	// Fold the log into the database and empty it: at rest, after a clean
+	// stop, the database file alone holds everything (connections do not
+	// checkpoint on close, so that a failed open changes no file).
+	var busy, logged, done int
+	err := s.db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done)
+	return errors.Join(classify(err), s.db.Close())
 }
