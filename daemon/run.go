@@ -68,8 +68,10 @@ type Config struct {
 	DeviceName string
 	ShowLink   func(*link.Device)
 	// Passphrase gives the passphrase that seals the database's key
-	// (docs/protocol.md §8.1); nil: none can be asked.
-	Passphrase atrest.PassFunc
+	// (docs/protocol.md §8.1); nil: none can be asked. RequirePassphrase
+	// refuses a key file that has none (device.Config).
+	Passphrase        atrest.PassFunc
+	RequirePassphrase bool
 }
 
 // DefaultDir is the data directory when none is given: $BERTY_DATA, else
@@ -123,7 +125,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	dcfg := device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net, Passphrase: cfg.Passphrase}
+	dcfg := device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net, Passphrase: cfg.Passphrase, RequirePassphrase: cfg.RequirePassphrase}
 	var d *device.Device
 	if cfg.Link {
 		log.Info("waiting to be approved by a device of the account", "ttl", device.DefaultLinkTTL)

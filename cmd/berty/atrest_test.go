@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,4 +196,58 @@ func hashDir(t *testing.T, dir string) [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// TestPassphraseSources: how a passphrase reaches berty, and what it
+// refuses. A new account with no terminal and no passphrase needs
+// --no-passphrase, said clearly, and nothing is written; --passphrase-fd
+// takes only a descriptor the caller handed over (not one berty or the Go
+// runtime opened); a passphrase given to a directory whose key file has
+// none is refused (the pair may have been swapped); Argon2id costs are
+// bounded.
+func TestPassphraseSources(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new")
+	r := berty(t, "daemon", "--data", dir, "--p2p-listen", "/ip4/127.0.0.1/tcp/0")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--no-passphrase") {
+		t.Errorf("a new account without a passphrase source: exit %d, %q", r.code, r.stderr)
+	}
+	if _, ok, _ := atrest.Status(filepath.Join(dir, daemon.DBFile)); ok {
+		t.Error("the refused start left a key file")
+	}
+	if r := berty(t, "daemon", "--data", dir, "--passphrase-fd", "3"); r.code != exitUsage || !strings.Contains(r.stderr, "--passphrase-fd 3") {
+		t.Errorf("--passphrase-fd 3 with no descriptor 3 handed over: exit %d, %q", r.code, r.stderr)
+	}
+
+	// bob's directory has no passphrase; a passphrase given to it is refused.
+	bob := startDaemon(t, "bob")
+	bob.stop()
+	pf := filepath.Join(t.TempDir(), "p")
+	os.WriteFile(pf, []byte("bob's passphrase\n"), 0o600)
+	if r := berty(t, "daemon", "--data", bob.dir, "--passphrase-file", pf); r.code != exitRefused || !strings.Contains(r.stderr, "key file has none") {
+		t.Errorf("a passphrase for an unprotected key file: exit %d, %q", r.code, r.stderr)
+	}
+	if r := berty(t, "passphrase", "--data", bob.dir, "--new-passphrase-file", pf, "--argon-memory", "4194305"); r.code != exitUsage {
+		t.Errorf("--argon-memory 4194305: exit %d, %q", r.code, r.stderr)
+	}
+	if r := berty(t, "passphrase", "--data", bob.dir, "--new-passphrase-file", pf); r.code != 0 {
+		t.Fatalf("berty passphrase: exit %d, %q", r.code, r.stderr)
+	}
+	// The current passphrase on an inherited descriptor (a pipe), the new
+	// one from a file.
+	pf2 := filepath.Join(t.TempDir(), "p2")
+	os.WriteFile(pf2, []byte("bob's second\n"), 0o600)
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr.WriteString("bob's passphrase\n")
+	wr.Close()
+	cmd := exec.Command(binary(t), "passphrase", "--data", bob.dir, "--passphrase-fd", "3", "--new-passphrase-file", pf2)
+	cmd.ExtraFiles, cmd.Env = []*os.File{rd}, env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("berty passphrase --passphrase-fd 3 3<pipe: %v: %s", err, out)
+	}
+	rd.Close()
+	bob.extra = []string{"--passphrase-file", pf2}
+	bob.start()
 }

@@ -46,9 +46,14 @@ reflection) on the unix socket DATA/daemon.sock, and optionally on a loopback TC
 address. Every call needs the bearer token in DATA/token (mode 0600), rewritten at
 each start. A second daemon on the same data directory refuses to start.
 
+The account's database is encrypted at rest. On a terminal, the first start asks
+for a passphrase to lock it (empty: none) and later starts ask for it; without a
+terminal give --passphrase-file or --passphrase-fd, or --no-passphrase for a new
+account whose key stays unprotected. "berty passphrase" changes it.
+
 Stop it with Ctrl-C or SIGTERM: calls in flight get 5 s, then everything is
 flushed and closed.`,
-		Example: "  berty daemon\n  berty daemon --data /tmp/alice --name alice\n  berty daemon --listen 127.0.0.1:7777   # also on TCP, for grpcurl or a web page\n  berty daemon --infra /ip4/203.0.113.7/tcp/4040/p2p/12D3…   # reach contacts on other networks",
+		Example: "  berty daemon                                   # on a terminal: asks for the passphrase\n  berty daemon --data /tmp/alice --name alice --passphrase-file ~/.config/berty-pass\n  berty daemon --data /tmp/try --no-passphrase &   # a try-out in the background\n  berty daemon --listen 127.0.0.1:7777   # also on TCP, for grpcurl or a web page\n  berty daemon --infra /ip4/203.0.113.7/tcp/4040/p2p/12D3…   # reach contacts on other networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Every flag is checked before daemon.Run writes to --data.
@@ -59,7 +64,7 @@ flushed and closed.`,
 				return err
 			}
 			var err error
-			if cfg.Passphrase, err = pass.passFunc(cfg.Dir, cmd.ErrOrStderr()); err != nil {
+			if cfg.Passphrase, cfg.RequirePassphrase, err = pass.source(cfg.Dir, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -85,7 +90,7 @@ flushed and closed.`,
 	f.StringVar(&cfg.Listen, "listen", "", "also serve the API on this TCP address (loopback only, unless --allow-remote)")
 	f.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow --listen on a non-loopback address")
 	net.flags(f, &cfg.Net, false)
-	pass.flags(f)
+	pass.flags(f, true)
 	f.BoolVar(&cfg.Net.DHT, "dht", false, "run the DHT (with --bootstrap peers; on with --infra)")
 	f.StringSliceVar(&cfg.Net.Bootstrap, "bootstrap", nil, "DHT bootstrap peer multiaddr, repeatable")
 	logOpts.flags(f)
@@ -126,7 +131,7 @@ and keeps running as "berty daemon" does.`,
 				return usagef("--device-name takes UTF-8 text of at most %d bytes, got %d bytes", link.MaxName, len(cfg.DeviceName))
 			}
 			var err error
-			if cfg.Passphrase, err = pass.passFunc(cfg.Dir, cmd.ErrOrStderr()); err != nil {
+			if cfg.Passphrase, cfg.RequirePassphrase, err = pass.source(cfg.Dir, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -157,7 +162,7 @@ and keeps running as "berty daemon" does.`,
 	f.StringVar(&cfg.DeviceName, "device-name", "", "this device's name, shown to the approving device")
 	f.BoolVar(&showQR, "qr", false, "also draw the link as a QR code")
 	net.flags(f, &cfg.Net, false)
-	pass.flags(f)
+	pass.flags(f, true)
 	return c
 }
 

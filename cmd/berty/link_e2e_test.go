@@ -37,7 +37,7 @@ func TestDeviceLinkCLI(t *testing.T) {
 	}
 	defer logf.Close()
 	link := exec.Command(binary(t), "device", "link", "--data", phoneDir, "--device-name", "phone",
-		"--peer", id.Listen[0], "--p2p-listen", "/ip4/127.0.0.1/tcp/0")
+		"--peer", id.Listen[0], "--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--no-passphrase")
 	stdout, err := link.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

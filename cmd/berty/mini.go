@@ -42,7 +42,7 @@ serving the data directory.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Remote {
-				for _, f := range []string{"name", "mdns", "peer", "p2p-listen", "infra", "passphrase-file", "passphrase-fd"} {
+				for _, f := range []string{"name", "mdns", "peer", "p2p-listen", "infra", "passphrase-file", "passphrase-fd", "no-passphrase"} {
 					if cmd.Flags().Changed(f) {
 						return exitError{code: exitUsage, err: fmt.Errorf("--%s configures the embedded node: with --remote, give it to `berty daemon` instead", f)}
 					}
@@ -60,7 +60,7 @@ serving the data directory.`,
 					return err
 				}
 				var err error
-				if cfg.Passphrase, err = pass.passFunc(cfg.Dir, cmd.ErrOrStderr()); err != nil {
+				if cfg.Passphrase, cfg.RequirePassphrase, err = pass.source(cfg.Dir, cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 			}
@@ -84,6 +84,6 @@ serving the data directory.`,
 	f.BoolVar(&cfg.Remote, "remote", false, "attach to the daemon serving the data directory instead of running a node")
 	f.StringVar(&cfg.Name, "name", os.Getenv("USER"), "display name of a new account")
 	net.flags(f, &cfg.Net, true)
-	pass.flags(f)
+	pass.flags(f, true)
 	return c
 }

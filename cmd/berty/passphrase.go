@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berty-go/berty/daemon"
+	"github.com/berty-go/berty/internal/device"
 	"github.com/berty-go/berty/store/atrest"
 )
 
@@ -26,46 +27,83 @@ const maxPassphrase = 1024
 type passOpts struct {
 	file string
 	fd   int
+	none bool
 }
 
-func (o *passOpts) flags(f *pflag.FlagSet) {
+func (o *passOpts) flags(f *pflag.FlagSet, withNone bool) {
 	f.StringVar(&o.file, "passphrase-file", "", "read the passphrase that unlocks the data directory from this file (its first line): for daemons started unattended; keep the file off the disk the data directory is on")
-	f.IntVar(&o.fd, "passphrase-fd", -1, "read the passphrase from this open file descriptor (its first line), e.g. --passphrase-fd 3 3<&0")
+	f.IntVar(&o.fd, "passphrase-fd", -1, "read the passphrase from this file descriptor, inherited open (its first line), e.g. --passphrase-fd 3 3<secret")
+	if withNone {
+		f.BoolVar(&o.none, "no-passphrase", false, "a new account without a passphrase: its key is stored unprotected, and whoever copies the data directory reads it (needed when there is no terminal to ask on and no --passphrase-file)")
+	}
 }
 
-// passFunc is how the commands that open the database ask for the
-// passphrase: from --passphrase-file or --passphrase-fd if given, else on
-// the terminal if stdin is one, else not at all (a new directory is then
-// unprotected; a locked one refuses to open, saying how to give it).
-func (o *passOpts) passFunc(dir string, errw io.Writer) (atrest.PassFunc, error) {
+// ErrNewNeedsPassphrase: a new account, no way to ask for a passphrase,
+// and no --no-passphrase.
+var ErrNewNeedsPassphrase = errors.New("a new account needs a passphrase to lock its data: run on a terminal to be asked, or give --passphrase-file or --passphrase-fd, or --no-passphrase to keep its key unprotected")
+
+// source is how the commands that open the database get the passphrase:
+// from --passphrase-file or --passphrase-fd if given (required is then
+// true: a key file that has none is refused, it may have been swapped),
+// else on the terminal if stdin is one in the foreground, else none — a
+// new account then needs --no-passphrase, and a locked one says how to
+// give it. The file or descriptor is read now, before anything else opens.
+func (o *passOpts) source(dir string, errw io.Writer) (pass atrest.PassFunc, required bool, err error) {
 	if o.file != "" && o.fd >= 0 {
-		return nil, usagef("--passphrase-file and --passphrase-fd: give one")
+		return nil, false, usagef("--passphrase-file and --passphrase-fd: give one")
+	}
+	if o.none && (o.file != "" || o.fd >= 0) {
+		return nil, false, usagef("--no-passphrase and a passphrase: give one")
 	}
 	if o.file != "" || o.fd >= 0 {
 		var p []byte
-		var err error
 		if o.file != "" {
 			p, err = readPassFile(o.file)
 		} else {
 			p, err = readPassFD(o.fd)
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return func(bool) ([]byte, error) { return append([]byte(nil), p...), nil }, nil
+		return func(bool) ([]byte, error) { return append([]byte(nil), p...), nil }, true, nil
 	}
-	if !term.IsTerminal(int(os.Stdin.Fd())) {
-		return nil, nil
+	if !foreground(os.Stdin) {
+		return func(create bool) ([]byte, error) {
+			if create && !o.none {
+				return nil, ErrNewNeedsPassphrase
+			}
+			return nil, atrest.ErrNeedPassphrase
+		}, false, nil
 	}
 	errw = promptWriter(errw)
 	return func(create bool) ([]byte, error) {
 		if create {
+			if o.none {
+				return nil, nil
+			}
 			fmt.Fprintf(errw, "berty encrypts this new account's data in %s.\n", dir)
 			return askNew(errw, "Choose a passphrase to unlock it (empty: none, anyone with the directory reads it): ")
 		}
 		return ask(errw, fmt.Sprintf("Passphrase for %s: ", dir))
-	}, nil
+	}, false, nil
 }
+
+// once asks pass at most once and gives the same answer after.
+func once(pass atrest.PassFunc) atrest.PassFunc {
+	var p []byte
+	var err error
+	asked := false
+	return func(create bool) ([]byte, error) {
+		if !asked {
+			p, err = pass(create)
+			asked = true
+		}
+		return append([]byte(nil), p...), err
+	}
+}
+
+// given says a passphrase flag was given.
+func (o *passOpts) given() bool { return o.file != "" || o.fd >= 0 }
 
 func readPassFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
@@ -77,11 +115,20 @@ func readPassFile(path string) ([]byte, error) {
 }
 
 func readPassFD(fd int) ([]byte, error) {
+	// A descriptor the program opened itself (the Go runtime keeps some,
+	// close-on-exec, as every file Go opens) is not one the caller handed
+	// over: reading it would take a file's first line as the passphrase.
+	if err := inheritedFD(fd); err != nil {
+		return nil, usagef("--passphrase-fd %d: %v", fd, err)
+	}
 	f := os.NewFile(uintptr(fd), "passphrase-fd")
 	if f == nil {
 		return nil, usagef("--passphrase-fd %d: not an open file descriptor", fd)
 	}
 	defer f.Close()
+	if term.IsTerminal(fd) {
+		return nil, usagef("--passphrase-fd %d is a terminal: it would echo the passphrase (run without the flag to be asked)", fd)
+	}
 	return firstLine(f, fmt.Sprintf("--passphrase-fd %d", fd))
 }
 
@@ -151,7 +198,9 @@ func passErr(err error) error {
 	switch {
 	case errors.Is(err, atrest.ErrWrongPassphrase):
 		return exitError{code: exitRefused, err: err}
-	case errors.Is(err, atrest.ErrNeedPassphrase):
+	case errors.Is(err, device.ErrUnprotectedKey):
+		return exitError{code: exitRefused, err: err}
+	case errors.Is(err, atrest.ErrNeedPassphrase), errors.Is(err, ErrNewNeedsPassphrase):
 		return exitError{code: exitUsage, err: err}
 	}
 	return err
@@ -179,7 +228,11 @@ one) and the new one, twice. The database is not rewritten, so it is instant.
 Run it while no daemon uses the data directory.
 
 A forgotten passphrase cannot be recovered: the data is lost with it. An old
-copy of berty.db.key still opens the database with the old passphrase.`,
+copy of berty.db.key still opens the database with the old passphrase, and a
+passphrase set on a directory that had none keeps its data key: the old,
+unprotected key file may remain in the disk's free blocks, where forensic
+tools find it. Choose the passphrase when the account is made (the first start
+asks for it), and use full-disk encryption.`,
 		Example: "  berty passphrase\n  berty passphrase --data /tmp/alice --new-passphrase-file ~/secret\n  berty passphrase --remove",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -194,20 +247,28 @@ copy of berty.db.key still opens the database with the old passphrase.`,
 			if !ok {
 				return exitError{code: exitNotFound, err: fmt.Errorf("%s holds no account key: start the daemon once to create the account", dir)}
 			}
-			unlock, err := daemon.Lock(dir)
-			if err != nil {
-				if errors.Is(err, daemon.ErrRunning) {
-					return exitError{code: exitNoDaemon, err: err}
+			params := atrest.DefaultParams
+			if argonMiB > 0 {
+				if argonMiB > atrest.MaxMemoryKiB>>10 {
+					return usagef("--argon-memory is at most %d MiB", atrest.MaxMemoryKiB>>10)
 				}
-				return err
+				params.MemoryKiB = argonMiB << 10
 			}
-			defer unlock()
+			if argonT > 0 {
+				params.Time = argonT
+			}
+			if err := params.Check(); err != nil {
+				return usagef("%v", err)
+			}
+			// The passphrases are read before anything opens: a descriptor
+			// number must be the caller's, not the lock file's.
 			errw := promptWriter(cmd.ErrOrStderr())
-			oldPass, err := old.passFunc(dir, errw)
+			oldPass, _, err := old.source(dir, errw)
 			if err != nil {
 				return err
 			}
-			if kind == atrest.Passphrase && oldPass == nil {
+			oldPass = once(oldPass)
+			if kind == atrest.Passphrase && !old.given() && !foreground(os.Stdin) {
 				return exitError{code: exitUsage, err: errors.New("the data directory has a passphrase: give the current one on a terminal or with --passphrase-file / --passphrase-fd")}
 			}
 			var next []byte
@@ -219,26 +280,29 @@ copy of berty.db.key still opens the database with the old passphrase.`,
 				if next, err = readPassFile(newFile); err != nil {
 					return err
 				}
-			case term.IsTerminal(int(os.Stdin.Fd())):
+			case foreground(os.Stdin):
+				if kind == atrest.Passphrase {
+					// Check the current one first: asking the new one twice
+					// for nothing is unkind.
+					if _, _, err := atrest.Unlock(db, oldPass); err != nil {
+						return passErr(err)
+					}
+				}
 				if next, err = askNew(errw, "New passphrase (empty: none): "); err != nil {
 					return err
 				}
 			default:
 				return usagef("no terminal to ask the new passphrase on: give --new-passphrase-file, or --remove")
 			}
-			params := atrest.DefaultParams
-			if argonMiB > 0 {
-				params.MemoryKiB = argonMiB << 10
-			}
-			if argonT > 0 {
-				params.Time = argonT
-			}
-			got, err := atrest.Change(db, func(bool) ([]byte, error) {
-				if oldPass == nil {
-					return nil, atrest.ErrNeedPassphrase
+			unlock, err := daemon.Lock(dir)
+			if err != nil {
+				if errors.Is(err, daemon.ErrRunning) {
+					return exitError{code: exitNoDaemon, err: err}
 				}
-				return oldPass(false)
-			}, next, params)
+				return err
+			}
+			defer unlock()
+			got, err := atrest.Change(db, oldPass, next, params)
 			if err != nil {
 				return passErr(err)
 			}
@@ -254,8 +318,8 @@ copy of berty.db.key still opens the database with the old passphrase.`,
 	f.StringVar(&dir, "data", daemon.DefaultDir(), "data directory; $BERTY_DATA sets the default")
 	f.BoolVar(&remove, "remove", false, "remove the passphrase (the key is then stored unprotected)")
 	f.StringVar(&newFile, "new-passphrase-file", "", "read the new passphrase from this file (its first line)")
-	old.flags(f)
-	f.Uint32Var(&argonMiB, "argon-memory", 0, "Argon2id memory in MiB (default 64; at most 1024)")
+	old.flags(f, false)
+	f.Uint32Var(&argonMiB, "argon-memory", 0, "Argon2id memory in MiB (default 64; at most 256, and passes × memory at most 4 times the default's)")
 	f.Uint32Var(&argonT, "argon-passes", 0, "Argon2id passes (default 3; at most 16)")
 	return c
 }

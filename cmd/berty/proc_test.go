@@ -160,6 +160,9 @@ func (p *proc) start() {
 	for _, a := range p.peers {
 		args = append(args, "--peer", a)
 	}
+	if !slices.ContainsFunc(p.extra, func(a string) bool { return strings.HasPrefix(a, "--passphrase") }) {
+		args = append(args, "--no-passphrase") // no terminal to be asked on
+	}
 	args = append(args, p.extra...)
 	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

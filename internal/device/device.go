@@ -44,6 +44,10 @@ type Config struct {
 	// (docs/protocol.md §8.1); nil: none can be asked (a new database is
 	// then unprotected, a locked one refuses to open).
 	Passphrase atrest.PassFunc
+	// RequirePassphrase refuses a key file that has no passphrase: the user
+	// gave one explicitly, so an unprotected key file was swapped in (or the
+	// passphrase removed): ErrUnprotectedKey.
+	RequirePassphrase bool
 	// Plaintext keeps the database unencrypted (benchmarks compare both;
 	// tools that read the file with the sqlite3 shell). An encrypted
 	// database does not open with it.
@@ -116,6 +120,9 @@ func Open(cfg Config) (*Device, error) {
 	return d, nil
 }
 
+// ErrUnprotectedKey: a passphrase was given, but the key file has none.
+var ErrUnprotectedKey = errors.New("a passphrase was given, but the data directory's key file has none: if no one ran `berty passphrase --remove`, the key file (and the database with it) was replaced; to set a passphrase, run `berty passphrase`")
+
 // OpenStore opens the store of cfg.Path as Open does, without the node:
 // for tools and tests that read a closed device's database.
 func OpenStore(cfg Config) (*sqlite.Store, error) {
@@ -163,6 +170,10 @@ func openStore(cfg Config) (*sqlite.Store, atrest.Kind, error) {
 	key, kind, err := atrest.Unlock(cfg.Path, cfg.Passphrase)
 	if err != nil {
 		return nil, 0, err
+	}
+	if cfg.RequirePassphrase && kind == atrest.Unprotected {
+		clear(key[:])
+		return nil, 0, ErrUnprotectedKey
 	}
 	defer clear(key[:])
 	st, err := sqlite.OpenWith(cfg.Path, sqlite.Options{Key: key})

@@ -42,8 +42,9 @@ type Config struct {
 	// value: TCP and QUIC on 127.0.0.1, no mDNS; `berty mini` turns mDNS on).
 	Net p2p.Config
 	// Passphrase gives the passphrase of the embedded node's database
-	// (daemon.Config.Passphrase).
-	Passphrase atrest.PassFunc
+	// (daemon.Config.Passphrase, RequirePassphrase).
+	Passphrase        atrest.PassFunc
+	RequirePassphrase bool
 	// Input and Output are the terminal (nil: the process's).
 	Input  io.Reader
 	Output io.Writer
@@ -116,7 +117,7 @@ func startNode(ctx context.Context, cfg Config) (stop func() error, err error) {
 	var runErr error
 	go func() {
 		defer close(closed)
-		runErr = daemon.Run(nctx, daemon.Config{Dir: cfg.Dir, Name: cfg.Name, Net: cfg.Net, Passphrase: cfg.Passphrase, Logger: log, Ready: func() { close(ready) }})
+		runErr = daemon.Run(nctx, daemon.Config{Dir: cfg.Dir, Name: cfg.Name, Net: cfg.Net, Passphrase: cfg.Passphrase, RequirePassphrase: cfg.RequirePassphrase, Logger: log, Ready: func() { close(ready) }})
 	}()
 	stop = func() error {
 		cancel()

@@ -63,13 +63,19 @@ var DefaultParams = Params{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
 const (
 	maxTime      = 16
 	minMemoryKiB = 8
-	maxMemoryKiB = 1 << 20 // 1 GiB
+	MaxMemoryKiB = 256 << 10 // 256 MiB
 	maxThreads   = 16
+	// maxCost bounds passes × memory: 4 times the default's (about a
+	// second here).
+	maxCost = 4 * 3 * 64 << 10
 )
 
-func (p Params) check() error {
-	if p.Time < 1 || p.Time > maxTime || p.MemoryKiB < minMemoryKiB || p.MemoryKiB > maxMemoryKiB || p.Threads < 1 || p.Threads > maxThreads || p.MemoryKiB < 8*uint32(p.Threads) {
-		return fmt.Errorf("Argon2id parameters out of bounds (passes 1 to %d, memory %d KiB to %d MiB, 1 to %d lanes): %+v", maxTime, minMemoryKiB, maxMemoryKiB>>10, maxThreads, p)
+// Check says whether a key file may ask for p.
+func (p Params) Check() error {
+	if p.Time < 1 || p.Time > maxTime || p.MemoryKiB < minMemoryKiB || p.MemoryKiB > MaxMemoryKiB || p.Threads < 1 || p.Threads > maxThreads ||
+		p.MemoryKiB < 8*uint32(p.Threads) || uint64(p.Time)*uint64(p.MemoryKiB) > maxCost {
+		return fmt.Errorf("Argon2id parameters out of bounds (passes 1 to %d, memory %d KiB to %d MiB, 1 to %d lanes, passes × memory at most %d MiB): %d passes, %d KiB, %d lanes",
+			maxTime, minMemoryKiB, MaxMemoryKiB>>10, maxThreads, maxCost>>10, p.Time, p.MemoryKiB, p.Threads)
 	}
 	return nil
 }
@@ -145,7 +151,7 @@ func decode(b []byte) (*file, error) {
 			return nil, ErrBadKeyFile
 		}
 	case Passphrase:
-		if err := f.params.check(); err != nil {
+		if err := f.params.Check(); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadKeyFile, err)
 		}
 	default:
@@ -297,7 +303,7 @@ func isEncrypted(db string) (bool, error) {
 // passphrase). The database is not touched. It returns the new kind.
 func Change(db string, old PassFunc, next []byte, p Params) (Kind, error) {
 	if len(next) > 0 {
-		if err := p.check(); err != nil {
+		if err := p.Check(); err != nil {
 			return 0, err
 		}
 	}

@@ -157,7 +157,7 @@ func TestEncryptedDatabaseWithoutKeyFile(t *testing.T) {
 }
 
 func TestParamsBounds(t *testing.T) {
-	for _, p := range []Params{{0, 64, 1}, {17, 64, 1}, {1, 4, 1}, {1, 2 << 20, 1}, {1, 64, 0}, {1, 64, 17}, {1, 8, 2}} {
+	for _, p := range []Params{{0, 64, 1}, {17, 64, 1}, {1, 4, 1}, {1, 2 << 20, 1}, {1, 257 << 10, 1}, {16, 256 << 10, 4}, {5, 160 << 10, 4}, {1, 64, 0}, {1, 64, 17}, {1, 8, 2}} {
 		f := &file{kind: Passphrase, params: p}
 		if _, err := decode(f.encode()); !errors.Is(err, ErrBadKeyFile) {
 			t.Errorf("params %+v: %v, want refused", p, err)

@@ -118,8 +118,10 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 		return err
 	}
 	defer dst.Close()
-	if err := dst.Exec(`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`); err != nil {
-		return err
+	for _, q := range []string{`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`, `PRAGMA temp_store = MEMORY`} {
+		if err := dst.Exec(q); err != nil {
+			return err
+		}
 	}
 	if err := dst.Restore("main", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&vfs="+vfsPlain); err != nil {
 		return fmt.Errorf("copy: %w", err)
@@ -141,7 +143,7 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 	if dst, err = sqlite3.Open("file:" + (&url.URL{Path: tmp}).EscapedPath() + "?vfs=" + vfsEncrypted); err != nil {
 		return err
 	}
-	for _, q := range []string{`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`, `PRAGMA schema_version`, `PRAGMA checksum_verification = OFF`, `VACUUM`, `PRAGMA checksum_verification = ON`} {
+	for _, q := range []string{`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`, `PRAGMA temp_store = MEMORY`, `PRAGMA schema_version`, `PRAGMA checksum_verification = OFF`, `VACUUM`, `PRAGMA checksum_verification = ON`} {
 		if err := dst.Exec(q); err != nil {
 			return fmt.Errorf("page checksums: %w", err)
 		}
