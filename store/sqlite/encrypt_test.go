@@ -432,7 +432,7 @@ func TestTruncatedDatabaseDetected(t *testing.T) {
 				}
 				fill(t, s, 50, 20)
 				snapshot(t, dir, dir+"-crashed")
-				dir, path = dir+"-crashed", filepath.Join(dir+"-crashed", "berty.db")
+				path = filepath.Join(dir+"-crashed", "berty.db")
 			}
 			s.Close()
 			fi, err := os.Stat(path)
