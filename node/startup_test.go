@@ -111,6 +111,9 @@ func BenchmarkReopen(b *testing.B) {
 				opts := sqlite.Options{}
 				if encrypted {
 					opts.Key = &[32]byte{7}
+					if err := sqlite.MarkForEncryption(path); err != nil {
+						b.Fatal(err)
+					}
 					st, err := sqlite.OpenWith(path, opts) // converts the file once
 					if err != nil {
 						b.Fatal(err)
