@@ -54,7 +54,7 @@ type Params struct {
 }
 
 // DefaultParams are RFC 9106's second recommended setting (64 MiB, 3 passes,
-// 4 lanes): 0.3 s on the project's 2-core machine (docs/benchmarks.md), and
+// 4 lanes): 0.1 s on the project's 2-core machine (docs/benchmarks.md), and
 // within a phone's memory.
 var DefaultParams = Params{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
 
