@@ -42,6 +42,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berty-go/berty/internal/dirlock"
+	"github.com/berty-go/berty/internal/fsync"
 	"github.com/berty-go/berty/net/p2p"
 )
 
@@ -394,36 +395,8 @@ func loadIdentity(dir string) ([32]byte, error) {
 	if _, err := rand.Read(seed[:]); err != nil {
 		return seed, err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return seed, fmt.Errorf("write the identity: %w", err)
-	}
-	_, err = f.Write(seed[:])
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := fsync.WriteAtomic(path, seed[:]); err != nil {
 		return seed, fmt.Errorf("write the identity: %w", err)
 	}
 	return seed, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

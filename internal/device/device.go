@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berty-go/berty/core/replica"
+	"github.com/berty-go/berty/internal/fsync"
 	"github.com/berty-go/berty/messenger"
 	"github.com/berty-go/berty/net/p2p"
 	"github.com/berty-go/berty/node"
@@ -154,7 +155,7 @@ func openStore(cfg Config) (*sqlite.Store, atrest.Kind, error) {
 		if err := os.WriteFile(newMark, nil, 0o600); err != nil {
 			return nil, 0, err
 		}
-		if err := syncDir(filepath.Dir(cfg.Path)); err != nil {
+		if err := fsync.Sync(filepath.Dir(cfg.Path)); err != nil {
 			return nil, 0, err
 		}
 	case hasKey && file == sqlite.KindEmpty && markErr != nil:
@@ -187,15 +188,6 @@ func openStore(cfg Config) (*sqlite.Store, atrest.Kind, error) {
 		}
 	}
 	return st, kind, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // openHost starts the host on the listen ports and with the peers the

@@ -23,10 +23,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/berty-go/berty/internal/fsync"
 )
 
 // Kind says what seals the data key.
@@ -276,7 +277,7 @@ func create(db string, pass PassFunc) (*[32]byte, Kind, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := writeAtomic(KeyPath(db), f.encode()); err != nil {
+	if err := fsync.WriteAtomic(KeyPath(db), f.encode()); err != nil {
 		return nil, 0, err
 	}
 	return &key, f.kind, nil
@@ -316,7 +317,7 @@ func Change(db string, old PassFunc, next []byte, p Params) (Kind, error) {
 	if err != nil {
 		return 0, err
 	}
-	return f.kind, writeAtomic(KeyPath(db), f.encode())
+	return f.kind, fsync.WriteAtomic(KeyPath(db), f.encode())
 }
 
 // Status is the kind of the database's key file; ok is false if it has none.
@@ -342,38 +343,4 @@ func unlockExisting(db string, pass PassFunc) (*[32]byte, Kind, error) {
 		return nil, 0, fmt.Errorf("%s: no key file: start the node once to create it", KeyPath(db))
 	}
 	return Unlock(db, pass)
-}
-
-// writeAtomic replaces path with b: a crash leaves the old file or the new
-// one, never a mix.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

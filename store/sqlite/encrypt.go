@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/berty-go/berty/internal/fsync"
 )
 
 // Kind is what a database file holds, from its first bytes.
@@ -39,7 +41,7 @@ func MarkForEncryption(path string) error {
 	if err := os.WriteFile(path+".encrypting", nil, 0o600); err != nil {
 		return err
 	}
-	return syncFile(filepath.Dir(path))
+	return fsync.Sync(filepath.Dir(path))
 }
 
 func marked(path string) bool {
@@ -165,7 +167,7 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 	if err := dst.Close(); err != nil {
 		return err
 	}
-	if err := syncFile(tmp); err != nil {
+	if err := fsync.Sync(tmp); err != nil {
 		return err
 	}
 	if err := step("synced"); err != nil {
@@ -177,14 +179,5 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 	if err := step("renamed"); err != nil {
 		return err
 	}
-	return syncFile(filepath.Dir(path))
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return fsync.Sync(filepath.Dir(path))
 }

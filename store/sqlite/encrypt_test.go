@@ -481,27 +481,18 @@ func TestChecksumsRequired(t *testing.T) {
 // reads the log, which it would otherwise reset as garbage: the right key
 // then still finds the last commits.
 func TestWrongKeyLeavesTheLog(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "berty.db")
-	s := openKey(t, path, testKey)
-	fill(t, s, 0, 10)
-	s.Close()
-	s = openKey(t, path, testKey)
-	fill(t, s, 10, 10)
-	snapshot(t, dir, dir+"-crashed")
-	s.Close()
-	path = filepath.Join(dir+"-crashed", "berty.db")
-	before := snapshotBytes(t, dir+"-crashed")
+	dir, path := crashedWithLog(t, 10, 10)
+	before := snapshotBytes(t, dir)
 	if _, err := OpenWith(path, Options{Key: &[32]byte{0xEE}}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("a wrong key: %v, want ErrWrongKey", err)
 	}
-	after := snapshotBytes(t, dir+"-crashed")
+	after := snapshotBytes(t, dir)
 	for name, b := range before {
 		if !bytes.Equal(after[name], b) {
 			t.Errorf("the open with a wrong key changed %s", name)
 		}
 	}
-	s = openKey(t, path, testKey)
+	s := openKey(t, path, testKey)
 	if n, err := s.CountMessages([32]byte{1}); err != nil || n != 20 {
 		t.Errorf("%d messages after the wrong key (%v), want 20", n, err)
 	}
@@ -567,17 +558,7 @@ func TestLogBlockTransplantDetected(t *testing.T) {
 // connection does not checkpoint): restoring the page then finds every
 // commit.
 func TestFailedOpenChangesNothing(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "berty.db")
-	s := openKey(t, path, testKey)
-	fill(t, s, 0, 100)
-	s.Close()
-	s = openKey(t, path, testKey)
-	fill(t, s, 100, 10)
-	snapshot(t, dir, dir+"-crashed")
-	s.Close()
-	crashed := dir + "-crashed"
-	path = filepath.Join(crashed, "berty.db")
+	crashed, path := crashedWithLog(t, 100, 10)
 	orig := snapshotBytes(t, crashed)
 	failed := 0
 	for pg := range len(orig["berty.db"]) / 4096 {
@@ -604,4 +585,25 @@ func TestFailedOpenChangesNothing(t *testing.T) {
 	if failed == 0 {
 		t.Fatal("no modified page made the open fail: the test proves nothing")
 	}
+}
+
+// crashedWithLog makes an encrypted database of first messages, then
+// writes more in a second session and copies the files while it is open,
+// as a crash leaves them: the later commits only in the log. It returns the
+// copy's directory and database path.
+func crashedWithLog(t *testing.T, first, more int) (dir, path string) {
+	t.Helper()
+	orig := t.TempDir()
+	path = filepath.Join(orig, "berty.db")
+	s := openKey(t, path, testKey)
+	fill(t, s, 0, first)
+	s.Close()
+	s = openKey(t, path, testKey)
+	fill(t, s, first, more)
+	snapshot(t, orig, orig+"-crashed")
+	s.Close()
+	if _, err := os.Stat(filepath.Join(orig+"-crashed", "berty.db-wal")); err != nil {
+		t.Fatalf("no log left: %v", err)
+	}
+	return orig + "-crashed", filepath.Join(orig+"-crashed", "berty.db")
 }
