@@ -15,7 +15,8 @@
 // an 8-byte checksum inside the encryption, so a page modified on disk fails
 // its check when read (ErrTampered) instead of decrypting to a wrong state
 // (docs/architecture.md "Encryption at rest"). A plaintext database opened
-// with a key is converted in place first (encrypt.go).
+// with a key is converted in place first if it was marked for it
+// (MarkForEncryption, encrypt.go), and refused otherwise.
 package sqlite
 
 import (
@@ -119,9 +120,8 @@ func OpenWith(path string, o Options) (*Store, error) {
 	s := &Store{db: db, path: path}
 	if err := s.migrate(); err != nil {
 		db.Close()
-		if o.Key != nil && (errors.Is(err, sqlite3.NOTADB) || errors.Is(err, sqlite3.IOERR_DATA)) {
-			return nil, fmt.Errorf("open %s: %w", path, ErrWrongKey)
-		}
+		// The key was checked on the header (checkKey): a page that fails
+		// now was modified.
 		return nil, fmt.Errorf("open %s: %w", path, classify(err))
 	}
 	for _, p := range []struct {
