@@ -121,10 +121,6 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	token, err := newToken(cfg.Dir)
-	if err != nil {
-		return err
-	}
 	dcfg := device.Config{Path: filepath.Join(cfg.Dir, DBFile), Name: cfg.Name, Net: cfg.Net, Passphrase: cfg.Passphrase, RequirePassphrase: cfg.RequirePassphrase}
 	var d *device.Device
 	if cfg.Link {
@@ -144,6 +140,12 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("close the device", "err", err)
 		}
 	}()
+	// The token is written once the device is open: a start that fails
+	// (a wrong passphrase) leaves the directory as it was.
+	token, err := newToken(cfg.Dir)
+	if err != nil {
+		return err
+	}
 	srv, err := NewServer(d, log)
 	if err != nil {
 		return err

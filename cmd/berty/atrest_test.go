@@ -176,8 +176,8 @@ func hashFile(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// hashDir hashes the names and contents of the files that hold data (the
-// lock file's pid line aside).
+// hashDir hashes the names and contents of the files in dir (the lock
+// file's pid line aside).
 func hashDir(t *testing.T, dir string) [32]byte {
 	t.Helper()
 	h := sha256.New()
@@ -186,7 +186,7 @@ func hashDir(t *testing.T, dir string) [32]byte {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		if e.IsDir() || e.Type()&os.ModeSocket != 0 || e.Name() == daemon.LockFile || e.Name() == daemon.TokenFile {
+		if e.IsDir() || e.Type()&os.ModeSocket != 0 || e.Name() == daemon.LockFile {
 			continue
 		}
 		sum := hashFile(t, filepath.Join(dir, e.Name()))
