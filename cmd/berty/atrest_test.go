@@ -134,6 +134,23 @@ func TestEncryptedAtRest(t *testing.T) {
 	if !alice.has(topic, "bob", texts[0]) || !alice.has(topic, "alice", texts[1]) {
 		t.Error("alice's history is gone after the passphrase change")
 	}
+	// berty check reads every page of bob's stopped database: fine, then
+	// one byte changed in the middle of the file is found.
+	if r := berty(t, "check", "--data", bob.dir); r.code != 0 || !strings.Contains(r.stdout, "ok: every page") {
+		t.Errorf("berty check: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	bdb := filepath.Join(bob.dir, daemon.DBFile)
+	b, err := os.ReadFile(bdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/4096/2*4096+777] ^= 0x20
+	if err := os.WriteFile(bdb, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := berty(t, "check", "--data", bob.dir); r.code != exitFailed || !strings.Contains(r.stderr, "modified outside berty") {
+		t.Errorf("berty check on a modified page: exit %d, %q", r.code, r.stderr)
+	}
 	// While the daemon runs, the passphrase cannot change under it.
 	if r := berty(t, "passphrase", "--data", alice.dir, "--remove", "--passphrase-file", pass2); r.code != exitNoDaemon {
 		t.Errorf("berty passphrase on a running daemon's directory: exit %d, %q", r.code, r.stderr)

@@ -85,7 +85,7 @@ token, or one already running), 4 not found, 5 not allowed.`,
 	}
 	c.AddCommand(demoCmd(), benchCmd(), daemonCmd())
 	c.AddCommand(cliCmds()...)
-	c.AddCommand(miniCmd(), serveCmd(), passphraseCmd())
+	c.AddCommand(miniCmd(), serveCmd(), passphraseCmd(), checkCmd())
 	usageErrors(c)
 	return c
 }
