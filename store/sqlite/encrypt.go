@@ -119,7 +119,8 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 	if err != nil {
 		return err
 	}
-	defer dst.Close()
+	defer func() { dst.Close() }() // whichever connection is open; nil once closed
+
 	for _, q := range []string{`PRAGMA hexkey = '` + hex.EncodeToString(key[:]) + `'`, `PRAGMA temp_store = MEMORY`} {
 		if err := dst.Exec(q); err != nil {
 			return err
@@ -139,7 +140,9 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 	// connection that read the header (the checksum pragma acts on what
 	// the connection read of it), rewrites every page with its checksum
 	// (the old ones read unverified).
-	if err := dst.Close(); err != nil {
+	err = dst.Close()
+	dst = nil
+	if err != nil {
 		return err
 	}
 	if dst, err = sqlite3.Open("file:" + (&url.URL{Path: tmp}).EscapedPath() + "?vfs=" + vfsEncrypted); err != nil {
@@ -164,7 +167,9 @@ func encryptInPlace(path string, key *[32]byte, step func(string) error) error {
 	if check != "ok" {
 		return fmt.Errorf("the encrypted copy fails its integrity check: %s", check)
 	}
-	if err := dst.Close(); err != nil {
+	err = dst.Close()
+	dst = nil
+	if err != nil {
 		return err
 	}
 	if err := fsync.Sync(tmp); err != nil {
