@@ -108,6 +108,7 @@ type Config struct {
 // Node is a running infrastructure node.
 type Node struct {
 	h      host.Host
+	gate   *p2p.ClosingGate // closed first in Close
 	unlock func()
 
 	closeOnce sync.Once
@@ -187,7 +188,8 @@ func start(cfg Config, lim Limits) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(p2p.BaseOptions(priv, cfg.Listen),
+	gate := &p2p.ClosingGate{}
+	opts := append(p2p.BaseOptions(priv, cfg.Listen, gate),
 		libp2p.ConnectionManager(cm),
 		// It is the public side: it relays others, not itself, and it
 		// answers AutoNAT dial-back requests.
@@ -208,7 +210,7 @@ func start(cfg Config, lim Limits) (*Node, error) {
 		return nil, fmt.Errorf("start libp2p: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{h: h, log: cfg.Logger, stop: cancel, done: make(chan struct{})}
+	n := &Node{h: h, gate: gate, log: cfg.Logger, stop: cancel, done: make(chan struct{})}
 	if !cfg.NoRelay {
 		ropts := []relay.Option{
 			relay.WithResources(lim.resources()),
@@ -280,6 +282,7 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) close() error {
+	n.gate.Close()
 	n.stop()
 	var errs []error
 	if n.dht != nil {

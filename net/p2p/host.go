@@ -199,6 +199,7 @@ type Host struct {
 	cfg  Config
 	log  *slog.Logger
 	h    host.Host
+	gate *ClosingGate // closed first in Close
 	ps   *pubsub.PubSub
 	cm   *connmgr.BasicConnMgr
 	mdns mdns.Service
@@ -315,12 +316,14 @@ func Identity(seed [32]byte) (crypto.PrivKey, error) {
 // BaseOptions are the libp2p options every Berty host shares (devices and
 // `berty serve`): its identity, its listen addresses (none: it only
 // dials), TCP and QUIC, Noise, yamux.
-func BaseOptions(priv crypto.PrivKey, listen []string) []libp2p.Option {
+//
+// gate, if set, is the host's ClosingGate: close it before the host.
+func BaseOptions(priv crypto.PrivKey, listen []string, gate *ClosingGate) []libp2p.Option {
 	addrs := libp2p.ListenAddrStrings(listen...)
 	if len(listen) == 0 {
 		addrs = libp2p.NoListenAddrs
 	}
-	return []libp2p.Option{
+	opts := []libp2p.Option{
 		libp2p.Identity(priv),
 		addrs,
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -328,6 +331,10 @@ func BaseOptions(priv crypto.PrivKey, listen []string) []libp2p.Option {
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 	}
+	if gate != nil {
+		opts = append(opts, libp2p.ConnectionGater(gate))
+	}
+	return opts
 }
 
 // New starts a host: listens, starts gossipsub, the sync protocol and
@@ -370,7 +377,8 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(BaseOptions(priv, cfg.Listen), libp2p.ConnectionManager(cm))
+	gate := &ClosingGate{}
+	opts := append(BaseOptions(priv, cfg.Listen, gate), libp2p.ConnectionManager(cm))
 	opts = append(opts, natOptions(cfg)...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
@@ -378,7 +386,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("start libp2p: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, ctx: ctx, cancel: cancel,
+	x := &Host{cfg: cfg, log: cfg.Logger, h: h, cm: cm, gate: gate, ctx: ctx, cancel: cancel,
 		proven: map[[32]byte]map[peer.ID]bool{}, met: map[[32]byte]map[peer.ID]bool{}, wake: make(chan struct{}),
 		in: make(chan inbound, 256), topics: map[[32]byte]*topic{}, nets: map[[32]byte]*groupNet{}, syncing: map[syncKey]int{}, nudges: map[[32]byte]*time.Timer{}, later: map[syncKey]*time.Timer{}, pulls: map[syncKey]time.Time{}, serves: map[peer.ID]int{}, redialing: map[peer.ID]bool{}, upgrading: map[peer.ID]bool{}, pushing: map[syncKey]bool{}, pushAgain: map[syncKey]bool{}, handFailed: map[peer.ID]time.Time{}}
 	x.ps, err = pubsub.NewGossipSub(ctx, h,
@@ -630,6 +638,7 @@ func (x *Host) Close() error {
 		tm.Stop()
 	}
 	x.mu.Unlock()
+	x.gate.Close()
 	x.cancel()
 	if x.mdns != nil {
 		x.mdns.Close()
