@@ -170,6 +170,9 @@ func openStore(cfg Config) (*sqlite.Store, atrest.Kind, error) {
 	}
 	key, kind, err := atrest.Unlock(cfg.Path, cfg.Passphrase)
 	if err != nil {
+		if !hasKey && file == sqlite.KindEmpty {
+			os.Remove(newMark) // no key was made: nothing to mark
+		}
 		return nil, 0, err
 	}
 	if cfg.RequirePassphrase && kind == atrest.Unprotected {
