@@ -206,6 +206,33 @@ func passErr(err error) error {
 	return err
 }
 
+// accountDB is the database of the account in dir, for the verbs that work
+// on a stopped device's files, and what its key file says protects it.
+func accountDB(dir string) (db string, kind atrest.Kind, err error) {
+	if err := checkData(dir); err != nil {
+		return "", 0, err
+	}
+	db = filepath.Join(dir, daemon.DBFile)
+	kind, ok, err := atrest.Status(db)
+	if err != nil {
+		return "", 0, err
+	}
+	if !ok {
+		return "", 0, exitError{code: exitNotFound, err: fmt.Errorf("%s holds no account key: start the daemon once to create the account", dir)}
+	}
+	return db, kind, nil
+}
+
+// lockOffline takes the data directory as the daemon does: exit 3 if a
+// daemon holds it.
+func lockOffline(dir string) (unlock func(), err error) {
+	unlock, err = daemon.Lock(dir)
+	if errors.Is(err, daemon.ErrRunning) {
+		return nil, exitError{code: exitNoDaemon, err: err}
+	}
+	return unlock, err
+}
+
 func passphraseCmd() *cobra.Command {
 	var (
 		dir              string
@@ -236,16 +263,9 @@ asks for it), and use full-disk encryption.`,
 		Example: "  berty passphrase\n  berty passphrase --data /tmp/alice --new-passphrase-file ~/secret\n  berty passphrase --remove",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkData(dir); err != nil {
-				return err
-			}
-			db := filepath.Join(dir, daemon.DBFile)
-			kind, ok, err := atrest.Status(db)
+			db, kind, err := accountDB(dir)
 			if err != nil {
 				return err
-			}
-			if !ok {
-				return exitError{code: exitNotFound, err: fmt.Errorf("%s holds no account key: start the daemon once to create the account", dir)}
 			}
 			params := atrest.DefaultParams
 			if argonMiB > 0 {
@@ -294,11 +314,8 @@ asks for it), and use full-disk encryption.`,
 			default:
 				return usagef("no terminal to ask the new passphrase on: give --new-passphrase-file, or --remove")
 			}
-			unlock, err := daemon.Lock(dir)
+			unlock, err := lockOffline(dir)
 			if err != nil {
-				if errors.Is(err, daemon.ErrRunning) {
-					return exitError{code: exitNoDaemon, err: err}
-				}
 				return err
 			}
 			defer unlock()
@@ -343,24 +360,16 @@ Run it while no daemon uses the data directory.`,
 		Example: "  berty check --data /tmp/alice\n  berty check --passphrase-file ~/.config/berty-pass",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkData(dir); err != nil {
+			db, _, err := accountDB(dir)
+			if err != nil {
 				return err
-			}
-			db := filepath.Join(dir, daemon.DBFile)
-			if _, ok, err := atrest.Status(db); err != nil {
-				return err
-			} else if !ok {
-				return exitError{code: exitNotFound, err: fmt.Errorf("%s holds no account", dir)}
 			}
 			p, required, err := pass.source(dir, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			unlock, err := daemon.Lock(dir)
+			unlock, err := lockOffline(dir)
 			if err != nil {
-				if errors.Is(err, daemon.ErrRunning) {
-					return exitError{code: exitNoDaemon, err: err}
-				}
 				return err
 			}
 			defer unlock()

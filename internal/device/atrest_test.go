@@ -113,3 +113,23 @@ func TestNewAccountSurvivesACrash(t *testing.T) {
 		t.Errorf("the new-database mark is still there: %v", err)
 	}
 }
+
+// TestEncryptedDatabaseWithoutKeyFile: an encrypted database whose key file
+// is gone is refused, saying so — a new key would never open it.
+func TestEncryptedDatabaseWithoutKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "berty.db")
+	d, err := openDevice(t, device.Config{Path: path, Name: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if err := os.Remove(atrest.KeyPath(path)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := device.OpenStore(device.Config{Path: path}); !errors.Is(err, atrest.ErrNoKeyFile) {
+		t.Fatalf("%v, want ErrNoKeyFile", err)
+	}
+	if _, ok, _ := atrest.Status(path); ok {
+		t.Error("the refused open made a key file")
+	}
+}

@@ -161,6 +161,8 @@ func openStore(cfg Config) (*sqlite.Store, atrest.Kind, error) {
 	case hasKey && file == sqlite.KindEmpty && markErr != nil:
 		// Not a new account: the database was lost or emptied.
 		return nil, 0, fmt.Errorf("%s is missing or empty but its key file %s is there: restore the database from where you copied the directory (or, to start a new account, remove the key file)", cfg.Path, atrest.KeyPath(cfg.Path))
+	case !hasKey && file == sqlite.KindEncrypted:
+		return nil, 0, fmt.Errorf("%s: %w", cfg.Path, atrest.ErrNoKeyFile)
 	case !hasKey && file == sqlite.KindPlain:
 		// A database from before encryption at rest: mark it for the
 		// conversion before its key exists (sqlite.MarkForEncryption).

@@ -15,7 +15,6 @@
 package atrest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -85,8 +84,10 @@ func (p Params) Check() error {
 var (
 	ErrWrongPassphrase = errors.New("wrong passphrase")
 	ErrNeedPassphrase  = errors.New("the data directory is locked with a passphrase: give it on a terminal, with --passphrase-file or --passphrase-fd")
-	ErrNoKeyFile       = errors.New("the database is encrypted but its key file is missing (restore it from where you copied the data directory)")
-	ErrBadKeyFile      = errors.New("the key file is damaged or not a berty key file")
+	// ErrNoKeyFile is for the caller that finds an encrypted database
+	// without a key file (Unlock would make a new key).
+	ErrNoKeyFile  = errors.New("the database is encrypted but its key file is missing (restore it from where you copied the data directory)")
+	ErrBadKeyFile = errors.New("the key file is damaged or not a berty key file")
 )
 
 // File layout (all integers big-endian), 103 bytes:
@@ -217,10 +218,11 @@ func KeyPath(db string) string { return db + suffix }
 type PassFunc func(create bool) ([]byte, error)
 
 // Unlock returns the data key of the database at db. If the database has
-// no key file yet and is not encrypted (new, or plaintext from an older
-// version, which sqlite.OpenWith then converts), it makes a data key and a
-// key file, sealed by the passphrase pass returns for create=true (none if
-// pass is nil or returns an empty one). It returns the key file's kind.
+// no key file yet, it makes a data key and a key file, sealed by the
+// passphrase pass returns for create=true (none if pass is nil or returns
+// an empty one); the caller checks first that the database is new or in
+// clear (internal/device refuses an encrypted one: ErrNoKeyFile). It
+// returns the key file's kind.
 func Unlock(db string, pass PassFunc) (*[32]byte, Kind, error) {
 	b, err := os.ReadFile(KeyPath(db))
 	if errors.Is(err, os.ErrNotExist) {
@@ -256,11 +258,6 @@ func Unlock(db string, pass PassFunc) (*[32]byte, Kind, error) {
 }
 
 func create(db string, pass PassFunc) (*[32]byte, Kind, error) {
-	if encrypted, err := isEncrypted(db); err != nil {
-		return nil, 0, err
-	} else if encrypted {
-		return nil, 0, ErrNoKeyFile
-	}
 	var p []byte
 	if pass != nil {
 		var err error
@@ -281,22 +278,6 @@ func create(db string, pass PassFunc) (*[32]byte, Kind, error) {
 		return nil, 0, err
 	}
 	return &key, f.kind, nil
-}
-
-// isEncrypted says the file at db holds something that is not a plaintext
-// SQLite database.
-func isEncrypted(db string) (bool, error) {
-	fh, err := os.Open(db)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer fh.Close()
-	head := make([]byte, 16)
-	n, _ := io.ReadFull(fh, head)
-	return n > 0 && !bytes.Equal(head[:n], []byte("SQLite format 3\x00")[:n]), nil
 }
 
 // Change reseals the data key of the database at db: old gives the current

@@ -143,19 +143,6 @@ func TestKeyFileTampering(t *testing.T) {
 	}
 }
 
-func TestEncryptedDatabaseWithoutKeyFile(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "berty.db")
-	os.WriteFile(db, bytes.Repeat([]byte{0x8e}, 4096), 0o600)
-	if _, _, err := Unlock(db, nil); !errors.Is(err, ErrNoKeyFile) {
-		t.Fatalf("%v, want ErrNoKeyFile", err)
-	}
-	plain := filepath.Join(t.TempDir(), "berty.db")
-	os.WriteFile(plain, append([]byte("SQLite format 3\x00"), make([]byte, 4080)...), 0o600)
-	if _, _, err := Unlock(plain, nil); err != nil {
-		t.Fatalf("plaintext database (to convert): %v", err)
-	}
-}
-
 func TestParamsBounds(t *testing.T) {
 	for _, p := range []Params{{0, 64, 1}, {17, 64, 1}, {1, 4, 1}, {1, 2 << 20, 1}, {1, 257 << 10, 1}, {16, 256 << 10, 4}, {5, 160 << 10, 4}, {1, 64, 0}, {1, 64, 17}, {1, 8, 2}} {
 		f := &file{kind: Passphrase, params: p}

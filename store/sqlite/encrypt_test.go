@@ -260,27 +260,14 @@ func TestEncryptPlaintextInPlace(t *testing.T) {
 	}
 }
 
+// snapshot copies the files of from into to, as a crash (or a thief) finds
+// them at that moment.
 func snapshot(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ents, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !strings.HasSuffix(to, "-crashed") {
-		t.Fatal("snapshot target")
-	}
+	restore(t, to, snapshotBytes(t, from))
 }
 
 // TestMain lets TestEncryptKilled run the conversion in a child process.
